@@ -1,0 +1,135 @@
+"""Typed objects for everything an lvs.cf file can say.
+
+Defaults are the ones Piranha's own reader (lvsconfig.c) applies when a key is
+absent, so a file that omits a key means the same to us as it did to Piranha.
+``None`` means "not set" for keys that have no default (addresses, masks,
+strings); the writer omits those.  Each object remembers the line it started
+on (``line``) so semantic errors can name it; ``line`` takes no part in
+equality, so ``parse(dump(c)) == c`` compares meaning, not layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Values lvs.cf accepts for enumerated keys.  sed, nq and mh are extensions:
+# Piranha's reader refused them although the kernel has them.
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
+PROTOCOLS = ("tcp", "udp")
+NETWORKS = ("nat", "direct", "tunnel")
+SERVICES = ("lvs", "fos")
+LOAD_MONITORS = ("none", "uptime", "rup", "ruptime")
+CONFLICT_ACTIONS = ("nothing", "preempt")
+
+
+@dataclass
+class RealServer:
+    """A ``server NAME { }`` block: one real server behind a virtual server."""
+
+    name: str
+    address: str = "0.0.0.0"
+    active: bool = False
+    weight: int = 1
+    # None: inherit the virtual server's port (as Piranha copies it at parse time).
+    port: int | None = None
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass
+class VirtualServer:
+    """A ``virtual NAME { }`` block: one IPVS service and its real servers."""
+
+    name: str
+    active: bool = False
+    address: str | None = None          # the VIP (first token of `address`)
+    device: str | None = None           # alias device, e.g. eth0:1 (second token)
+    vip_nmask: str | None = None
+    sorry_server: str | None = None
+    fwmark: int | None = None
+    port: int = 80
+    protocol: str = "tcp"
+    scheduler: str = "wlc"
+    persistent: int = 0
+    pmask: str | None = None
+    send: str | None = None             # raw, escapes undecoded, quotes stripped
+    expect: str | None = None
+    use_regex: bool = False
+    send_program: str | None = None
+    load_monitor: str | None = None
+    timeout: float = 10                 # fractional seconds are our extension
+    reentry: float = 180
+    quiesce_server: bool = False
+    client_monitor: str | None = None
+    servers: list[RealServer] = field(default_factory=list)
+    line: int = field(default=0, compare=False, repr=False)
+
+    def server_port(self, server: RealServer) -> int:
+        """The port a real server is reached on (its own, else the virtual's)."""
+        return server.port if server.port is not None else self.port
+
+
+@dataclass
+class FailoverService:
+    """A ``failover NAME { }`` block (FOS mode: a service moved between nodes)."""
+
+    name: str
+    active: bool = False
+    address: str | None = None
+    device: str | None = None
+    vip_nmask: str | None = None
+    port: int = 80
+    send: str | None = None
+    expect: str | None = None
+    timeout: float = 10
+    reentry: float = 180
+    start_cmd: str | None = None
+    stop_cmd: str | None = None
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass
+class LvsConfig:
+    """A whole lvs.cf: global settings, redundancy, virtual and failover services."""
+
+    serial_no: int = 0
+    primary: str | None = None
+    primary_private: str | None = None
+    primary_shared: str | None = None
+    service: str = "lvs"
+    rsh_command: str | None = None
+    backup_active: bool = False
+    backup: str | None = None
+    backup_private: str | None = None
+    backup_shared: str | None = None
+    heartbeat: bool = False
+    heartbeat_port: int = 539
+    keepalive: float = 2
+    deadtime: float = 5
+    network: str = "nat"
+    nat_router: str | None = None        # first token of `nat_router`
+    nat_router_device: str | None = None  # second token
+    nat_nmask: str | None = None
+    reservation_conflict_action: str | None = None
+    debug_level: str = "NONE"
+    active_cmd: str | None = None
+    inactive_cmd: str | None = None
+    monitor_links: int = 0
+    syncdaemon: bool = False
+    syncd_iface: str | None = None
+    syncd_id: int | None = None
+    tcp_timeout: int = 0
+    tcpfin_timeout: int = 0
+    udp_timeout: int = 0
+    hard_shutdown: bool = True
+    ipvsadm: str | None = None
+    sync: bool = False
+    virtuals: list[VirtualServer] = field(default_factory=list)
+    failovers: list[FailoverService] = field(default_factory=list)
+
+    def virtual(self, name: str) -> VirtualServer | None:
+        """The virtual server called ``name``, if any."""
+        return next((v for v in self.virtuals if v.name == name), None)
+
+    def active_virtuals(self) -> list[VirtualServer]:
+        """Virtual servers pulse should run (inactive ones are skipped entirely)."""
+        return [v for v in self.virtuals if v.active]
