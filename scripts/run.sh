@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up and run piranha-web on the embedded default: the console on
+# 127.0.0.1:3636 and pulse, with the SQLite database, lvs.cf and pulse's
+# runtime files under instance/.  pulse programs IPVS when root on a kernel
+# with IPVS, and otherwise runs its dry-run backend (it says so).
+# Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e .
+
+export PIRANHA_INSTANCE="${PIRANHA_INSTANCE:-$ROOT/instance}"
+export PIRANHA_LVS_CF="${PIRANHA_LVS_CF:-$PIRANHA_INSTANCE/lvs.cf}"
+mkdir -p "$PIRANHA_INSTANCE"
+
+.venv/bin/piranha-config db upgrade
+if [ ! -e "$PIRANHA_LVS_CF" ]; then
+    # A fresh director: an empty but valid configuration for pulse to watch.
+    printf 'serial_no = 0\nservice = lvs\nnetwork = nat\n' > "$PIRANHA_LVS_CF"
+fi
+
+# piranha-gui refuses to start without a password; with a terminal it asks
+# for one (as piranha-passwd would), without one it names the command to run.
+.venv/bin/pulse -n -c "$PIRANHA_LVS_CF" --backend auto &
+PULSE=$!
+trap 'kill -TERM $PULSE 2>/dev/null; wait $PULSE 2>/dev/null || true' EXIT INT TERM
+.venv/bin/piranha-gui --bind "${PIRANHA_BIND:-127.0.0.1:3636}"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs, then run all of it:
+#   1. system packages (when root): chromium for the browser tests, ipvsadm,
+#      nftables, iptables, iproute2, keepalived (export check);
+#   2. a virtualenv in .venv with the project and its test extra;
+#   3. the host suite (everything not marked `ipvs`);
+#   4. the real-IPVS suite (tests/ipvs, tests/e2e): directly when this kernel
+#      has IPVS and we are root, else inside shared/tools/with-ipvs-kernel.
+# Extra arguments go to both pytest runs (e.g. -x, -k NAME).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SYSTEM_PACKAGES=(chromium ipvsadm nftables iptables iproute2 kmod keepalived procps python3-venv)
+
+install_system_packages() {
+    local missing=()
+    for p in "${SYSTEM_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "test.sh: apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    install_system_packages
+else
+    echo "test.sh: not root: assuming ${SYSTEM_PACKAGES[*]} are installed"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+
+# In CI nothing may be skipped for lack of a dependency (see conftest.py).
+if [ -n "${CI:-}" ]; then export PIRANHA_NO_SKIP=1; fi
+
+echo "== host suite =="
+.venv/bin/python -m pytest -m "not ipvs" "$@"
+
+echo "== real-IPVS suite =="
+IPVS_TESTS=(tests/ipvs tests/e2e)
+RUNNER="${PIRANHA_IPVS_RUNNER:-$ROOT/../shared/tools/with-ipvs-kernel}"
+if [ "$(id -u)" = 0 ] && { [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; } && [ -e /proc/net/ip_vs ]; then
+    .venv/bin/python -m pytest -m ipvs "${IPVS_TESTS[@]}" "$@"
+elif [ -x "$RUNNER" ]; then
+    "$RUNNER" --timeout 1800 --mem 2G -- .venv/bin/python -m pytest -m ipvs -p no:cacheprovider "${IPVS_TESTS[@]}" "$@"
+else
+    echo "test.sh: no kernel with IPVS and no runner at $RUNNER: real-IPVS tests NOT run" >&2
+    [ -z "${CI:-}" ] || exit 1
+fi
