@@ -1,0 +1,146 @@
+"""Application factory: ``create_app(config=None)`` builds a fully wired console."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from flask import Flask, abort, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .config import PROJECT_ROOT, build_config
+from .extensions import csrf, db, login_manager
+
+log = logging.getLogger(__name__)
+
+# Our console areas; each package holds a ``bp`` blueprint (routes.py + forms.py beside it).
+CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "virtual", "real", "failover", "revisions")
+# Endpoints reachable without a login: the login page itself and static assets.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, schema upgrade, blueprints, auth guard."""
+    settings = build_config(config)
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=settings["INSTANCE_PATH"],
+    )
+    app.config.update(settings)
+    register_extensions(app)
+    register_blueprints(app)
+    register_auth_guard(app)
+    register_template_helpers(app)
+    register_errorhandlers(app)
+    prepare_database(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind db, login manager and CSRF to the app."""
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+
+
+def load_user(session_id: str) -> Any:
+    """Flask-Login loader for ``"<id>:<session_epoch>"``; a stale epoch logs the session out."""
+    from .models import User
+
+    user_id, _, epoch = session_id.partition(":")
+    if not (user_id.isdigit() and epoch.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_epoch != int(epoch):
+        return None
+    return user
+
+
+def register_blueprints(app: Flask) -> None:
+    """Our console areas, then the security engineer's auth/audit and security headers."""
+    for name in CONSOLE_BLUEPRINTS:
+        module = importlib.import_module(f"piranha_web.{name}")
+        app.register_blueprint(module.bp)
+    for name in ("auth", "audit"):
+        try:  # guard until piranha_web.auth / piranha_web.audit land
+            module = importlib.import_module(f"piranha_web.{name}")
+        except ImportError:
+            continue
+        app.register_blueprint(module.bp)
+    try:
+        security = importlib.import_module("piranha_web.security")
+    except ImportError:
+        pass
+    else:
+        security.init_app(app)
+
+
+def register_auth_guard(app: Flask) -> None:
+    """Deny by default: every route and method needs a login (the CVE-2013-6492 lesson)."""
+
+    @app.before_request
+    def _require_login() -> Any:
+        endpoint = request.endpoint
+        if endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if not current_user.is_authenticated:
+            if request.method in ("GET", "HEAD") and endpoint is not None:
+                if "auth.login" in app.view_functions:
+                    return redirect(url_for("auth.login", next=request.full_path))
+            abort(401)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(current_user, "can_write", False):
+            abort(403)
+        return None
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Globals the base template needs: nav entries and the hand-edit banner."""
+    from .services import lvsconfig
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        banner = None
+        if current_user.is_authenticated and request.endpoint not in PUBLIC_ENDPOINTS:
+            banner = lvsconfig.disk_state()
+        return {
+            "disk_state": banner,
+            "has_endpoint": lambda ep: ep in app.view_functions,
+        }
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Render 401/403/404/409/500 with our own template (no stack traces to users)."""
+    from flask import render_template
+
+    def _render(error: Any) -> Any:
+        code = getattr(error, "code", 500) or 500
+        return render_template("errors/error.html", error=error, code=code), code
+
+    for code in (400, 401, 403, 404, 405, 409, 413, 500):
+        app.register_error_handler(code, _render)
+
+
+def prepare_database(app: Flask) -> None:
+    """Apply migrations, make the settings row, import lvs.cf on first start when the DB is empty."""
+    from .services import lvsconfig, schema
+
+    with app.app_context():
+        if app.config.get("AUTO_MIGRATE", True):
+            schema.upgrade(db.engine, app.config["INSTANCE_PATH"])
+        if app.config.get("AUTO_IMPORT", True):
+            lvsconfig.import_on_first_start()
+
+
+def has_users(app: Flask) -> bool:
+    """Whether at least one console user exists (piranha-gui refuses to start otherwise)."""
+    from .models import User
+
+    with app.app_context():
+        return db.session.scalars(select(User.id).limit(1)).first() is not None

@@ -1,0 +1,83 @@
+"""Configuration from the environment (PIRANHA_*) plus the instance directory.
+
+There is no literal secret fallback: the secret key comes from
+``PIRANHA_SECRET_KEY`` or from ``<instance>/secret_key`` (created 0600 on
+first start), so two installs never share one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LVS_CF = "/etc/sysconfig/ha/lvs.cf"
+SYSTEM_INSTANCE = "/var/lib/piranha"
+
+
+def running_from_checkout() -> bool:
+    """True when the package sits in a source checkout (setup.cfg beside it)."""
+    return (PROJECT_ROOT / "setup.cfg").is_file() and (PROJECT_ROOT / "piranha_web").is_dir()
+
+
+def default_instance_path() -> Path:
+    """``<checkout>/instance`` from a checkout, else /var/lib/piranha."""
+    return PROJECT_ROOT / "instance" if running_from_checkout() else Path(SYSTEM_INSTANCE)
+
+
+def instance_path(env: dict[str, str] | None = None) -> Path:
+    """The instance directory: DB, secret key, pulse pid/status files."""
+    env = os.environ if env is None else env
+    return Path(env.get("PIRANHA_INSTANCE") or default_instance_path()).resolve()
+
+
+def read_or_create_secret_key(instance: Path) -> str:
+    """Read ``instance/secret_key``; create it 0600 (race-safe with O_EXCL) if absent."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another gunicorn worker won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """All settings the app uses; ``overrides`` (tests) win over the environment."""
+    overrides = dict(overrides or {})
+    env = os.environ
+    inst = Path(overrides.get("INSTANCE_PATH") or instance_path()).resolve()
+    cfg: dict[str, Any] = {
+        "INSTANCE_PATH": str(inst),
+        "DATABASE_URL": env.get("PIRANHA_DATABASE_URL") or f"sqlite:///{inst / 'piranha.db'}",
+        "LVS_CF": env.get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF,
+        "PULSE_PID_FILE": str(inst / "pulse.pid"),
+        "PULSE_STATUS_FILE": str(inst / "pulse-status.json"),
+        "PULSE_WAIT_SECONDS": 2.0,
+        "AUTO_MIGRATE": True,
+        "AUTO_IMPORT": True,
+        "PAGE_SIZE": 50,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+    cfg.update(overrides)
+    cfg["INSTANCE_PATH"] = str(inst)
+    for key in ("PULSE_PID_FILE", "PULSE_STATUS_FILE"):
+        cfg[key] = str(cfg[key])
+    if "DATABASE_URL" not in overrides and "PIRANHA_DATABASE_URL" not in env:
+        cfg["DATABASE_URL"] = f"sqlite:///{inst / 'piranha.db'}"
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = env.get("PIRANHA_SECRET_KEY") or read_or_create_secret_key(inst)
+    return cfg

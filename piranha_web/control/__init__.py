@@ -1,0 +1,7 @@
+"""The control console area."""
+
+from flask import Blueprint
+
+bp = Blueprint("control", __name__, url_prefix="" or None)
+
+from . import routes  # noqa: E402,F401  (registers the views on bp)
