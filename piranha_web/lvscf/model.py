@@ -5,7 +5,10 @@ absent, so a file that omits a key means the same to us as it did to Piranha.
 ``None`` means "not set" for keys that have no default (addresses, masks,
 strings); the writer omits those.  Each object remembers the line it started
 on (``line``) so semantic errors can name it; ``line`` takes no part in
-equality, so ``parse(dump(c)) == c`` compares meaning, not layout.
+equality, so ``parse(dump(c)) == c`` compares meaning, not layout.  The parser
+also records the line of every key it set in the private ``_lines`` mapping
+(key -> line; compare=False, repr=False) so the validator can point at the
+exact line; objects built in code have no entries and report line 0.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ class RealServer:
     # None: inherit the virtual server's port (as Piranha copies it at parse time).
     port: int | None = None
     line: int = field(default=0, compare=False, repr=False)
+    _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def key_line(self, key: str) -> int:
+        """Line the parser read ``key`` from (else the block's own line)."""
+        return self._lines.get(key, self.line)
 
 
 @dataclass
@@ -62,10 +70,15 @@ class VirtualServer:
     client_monitor: str | None = None
     servers: list[RealServer] = field(default_factory=list)
     line: int = field(default=0, compare=False, repr=False)
+    _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def server_port(self, server: RealServer) -> int:
         """The port a real server is reached on (its own, else the virtual's)."""
         return server.port if server.port is not None else self.port
+
+    def key_line(self, key: str) -> int:
+        """Line the parser read ``key`` from (else the block's own line)."""
+        return self._lines.get(key, self.line)
 
 
 @dataclass
@@ -85,6 +98,11 @@ class FailoverService:
     start_cmd: str | None = None
     stop_cmd: str | None = None
     line: int = field(default=0, compare=False, repr=False)
+    _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def key_line(self, key: str) -> int:
+        """Line the parser read ``key`` from (else the block's own line)."""
+        return self._lines.get(key, self.line)
 
 
 @dataclass
@@ -125,6 +143,11 @@ class LvsConfig:
     sync: bool = False
     virtuals: list[VirtualServer] = field(default_factory=list)
     failovers: list[FailoverService] = field(default_factory=list)
+    _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def key_line(self, key: str) -> int:
+        """Line the parser read the global ``key`` from (0 when unknown)."""
+        return self._lines.get(key, 0)
 
     def virtual(self, name: str) -> VirtualServer | None:
         """The virtual server called ``name``, if any."""
