@@ -1,0 +1,58 @@
+"""A tiny real server: answers every GET with its own page (stdlib only).
+
+Stands in for the seed article's two Apache virtual hosts (/var/www/html and
+/var/www/real) so round-robin alternation is visible.  It speaks HTTP/1.1
+keep-alive, which lets a test hold one TCP connection across a reload.
+
+    python3 -I realserver.py --bind 192.0.2.1 --port 80 --text "real server 1"
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def make_handler(text: str) -> type[BaseHTTPRequestHandler]:
+    """A handler class whose page says *text*."""
+    body = (f"<!doctype html><html><head><title>{html.escape(text)}</title></head>"
+            f"<body><h1 id=\"server\">{html.escape(text)}</h1></body></html>\n").encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "realserver/1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            sys.stdout.write("%s %s\n" % (self.client_address[0], fmt % args))
+            sys.stdout.flush()
+
+    return Handler
+
+
+def main() -> None:
+    """Parse arguments and serve forever."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bind", required=True)
+    parser.add_argument("--port", type=int, default=80)
+    parser.add_argument("--text", required=True)
+    opts = parser.parse_args()
+    server = ThreadingHTTPServer((opts.bind, opts.port), make_handler(opts.text))
+    server.daemon_threads = True
+    print(f"serving {opts.text!r} on {opts.bind}:{opts.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
