@@ -1,0 +1,324 @@
+"""Authenticated pulse heartbeats: the wire format, replay protection and the UDP endpoint.
+
+Piranha sent a bare 4-byte magic number in native byte order (piranha.md
+§4.1, §8 item 6): spoofable by anyone on the segment and broken between
+little- and big-endian nodes.  Here every heartbeat is a fixed-size message in
+network byte order, signed with HMAC-SHA256 over a shared secret read from
+``heartbeat_key_file``::
+
+    magic    u32   0x50554c53 ("PULS")
+    version  u8    1
+    role     u8    1 = primary, 2 = backup (what the sender's lvs.cf makes it)
+    state    u8    1 = standby, 2 = active, 3 = stopping, 4 = fault
+    flags    u8    reserved, 0
+    sender   16 s  sender's public address (IPv4-mapped for IPv4)
+    boot_id  u64   sender's start time in ns (wall clock): grows across restarts
+    counter  u64   per-boot message counter, starts at 1, strictly increasing
+    serial   u64   serial_no of the sender's loaded lvs.cf
+    time_ns  u64   sender's wall clock when sent
+    mac      32 s  HMAC-SHA256(key, all of the above)
+
+A receiver drops (and counts, by reason) anything of the wrong size, magic or
+version, with a bad MAC, from an address or sender id other than the peer's,
+and every replay: within one boot the counter must grow; a new boot_id is
+accepted only if it is larger than the last one, or if the peer has been
+silent longer than ``REBOOT_GRACE`` and the message is fresh (``max_skew``),
+so a captured old packet cannot be fed back in.  A fresh capture replayed
+within ``max_skew`` of a peer's restart is the one residual window, bounded
+by the skew setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import socket
+import stat
+import struct
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+log = logging.getLogger("pulse.heartbeat")
+
+MAGIC = 0x50554C53
+VERSION = 1
+_HEAD = struct.Struct("!IBBBB16sQQQQ")
+MAC_LEN = 32
+SIZE = _HEAD.size + MAC_LEN
+MIN_KEY_LEN = 16
+REBOOT_GRACE = 1.0   # seconds of peer silence before a lower boot_id is believed
+DEFAULT_MAX_SKEW = 30.0
+
+
+class NodeRole(enum.IntEnum):
+    """Which end of the pair the sender is, per lvs.cf (primary / backup address)."""
+
+    PRIMARY = 1
+    BACKUP = 2
+
+
+class WireState(enum.IntEnum):
+    """What the sender advertises about itself."""
+
+    STANDBY = 1    # alive, not serving (Piranha's "inactive")
+    ACTIVE = 2     # owns the VIPs
+    STOPPING = 3   # shutting down: take over now, do not wait for deadtime
+    FAULT = 4      # alive but unable to serve (link down): take over now
+
+
+class HeartbeatKeyError(Exception):
+    """The shared secret file is missing, unsafe or too short."""
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """One decoded, authenticated heartbeat."""
+
+    role: NodeRole
+    state: WireState
+    sender: str
+    boot_id: int
+    counter: int
+    serial_no: int
+    time_ns: int
+
+
+def _pack_addr(address: str) -> bytes:
+    """16-byte form of an IPv4 or IPv6 address (IPv4 as ::ffff:a.b.c.d)."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 4:
+        ip = ipaddress.IPv6Address("::ffff:" + str(ip))
+    return ip.packed
+
+
+def _unpack_addr(raw: bytes) -> str:
+    """Inverse of :func:`_pack_addr`."""
+    ip = ipaddress.IPv6Address(raw)
+    return str(ip.ipv4_mapped) if ip.ipv4_mapped else str(ip)
+
+
+def encode(key: bytes, hb: Heartbeat) -> bytes:
+    """Serialise and sign a heartbeat."""
+    head = _HEAD.pack(MAGIC, VERSION, int(hb.role), int(hb.state), 0, _pack_addr(hb.sender),
+                      hb.boot_id, hb.counter, hb.serial_no, hb.time_ns)
+    return head + hmac.new(key, head, hashlib.sha256).digest()
+
+
+class DecodeError(ValueError):
+    """Why a datagram was refused; ``reason`` is the counter name."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode(key: bytes, data: bytes) -> Heartbeat:
+    """Check size, magic, version and MAC, then decode; raises :class:`DecodeError`."""
+    if len(data) != SIZE:
+        raise DecodeError("bad_size")
+    head, mac = data[:_HEAD.size], data[_HEAD.size:]
+    magic, version, role, state, _flags, sender, boot, counter, serial, ts = _HEAD.unpack(head)
+    if magic != MAGIC:
+        raise DecodeError("bad_magic")
+    if version != VERSION:
+        raise DecodeError("bad_version")
+    if not hmac.compare_digest(mac, hmac.new(key, head, hashlib.sha256).digest()):
+        raise DecodeError("bad_mac")
+    try:
+        return Heartbeat(NodeRole(role), WireState(state), _unpack_addr(sender), boot, counter,
+                         serial, ts)
+    except ValueError:
+        raise DecodeError("bad_field") from None
+
+
+@dataclass
+class ReplayGuard:
+    """Per-peer freshness state: rejects anything not strictly newer than what was seen."""
+
+    max_skew: float = DEFAULT_MAX_SKEW
+    boot_id: int | None = None
+    counter: int = 0
+    last_heard: float = float("-inf")   # monotonic
+
+    def check(self, hb: Heartbeat, now_mono: float, now_wall_ns: int) -> str | None:
+        """None if ``hb`` is acceptable (and remember it), else the drop reason."""
+        fresh = abs(now_wall_ns - hb.time_ns) <= self.max_skew * 1e9
+        if self.boot_id is None or hb.boot_id != self.boot_id:
+            newer_boot = self.boot_id is None or hb.boot_id > self.boot_id
+            silent = now_mono - self.last_heard > REBOOT_GRACE
+            if not fresh:
+                return "stale"
+            if not (newer_boot or silent):
+                return "replay"
+        elif hb.counter <= self.counter:
+            return "replay"
+        self.boot_id, self.counter, self.last_heard = hb.boot_id, hb.counter, now_mono
+        return None
+
+
+def load_key(path: str) -> bytes:
+    """Read the shared secret; refuse a file others can read or a key that is too short.
+
+    The key is the file's bytes with surrounding whitespace removed, so
+    ``head -c 32 /dev/urandom | base64 > key`` works as is.
+    """
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as fh:
+            key = fh.read().strip()
+    except OSError as exc:
+        raise HeartbeatKeyError(f"cannot read heartbeat key file {path}: {exc.strerror}") from None
+    if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise HeartbeatKeyError(f"heartbeat key file {path} is accessible by others (chmod 600)")
+    if len(key) < MIN_KEY_LEN:
+        raise HeartbeatKeyError(f"heartbeat key in {path} is shorter than {MIN_KEY_LEN} bytes")
+    return key
+
+
+@dataclass(frozen=True)
+class Link:
+    """One heartbeat path: our address to bind and the peer's address to talk to."""
+
+    local: str
+    peer: str
+
+
+@dataclass
+class PeerView:
+    """What we last heard from the peer (for the FSM, config sync and the status JSON)."""
+
+    role: NodeRole | None = None
+    state: WireState | None = None
+    serial_no: int | None = None
+    boot_id: int | None = None
+    heard_at: float | None = None          # monotonic
+    heard_wall: float | None = None        # time.time() for the status file
+    paths_heard: dict[str, float] = field(default_factory=dict)   # peer address -> monotonic
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly snapshot for the status file."""
+        return {
+            "role": self.role.name.lower() if self.role else None,
+            "state": self.state.name.lower() if self.state else None,
+            "serial_no": self.serial_no,
+            "last_heard": self.heard_wall,
+        }
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    """Hands each datagram with its source address to the endpoint."""
+
+    def __init__(self, sink: Callable[[bytes, str], None]) -> None:
+        self.sink = sink
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[type-arg]
+        self.sink(data, addr[0])
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("heartbeat socket error: %s", exc)
+
+
+class HeartbeatEndpoint:
+    """UDP sockets on every heartbeat path: sends our state, authenticates the peer's.
+
+    ``on_heartbeat`` is called with each accepted :class:`Heartbeat`; the
+    endpoint itself keeps :attr:`stats` (sent, received, and one counter per
+    drop reason) and :attr:`peer` (the last accepted message).
+    """
+
+    def __init__(self, key: bytes, role: NodeRole, links: Iterable[Link], port: int,
+                 on_heartbeat: Callable[[Heartbeat], None], max_skew: float = DEFAULT_MAX_SKEW,
+                 peer_port: int | None = None) -> None:
+        self.key = key
+        self.role = role
+        self.links = list(links)
+        self.port = port
+        self.peer_port = peer_port if peer_port is not None else port
+        self.on_heartbeat = on_heartbeat
+        self.guard = ReplayGuard(max_skew=max_skew)
+        self.boot_id = time.time_ns()
+        self.counter = 0
+        self.stats: Counter[str] = Counter()
+        self.peer = PeerView()
+        self._transports: list[asyncio.DatagramTransport] = []
+        self._peer_addrs = {ipaddress.ip_address(link.peer) for link in self.links}
+        self._peer_ids = {str(ipaddress.ip_address(self.links[0].peer))} if self.links else set()
+
+    async def start(self) -> None:
+        """Bind one UDP socket per path (local address : heartbeat port)."""
+        loop = asyncio.get_running_loop()
+        for link in self.links:
+            family = socket.AF_INET6 if ":" in link.local else socket.AF_INET
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Receiver(self._received), local_addr=(link.local, self.port),
+                family=family)
+            self._transports.append(transport)  # type: ignore[arg-type]
+            log.info("heartbeat path %s:%d <-> %s:%d", link.local, self.port, link.peer,
+                     self.peer_port)
+
+    def close(self) -> None:
+        """Close every socket."""
+        for transport in self._transports:
+            transport.close()
+        self._transports.clear()
+
+    def send(self, state: WireState, serial_no: int, copies: int = 1) -> None:
+        """Send our current state on every path (``copies`` times, for a stop notice)."""
+        sender = self.links[0].local if self.links else "0.0.0.0"
+        for _ in range(copies):
+            self.counter += 1
+            data = encode(self.key, Heartbeat(self.role, state, sender, self.boot_id,
+                                              self.counter, serial_no, time.time_ns()))
+            for link, transport in zip(self.links, self._transports):
+                try:
+                    transport.sendto(data, (link.peer, self.peer_port))
+                    self.stats["sent"] += 1
+                except OSError as exc:
+                    self.stats["send_errors"] += 1
+                    log.debug("heartbeat to %s failed: %s", link.peer, exc)
+
+    def _received(self, data: bytes, source: str) -> None:
+        """Authenticate, de-duplicate and deliver one datagram."""
+        reason = self._drop_reason(data, source)
+        if isinstance(reason, str):
+            if reason == "duplicate":   # the same message over the other path: path is alive
+                self.peer.paths_heard[source] = time.monotonic()
+            self.stats["dropped_" + reason] += 1
+            log.debug("dropped heartbeat from %s: %s", source, reason)
+            return
+        hb = reason
+        self.stats["received"] += 1
+        now = time.monotonic()
+        self.peer = PeerView(hb.role, hb.state, hb.serial_no, hb.boot_id, now, time.time(),
+                             {**self.peer.paths_heard, source: now})
+        self.on_heartbeat(hb)
+
+    def _drop_reason(self, data: bytes, source: str) -> str | Heartbeat:
+        """The accepted heartbeat, or why the datagram is dropped."""
+        try:
+            if ipaddress.ip_address(source.split("%")[0]) not in self._peer_addrs:
+                return "wrong_source"
+            hb = decode(self.key, data)
+        except DecodeError as exc:
+            return exc.reason
+        except ValueError:
+            return "wrong_source"
+        if hb.sender not in self._peer_ids:
+            return "wrong_sender"
+        if hb.role == self.role:
+            return "same_role"
+        if hb.boot_id == self.boot_id and hb.sender == self.links[0].local:
+            return "own"
+        reason = self.guard.check(hb, time.monotonic(), time.time_ns())
+        if reason:
+            # A duplicate copy arriving on the second path is normal, not an attack.
+            return "duplicate" if reason == "replay" and hb.counter == self.guard.counter \
+                and hb.boot_id == self.guard.boot_id else reason
+        return hb
