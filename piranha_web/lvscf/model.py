@@ -123,6 +123,7 @@ class LvsConfig:
     heartbeat_port: int = 539
     keepalive: float = 2
     deadtime: float = 5
+    heartbeat_key_file: str | None = None   # extension: HMAC secret for heartbeats
     network: str = "nat"
     nat_router: str | None = None        # first token of `nat_router`
     nat_router_device: str | None = None  # second token

@@ -263,6 +263,7 @@ _GLOBAL: dict[str, Setter] = {
     "heartbeat_port": _field("heartbeat_port", _v_port),
     "keepalive": _field("keepalive", _v_seconds),
     "deadtime": _field("deadtime", _v_seconds),
+    "heartbeat_key_file": _field("heartbeat_key_file", _v_str),  # extension (pulse HMAC)
     "network": _field("network", _v_str),
     "nat_router": _set_nat_router,
     "nat_nmask": _field("nat_nmask", _v_str),

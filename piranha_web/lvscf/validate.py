@@ -204,7 +204,7 @@ def _check_name(c: _Collector, obj: Any, kind: str) -> None:
 _GLOBAL_TEXT = ("primary_shared", "backup_shared", "rsh_command", "debug_level", "active_cmd",
                 "inactive_cmd", "ipvsadm", "service", "network", "reservation_conflict_action",
                 "syncd_iface", "nat_nmask", "primary", "primary_private", "backup",
-                "backup_private", "nat_router", "nat_router_device")
+                "backup_private", "nat_router", "nat_router_device", "heartbeat_key_file")
 _GLOBAL_BOOLS = ("backup_active", "heartbeat", "syncdaemon", "hard_shutdown", "sync")
 
 
@@ -242,6 +242,8 @@ def _check_global(c: _Collector, cfg: LvsConfig) -> None:
     _check_device(c, cfg, "nat_router", cfg.nat_router_device)
     _check_mask(c, cfg, "nat_nmask", cfg.nat_nmask, nat_family, allow_prefix=False)
     _check_device(c, cfg, "syncd_iface", cfg.syncd_iface, allow_label=False)
+    if isinstance(cfg.heartbeat_key_file, str) and not cfg.heartbeat_key_file.startswith("/"):
+        c.add(cfg, "heartbeat_key_file", "heartbeat_key_file must be an absolute path")
     for key in ("active_cmd", "inactive_cmd"):
         value = getattr(cfg, key)
         if isinstance(value, str) and not value.startswith("/"):

@@ -46,6 +46,7 @@ _GLOBAL_KEYS: tuple[tuple[str, str, bool], ...] = (
     # Not written by the GUI (0.8.6 additions and legacy keys): after its keys.
     ("syncd_iface", "str", False),
     ("syncd_id", "num", False),
+    ("heartbeat_key_file", "str", False),   # extension: pulse heartbeat secret
     ("tcp_timeout", "num", False),
     ("tcpfin_timeout", "num", False),
     ("udp_timeout", "num", False),
