@@ -1,0 +1,117 @@
+"""Kernel access behind small interfaces, plus the in-memory dry-run implementations.
+
+pulse touches three things in the kernel: the IPVS table, addresses on
+devices, and firewall-mark rules.  Each has a protocol here; the real ones
+live in ``ipvs_netlink.py``, ``vip.py`` and ``firewall.py``.  The dry-run
+classes keep everything in memory and report it exactly as the kernel would,
+so the daemon, ``--plan`` and the tests run unprivileged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .reconcile import Address, MarkRule, Op, Table, apply_op, copy_table
+
+
+class IpvsBackend(Protocol):
+    """Read and change the IPVS table."""
+
+    name: str
+
+    def dump(self) -> Table:
+        """The whole current table, with counters."""
+
+    def apply(self, op: Op) -> None:
+        """Apply one IPVS op (one netlink request for the real backend)."""
+
+    def close(self) -> None:
+        """Release sockets."""
+
+
+class AddressBackend(Protocol):
+    """Bring addresses up and down on devices."""
+
+    def exists(self, address: Address) -> bool:
+        """Is this exact address configured on its device?"""
+
+    def add(self, address: Address) -> None:
+        """Add the address (with its label); fine if already there."""
+
+    def remove(self, address: Address) -> None:
+        """Remove exactly this address; fine if already gone."""
+
+    def close(self) -> None:
+        """Release sockets."""
+
+
+class FirewallBackend(Protocol):
+    """pulse's own firewall-mark rules (its own nft table or iptables chain)."""
+
+    name: str
+
+    def sync(self, rules: set[MarkRule]) -> None:
+        """Make pulse's table/chain hold exactly ``rules`` (creating it when needed)."""
+
+    def remove_all(self) -> None:
+        """Delete pulse's table/chain and the jump to it; nothing else."""
+
+
+@dataclass
+class DryRunIpvs:
+    """An IPVS table in memory; counts applied ops like the real backend."""
+
+    table: Table = field(default_factory=dict)
+    name: str = "dry-run"
+    applied: list[Op] = field(default_factory=list)
+
+    def dump(self) -> Table:
+        """A copy of the in-memory table."""
+        return copy_table(self.table)
+
+    def apply(self, op: Op) -> None:
+        """Mutate the in-memory table as the kernel would."""
+        apply_op(self.table, op)
+        self.applied.append(op)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
+class DryRunAddresses:
+    """Addresses in memory."""
+
+    present: set[Address] = field(default_factory=set)
+
+    def exists(self, address: Address) -> bool:
+        """Membership test."""
+        return address in self.present
+
+    def add(self, address: Address) -> None:
+        """Remember the address."""
+        self.present.add(address)
+
+    def remove(self, address: Address) -> None:
+        """Forget the address."""
+        self.present.discard(address)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@dataclass
+class DryRunFirewall:
+    """Mark rules in memory."""
+
+    rules: set[MarkRule] = field(default_factory=set)
+    name: str = "dry-run"
+
+    def sync(self, rules: set[MarkRule]) -> None:
+        """Replace the rule set."""
+        self.rules = set(rules)
+
+    def remove_all(self) -> None:
+        """Drop every rule."""
+        self.rules = set()

@@ -1,0 +1,191 @@
+"""One health check of one real server: TCP connect, send/expect, UDP, or an external program.
+
+Semantics follow nanny (piranha.md §4.3) with its known bugs fixed:
+
+* ``timeout`` bounds the whole check (connect + send + read).
+* ``expect`` is read until enough bytes arrived, EOF or timeout (nanny did a
+  single ``read()`` and failed on segmented answers).  Plain mode is a prefix
+  match (``*`` = any one byte); ``use_regex`` is :func:`re.search`.
+* ``send``/``expect`` backslash escapes (\\n \\r \\t \\\\ \\' \\") are decoded.
+* ``send_program`` is split once with :mod:`shlex`; ``%h``/``%p`` are
+  replaced only as whole arguments; it runs without a shell and is killed
+  after ``timeout``.  Non-zero exit or timeout is DOWN (nanny called it UP
+  when ``expect`` was set); otherwise UP iff stdout minus one trailing newline
+  equals ``expect`` (or, without expect, iff it exited 0).
+* UDP: send the (possibly empty) payload, UP on any reply (or one matching
+  ``expect``); an ICMP port-unreachable is DOWN at once.
+* No send/expect/program on port 80: send ``GET / HTTP/1.0\\r\\n\\r\\n``,
+  expect ``HTTP`` (nanny's default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+import socket
+import time
+from dataclasses import dataclass, field
+
+HTTP_SEND = "GET / HTTP/1.0\r\n\r\n"
+HTTP_EXPECT = "HTTP"
+READ_LIMIT = 65536
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
+
+
+def decode_escapes(text: str) -> str:
+    """Decode nanny's backslash escapes; an unknown escape is kept as written."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[text[i + 1]])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Everything needed to check one real server."""
+
+    host: str
+    port: int
+    timeout: float = 10.0
+    protocol: str = "tcp"
+    send: bytes | None = None
+    expect: bytes | None = None
+    use_regex: bool = False
+    program: tuple[str, ...] | None = None   # argv template, already split
+    regex: "re.Pattern[bytes] | None" = field(default=None, compare=False, hash=False)
+
+
+def make_spec(host: str, port: int, timeout: float, protocol: str = "tcp",
+              send: str | None = None, expect: str | None = None, use_regex: bool = False,
+              send_program: str | None = None) -> CheckSpec:
+    """Build a spec from lvs.cf values (raw strings, escapes not yet decoded)."""
+    program = tuple(shlex.split(send_program)) if send_program else None
+    if program is None and send is None and expect is None and port == 80 and protocol == "tcp":
+        send, expect = HTTP_SEND, HTTP_EXPECT
+    send_b = decode_escapes(send).encode() if send is not None else None
+    expect_b = decode_escapes(expect).encode() if expect is not None else None
+    regex = re.compile(expect_b) if (use_regex and expect_b is not None) else None
+    return CheckSpec(host, port, timeout, protocol, send_b, expect_b, use_regex, program, regex)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check: ok, a short reason, and how long it took."""
+
+    ok: bool
+    detail: str
+    duration: float
+
+
+async def run_check(spec: CheckSpec) -> CheckResult:
+    """Run one check bounded by ``spec.timeout``; never raises for network trouble."""
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(spec.timeout):
+            if spec.program is not None:
+                ok, detail = await _program_check(spec)
+            elif spec.protocol == "udp":
+                ok, detail = await _udp_check(spec)
+            else:
+                ok, detail = await _tcp_check(spec)
+    except TimeoutError:
+        ok, detail = False, "timeout"
+    except OSError as exc:
+        ok, detail = False, exc.strerror or type(exc).__name__
+    return CheckResult(ok, detail, time.monotonic() - start)
+
+
+def matches(spec: CheckSpec, data: bytes) -> bool:
+    """Does ``data`` satisfy ``expect`` (prefix, ``*`` = any byte, or regex search)?"""
+    if spec.expect is None:
+        return True
+    if spec.regex is not None:
+        return spec.regex.search(data) is not None
+    if spec.expect == b"*":
+        return len(data) >= 1
+    return data.startswith(spec.expect)
+
+
+def _enough(spec: CheckSpec, data: bytes) -> bool:
+    """Can we stop reading? (prefix long enough, or the regex already matches)."""
+    if spec.regex is not None:
+        return spec.regex.search(data) is not None
+    need = 1 if spec.expect in (None, b"*") else len(spec.expect or b"")
+    return len(data) >= need
+
+
+async def _tcp_check(spec: CheckSpec) -> tuple[bool, str]:
+    """Connect, optionally send, optionally read until the answer is decidable."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (spec.host, spec.port))
+        if spec.send:
+            await loop.sock_sendall(sock, spec.send)
+        if spec.expect is None:
+            return True, "connected"
+        data = b""
+        while not _enough(spec, data) and len(data) < READ_LIMIT:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk:
+                break
+            data += chunk
+        if matches(spec, data):
+            return True, "expect matched"
+        return False, f"unexpected reply {data[:40]!r}"
+    finally:
+        sock.close()
+
+
+async def _udp_check(spec: CheckSpec) -> tuple[bool, str]:
+    """Send a datagram and wait for an answer (any, or one matching expect)."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (spec.host, spec.port))
+        await loop.sock_sendall(sock, spec.send or b"")
+        while True:
+            data = await loop.sock_recv(sock, READ_LIMIT)
+            if matches(spec, data):
+                return True, "reply matched" if spec.expect is not None else "reply"
+    finally:
+        sock.close()
+
+
+def program_argv(spec: CheckSpec) -> list[str]:
+    """The program's argv with whole-argument %h / %p replaced."""
+    subst = {"%h": spec.host, "%p": str(spec.port)}
+    return [subst.get(arg, arg) for arg in spec.program or ()]
+
+
+async def _program_check(spec: CheckSpec) -> tuple[bool, str]:
+    """Run send_program; non-zero exit or timeout is DOWN (Piranha's bug fixed)."""
+    proc = await asyncio.create_subprocess_exec(
+        *program_argv(spec), stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        out, _ = await proc.communicate()
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    if proc.returncode != 0:
+        return False, f"exit {proc.returncode}"
+    text = out.decode(errors="replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    if spec.expect is None:
+        return True, "exit 0"
+    want = spec.expect.decode(errors="replace")
+    return (text == want), ("output matched" if text == want else f"output {text[:40]!r}")

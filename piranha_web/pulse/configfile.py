@@ -1,0 +1,83 @@
+"""Reading lvs.cf for pulse: load + validate, error lines as ``FILE:LINE: message``, change detection.
+
+The console writes lvs.cf atomically and cannot signal a root daemon, so
+pulse watches the file: a cheap ``stat`` every poll (mtime_ns, size, inode);
+only when that changes is the file read and hashed, and only a different
+SHA-256 triggers a reload (so a touch does nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..lvscf import LvsCfError, LvsConfig, load
+
+DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
+
+
+def default_config_path() -> Path:
+    """$PIRANHA_LVS_CF, else /etc/sysconfig/ha/lvs.cf."""
+    return Path(os.environ.get("PIRANHA_LVS_CF") or DEFAULT_CONFIG)
+
+
+class ConfigError(Exception):
+    """lvs.cf is missing, unreadable or invalid; ``lines`` are ready to print."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines[0] if lines else "invalid configuration")
+        self.lines = lines
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration and where it came from."""
+
+    cfg: LvsConfig
+    sha256: str
+    signature: tuple[int, int, int]
+
+
+def signature(path: Path) -> tuple[int, int, int]:
+    """(mtime_ns, size, inode), or zeros when the file is missing."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def read_config(path: Path) -> LoadedConfig:
+    """Load and validate ``path``; raises :class:`ConfigError` with one line per problem."""
+    sig = signature(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: {exc.strerror or exc}"]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+    try:
+        cfg = load(text)
+    except LvsCfError as exc:
+        raise ConfigError([f"{path}:{p.line}: {_message(p)}" for p in exc.problems]) from None
+    return LoadedConfig(cfg, hashlib.sha256(data).hexdigest(), sig)
+
+
+def _message(problem: object) -> str:
+    """Problem text with its key, without repeating the line number."""
+    key = getattr(problem, "key", None)
+    message = getattr(problem, "message", str(problem))
+    return f"{key}: {message}" if key else str(message)
+
+
+def summary(path: Path, loaded: LoadedConfig) -> str:
+    """One-line ok summary for ``pulse --check``."""
+    cfg = loaded.cfg
+    virtuals = cfg.active_virtuals()
+    servers = sum(1 for v in virtuals for r in v.servers if r.active)
+    return (f"{path}: ok (serial_no {cfg.serial_no}, service {cfg.service}, network {cfg.network}, "
+            f"{len(virtuals)} active virtual servers, {servers} active real servers)")

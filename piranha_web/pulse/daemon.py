@@ -1,0 +1,410 @@
+"""pulse's lifecycle: load lvs.cf, reconcile the kernel, watch health and the file, stop cleanly.
+
+Reload triggers: SIGHUP, or a changed lvs.cf noticed by polling its
+mtime/size/inode every ``poll_interval`` (0.5 s) and comparing SHA-256 (the
+console is unprivileged and never signals pulse).  A reload with an invalid
+file logs ``FILE:LINE: message``, keeps the last good table and reports the
+error in the status file.
+
+Reconcile, never restart: at start, after a reload, after a health change,
+when a drain deadline passes, and every ``reconcile_interval`` (5 s) the
+kernel table is dumped, diffed against the desired one (``reconcile.plan``)
+and only the difference is applied - one netlink request per operation.
+Services pulse does not manage are left alone.  A real server removed from
+lvs.cf is drained (weight 0) for ``drain_seconds`` (default 5 s) and then
+deleted.  Servers already in the kernel at start are presumed UP until their
+first check, so restarting pulse does not flap a healthy table.
+
+Signals only set flags; the main loop acts: SIGHUP reload, SIGTERM/SIGINT
+clean stop (remove pulse's mark rules, services and addresses unless
+``keep_table_on_stop``), SIGUSR1 dumps the state to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks import make_spec
+from .configfile import ConfigError, LoadedConfig, read_config, signature
+from .healthstate import UP
+from .kernel import Backends
+from .managed import Managed, load_managed, save_managed
+from .monitor import Monitor, Target
+from .reconcile import (
+    DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceKey, Table,
+    configured_dests, desired_addresses, desired_marks, desired_table, plan, plan_addresses,
+    plan_marks, service_key,
+)
+from .role import Role, initial_role, programs_kernel
+from .sdnotify import notify
+from .statusfile import MANAGED_NAME, PID_NAME, STATUS_NAME, write_status
+from .statusdoc import status_document
+
+log = logging.getLogger("pulse")
+
+
+@dataclass
+class Options:
+    """Everything the command line can set."""
+
+    config: Path
+    runtime_dir: Path
+    backend: str = "auto"
+    drain_seconds: float = 5.0
+    reconcile_interval: float = 5.0
+    poll_interval: float = 0.5
+    status_interval: float = 2.0
+    keep_table_on_stop: bool = False
+    forceactive: bool = False
+
+
+@dataclass
+class Drain:
+    """A destination leaving the configuration: weight 0 until ``deadline``."""
+
+    deadline: float
+    dest: Dest
+
+
+@dataclass
+class Counters:
+    """Reconcile bookkeeping reported in the status file."""
+
+    ops_applied: int = 0
+    last_ops: list[Op] = field(default_factory=list)
+    last_errors: list[str] = field(default_factory=list)
+    last_time: float | None = None
+
+
+class Daemon:
+    """One pulse instance (construct, then ``await run()``)."""
+
+    def __init__(self, opts: Options, backends: Backends, loaded: LoadedConfig) -> None:
+        self.opts = opts
+        self.kernel = backends
+        self.loaded = loaded
+        self.role = Role.STANDALONE
+        self.monitor = Monitor(self._on_health_change)
+        self.drains: dict[tuple[ServiceKey, DestKey], Drain] = {}
+        self.managed = load_managed(opts.runtime_dir / MANAGED_NAME)
+        self.firewall: Any = None
+        self.counters = Counters()
+        self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None}
+        self.started = time.time()
+        self.state = "starting"
+        self._wake = asyncio.Event()
+        self._flags: set[str] = set()
+        self._dirty = True
+        self._next_reconcile = 0.0
+        self._next_status = 0.0
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    async def run(self) -> int:
+        """Start, loop until a stop signal, clean up; returns the exit code."""
+        self._install_signals()
+        self.role = initial_role(self.loaded.cfg.backup_active, self.opts.forceactive,
+                                 self._is_primary())
+        log.info("STARTING PULSE AS %s (backend %s, config %s serial_no %s)", self.role.value.upper(),
+                 self.kernel.name, self.opts.config, self.loaded.cfg.serial_no)
+        self._write_pid()
+        try:
+            self._seed_health()
+            self._apply_config()
+            self.state = "running"
+            self.reconcile()
+            self.write_status()
+            notify("READY=1")
+            await self._main_loop()
+        finally:
+            await self._shutdown()
+        return 0
+
+    async def _main_loop(self) -> None:
+        """Wake on signals/health changes or every poll interval; do what is due."""
+        while "stop" not in self._flags:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.opts.poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            self.tick()
+
+    def tick(self) -> None:
+        """One pass of the main loop (public so tests can drive it)."""
+        if "reload" in self._flags or signature(self.opts.config) != self.loaded.signature:
+            self._flags.discard("reload")
+            self.reload()
+        if "dump" in self._flags:
+            self._flags.discard("dump")
+            self.dump_state()
+        now = time.monotonic()
+        if self._dirty or now >= self._next_reconcile or self._drain_due(time.time()):
+            self.reconcile()
+        if now >= self._next_status:
+            self.write_status()
+
+    async def _shutdown(self) -> None:
+        """Stop checks, remove what pulse put in the kernel (unless told to keep it)."""
+        self.state = "stopped"
+        await self.monitor.stop()
+        if self.opts.keep_table_on_stop:
+            log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
+        else:
+            self._teardown()
+        self.write_status()
+        self.kernel.ipvs.close()
+        self.kernel.addresses.close()
+        for name in (PID_NAME,):
+            try:
+                (self.opts.runtime_dir / name).unlink()
+            except FileNotFoundError:
+                pass
+        log.info("pulse stopped")
+
+    def _teardown(self) -> None:
+        """Remove mark rules, managed services and addresses, in that order."""
+        if self.managed.marks or self.managed.firewall:
+            self._firewall().remove_all()
+            self.managed.marks = set()
+        actual = self.kernel.ipvs.dump()
+        for key in sorted(self.managed.services):
+            if key in actual:
+                self._apply(Op(DEL_SERVICE, key, actual[key].service))
+        self.managed.services = set()
+        for address in sorted(self.managed.addresses):
+            self.kernel.addresses.remove(address)
+            log.info("removed address %s", address)
+        self.managed.addresses = set()
+        self._save_managed()
+
+    # ---- signals -----------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        """Handlers only set flags and wake the loop."""
+        loop = asyncio.get_running_loop()
+        for sig, flag in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"),
+                          (signal.SIGINT, "stop"), (signal.SIGUSR1, "dump")):
+            loop.add_signal_handler(sig, self.request, flag)
+
+    def request(self, flag: str) -> None:
+        """Ask the main loop to ``reload``, ``stop`` or ``dump``."""
+        self._flags.add(flag)
+        self._wake.set()
+
+    # ---- configuration -------------------------------------------------------------------
+    def reload(self) -> None:
+        """Re-read lvs.cf; on error keep the last good configuration and report it."""
+        try:
+            loaded = read_config(self.opts.config)
+        except ConfigError as exc:
+            for line in exc.lines:
+                log.error("reload failed, keeping serial_no %s: %s", self.loaded.cfg.serial_no, line)
+            self.last_reload = {"time": time.time(), "ok": False, "error": "; ".join(exc.lines)}
+            # Remember the bad file's signature so it is not re-read every poll.
+            self.loaded = LoadedConfig(self.loaded.cfg, self.loaded.sha256, signature(self.opts.config))
+            self.write_status()
+            return
+        self.last_reload = {"time": time.time(), "ok": True, "error": None}
+        if loaded.sha256 == self.loaded.sha256:
+            self.loaded = loaded
+            return
+        log.info("reloading %s: serial_no %s -> %s", self.opts.config, self.loaded.cfg.serial_no,
+                 loaded.cfg.serial_no)
+        self.loaded = loaded
+        self._apply_config()
+        self._dirty = True
+
+    def _apply_config(self) -> None:
+        """Point the health monitor at the active real servers of the current configuration."""
+        targets: list[Target] = []
+        for vs in self.loaded.cfg.active_virtuals():
+            if vs.load_monitor in ("uptime", "rup", "ruptime"):
+                log.warning("%s: load_monitor = %s is not implemented (weights stay as configured)",
+                            vs.name, vs.load_monitor)
+            for rs in vs.servers:
+                if not rs.active:
+                    continue
+                spec = make_spec(rs.address, vs.server_port(rs), float(vs.timeout), vs.protocol,
+                                 vs.send, vs.expect, vs.use_regex, vs.send_program)
+                targets.append(Target((vs.name, rs.name), spec, float(vs.timeout), float(vs.reentry)))
+        if programs_kernel(self.role):
+            self.monitor.update(targets)
+        else:
+            self.monitor.update([])
+
+    def _seed_health(self) -> None:
+        """Servers already in the kernel with weight > 0 are presumed UP until checked."""
+        if not programs_kernel(self.role):
+            return
+        actual = self.kernel.ipvs.dump()
+        for vs in self.loaded.cfg.active_virtuals():
+            entry = actual.get(service_key(vs))
+            if entry is None:
+                continue
+            for rs in vs.servers:
+                dest = entry.dests.get(DestKey(rs.address, vs.server_port(rs)))
+                if rs.active and dest is not None and dest.weight > 0:
+                    self.monitor.seed((vs.name, rs.name), UP)
+
+    def _is_primary(self) -> bool:
+        """Does this host carry the ``primary`` address? (Only consulted with a backup.)"""
+        primary = self.loaded.cfg.primary
+        if not primary:
+            return False
+        try:
+            import socket
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind((primary, 0))
+            return True
+        except OSError:
+            return False
+
+    # ---- reconcile -----------------------------------------------------------------------
+    def _on_health_change(self, key: tuple[str, str], state: str) -> None:
+        """A server went up/down: reconcile at the next loop pass (immediately)."""
+        self._dirty = True
+        self._wake.set()
+
+    def desired(self, actual: Table, now: float) -> tuple[Table, set[Address], set[MarkRule]]:
+        """What the kernel should hold now (nothing when the role does not program it)."""
+        if not programs_kernel(self.role):
+            self.drains.clear()
+            return {}, set(), set()
+        cfg = self.loaded.cfg
+        self._update_drains(cfg, actual, now)
+        table = desired_table(cfg, self.monitor.health(), {k: d.dest for k, d in self.drains.items()})
+        return table, desired_addresses(cfg), desired_marks(cfg)
+
+    def _update_drains(self, cfg: Any, actual: Table, now: float) -> None:
+        """Start draining destinations that left the config; forget finished or returned ones."""
+        configured = configured_dests(cfg)
+        wanted_keys = {service_key(vs) for vs in cfg.active_virtuals()}
+        for key in wanted_keys & set(actual):
+            for dk, dest in actual[key].dests.items():
+                pair = (key, dk)
+                if pair not in configured and pair not in self.drains and self.opts.drain_seconds > 0:
+                    log.info("draining %s -> %s for %.1fs", key, dk, self.opts.drain_seconds)
+                    self.drains[pair] = Drain(now + self.opts.drain_seconds, dest)
+        for pair, drain in list(self.drains.items()):
+            key, dk = pair
+            gone = key not in actual or dk not in actual[key].dests
+            if pair in configured or key not in wanted_keys or gone or now >= drain.deadline:
+                del self.drains[pair]
+
+    def _drain_due(self, now: float) -> bool:
+        """Has any drain deadline passed?"""
+        return any(now >= d.deadline for d in self.drains.values())
+
+    def compute_plan(self) -> tuple[list[Op], Table, set[MarkRule]]:
+        """Ops that would be applied now (used by reconcile and ``--plan``)."""
+        actual = self.kernel.ipvs.dump()
+        table, addresses, marks = self.desired(actual, time.time())
+        ops = plan(table, actual, self.managed.services, self.drains.keys())
+        present = {a for a in self.managed.addresses if self.kernel.addresses.exists(a)}
+        ops = plan_addresses(addresses, present) + ops + plan_marks(marks, self.managed.marks)
+        return ops, table, marks
+
+    def reconcile(self) -> list[Op]:
+        """Apply the minimal diff; errors are logged and retried next pass."""
+        self._dirty = False
+        self._next_reconcile = time.monotonic() + self.opts.reconcile_interval
+        ops, table, marks = self.compute_plan()
+        errors = [err for op in ops if op.mark is None for err in [self._apply(op)] if err]
+        if any(op.mark is not None for op in ops):
+            self._sync_marks(marks, errors)
+        deleted = {op.key for op in ops if op.action == DEL_SERVICE}
+        self.managed.services = (self.managed.services | set(table)) - deleted
+        self._save_managed()
+        if ops:
+            self.counters.last_ops, self.counters.last_errors = ops, errors
+            self.counters.last_time = time.time()
+            self.write_status()
+        return ops
+
+    def _apply(self, op: Op) -> str | None:
+        """Apply one op to its backend, count it, log it; returns an error text on failure."""
+        try:
+            if op.address is not None:
+                if op.action == "add-address":
+                    self.kernel.addresses.add(op.address)
+                    self.managed.addresses.add(op.address)
+                else:
+                    self.kernel.addresses.remove(op.address)
+                    self.managed.addresses.discard(op.address)
+            else:
+                self.kernel.ipvs.apply(op)
+        except Exception as exc:  # noqa: BLE001 - kernel errors must not kill the daemon
+            log.error("%s failed: %s", op, exc)
+            return f"{op}: {exc}"
+        self.counters.ops_applied += 1
+        log.info("%s", op)
+        return None
+
+    def _firewall(self) -> Any:
+        """The firewall backend, chosen on first use (nft probing creates pulse's table)."""
+        if self.firewall is None:
+            self.firewall = self.kernel.firewall_factory()
+        return self.firewall
+
+    def _sync_marks(self, marks: set[MarkRule], errors: list[str]) -> None:
+        """Rewrite pulse's mark table/chain to hold exactly ``marks``."""
+        try:
+            if marks:
+                self._firewall().sync(marks)
+                self.managed.firewall = self._firewall().name
+            else:
+                self._firewall().remove_all()
+                self.managed.firewall = None
+        except Exception as exc:  # noqa: BLE001
+            log.error("firewall marks failed: %s", exc)
+            errors.append(f"firewall: {exc}")
+            return
+        for m in sorted(marks - self.managed.marks):
+            log.info("add-mark %s (%s)", m, self._firewall().name)
+        for m in sorted(self.managed.marks - marks):
+            log.info("del-mark %s", m)
+        self.counters.ops_applied += len(marks ^ self.managed.marks)
+        self.managed.marks = marks
+
+    def _save_managed(self) -> None:
+        """Persist the managed set when it changed."""
+        path = self.opts.runtime_dir / MANAGED_NAME
+        text = self.managed.to_json()
+        if getattr(self, "_managed_text", None) != text:
+            save_managed(path, self.managed)
+            self._managed_text = text
+
+    # ---- status ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The status document (see statusfile.py for the layout)."""
+        return status_document(self)
+
+    def write_status(self) -> None:
+        """Write the status file now."""
+        self._next_status = time.monotonic() + self.opts.status_interval
+        try:
+            write_status(self.opts.runtime_dir / STATUS_NAME, self.status())
+        except OSError as exc:
+            log.error("cannot write status: %s", exc)
+
+    def dump_state(self) -> None:
+        """SIGUSR1: log the table and health."""
+        doc = self.status()
+        log.info("state: role %s serial_no %s ops %d", doc["role"], doc["serial_no"], doc["ops_applied"])
+        for svc in doc["table"]:
+            log.info("  %s %s: %s", svc["service"], svc["scheduler"],
+                     ", ".join(f"{d['addr']}:{d['port']} w{d['weight']}" for d in svc["dests"]) or "-")
+        for vs, servers in doc["health"].items():
+            for rs, h in servers.items():
+                log.info("  %s/%s %s:%s %s", vs, rs, h["address"], h["port"], h["state"])
+
+    def _write_pid(self) -> None:
+        """Write the pid file (main() already refused to start over a live one)."""
+        self.opts.runtime_dir.mkdir(parents=True, exist_ok=True)
+        (self.opts.runtime_dir / PID_NAME).write_text(f"{os.getpid()}\n", encoding="ascii")

@@ -1,0 +1,171 @@
+"""``pulse`` command line: run the director daemon, or check / plan / show status.
+
+Usage::
+
+    pulse [-c FILE] [-n|--nodaemon] [-v] [--check] [--plan] [--status] [--forceactive]
+          [--test-start] [--backend auto|ipvs|dry-run] [--runtime-dir DIR]
+          [--drain-seconds S] [--reconcile-interval S] [--keep-table-on-stop]
+
+* config: ``-c``, else $PIRANHA_LVS_CF, else /etc/sysconfig/ha/lvs.cf;
+  runtime dir (pid file ``pulse.pid``, ``pulse-status.json``,
+  ``pulse-managed.json``): ``--runtime-dir``, else $PIRANHA_INSTANCE, else
+  /run/piranha.
+* pulse reloads on SIGHUP *and* by itself when lvs.cf changes (stat poll every
+  0.5 s, reload when the SHA-256 differs), because the console that writes
+  the file runs unprivileged and cannot signal it.
+* ``--check``: parse + validate, print ``FILE:LINE: message`` per problem
+  and exit 1, or one ok line and exit 0.
+* ``--plan``: print the operations pulse would apply against the live table
+  (addresses, services, destinations, mark rules), change nothing, exit 0.
+  Health comes from a running pulse's status file, else every server is
+  assumed UP.
+* ``--status``: print the running daemon's status (ipvsadm -Ln-like + health).
+* ``--test-start``: run everything against the dry-run backend (Piranha's
+  "do not really start anything").
+* ``-n``: stay in the foreground (systemd, tests); otherwise double-fork.
+  Logs go to stderr (foreground) and syslog (/dev/log, facility daemon).
+* Exit codes: 0 ok, 1 bad configuration or cannot start, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+from .configfile import ConfigError, default_config_path, read_config, summary
+from .statusfile import PID_NAME, format_status, pid_alive, read_status, runtime_dir, status_path
+
+log = logging.getLogger("pulse")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All options (Piranha's plus ours)."""
+    p = argparse.ArgumentParser(prog="pulse", description="LVS director daemon (Piranha's pulse, rebuilt)")
+    p.add_argument("-c", "--configfile", dest="config", help="lvs.cf path")
+    p.add_argument("-n", "--nodaemon", action="store_true", help="stay in the foreground, log to stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    p.add_argument("--plan", action="store_true", help="print what would change and exit")
+    p.add_argument("--status", action="store_true", help="print the running daemon's status")
+    p.add_argument("--forceactive", action="store_true", help="start active even with a backup configured")
+    p.add_argument("-t", "--test-start", "--norun", dest="test_start", action="store_true",
+                   help="use the dry-run backend: change nothing in the kernel")
+    p.add_argument("--backend", choices=("auto", "ipvs", "dry-run"), default="auto")
+    p.add_argument("--runtime-dir", help="pid/status directory (default $PIRANHA_INSTANCE or /run/piranha)")
+    p.add_argument("--drain-seconds", type=float,
+                   default=float(os.environ.get("PULSE_DRAIN_SECONDS", "5")),
+                   help="keep a removed real server at weight 0 this long before deleting it (default 5)")
+    p.add_argument("--reconcile-interval", type=float, default=5.0,
+                   help="seconds between full table reconciliations (default 5)")
+    p.add_argument("--keep-table-on-stop", action="store_true",
+                   help="leave services, addresses and mark rules in place on SIGTERM")
+    return p
+
+
+def setup_logging(verbose: bool, foreground: bool) -> None:
+    """stderr in the foreground, syslog (facility daemon) whenever /dev/log exists."""
+    root = logging.getLogger("pulse")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.handlers.clear()
+    if foreground:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("%(asctime)s pulse[%(process)d] %(levelname)s %(message)s"))
+        root.addHandler(h)
+    if os.path.exists("/dev/log"):
+        try:
+            sh = logging.handlers.SysLogHandler("/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON)
+            sh.setFormatter(logging.Formatter("pulse[%(process)d]: %(message)s"))
+            root.addHandler(sh)
+        except OSError:
+            pass
+    root.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pulse`` console script."""
+    args = build_parser().parse_args(argv)
+    config = Path(args.config) if args.config else default_config_path()
+    rundir = runtime_dir(args.runtime_dir)
+    if args.status:
+        return show_status(rundir)
+    setup_logging(args.verbose, foreground=args.nodaemon or args.check or args.plan)
+    try:
+        loaded = read_config(config)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr if not args.check else sys.stdout)
+        if not args.check:
+            print(f"pulse: not starting: {config} is invalid", file=sys.stderr)
+        return 1
+    if args.check:
+        print(summary(config, loaded))
+        return 0
+    backend = "dry-run" if args.test_start else args.backend
+    if args.plan:
+        from .planning import print_plan
+        return print_plan(config, rundir, loaded, backend, args.drain_seconds)
+    return run_daemon(args, config, rundir, loaded, backend)
+
+
+def show_status(rundir: Path) -> int:
+    """``--status``: print the status file, exit 1 when none/stale."""
+    doc = read_status(status_path(rundir))
+    if doc is None:
+        print(f"pulse: no status in {rundir} (is pulse running?)", file=sys.stderr)
+        return 1
+    sys.stdout.write(format_status(doc))
+    if doc.get("state") == "running" and not pid_alive(int(doc.get("pid") or 0)):
+        print("warning: the pid in the status file is not running", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: object, backend: str) -> int:
+    """Refuse a second instance, pick backends, daemonize unless -n, run."""
+    from .daemon import Daemon, Options
+    from .kernel import make_backends, resolve_mode
+    pidfile = rundir / PID_NAME
+    try:
+        other = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        other = 0
+    if other and other != os.getpid() and pid_alive(other):
+        print(f"pulse: already running as pid {other} ({pidfile})", file=sys.stderr)
+        return 1
+    try:
+        rundir.mkdir(parents=True, exist_ok=True)
+        mode = resolve_mode(backend)
+        if not args.nodaemon:
+            daemonize()   # before opening netlink sockets: they must belong to the daemon
+        backends = make_backends(mode)
+    except (OSError, RuntimeError) as exc:
+        log.error("cannot start: %s", exc)
+        print(f"pulse: cannot start: {exc}", file=sys.stderr)
+        return 1
+    opts = Options(config=config, runtime_dir=rundir, backend=mode, drain_seconds=args.drain_seconds,
+                   reconcile_interval=args.reconcile_interval, keep_table_on_stop=args.keep_table_on_stop,
+                   forceactive=args.forceactive)
+    return asyncio.run(Daemon(opts, backends, loaded).run())  # type: ignore[arg-type]
+
+
+def daemonize() -> None:
+    """Classic double fork: detach from the terminal and session, stdio to /dev/null."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

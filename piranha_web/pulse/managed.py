@@ -1,0 +1,60 @@
+"""What pulse created in the kernel, persisted in the runtime dir across restarts.
+
+pulse must never remove services, addresses or firewall rules it did not
+create.  A service matching an lvs.cf entry is pulse's; beyond that, this
+file remembers keys pulse added earlier (so a virtual server deleted from
+lvs.cf while pulse was down is still cleaned up) and exactly which addresses
+and mark rules pulse brought up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..lvscf.files import write_atomic
+from .reconcile import Address, MarkRule, ServiceKey
+
+log = logging.getLogger("pulse")
+
+
+@dataclass
+class Managed:
+    """Services, addresses and mark rules pulse owns."""
+
+    services: set[ServiceKey] = field(default_factory=set)
+    addresses: set[Address] = field(default_factory=set)
+    marks: set[MarkRule] = field(default_factory=set)
+    firewall: str | None = None      # "nft" / "iptables" once rules were installed
+
+    def to_json(self) -> str:
+        """Stable JSON text."""
+        return json.dumps({
+            "services": [asdict(k) for k in sorted(self.services)],
+            "addresses": [asdict(a) for a in sorted(self.addresses)],
+            "marks": [asdict(m) for m in sorted(self.marks)],
+            "firewall": self.firewall,
+        }, indent=1) + "\n"
+
+
+def load_managed(path: Path) -> Managed:
+    """Read the file; a missing or corrupt one means "nothing known" (logged)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Managed(
+            {ServiceKey(**d) for d in data.get("services", [])},
+            {Address(**d) for d in data.get("addresses", [])},
+            {MarkRule(**d) for d in data.get("marks", [])},
+            data.get("firewall"))
+    except FileNotFoundError:
+        return Managed()
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return Managed()
+
+
+def save_managed(path: Path, managed: Managed) -> None:
+    """Atomically persist (only called when something changed)."""
+    write_atomic(path, managed.to_json(), mode=0o600)

@@ -1,0 +1,420 @@
+"""The pure model of what pulse manages and the diff between wanted and actual.
+
+Everything here is pure (no I/O, no pyroute2, nothing else from ``pulse``), so
+the web console can import this one module to show what Apply would do.
+
+* Value types: :class:`ServiceKey`, :class:`Service`, :class:`DestKey`,
+  :class:`Dest` (a table is ``dict[ServiceKey, ServiceEntry]``),
+  :class:`Address`, :class:`MarkRule`.
+* ``desired_table(cfg, health, drains)``, ``desired_addresses(cfg)``,
+  ``desired_marks(cfg)``: what the kernel should hold, from lvs.cf and the
+  health of each real server (rules below).
+* ``plan(desired, actual, managed)``: the shortest list of :class:`Op` that
+  turns ``actual`` into ``desired`` without touching anything else: an
+  unchanged destination yields no operation (its connections live on), a
+  weight change is exactly one ``set-dest``, and a service pulse does not
+  manage (not in ``managed`` and not desired) is left alone.
+  ``plan_addresses``/``plan_marks`` do the same for VIPs and mark rules.
+* ``apply_op(table, op)``: mutate an in-memory table as the kernel would
+  (the dry-run backend).
+
+Desired-table rules, from Piranha's lvsd/nanny (piranha.md §4.2-4.3):
+
+* only ``active = 1`` virtual and real servers count;
+* a real server is in the table while its check says UP; otherwise it is left
+  out, or kept at weight 0 with ``quiesce_server = 1``;
+* when no real server of a service is UP (and none is still unchecked) the
+  ``sorry_server`` is added at weight 1 on the virtual port;
+* a real server that left the configuration is kept at weight 0 until its
+  drain deadline passes (``drains``), then left out (so deleted).
+
+New servers enter at their full configured weight: Piranha's weight/32 slow
+start is not reproduced (lc/wlc/sed/nq already favour an empty server only by
+connection count, which is what modern directors rely on).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..lvscf.model import LvsConfig, VirtualServer
+
+# Health states (healthstate.py re-exports these).
+UNKNOWN = "unknown"
+UP = "up"
+DOWN = "down"
+
+# IPVS forwarding methods, named as lvs.cf's `network` names them.
+FWD_NAT = "nat"        # masquerading (ipvsadm -m), IP_VS_CONN_F_MASQ = 0
+FWD_DIRECT = "direct"  # direct routing (ipvsadm -g), IP_VS_CONN_F_DROUTE = 3
+FWD_TUNNEL = "tunnel"  # IP-in-IP (ipvsadm -i), IP_VS_CONN_F_TUNNEL = 2
+FWD_METHODS = (FWD_NAT, FWD_DIRECT, FWD_TUNNEL)
+
+
+@dataclass(frozen=True, order=True)
+class ServiceKey:
+    """What identifies an IPVS virtual service: (protocol, VIP, port) or a firewall mark."""
+
+    protocol: str            # "tcp", "udp" or "fwm"
+    addr: str = ""           # empty for fwmark services
+    port: int = 0
+    fwmark: int = 0
+
+    @classmethod
+    def tcp(cls, addr: str, port: int) -> "ServiceKey":
+        """A TCP VIP:port service."""
+        return cls("tcp", addr, port)
+
+    @classmethod
+    def udp(cls, addr: str, port: int) -> "ServiceKey":
+        """A UDP VIP:port service."""
+        return cls("udp", addr, port)
+
+    @classmethod
+    def mark(cls, fwmark: int) -> "ServiceKey":
+        """A firewall-mark service."""
+        return cls("fwm", "", 0, fwmark)
+
+    def __str__(self) -> str:
+        if self.protocol == "fwm":
+            return f"FWM {self.fwmark}"
+        return f"{self.protocol.upper()} {self.addr}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Service:
+    """The settable attributes of a virtual service (besides its key)."""
+
+    scheduler: str = "wlc"
+    persistent: int = 0                  # seconds, 0 = off
+    netmask: str = "255.255.255.255"     # persistence granularity (ipvsadm -M)
+
+    def describe(self) -> str:
+        """ipvsadm-like attribute summary."""
+        text = self.scheduler
+        if self.persistent:
+            text += f" persistent {self.persistent}"
+            if self.netmask != "255.255.255.255":
+                text += f" mask {self.netmask}"
+        return text
+
+
+@dataclass(frozen=True, order=True)
+class DestKey:
+    """A real server within a service: address and port."""
+
+    addr: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.addr}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Dest:
+    """The settable attributes of a destination plus (non-compared) counters."""
+
+    weight: int = 1
+    fwd: str = FWD_NAT
+    stats: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass
+class ServiceEntry:
+    """A service's attributes and its destinations."""
+
+    service: Service
+    dests: dict[DestKey, Dest] = field(default_factory=dict)
+
+
+Table = dict[ServiceKey, ServiceEntry]
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    """An address pulse brings up: IP/prefix on a device, with an ifconfig-style label."""
+
+    ip: str
+    prefixlen: int
+    device: str          # physical device (label's part before ':')
+    label: str           # e.g. eth0:1 (== device when no alias was given)
+
+    def __str__(self) -> str:
+        return f"{self.ip}/{self.prefixlen} dev {self.device} label {self.label}"
+
+
+@dataclass(frozen=True, order=True)
+class MarkRule:
+    """Mark packets to PROTO VIP:PORT with MARK (the iptables mangle rule Piranha left to you)."""
+
+    protocol: str        # tcp or udp
+    addr: str
+    port: int
+    mark: int
+
+    def __str__(self) -> str:
+        return f"mark {self.protocol} {self.addr}:{self.port} -> {self.mark}"
+
+
+def copy_table(table: Table) -> Table:
+    """A copy whose entries can be mutated without touching ``table``."""
+    return {k: ServiceEntry(e.service, dict(e.dests)) for k, e in table.items()}
+
+
+ADD_SERVICE = "add-service"
+SET_SERVICE = "set-service"
+DEL_SERVICE = "del-service"
+ADD_DEST = "add-dest"
+SET_DEST = "set-dest"
+DRAIN_DEST = "drain-dest"    # a set-dest to weight 0 for a server leaving the config
+DEL_DEST = "del-dest"
+ADD_ADDRESS = "add-address"
+DEL_ADDRESS = "del-address"
+ADD_MARK = "add-mark"
+DEL_MARK = "del-mark"
+
+IPVS_ACTIONS = (ADD_SERVICE, SET_SERVICE, DEL_SERVICE, ADD_DEST, SET_DEST, DRAIN_DEST, DEL_DEST)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One change: to the IPVS table, to an address or to a firewall-mark rule."""
+
+    action: str
+    key: ServiceKey | None = None
+    service: Service | None = None
+    dest_key: DestKey | None = None
+    dest: Dest | None = None
+    address: Address | None = None
+    mark: MarkRule | None = None
+
+    def __str__(self) -> str:
+        if self.address is not None:
+            return f"{self.action} {self.address}"
+        if self.mark is not None:
+            return f"{self.action} {self.mark}"
+        text = f"{self.action} {self.key}"
+        if self.service is not None and self.dest_key is None:
+            text += f" {self.service.describe()}"
+        if self.dest_key is not None:
+            text += f" -> {self.dest_key}"
+            if self.dest is not None and self.action != DEL_DEST:
+                text += f" {self.dest.fwd} weight {self.dest.weight}"
+        return text
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form for the status file and the console."""
+        return {"action": self.action, "text": str(self)}
+
+
+def plan(desired: Table, actual: Table, managed: Iterable[ServiceKey] = (),
+         draining: Iterable[tuple[ServiceKey, DestKey]] = ()) -> list[Op]:
+    """Operations turning ``actual`` into ``desired``; unmanaged services are never touched.
+
+    :param managed: keys pulse owns even when no longer desired (they get deleted).
+    :param draining: (service, dest) pairs whose weight-0 change is reported as a drain.
+    """
+    managed_set = set(managed) | set(desired)
+    drain_set = set(draining)
+    adds: list[Op] = []
+    sets: list[Op] = []
+    dels: list[Op] = []
+    for key in sorted(desired):
+        want = desired[key]
+        have = actual.get(key)
+        if have is None:
+            adds.append(Op(ADD_SERVICE, key, want.service))
+            adds.extend(Op(ADD_DEST, key, want.service, dk, d) for dk, d in sorted(want.dests.items()))
+            continue
+        if have.service != want.service:
+            sets.append(Op(SET_SERVICE, key, want.service))
+        _plan_dests(key, want, have, drain_set, adds, sets, dels)
+    for key in sorted(actual):
+        if key not in desired and key in managed_set:
+            dels.append(Op(DEL_SERVICE, key, actual[key].service))
+    return adds + sets + dels
+
+
+def _plan_dests(key: ServiceKey, want: ServiceEntry, have: ServiceEntry,
+                drain_set: set[tuple[ServiceKey, DestKey]],
+                adds: list[Op], sets: list[Op], dels: list[Op]) -> None:
+    """Destination-level diff of one service present on both sides."""
+    for dk in sorted(want.dests):
+        d = want.dests[dk]
+        cur = have.dests.get(dk)
+        if cur is None:
+            adds.append(Op(ADD_DEST, key, want.service, dk, d))
+        elif cur != d:
+            action = DRAIN_DEST if (key, dk) in drain_set and d.weight == 0 else SET_DEST
+            sets.append(Op(action, key, want.service, dk, d))
+    for dk in sorted(have.dests):
+        if dk not in want.dests:
+            dels.append(Op(DEL_DEST, key, want.service, dk, have.dests[dk]))
+
+
+def plan_addresses(desired: Iterable[Address], present: Iterable[Address]) -> list[Op]:
+    """Add missing addresses, remove ones pulse brought up that are no longer wanted.
+
+    ``present`` must only hold addresses pulse itself added (never other addresses on the host).
+    """
+    want, have = set(desired), set(present)
+    return ([Op(ADD_ADDRESS, address=a) for a in sorted(want - have)]
+            + [Op(DEL_ADDRESS, address=a) for a in sorted(have - want)])
+
+
+def plan_marks(desired: Iterable[MarkRule], present: Iterable[MarkRule]) -> list[Op]:
+    """Add missing firewall-mark rules, remove stale ones (pulse's own rules only)."""
+    want, have = set(desired), set(present)
+    return ([Op(ADD_MARK, mark=m) for m in sorted(want - have)]
+            + [Op(DEL_MARK, mark=m) for m in sorted(have - want)])
+
+
+def apply_op(table: Table, op: Op) -> None:
+    """Apply one IPVS op to an in-memory table the way the kernel would (raises KeyError/ValueError)."""
+    assert op.key is not None
+    if op.action == ADD_SERVICE:
+        if op.key in table:
+            raise ValueError(f"service {op.key} exists")
+        table[op.key] = ServiceEntry(op.service or Service())
+    elif op.action == SET_SERVICE:
+        table[op.key].service = op.service or Service()
+    elif op.action == DEL_SERVICE:
+        del table[op.key]
+    elif op.action in (ADD_DEST, SET_DEST, DRAIN_DEST, DEL_DEST):
+        _apply_dest(table[op.key], op)
+    else:
+        raise ValueError(f"not an IPVS op: {op.action}")
+
+
+def _apply_dest(entry: ServiceEntry, op: Op) -> None:
+    """Destination part of :func:`apply_op`; counters survive a weight change as in the kernel."""
+    assert op.dest_key is not None
+    if op.action == DEL_DEST:
+        del entry.dests[op.dest_key]
+        return
+    dest = op.dest or Dest()
+    old = entry.dests.get(op.dest_key)
+    if op.action == ADD_DEST and old is not None:
+        raise ValueError(f"destination {op.dest_key} exists")
+    if op.action != ADD_DEST and old is None:
+        raise KeyError(str(op.dest_key))
+    stats = dict(old.stats) if old is not None else {}
+    entry.dests[op.dest_key] = Dest(dest.weight, dest.fwd, stats)
+
+
+
+HealthMap = Mapping[tuple[str, str], str]   # (virtual name, server name) -> up/down/unknown
+
+
+def service_key(vs: VirtualServer) -> ServiceKey:
+    """The IPVS key of a virtual server: its firewall mark if set, else protocol VIP:port."""
+    if vs.fwmark:
+        return ServiceKey.mark(vs.fwmark)
+    if vs.protocol == "udp":
+        return ServiceKey.udp(vs.address or "0.0.0.0", vs.port)
+    return ServiceKey.tcp(vs.address or "0.0.0.0", vs.port)
+
+
+def service_attrs(vs: VirtualServer) -> Service:
+    """Scheduler and persistence of a virtual server (pmask only matters when persistent)."""
+    mask = vs.pmask if (vs.persistent and vs.pmask) else "255.255.255.255"
+    return Service(vs.scheduler, int(vs.persistent or 0), mask)
+
+
+def dest_key(vs: VirtualServer, address: str, port: int | None = None) -> DestKey:
+    """Destination key of a real server (port defaults to the virtual's)."""
+    return DestKey(address, vs.port if port is None else port)
+
+
+def configured_dests(cfg: LvsConfig) -> set[tuple[ServiceKey, DestKey]]:
+    """Every (service, destination) an active real server in ``cfg`` may occupy."""
+    out: set[tuple[ServiceKey, DestKey]] = set()
+    for vs in cfg.active_virtuals():
+        key = service_key(vs)
+        for rs in vs.servers:
+            if rs.active:
+                out.add((key, DestKey(rs.address, vs.server_port(rs))))
+        if vs.sorry_server:
+            out.add((key, dest_key(vs, vs.sorry_server)))
+    return out
+
+
+def desired_table(cfg: LvsConfig, health: HealthMap,
+                  drains: Mapping[tuple[ServiceKey, DestKey], Dest] | None = None) -> Table:
+    """The IPVS table pulse wants, given lvs.cf, health states and destinations being drained."""
+    table: Table = {}
+    for vs in cfg.active_virtuals():
+        table[service_key(vs)] = _entry(cfg, vs, health)
+    for (key, dk), old in (drains or {}).items():
+        entry = table.get(key)
+        if entry is not None and dk not in entry.dests:
+            entry.dests[dk] = Dest(0, old.fwd)
+    return table
+
+
+def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap) -> ServiceEntry:
+    """One service with the destinations its health allows."""
+    entry = ServiceEntry(service_attrs(vs))
+    any_up = False
+    any_unknown = False
+    for rs in vs.servers:
+        if not rs.active:
+            continue
+        state = health.get((vs.name, rs.name), UNKNOWN)
+        dk = DestKey(rs.address, vs.server_port(rs))
+        if state == UP:
+            any_up = True
+            entry.dests[dk] = Dest(rs.weight, cfg.network)
+        else:
+            any_unknown = any_unknown or state == UNKNOWN
+            if vs.quiesce_server:
+                entry.dests[dk] = Dest(0, cfg.network)
+    if vs.sorry_server and not any_up and not any_unknown:
+        entry.dests.setdefault(dest_key(vs, vs.sorry_server), Dest(1, cfg.network))
+    return entry
+
+
+def prefixlen(mask: str | None) -> int:
+    """Prefix length of a dotted netmask; /32 when none is given."""
+    if not mask or mask == "0.0.0.0":
+        return 32
+    return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
+
+
+def make_address(ip: str, device: str, mask: str | None) -> Address:
+    """An address on ``device``; ``eth0:1`` means label eth0:1 on physical eth0."""
+    return Address(ip, prefixlen(mask), device.split(":", 1)[0], device)
+
+
+def desired_addresses(cfg: LvsConfig) -> set[Address]:
+    """VIPs of active virtual servers plus the NAT router address (network = nat)."""
+    out: set[Address] = set()
+    for vs in cfg.active_virtuals():
+        if vs.address and vs.device:
+            out.add(make_address(vs.address, vs.device, vs.vip_nmask))
+    if cfg.network == "nat" and cfg.nat_router and cfg.nat_router_device:
+        out.add(make_address(cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask))
+    return out
+
+
+def desired_marks(cfg: LvsConfig) -> set[MarkRule]:
+    """Mark rules for fwmark services that also name an address and port."""
+    return {MarkRule(vs.protocol, vs.address, vs.port, vs.fwmark)
+            for vs in cfg.active_virtuals() if vs.fwmark and vs.address and vs.port}
+
+
+def plan_inputs(cfg: LvsConfig, health: HealthMap) -> tuple[Table, set[Address], set[MarkRule]]:
+    """Convenience for the console: desired table, addresses and marks in one call."""
+    return desired_table(cfg, health), desired_addresses(cfg), desired_marks(cfg)
+
+
+def all_up(cfg: LvsConfig) -> dict[tuple[str, str], str]:
+    """A health map calling every active real server UP (what ``--plan`` assumes without a daemon)."""
+    return {(vs.name, rs.name): UP for vs in cfg.active_virtuals() for rs in vs.servers if rs.active}
+
+
+def keys_of(cfg: LvsConfig) -> Iterable[ServiceKey]:
+    """Service keys of every active virtual server."""
+    return [service_key(vs) for vs in cfg.active_virtuals()]

@@ -1,0 +1,70 @@
+"""VIPs and the NAT router address via pyroute2 IPRoute: add/remove exactly one address.
+
+Piranha ran ``ifconfig eth0:1 VIP up`` and, on stop, ``ifconfig eth0:1 down``,
+which removed whatever else was on the alias.  Here ``eth0:1`` becomes the
+address on ``eth0`` with label ``eth0:1``, and stop deletes exactly that
+address; the device itself is never taken down.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from .reconcile import Address
+
+log = logging.getLogger("pulse.vip")
+
+
+class IpRouteAddresses:
+    """Address backend on the current network namespace."""
+
+    def __init__(self) -> None:
+        self.ipr = IPRoute()
+
+    def _index(self, device: str) -> int:
+        """Interface index of ``device`` (raises LookupError when missing)."""
+        found = self.ipr.link_lookup(ifname=device)
+        if not found:
+            raise LookupError(f"no such device: {device}")
+        return int(found[0])
+
+    def exists(self, address: Address) -> bool:
+        """Is ``ip/prefix`` configured on the device?"""
+        try:
+            index = self._index(address.device)
+        except LookupError:
+            return False
+        for msg in self.ipr.get_addr(index=index):
+            if msg.get_attr("IFA_ADDRESS") == address.ip and msg["prefixlen"] == address.prefixlen:
+                return True
+        return False
+
+    def add(self, address: Address) -> None:
+        """Add the address with its label; an existing identical address is fine."""
+        index = self._index(address.device)
+        label = address.label if len(address.label) <= 15 else address.device
+        try:
+            self.ipr.addr("add", index=index, address=address.ip, prefixlen=address.prefixlen,
+                          label=label)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+
+    def remove(self, address: Address) -> None:
+        """Delete exactly this address; already gone is fine."""
+        try:
+            index = self._index(address.device)
+            self.ipr.addr("del", index=index, address=address.ip, prefixlen=address.prefixlen)
+        except LookupError:
+            return
+        except NetlinkError as exc:
+            if exc.code not in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ENODEV):
+                raise
+
+    def close(self) -> None:
+        """Close the rtnetlink socket."""
+        self.ipr.close()
