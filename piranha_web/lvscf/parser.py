@@ -360,8 +360,9 @@ def parse(text: str) -> LvsConfig:
     table = _GLOBAL
     outer: Any = None          # virtual/failover that holds the current server block
     outer_kind = ""
-    opened_at = 0
+    opened_at = outer_opened_at = 0
     lineno = 0
+    toks: list[str] = []
     try:
         for lineno, line in enumerate(text.split("\n"), 1):
             cr = line.find("\r")
@@ -370,6 +371,7 @@ def parse(text: str) -> LvsConfig:
             line = line.strip(_BLANKS)
             if not line or line[0] == "#":
                 continue
+            toks = []
             toks = _tokenize(line)
             key = toks[0]
             setter = table.get(key)
@@ -381,7 +383,7 @@ def parse(text: str) -> LvsConfig:
                 if kind == "global":
                     raise _Stop("unexpected '}' (no block is open)")
                 if kind == "server":
-                    block, kind = outer, outer_kind
+                    block, kind, opened_at = outer, outer_kind, outer_opened_at
                     table = _VIRTUAL if kind == "virtual" else _FAILOVER
                 else:
                     block, kind, table = cfg, "global", _GLOBAL
@@ -389,7 +391,7 @@ def parse(text: str) -> LvsConfig:
             if key in ("virtual", "failover", "server") and setter is None:
                 opening = _open_block(toks, kind)
                 if opening == "server":
-                    outer, outer_kind = block, kind
+                    outer, outer_kind, outer_opened_at = block, kind, opened_at
                     server = RealServer(name=toks[1], line=lineno)
                     if kind == "virtual":
                         block.servers.append(server)
@@ -410,7 +412,8 @@ def parse(text: str) -> LvsConfig:
                 raise _Stop(_unknown_message(key, kind), key)
             raise _Stop(E_EQUAL, key)
     except _Stop as stop:
-        raise LvsCfError(Problem(lineno, stop.message, stop.key)) from None
+        key = stop.key or (toks[0] if toks else None)
+        raise LvsCfError(Problem(lineno, stop.message, key)) from None
     if kind != "global":
         raise LvsCfError(Problem(
             opened_at, f"{E_EOF}: block '{kind} {block.name}' opened here is never closed",
