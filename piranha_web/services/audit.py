@@ -202,6 +202,7 @@ def _setup_syslog() -> None:
     _syslog_ready = True
     log.setLevel(logging.INFO)
     if not os.path.exists(SYSLOG_SOCKET):
+        log.addHandler(logging.NullHandler())  # no syslog here (containers, tests): stay quiet
         return
     try:
         handler = logging.handlers.SysLogHandler(
@@ -221,6 +222,12 @@ def syslog_line(row: Mapping[str, Any]) -> str:
     rev = f" revision={row['revision']}" if row.get("revision") is not None else ""
     return (f"audit id={row.get('id')} user={row.get('username')} addr={row.get('client_addr') or '-'} "
             f"action={row.get('action')} object={obj or '-'}{rev} detail={row.get('detail')}")
+
+
+def warn(message: str, *args: Any) -> None:
+    """A syslog warning that is not an audit entry (e.g. throttled logins, to avoid log floods)."""
+    _setup_syslog()
+    log.warning(message, *args)
 
 
 def _to_syslog(row: Mapping[str, Any]) -> None:

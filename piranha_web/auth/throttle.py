@@ -1,0 +1,82 @@
+"""Failed-login throttle shared by every gunicorn worker.
+
+Counters live in a small SQLite file in the instance directory (not in
+process memory), so two workers enforce one limit: after ``limit`` failures
+within ``window`` seconds for a client address OR a user name, further
+attempts get 429 with ``Retry-After`` until the oldest failure ages out.
+Each operation is one short ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS login_failure (
+    id  INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    ts  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_login_failure_key_ts ON login_failure (key, ts);
+"""
+
+
+def throttle_keys(client_addr: str | None, username: str | None) -> list[str]:
+    """The counters one attempt belongs to: its address and the user name it tried."""
+    keys = [f"addr:{client_addr or '-'}"]
+    if username:
+        keys.append(f"user:{username.strip()[:64]}")
+    return keys
+
+
+class LoginThrottle:
+    """``retry_after(keys)`` says how long to wait (0: go ahead); ``failed(keys)`` counts one."""
+
+    def __init__(self, path: str | Path, *, limit: int = 5, window: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._ready = False
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        if not self._ready:
+            Path(self.path).touch(mode=0o600, exist_ok=True)
+            conn.executescript(_SCHEMA)
+            self._ready = True
+        return conn
+
+    def retry_after(self, keys: Iterable[str]) -> int:
+        """Seconds until an attempt for ``keys`` is allowed again; 0 when allowed now."""
+        now = self.clock()
+        wait = 0.0
+        conn = self._connect()
+        try:
+            for key in keys:
+                rows = conn.execute(
+                    "SELECT ts FROM login_failure WHERE key = ? AND ts > ? ORDER BY ts DESC LIMIT ?",
+                    (key, now - self.window, self.limit)).fetchall()
+                if len(rows) >= self.limit:
+                    # Allowed again once the limit-th most recent failure leaves the window.
+                    wait = max(wait, rows[-1][0] + self.window - now)
+        finally:
+            conn.close()
+        return max(1, math.ceil(wait)) if wait > 0 else 0
+
+    def failed(self, keys: Iterable[str]) -> None:
+        """Count one failed attempt against every key; drop rows older than the window."""
+        now = self.clock()
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO login_failure (key, ts) VALUES (?, ?)", [(k, now) for k in keys])
+            conn.execute("DELETE FROM login_failure WHERE ts <= ?", (now - self.window,))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()

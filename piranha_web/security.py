@@ -1,0 +1,121 @@
+"""App-wide security policy, installed by ``create_app`` via ``init_app``.
+
+* deny by default: every endpoint except the login page and static files
+  needs a logged-in user, for EVERY HTTP method (CVE-2013-6492: Piranha only
+  protected GET).  The guard is put in front of every other before_request
+  hook, so an anonymous request never reaches CSRF checks or views;
+* CSRF on every state-changing request (Flask-WTF ``CSRFProtect``);
+* session cookie HttpOnly, SameSite=Lax, and Secure whenever the request came
+  over TLS (directly, or through a reverse proxy when PIRANHA_BEHIND_PROXY=1,
+  which enables ProxyFix for one proxy hop of X-Forwarded-For/-Proto/-Host);
+* strict security headers on every response, ``no-store`` on every page.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, Response, abort, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
+
+from .extensions import csrf
+
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class TlsAwareSessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose cookie is ``Secure`` whenever the request is HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:  # noqa: D102
+        from flask import has_request_context
+
+        if has_request_context() and request.is_secure:
+            return True
+        return bool(app.config.get("SESSION_COOKIE_SECURE", False))
+
+
+def behind_proxy(app: Flask) -> bool:
+    """PIRANHA_BEHIND_PROXY=1 (or config BEHIND_PROXY) trusts one proxy's X-Forwarded-* headers."""
+    value = app.config.get("BEHIND_PROXY", os.environ.get("PIRANHA_BEHIND_PROXY", ""))
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def init_app(app: Flask) -> None:
+    """Install the guard, CSRF, cookie policy, proxy handling, headers and the login throttle."""
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_NAME", "piranha_session")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.session_interface = TlsAwareSessionInterface()
+    if "csrf" not in app.extensions:
+        csrf.init_app(app)
+    if behind_proxy(app):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
+    # First in line: anonymous requests stop here, before CSRF or any view code runs.
+    app.before_request_funcs.setdefault(None, []).insert(0, require_login)
+    app.after_request(add_security_headers)
+    _init_throttle(app)
+
+
+def require_login() -> Any:
+    """Deny by default: anonymous GET/HEAD go to the login page, anything else is 401."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if current_user.is_authenticated:
+        if request.method not in SAFE_METHODS and not getattr(current_user, "can_write", False):
+            abort(403)
+        return None
+    if request.method in ("GET", "HEAD") and request.endpoint is not None:
+        return redirect(url_for("auth.login", next=_local_next()))
+    abort(401)
+
+
+def _local_next() -> str | None:
+    """The path to come back to after login (only for plain page views)."""
+    path = request.full_path.rstrip("?")
+    return path if path.startswith("/") and not path.startswith("//") else None
+
+
+def add_security_headers(response: Response) -> Response:
+    """CSP and friends on every response; pages (not static files) are never cached."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Pragma", "no-cache")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def _init_throttle(app: Flask) -> None:
+    from .auth.throttle import LoginThrottle
+
+    path = app.config.get("LOGIN_THROTTLE_DB") or os.path.join(app.config.get("INSTANCE_PATH", app.instance_path),
+                                                               "login-throttle.sqlite")
+    app.extensions["piranha_login_throttle"] = LoginThrottle(
+        path, limit=int(app.config.get("LOGIN_FAILURE_LIMIT", 5)),
+        window=float(app.config.get("LOGIN_FAILURE_WINDOW", 60)))
+
+
+def login_throttle(app: Flask) -> Any:
+    """The app's :class:`~piranha_web.auth.throttle.LoginThrottle`."""
+    return app.extensions["piranha_login_throttle"]
