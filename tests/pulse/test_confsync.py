@@ -1,0 +1,134 @@
+"""Config sync over loopback: authenticated pull, validation, forward-only serial_no."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from piranha_web import lvscf
+from piranha_web.pulse.confsync import (
+    ConfigPuller, ConfigServer, SyncError, fetch, install, make_request,
+)
+
+KEY = b"confsync-test-key-0123456789abcd"
+
+
+def conf(serial: int, rs: str = "192.0.2.11") -> str:
+    return f"""serial_no = {serial}
+primary = 192.0.2.1
+backup_active = 1
+backup = 192.0.2.2
+keepalive = 0.1
+deadtime = 0.5
+network = direct
+virtual web {{
+    active = 1
+    address = 203.0.113.10 eth0:1
+    port = 80
+    scheduler = rr
+    server rs1 {{
+        address = {rs}
+        active = 1
+    }}
+}}
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_sample_is_valid() -> None:
+    assert lvscf.load(conf(4)).serial_no == 4
+
+
+def test_install_rules(tmp_path: Path) -> None:
+    path = tmp_path / "lvs.cf"
+    path.write_text(conf(3))
+    with pytest.raises(SyncError, match="mismatch"):
+        install(path, conf(5), advertised=6, have_serial=3)
+    with pytest.raises(SyncError, match="refusing"):
+        install(path, conf(3), advertised=3, have_serial=3)
+    with pytest.raises(SyncError, match="invalid"):
+        install(path, conf(5).replace("rr", "bogus"), advertised=5, have_serial=3)
+    assert lvscf.load(path.read_text()).serial_no == 3
+    install(path, conf(5), advertised=5, have_serial=3)
+    assert path.read_text() == conf(5)
+
+
+def test_pull_newer_config(tmp_path: Path) -> None:
+    async def run() -> None:
+        src, dst = tmp_path / "a.cf", tmp_path / "b.cf"
+        src.write_text(conf(9, rs="192.0.2.99"))
+        dst.write_text(conf(2))
+        port = _port()
+        server = ConfigServer(KEY, src, lambda: 9)
+        await server.start("127.0.0.1", port)
+        installed: list[int] = []
+        puller = ConfigPuller(KEY, dst, lambda: lvscf.parse(dst.read_text()).serial_no,
+                              lambda cfg: installed.append(cfg.serial_no))
+        try:
+            puller.peer_serial(9, "127.0.0.1", port)
+            puller.peer_serial(9, "127.0.0.1", port)        # one pull at a time
+            for _ in range(100):
+                if installed:
+                    break
+                await asyncio.sleep(0.01)
+            assert installed == [9]
+            assert dst.read_text() == src.read_text()
+            assert server.stats["served"] == 1
+            puller.peer_serial(9, "127.0.0.1", port)        # not newer any more: nothing
+            await asyncio.sleep(0.05)
+            assert server.stats["served"] == 1
+        finally:
+            await puller.close()
+            await server.close()
+    asyncio.run(run())
+
+
+def test_wrong_key_refused_both_ways(tmp_path: Path) -> None:
+    async def run() -> None:
+        src = tmp_path / "a.cf"
+        src.write_text(conf(9))
+        port = _port()
+        server = ConfigServer(KEY, src, lambda: 9)
+        await server.start("127.0.0.1", port)
+        try:
+            with pytest.raises(SyncError):
+                await fetch(b"another-key-another-key-another!", "127.0.0.1", port, 1)
+            assert server.stats["refused"] == 1
+            # a raw request replayed with a different nonce fails the MAC too
+            req = bytearray(make_request(KEY, b"n" * 16, 1))
+            req[5] ^= 1
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(bytes(req))
+            assert await reader.read() == b""
+            writer.close()
+            assert server.stats["refused"] == 2
+        finally:
+            await server.close()
+    asyncio.run(run())
+
+
+def test_pull_failure_is_reported_and_backed_off(tmp_path: Path) -> None:
+    async def run() -> None:
+        dst = tmp_path / "b.cf"
+        dst.write_text(conf(2))
+        puller = ConfigPuller(KEY, dst, lambda: 2, lambda cfg: None, retry_after=60)
+        port = _port()   # nobody listens
+        puller.peer_serial(5, "127.0.0.1", port)
+        for _ in range(100):
+            if puller.stats["failed"]:
+                break
+            await asyncio.sleep(0.01)
+        assert puller.stats["failed"] == 1 and "connect" in (puller.last_error or "")
+        puller.peer_serial(5, "127.0.0.1", port)     # backing off: no new attempt
+        await asyncio.sleep(0.05)
+        assert puller.stats["failed"] == 1
+        await puller.close()
+    asyncio.run(run())
