@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("piranha_web.cli.config:register_check", "check an lvs.cf file (syntax and rules)"),
     "fmt": ("piranha_web.cli.config:register_fmt", "print an lvs.cf file in canonical form"),
     "audit": ("piranha_web.cli.config_audit:register", "verify or list the audit log"),
+    "export": ("piranha_web.cli.config_export:register_export", "convert lvs.cf to lvs.cf, JSON or keepalived"),
 }
 
 

@@ -1,0 +1,151 @@
+"""``piranha-config export`` and ``import``: move a configuration between formats and hosts.
+
+``export`` reads the published lvs.cf (or any file ``--from`` names, in any
+format) and writes it as lvs.cf, JSON or keepalived.conf, to stdout or
+atomically to FILE.  It never touches the database, so it works on a
+director without the console and imports no Flask.
+
+``import FILE`` reads lvs.cf, JSON or keepalived.conf (detected from the
+content, or ``--format``), validates it with the same rules as the console,
+and replaces the console's definitions with it through the service layer:
+one audited change, published like an edit made in the console.
+``--dry-run`` stops after validation and prints what would be imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from .config import DEFAULT_LVS_CF, UserError
+
+FORMATS = ("lvs.cf", "json", "keepalived")
+
+
+def _default_source() -> str:
+    return os.environ.get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF
+
+
+def _print_problems(path: str, err: Any) -> None:
+    for p in err.problems:
+        key = f"{p.key}: " if p.key else ""
+        print(f"{path}:{p.line}: {key}{p.message}", file=sys.stderr)
+
+
+def _read_config(path: str, fmt: str | None, validate: bool = True) -> Any:
+    """Read ``path`` in any format; raises UserError when it cannot be read at all."""
+    from piranha_web.convert import loads_any
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+    return loads_any(text, fmt, validate=validate)
+
+
+# --------------------------------------------------------------------------- export
+
+def register_export(parser: argparse.ArgumentParser) -> None:
+    """``export [--format F] [--from SRC] [--role R] [FILE]``."""
+    parser.add_argument("file", nargs="?", default="-", metavar="FILE",
+                        help="where to write (default: standard output)")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="lvs.cf",
+                        help="output format (default: lvs.cf)")
+    parser.add_argument("--from", dest="source", metavar="SRC", default=None,
+                        help=f"configuration to export, any format "
+                             f"(default: $PIRANHA_LVS_CF or {DEFAULT_LVS_CF})")
+    parser.add_argument("--from-format", choices=FORMATS, default=None,
+                        help="format of SRC (default: detected from its content)")
+    parser.add_argument("--role", choices=("primary", "backup"), default="primary",
+                        help="keepalived only: which director the file is for (VRRP state, priority)")
+    parser.add_argument("--no-validate", action="store_true",
+                        help="export even if the configuration breaks a rule (not for production)")
+    parser.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Read, validate, convert, write; exit 1 naming every problem."""
+    from piranha_web.convert import dumps_as
+    from piranha_web.lvscf import LvsCfError
+    from piranha_web.lvscf.files import write_atomic
+
+    source = args.source or _default_source()
+    try:
+        cfg = _read_config(source, args.from_format, validate=not args.no_validate)
+        text = dumps_as(cfg, args.format, role=args.role)
+    except LvsCfError as err:
+        _print_problems(source, err)
+        return 1
+    if args.file == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_atomic(args.file, text, mode=0o600 if args.format != "lvs.cf" else 0o644)
+    except OSError as exc:
+        raise UserError(f"{args.file}: cannot write: {exc.strerror or exc}") from None
+    print(f"{args.file}: wrote {args.format} ({len(cfg.virtuals)} virtual servers) from {source}",
+          file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- import
+
+def register_import(parser: argparse.ArgumentParser) -> None:
+    """``import FILE [--format F] [--dry-run] [--user U]``."""
+    parser.add_argument("file", metavar="FILE", help="lvs.cf, JSON or keepalived.conf to import")
+    parser.add_argument("--format", "-f", choices=FORMATS, default=None,
+                        help="format of FILE (default: detected from its content)")
+    parser.add_argument("--dry-run", "-n", action="store_true",
+                        help="validate and summarise; change nothing")
+    parser.add_argument("--user", default=None,
+                        help="name recorded in the audit log (default: cli:$USER)")
+    parser.set_defaults(func=run_import)
+
+
+def summary(cfg: Any) -> str:
+    """One line saying what a configuration holds."""
+    servers = sum(len(v.servers) for v in cfg.virtuals)
+    return (f"{len(cfg.virtuals)} virtual servers ({len(cfg.active_virtuals())} active), "
+            f"{servers} real servers, {len(cfg.failovers)} failover services")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Validate FILE, then hand it to the console's import (one audited, published change)."""
+    from piranha_web.lvscf import LvsCfError
+
+    try:
+        cfg = _read_config(args.file, args.format)
+    except LvsCfError as err:
+        _print_problems(args.file, err)
+        return 1
+    if args.dry_run:
+        print(f"{args.file}: ok, would import {summary(cfg)}")
+        return 0
+    actor = args.user or f"cli:{os.environ.get('USER') or os.getuid()}"
+    return import_into_console(cfg, args.file, actor)
+
+
+def import_into_console(cfg: Any, source: str, actor: str) -> int:
+    """Replace the console's definitions with ``cfg`` and publish, via the service layer."""
+    from piranha_web.app import create_app
+    from piranha_web.services import changes, imports
+
+    app = create_app({"AUTO_IMPORT": False})
+    with app.app_context():
+        try:
+            outcome = changes.run(imports.replace_all(cfg, source), actor, None)
+        except changes.Rejected as err:
+            for key, messages in err.fields.items():
+                for message in messages:
+                    print(f"{source}: {key}: {message}", file=sys.stderr)
+            for message in err.general:
+                print(f"{source}: {message}", file=sys.stderr)
+            return 1
+    category, message = outcome.flash()
+    print(f"{source}: imported {summary(cfg)}: {message}")
+    return 0 if category != "error" else 1
