@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import html
 import sys
+import socketserver
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -41,6 +42,21 @@ def make_handler(text: str) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer without the reverse DNS lookup in server_bind.
+
+    HTTPServer.server_bind calls socket.getfqdn(), which inside an isolated
+    namespace waits for resolver timeouts (~8 s under UML).
+    """
+
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+
 def main() -> None:
     """Parse arguments and serve forever."""
     parser = argparse.ArgumentParser()
@@ -48,8 +64,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=80)
     parser.add_argument("--text", required=True)
     opts = parser.parse_args()
-    server = ThreadingHTTPServer((opts.bind, opts.port), make_handler(opts.text))
-    server.daemon_threads = True
+    server = Server((opts.bind, opts.port), make_handler(opts.text))
     print(f"serving {opts.text!r} on {opts.bind}:{opts.port}", flush=True)
     server.serve_forever()
 
