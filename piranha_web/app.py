@@ -6,7 +6,7 @@ import importlib
 import logging
 from typing import Any
 
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # Our console areas; each package holds a ``bp`` blueprint (routes.py + forms.py beside it).
 CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "virtual", "real", "failover", "revisions")
-# Endpoints reachable without a login: the login page itself and static assets.
+# Endpoints reachable without a login (security.require_login enforces the rest).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 
 
@@ -33,7 +33,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     register_extensions(app)
     register_blueprints(app)
-    register_auth_guard(app)
     register_template_helpers(app)
     register_errorhandlers(app)
     prepare_database(app)
@@ -64,55 +63,47 @@ def load_user(session_id: str) -> Any:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Our console areas, then the security engineer's auth/audit and security headers."""
+    """Our console areas, the security engineer's auth/audit, and the security policy.
+
+    ``security.init_app`` installs the deny-by-default login guard (every
+    route, every method, except the login page and static files: the
+    CVE-2013-6492 lesson), CSRF and the security headers.
+    """
+    from . import auth, security
+
     for name in CONSOLE_BLUEPRINTS:
         module = importlib.import_module(f"piranha_web.{name}")
         app.register_blueprint(module.bp)
-    for name in ("auth", "audit"):
-        try:  # guard until piranha_web.auth / piranha_web.audit land
-            module = importlib.import_module(f"piranha_web.{name}")
-        except ImportError:
-            continue
-        app.register_blueprint(module.bp)
-    try:
-        security = importlib.import_module("piranha_web.security")
+    app.register_blueprint(auth.bp)
+    try:  # guard until piranha_web.audit lands
+        audit = importlib.import_module("piranha_web.audit")
     except ImportError:
         pass
     else:
-        security.init_app(app)
-
-
-def register_auth_guard(app: Flask) -> None:
-    """Deny by default: every route and method needs a login (the CVE-2013-6492 lesson)."""
-
-    @app.before_request
-    def _require_login() -> Any:
-        endpoint = request.endpoint
-        if endpoint in PUBLIC_ENDPOINTS:
-            return None
-        if not current_user.is_authenticated:
-            if request.method in ("GET", "HEAD") and endpoint is not None:
-                if "auth.login" in app.view_functions:
-                    return redirect(url_for("auth.login", next=request.full_path))
-            abort(401)
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(current_user, "can_write", False):
-            abort(403)
-        return None
+        app.register_blueprint(audit.bp)
+    security.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals the base template needs: nav entries and the hand-edit banner."""
+    """Globals the base template needs: the AUDIT LOG tab target and the hand-edit banner."""
     from .services import lvsconfig
+
+    audit_endpoint = _first_plain_endpoint(app, "audit.")
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
         banner = None
         if current_user.is_authenticated and request.endpoint not in PUBLIC_ENDPOINTS:
             banner = lvsconfig.disk_state()
-        return {
-            "disk_state": banner,
-            "has_endpoint": lambda ep: ep in app.view_functions,
-        }
+        return {"disk_state": banner, "audit_endpoint": audit_endpoint}
+
+
+def _first_plain_endpoint(app: Flask, prefix: str) -> str | None:
+    """The first GET endpoint under ``prefix`` that needs no URL arguments (the audit list)."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(prefix) and not rule.arguments and "GET" in (rule.methods or ()):
+            return rule.endpoint
+    return None
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -134,6 +125,7 @@ def prepare_database(app: Flask) -> None:
     with app.app_context():
         if app.config.get("AUTO_MIGRATE", True):
             schema.upgrade(db.engine, app.config["INSTANCE_PATH"])
+        lvsconfig.ensure_settings()
         if app.config.get("AUTO_IMPORT", True):
             lvsconfig.import_on_first_start()
 

@@ -25,6 +25,7 @@ class User(Base):
     """A console user. ``get_id`` embeds ``session_epoch`` so a password change ends old sessions."""
 
     __tablename__ = "user"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -56,6 +57,7 @@ class AuditEntry(Base):
     """One append-only, hash-chained audit record (written by services.audit)."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ts: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -74,6 +76,7 @@ class Revision(Base):
     """One published lvs.cf; ``id`` is the revision number shown to users."""
 
     __tablename__ = "revision"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     serial_no: Mapped[int] = mapped_column(Integer)
@@ -106,6 +109,7 @@ class GlobalSettings(Base):
     heartbeat_port: Mapped[int] = mapped_column(Integer, default=539)
     keepalive: Mapped[float] = mapped_column(Float, default=6)
     deadtime: Mapped[float] = mapped_column(Float, default=18)
+    heartbeat_key_file: Mapped[str | None] = mapped_column(String(255))
     network: Mapped[str] = mapped_column(String(8), default="nat")
     nat_router: Mapped[str | None] = mapped_column(String(64))
     nat_router_device: Mapped[str | None] = mapped_column(String(32))
@@ -132,6 +136,7 @@ class VirtualServer(Base):
     """A ``virtual NAME {}`` block, including its monitoring-script keys (send/expect/...)."""
 
     __tablename__ = "virtual_server"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -170,7 +175,10 @@ class RealServer(Base):
     """A ``server NAME {}`` block of one virtual server."""
 
     __tablename__ = "real_server"
-    __table_args__ = (UniqueConstraint("virtual_id", "name", name="uq_real_server_virtual_name"),)
+    __table_args__ = (
+        UniqueConstraint("virtual_id", "name", name="uq_real_server_virtual_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -191,6 +199,7 @@ class FailoverService(Base):
     """A ``failover NAME {}`` block (FOS mode)."""
 
     __tablename__ = "failover_service"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

@@ -1,4 +1,4 @@
-"""initial schema
+"""initial
 
 Revision ID: 0001
 Revises: 
@@ -28,7 +28,8 @@ def upgrade() -> None:
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('hash')
+    sa.UniqueConstraint('hash'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_entry_ts'), ['ts'], unique=False)
@@ -50,7 +51,8 @@ def upgrade() -> None:
     sa.Column('start_cmd', sa.Text(), nullable=True),
     sa.Column('stop_cmd', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('global_settings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -98,7 +100,8 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('comment', sa.Text(), nullable=False),
     sa.Column('pulse_result', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -109,7 +112,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('password_changed_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('username')
+    sa.UniqueConstraint('username'),
+    sqlite_autoincrement=True
     )
     op.create_table('virtual_server',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -137,7 +141,8 @@ def upgrade() -> None:
     sa.Column('quiesce_server', sa.Boolean(), nullable=False),
     sa.Column('client_monitor', sa.String(length=255), nullable=True),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('virtual_server', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_virtual_server_position'), ['position'], unique=False)
@@ -154,7 +159,8 @@ def upgrade() -> None:
     sa.Column('port', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['virtual_id'], ['virtual_server.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('virtual_id', 'name', name='uq_real_server_virtual_name')
+    sa.UniqueConstraint('virtual_id', 'name', name='uq_real_server_virtual_name'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('real_server', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_real_server_virtual_id'), ['virtual_id'], unique=False)

@@ -1,14 +1,303 @@
-"""Publishing: DB definitions -> validated LvsConfig -> atomic lvs.cf write -> revision -> pulse."""
+"""DB definitions <-> LvsConfig, and publishing: validate -> atomic write -> revision -> audit.
+
+The database holds what the user defined; lvs.cf is rendered from it on every
+accepted change and is what pulse reads.  ``piranha_web.lvscf`` does all the
+validation, so the form, the file and the daemon never disagree.  Every
+object built here carries a unique ``line`` marker so a validation Problem
+can be traced back to the row (and form) it is about.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterator
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .. import lvscf
+from ..extensions import db
+from ..lvscf import files
+from ..models import FailoverService, GlobalSettings, RealServer, Revision, VirtualServer
+from .schema import file_lock
+
+
+
+def _keys(cls: type, *skip: str) -> tuple[str, ...]:
+    """The lvs.cf keys of a model dataclass (its public fields minus structure and line data)."""
+    return tuple(f.name for f in fields(cls) if not f.name.startswith("_") and f.name not in ("line", *skip))
+
+
+# Every key must have a DB column (tests/services/test_lvsconfig.py checks it), or an import would drop it.
+GLOBAL_FIELDS = _keys(lvscf.LvsConfig, "virtuals", "failovers")
+VIRTUAL_FIELDS = _keys(lvscf.VirtualServer, "servers")
+REAL_FIELDS = _keys(lvscf.RealServer)
+FAILOVER_FIELDS = _keys(lvscf.FailoverService)
+
+ObjectRef = tuple[str, int]  # ("global"|"virtual"|"real"|"failover", row id)
+GLOBAL_REF: ObjectRef = ("global", 1)
+
+
+@dataclass
+class Built:
+    """An LvsConfig built from the DB plus the map from line marker to DB row."""
+
+    cfg: lvscf.LvsConfig
+    index: dict[int, ObjectRef] = field(default_factory=dict)
+    names: dict[ObjectRef, str] = field(default_factory=dict)
+
+    def ref_of(self, problem: lvscf.Problem) -> ObjectRef:
+        """The row a problem is about (global settings when it names no block)."""
+        return self.index.get(problem.line, GLOBAL_REF)
+
+
+# --------------------------------------------------------------------------- DB -> LvsConfig
+
+def settings_row(session: Session | None = None) -> GlobalSettings:
+    """The single global-settings row, created with GUI defaults on first use."""
+    session = session or db.session
+    row = session.get(GlobalSettings, 1)
+    if row is None:
+        row = GlobalSettings(id=1)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def ensure_settings() -> None:
+    """Create (and commit) the settings row so every form starts from a stored version."""
+    if db.session.get(GlobalSettings, 1) is None:
+        db.session.add(GlobalSettings(id=1))
+        try:
+            db.session.commit()
+        except Exception:  # another worker created it first
+            db.session.rollback()
+
+
+def build(session: Session | None = None, serial_no: int | None = None) -> Built:
+    """The whole configuration as an LvsConfig (Core selects: fast for thousands of rows)."""
+    session = session or db.session
+    gs = settings_row(session)
+    cfg = lvscf.LvsConfig(**{k: getattr(gs, k) for k in GLOBAL_FIELDS})
+    if serial_no is not None:
+        cfg.serial_no = serial_no
+    built = Built(cfg)
+    marker = iter(range(10, 1 << 60))
+    vt, rt, ft = VirtualServer.__table__, RealServer.__table__, FailoverService.__table__
+    servers: dict[int, list[Any]] = {}
+    for row in session.execute(select(rt).order_by(rt.c.virtual_id, rt.c.position, rt.c.id)):
+        servers.setdefault(row.virtual_id, []).append(row)
+    for row in session.execute(select(vt).order_by(vt.c.position, vt.c.id)):
+        vs = lvscf.VirtualServer(**{k: getattr(row, k) for k in VIRTUAL_FIELDS})
+        _mark(built, vs, next(marker), ("virtual", row.id))
+        for srow in servers.get(row.id, ()):
+            rs = lvscf.RealServer(**{k: getattr(srow, k) for k in REAL_FIELDS})
+            _mark(built, rs, next(marker), ("real", srow.id))
+            vs.servers.append(rs)
+        cfg.virtuals.append(vs)
+    for row in session.execute(select(ft).order_by(ft.c.position, ft.c.id)):
+        fos = lvscf.FailoverService(**{k: getattr(row, k) for k in FAILOVER_FIELDS})
+        _mark(built, fos, next(marker), ("failover", row.id))
+        cfg.failovers.append(fos)
+    return built
+
+
+def _mark(built: Built, obj: Any, line: int, ref: ObjectRef) -> None:
+    obj.line = line
+    built.index[line] = ref
+    built.names[ref] = obj.name
+
+
+def problems_of(cfg: lvscf.LvsConfig) -> list[lvscf.Problem]:
+    """Every problem lvscf finds in ``cfg`` (validate, then whether it renders at all)."""
+    try:
+        lvscf.validate(cfg)
+        lvscf.dumps(cfg)
+    except lvscf.LvsCfError as err:
+        return list(err.problems)
+    return []
+
+
+# --------------------------------------------------------------------------- LvsConfig -> DB
+
+def replace_definitions(cfg: lvscf.LvsConfig, session: Session | None = None) -> None:
+    """Make the DB say exactly what ``cfg`` says (import, rollback)."""
+    session = session or db.session
+    gs = settings_row(session)
+    for key in GLOBAL_FIELDS:
+        setattr(gs, key, getattr(cfg, key))
+    for model in (RealServer, VirtualServer, FailoverService):
+        session.execute(delete(model).execution_options(synchronize_session=False))
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, (VirtualServer, RealServer, FailoverService)):
+            session.expunge(obj)
+    vrows: list[VirtualServer] = []
+    for pos, vs in enumerate(cfg.virtuals):
+        row = VirtualServer(position=pos, **{k: getattr(vs, k) for k in VIRTUAL_FIELDS})
+        row.servers = [RealServer(position=i, **{k: getattr(rs, k) for k in REAL_FIELDS})
+                       for i, rs in enumerate(vs.servers)]
+        vrows.append(row)
+    session.add_all(vrows)
+    session.add_all(FailoverService(position=pos, **{k: getattr(f, k) for k in FAILOVER_FIELDS})
+                    for pos, f in enumerate(cfg.failovers))
+    session.flush()
+
+
+def is_empty(session: Session | None = None) -> bool:
+    """True when nothing has been defined or published yet."""
+    session = session or db.session
+    return (session.scalar(select(func.count()).select_from(Revision)) == 0
+            and session.scalar(select(func.count()).select_from(VirtualServer)) == 0
+            and session.scalar(select(func.count()).select_from(FailoverService)) == 0)
+
+
+# --------------------------------------------------------------------------- files
+
+def lvs_cf_path() -> Path:
+    """Where lvs.cf lives (PIRANHA_LVS_CF)."""
+    return Path(current_app.config["LVS_CF"])
+
+
+def sha256(text: str) -> str:
+    """Hex sha256 of ``text`` as UTF-8 (what a Revision stores)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` so pulse sees the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files.write_atomic(path, text, mode=0o644)
+
+
+def read_disk() -> str | None:
+    """lvs.cf as it is on disk now, or None when missing/unreadable."""
+    try:
+        return lvs_cf_path().read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def publish_lock() -> Any:
+    """Serialises publishes across gunicorn workers (serial numbers stay unique)."""
+    return file_lock(Path(current_app.config["INSTANCE_PATH"]) / "publish.lock")
+
+
+# --------------------------------------------------------------------------- revisions
+
+def last_revision(session: Session | None = None) -> Revision | None:
+    """The newest published revision."""
+    session = session or db.session
+    return session.scalars(select(Revision).order_by(Revision.id.desc()).limit(1)).first()
+
+
+def next_serial(session: Session | None = None) -> int:
+    """One more than anything published or imported so far."""
+    session = session or db.session
+    top = session.scalar(select(func.max(Revision.serial_no))) or 0
+    return max(top, settings_row(session).serial_no or 0) + 1
+
+
+def store_revision(text: str, serial_no: int, username: str, comment: str,
+                   session: Session | None = None) -> Revision:
+    """Add a Revision row for ``text`` (not committed)."""
+    session = session or db.session
+    rev = Revision(serial_no=serial_no, text=text, sha256=sha256(text), username=username, comment=comment)
+    session.add(rev)
+    session.flush()
+    return rev
+
+
+def render_and_write(built: Built, username: str, comment: str) -> Revision:
+    """Bump serial_no, render, write lvs.cf atomically, store the revision (caller commits)."""
+    serial = next_serial()
+    built.cfg.serial_no = serial
+    settings_row().serial_no = serial
+    text = lvscf.dumps(built.cfg)
+    write_atomic(lvs_cf_path(), text)
+    return store_revision(text, serial, username, comment)
+
+
+def iter_revisions(session: Session | None = None, limit: int = 200) -> Iterator[Revision]:
+    """Newest first, without loading the texts twice."""
+    session = session or db.session
+    yield from session.scalars(select(Revision).order_by(Revision.id.desc()).limit(limit))
+
+
+# --------------------------------------------------------------------------- hand edits
+
+_disk_cache: dict[str, tuple[tuple[int, int, int], str]] = {}
+
+
+def disk_sha() -> str | None:
+    """sha256 of lvs.cf on disk, cached on (inode, size, mtime) so pages stay cheap."""
+    path = lvs_cf_path()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    cached = _disk_cache.get(str(path))
+    if cached and cached[0] == key:
+        return cached[1]
+    text = read_disk()
+    if text is None:
+        return None
+    digest = sha256(text)
+    _disk_cache[str(path)] = (key, digest)
+    return digest
 
 
 def disk_state() -> dict[str, Any] | None:
-    """Placeholder until the full service lands."""
+    """None when lvs.cf matches the last revision; else what is off, for the banner."""
+    rev_sha = db.session.scalar(select(Revision.sha256).order_by(Revision.id.desc()).limit(1))
+    on_disk = disk_sha()
+    if rev_sha is None:
+        return {"kind": "unmanaged", "path": str(lvs_cf_path())} if on_disk else None
+    if on_disk is None:
+        return {"kind": "missing", "path": str(lvs_cf_path())}
+    if on_disk != rev_sha:
+        return {"kind": "modified", "path": str(lvs_cf_path())}
     return None
 
 
-def import_on_first_start() -> None:
-    """Placeholder until the full service lands."""
+def import_text(text: str, username: str, comment: str) -> Revision:
+    """Load (parse+validate) ``text`` and make the DB match it; the file itself is left as is."""
+    cfg = lvscf.load(text)
+    top = next_serial() - 1
+    replace_definitions(cfg)
+    settings_row().serial_no = max(cfg.serial_no, top)
+    return store_revision(text, cfg.serial_no, username, comment)
+
+
+def import_on_first_start() -> bool:
+    """Import lvs.cf when the DB is empty and the file exists; a bad file is left for the banner."""
+    with publish_lock():
+        db.session.rollback()
+        if not is_empty():
+            return False
+        text = read_disk()
+        if text is None:
+            return False
+        try:
+            rev = import_text(text, "system", "imported on first start")
+        except lvscf.LvsCfError as err:
+            db.session.rollback()
+            current_app.logger.warning("not importing %s: %s", lvs_cf_path(), err)
+            return False
+        _audit("system", "import", "lvs.cf", str(lvs_cf_path()), None,
+               {"serial_no": rev.serial_no}, rev.id, None)
+        db.session.commit()
+        return True
+
+
+def _audit(actor: str, action: str, object_type: str, object_name: str | None,
+           before: dict[str, Any] | None, after: dict[str, Any] | None,
+           revision: int | None, client_addr: str | None) -> None:
+    """Record an audit entry in the caller's transaction (committed with the change it describes)."""
+    from . import audit
+
+    audit.record(actor, action, object_type, object_name, before, after,
+                 revision=revision, client_addr=client_addr, session=db.session)

@@ -1,0 +1,171 @@
+"""Shared form machinery: raw text in, typed values out, lvscf problems back onto fields.
+
+Forms do no rule checking of their own beyond "is this a number": they turn
+what was typed into the values the lvs.cf model holds, the whole resulting
+configuration is validated by ``piranha_web.lvscf``, and its problems come
+back here keyed by lvs.cf key (= field name = element id).  Fields keep the
+typed text, so a refused ACCEPT shows exactly what the user entered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Callable, ClassVar
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+
+Converter = Callable[[Any], Any]
+
+
+def text(value: Any) -> str | None:
+    """Optional free text: blank means "not set"."""
+    value = (value or "").strip() if isinstance(value, str) or value is None else str(value)
+    return value or None
+
+
+def raw_text(value: Any) -> str | None:
+    """Like :func:`text` but keeps inner/outer blanks (send strings may end in spaces)."""
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def required_text(value: Any) -> str:
+    """Text that must be present (names)."""
+    out = text(value)
+    if out is None:
+        raise ValueError("this field is required")
+    return out
+
+
+def integer(value: Any) -> int:
+    """A whole number (decimal)."""
+    out = optional_integer(value)
+    if out is None:
+        raise ValueError("a number is required")
+    return out
+
+
+def optional_integer(value: Any) -> int | None:
+    """A whole number, or blank for "not set"."""
+    raw = text(value)
+    if raw is None:
+        return None
+    try:
+        return int(raw, 10)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not a whole number") from None
+
+
+def zero_if_blank(value: Any) -> int:
+    """A whole number where blank means 0 (persistence, fwmark-like counters)."""
+    out = optional_integer(value)
+    return 0 if out is None else out
+
+
+def seconds(value: Any) -> float:
+    """A number of seconds (fractions allowed: our extension over Piranha)."""
+    raw = text(value)
+    if raw is None:
+        raise ValueError("a number of seconds is required")
+    try:
+        out = float(raw)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not a number of seconds") from None
+    if out != out or out in (float("inf"), float("-inf")):
+        raise ValueError(f"'{raw}' is not a number of seconds")
+    return out
+
+
+def boolean(value: Any) -> bool:
+    """Checkbox / yes-no radio."""
+    return value in (True, "1", "y", "yes", "on", "true")
+
+
+def choice(value: Any) -> str | None:
+    """A drop-down value; blank ("Unused") means not set."""
+    return text(value)
+
+
+def netmasks(first_prefix: int = 16) -> list[tuple[str, str]]:
+    """("", "Unused") plus dotted masks from /first_prefix to /32, widest first."""
+    masks = [(str(ipaddress.IPv4Network(f"0.0.0.0/{p}").netmask), "") for p in range(first_prefix, 33)]
+    return [("", "Unused")] + [(m, m) for m, _ in masks]
+
+
+def with_current(choices: list[tuple[str, str]], current: Any) -> list[tuple[str, str]]:
+    """Keep a value loaded from a file selectable even if it is not in the usual list."""
+    if current and all(value != current for value, _ in choices):
+        return choices + [(str(current), str(current))]
+    return choices
+
+
+class ConsoleForm(FlaskForm):
+    """Base of every edit form: a ``version`` for optimistic locking and typed conversion."""
+
+    version = HiddenField("version")
+
+    CONVERTERS: ClassVar[dict[str, Converter]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.general_errors: list[str] = []
+        self.conflict: dict[str, Any] | None = None
+
+    def values(self) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """(lvs.cf values, conversion errors keyed by field)."""
+        out: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for name, convert in self.CONVERTERS.items():
+            try:
+                out[name] = convert(self[name].data)
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+        return out, errors
+
+    def expected_version(self) -> int | None:
+        """The version the form was loaded with (None for new objects)."""
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+    def attach(self, fields: dict[str, list[str]], general: list[str] | None = None) -> None:
+        """Put errors on the fields they name; anything else goes above the form."""
+        for key, messages in fields.items():
+            target = self.FIELD_FOR.get(key, key)
+            if target in self._fields and target not in ("csrf_token", "version"):
+                self[target].errors = list(self[target].errors or []) + list(messages)
+            else:
+                prefix = "" if key == "_form" else f"{key}: "
+                self.general_errors.extend(prefix + m for m in messages)
+        self.general_errors.extend(general or [])
+
+    FIELD_FOR: ClassVar[dict[str, str]] = {}
+
+    @property
+    def has_errors(self) -> bool:
+        """Any field or general error."""
+        return bool(self.general_errors) or any(f.errors for f in self)
+
+
+def shown(value: Any) -> Any:
+    """A stored value as a form shows it: None blank, 6.0 as "6"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def row_data(row: Any, names: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Initial form data from a DB row (or defaults dict) for the given field names."""
+    get = row.get if isinstance(row, dict) else (lambda k, d=None: getattr(row, k, d))
+    data = {name: shown(get(name)) for name in names}
+    for name in names:
+        if isinstance(get(name), bool):
+            data[name] = get(name)
+    if not isinstance(row, dict) and hasattr(row, "version"):
+        data["version"] = str(row.version)
+    return data

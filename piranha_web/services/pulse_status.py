@@ -1,0 +1,141 @@
+"""What the console knows about pulse: its pid file and its status JSON.
+
+No kernel access and no pulse imports: pulse writes ``<instance>/pulse-status.json``
+atomically and the console only reads it.  Signalling is best effort (pulse
+runs as root, the console usually not); pulse also notices a new serial_no by
+itself, so a refused signal is not an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def read_pid(pid_file: str | Path) -> int | None:
+    """The pid in ``pid_file`` if it names a live process."""
+    try:
+        pid = int(Path(pid_file).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid > 0 and pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists (EPERM means it exists but is not ours)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_status(status_file: str | Path) -> dict[str, Any] | None:
+    """pulse's status JSON, or None when absent or unreadable (mid-write is impossible: atomic)."""
+    try:
+        data = json.loads(Path(status_file).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def request_reload(pid_file: str | Path) -> bool:
+    """SIGHUP pulse; False when it is not running or we may not signal it."""
+    pid = read_pid(pid_file)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class ReloadOutcome:
+    """How pulse took a new revision: ``state`` is applied/failed/pending/not-running."""
+
+    state: str
+    error: str | None = None
+
+
+def wait_for_serial(pid_file: str | Path, status_file: str | Path, serial_no: int,
+                    timeout: float = 2.0, interval: float = 0.05) -> ReloadOutcome:
+    """Signal pulse and wait (bounded) until its status shows ``serial_no`` (or a failed reload)."""
+    running = read_pid(pid_file) is not None
+    if not running:
+        return ReloadOutcome("not-running")
+    request_reload(pid_file)
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        outcome = _judge(read_status(status_file), serial_no)
+        if outcome is not None:
+            return outcome
+        if time.monotonic() >= deadline:
+            return ReloadOutcome("pending")
+        time.sleep(interval)
+
+
+def _judge(status: dict[str, Any] | None, serial_no: int) -> ReloadOutcome | None:
+    """applied/failed when the status speaks about ``serial_no`` (or later), else None."""
+    if not status:
+        return None
+    last = status.get("last_reload") or {}
+    attempted = last.get("serial_no", status.get("serial_no"))
+    if isinstance(attempted, int) and attempted >= serial_no and last.get("ok") is False:
+        return ReloadOutcome("failed", str(last.get("error") or "reload failed"))
+    current = status.get("serial_no")
+    if isinstance(current, int) and current >= serial_no:
+        if last.get("ok") is False:
+            return ReloadOutcome("failed", str(last.get("error") or "reload failed"))
+        return ReloadOutcome("applied")
+    return None
+
+
+def summary(pid_file: str | Path, status_file: str | Path) -> dict[str, Any]:
+    """Everything the CONTROL/MONITORING panel shows, normalised for the template."""
+    pid = read_pid(pid_file)
+    status = read_status(status_file) or {}
+    last = status.get("last_reload") or {}
+    return {
+        "running": pid is not None,
+        "pid": pid,
+        "status": status,
+        "role": status.get("role") or status.get("state"),
+        "serial_no": status.get("serial_no"),
+        "last_reload": last,
+        "ipvs": ipvs_rows(status),
+        "health": health_rows(status),
+        "updated": status.get("time") or status.get("updated"),
+    }
+
+
+def ipvs_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The IPVS table pulse reports (``table``: services with their ``dests``)."""
+    table = status.get("table") or status.get("ipvs") or []
+    if isinstance(table, dict):
+        table = table.get("services") or []
+    return [s for s in table if isinstance(s, dict)]
+
+
+def health_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-real-server health, flattened from ``{virtual: {server: {...}}}``."""
+    health = status.get("health") or {}
+    rows: list[dict[str, Any]] = []
+    if isinstance(health, dict):
+        for vname, servers in sorted(health.items()):
+            if not isinstance(servers, dict):
+                continue
+            for sname, info in sorted(servers.items()):
+                if isinstance(info, dict):
+                    rows.append(dict(info, virtual=vname, name=sname))
+    elif isinstance(health, list):
+        rows = [h for h in health if isinstance(h, dict)]
+    return rows

@@ -1,0 +1,83 @@
+"""What every console view does with a change: run it, flash the result, or explain the refusal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, request
+from flask_login import current_user
+
+from .formkit import ConsoleForm
+from .services import changes
+from .services.changes import Conflict, Mutation, NotFound, Outcome, Rejected
+
+
+def actor() -> str:
+    """The logged-in user's name, for the audit log and revisions."""
+    return getattr(current_user, "username", None) or "?"
+
+
+def perform(mutation: Mutation, form: ConsoleForm | None = None) -> Outcome | None:
+    """Run ``mutation``; on success flash what happened and return the outcome, else None.
+
+    Refusals go onto ``form`` (field errors, conflict values) when there is
+    one, otherwise they are flashed.
+    """
+    try:
+        outcome = changes.run(mutation, actor(), request.remote_addr)
+    except Rejected as err:
+        if form is not None:
+            form.attach(err.fields, err.general)
+        else:
+            for key, messages in err.fields.items():
+                for m in messages:
+                    flash(f"{key}: {m}" if key != "_form" else m, "error")
+            for m in err.general:
+                flash(m, "error")
+        return None
+    except Conflict as err:
+        if form is not None:
+            form.conflict = err.current or {}
+            form.general_errors.append(str(err))
+            if err.current and "version" in err.current:
+                form.version.data = str(err.current["version"])
+        else:
+            flash(f"{err} (the list has been reloaded)", "error")
+        return None
+    except NotFound as err:
+        flash(str(err), "error")
+        return None
+    category, message = outcome.flash()
+    flash(message, category)
+    return outcome
+
+
+def parse_selection(value: str | None) -> tuple[int, int | None] | None:
+    """A list radio value ``"<id>:<version>"`` -> (id, version)."""
+    if not value:
+        return None
+    ident, _, version = value.partition(":")
+    if not ident.isdigit():
+        return None
+    return int(ident), int(version) if version.isdigit() else None
+
+
+def page_number() -> int:
+    """``?page=N`` (1-based, bad values mean 1)."""
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def read_form(form: ConsoleForm) -> tuple[dict[str, Any], bool]:
+    """Validate (CSRF, choices) and convert; attach errors; (values, ok)."""
+    ok = form.validate_on_submit()
+    values, errors = form.values()
+    if errors:
+        form.attach(errors)
+    if not ok:
+        for name, messages in form.errors.items():
+            if name == "csrf_token":
+                form.general_errors.extend(messages)
+    return values, ok and not errors
