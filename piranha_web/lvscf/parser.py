@@ -24,6 +24,7 @@ Deviations from Piranha, on purpose:
 
 from __future__ import annotations
 
+import math
 import socket
 from typing import Any, Callable
 
@@ -170,7 +171,8 @@ def _v_seconds(vals: list[str]) -> float:
         except ValueError:
             pass
         else:
-            return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
+            if math.isfinite(value):
+                return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
     raise _Stop(E_INT)
 
 
