@@ -74,6 +74,18 @@ def _message(problem: object) -> str:
     return f"{key}: {message}" if key else str(message)
 
 
+def attempted_serial(path: Path) -> int | None:
+    """Best-effort ``serial_no`` of a file that failed to load (for the status file)."""
+    try:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "serial_no" and parts[1] == "=":
+                return int(parts[2], 0)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def summary(path: Path, loaded: LoadedConfig) -> str:
     """One-line ok summary for ``pulse --check``."""
     cfg = loaded.cfg

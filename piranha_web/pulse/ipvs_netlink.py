@@ -5,6 +5,12 @@ pyroute2 traps handled here (architecture.md "pyroute2 IPVS notes"):
 wlc, so every request passes forwarding method, weight, scheduler, flags,
 timeout and netmask explicitly; the verb ``"update"`` maps to a *delete*, so
 changes use ``"set"``.
+
+Kernel trap: adding a destination fails with EINVAL in a network namespace
+whose local routing table does not exist yet (no address configured, not even
+``lo`` up) because ``inet_addr_type`` then reports the real server as
+broadcast.  A real director always has addresses; test namespaces must bring
+``lo`` up.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def status_document(daemon: "Daemon") -> dict[str, Any]:
         "programs_kernel": programs_kernel(daemon.role),
         "serial_no": daemon.loaded.cfg.serial_no, "config": str(daemon.opts.config),
         "config_sha256": daemon.loaded.sha256,
-        "last_reload": {k: daemon.last_reload.get(k) for k in ("time", "ok", "error")},
+        "last_reload": {k: daemon.last_reload.get(k) for k in ("time", "ok", "error", "serial_no")},
         "backend": daemon.kernel.name,
         "firewall": daemon.firewall.name if daemon.firewall is not None else None,
         "started": daemon.started, "updated": time.time(),
@@ -75,4 +75,6 @@ def status_document(daemon: "Daemon") -> dict[str, Any]:
         "health": health_dict(daemon),
         "addresses": [str(a) for a in sorted(daemon.managed.addresses)],
         "marks": [str(m) for m in sorted(daemon.managed.marks)],
+        # redundancy (issue 7): own state, the peer's view (role, serial_no), counters
+        "redundancy": daemon.redundancy.status() if getattr(daemon, "redundancy", None) else None,
     }
