@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SYSTEM_PACKAGES=(chromium ipvsadm nftables iptables iproute2 kmod keepalived procps python3-venv)
+SYSTEM_PACKAGES=(chromium ipvsadm nftables iptables iproute2 kmod keepalived systemd procps python3-venv)
 
 install_system_packages() {
     local missing=()

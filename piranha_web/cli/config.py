@@ -130,9 +130,16 @@ def run_fmt(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- dispatch
 
-def _resolve(spec: str) -> Callable[[argparse.ArgumentParser], None]:
+def _resolve(spec: str) -> Callable[[argparse.ArgumentParser], None] | None:
+    """The ``register`` function named by ``spec``; None if its module is not installed."""
     module, _, func = spec.partition(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+    return getattr(loaded, func)  # type: ignore[no-any-return]
 
 
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
@@ -145,7 +152,9 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     for name, (spec, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         if name == selected:
-            _resolve(spec)(sub)
+            register = _resolve(spec)
+            if register is not None:
+                register(sub)
     return parser
 
 
@@ -174,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:     # `piranha-config fmt FILE | head`: not an error worth a trace
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
