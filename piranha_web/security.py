@@ -56,12 +56,11 @@ def behind_proxy(app: Flask) -> bool:
 
 def init_app(app: Flask) -> None:
     """Install the guard, CSRF, cookie policy, proxy handling, headers and the login throttle."""
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "piranha_session")
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    for key in ("SESSION_COOKIE_SAMESITE", "REMEMBER_COOKIE_SAMESITE"):
+        if app.config.get(key) not in ("Lax", "Strict"):
+            app.config[key] = "Lax"
     app.session_interface = TlsAwareSessionInterface()
     if "csrf" not in app.extensions:
         csrf.init_app(app)

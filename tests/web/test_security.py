@@ -1,0 +1,242 @@
+"""Deny by default on every route and method, CSRF everywhere, security headers (issue 5, points 2-3).
+
+CVE-2013-6492: Piranha's Apache only asked for a password on GET, so POSTs
+changed lvs.cf anonymously.  These tests walk ``app.url_map`` and try every
+method on every rule, with dummy values for the URL converters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from piranha_web.app import create_app
+from piranha_web.extensions import db
+from piranha_web.security import CONTENT_SECURITY_POLICY, PUBLIC_ENDPOINTS
+from piranha_web.services import users
+
+PASSWORD = "correct horse"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+LVS_CF = """serial_no = 1
+primary = 192.0.2.1
+service = lvs
+network = direct
+
+virtual web {
+     active = 1
+     address = 192.0.2.10 eth0:1
+     port = 80
+     protocol = tcp
+     scheduler = wlc
+     server web1 {
+         address = 198.51.100.1
+         active = 1
+         weight = 1
+     }
+}
+"""
+
+
+def build_app(tmp_path: Path, **extra: object) -> Flask:
+    lvs = tmp_path / "lvs.cf"
+    lvs.write_text(LVS_CF)
+    settings = {"INSTANCE_PATH": str(tmp_path / "instance"), "LVS_CF": str(lvs), **extra}
+    try:
+        app = create_app(settings)
+    except Exception:  # the first-start import is not ours to test here; an empty DB still walks
+        app = create_app({**settings, "AUTO_IMPORT": False})
+    with app.app_context():
+        users.store_password("piranha", PASSWORD)
+        users.store_password("viewer", PASSWORD, role="readonly")
+    return app
+
+
+def dummy_value(converter: object) -> object:
+    """Something each converter accepts; ids/names of the imported sample where it helps."""
+    kind = type(converter).__name__
+    if kind == "IntegerConverter":
+        return 1
+    if kind == "FloatConverter":
+        return 1.0
+    if kind == "UUIDConverter":
+        return uuid.UUID(int=1)
+    if kind == "PathConverter":
+        return "web/x"
+    if kind == "AnyConverter":
+        return sorted(getattr(converter, "items", ["x"]))[0]
+    return "web"
+
+
+def every_url(app: Flask) -> Iterator[tuple[str, str]]:
+    """``(endpoint, path)`` for every rule, converters filled with dummy values."""
+    for rule in app.url_map.iter_rules():
+        values = {arg: dummy_value(conv) for arg, conv in rule._converters.items()}
+        _, path = rule.build(values, append_unknown=False)
+        yield rule.endpoint, path
+
+
+def state(app: Flask) -> tuple[str, str]:
+    """Fingerprint of everything a request could change: the whole DB and lvs.cf."""
+    url = app.config["DATABASE_URL"]
+    assert url.startswith("sqlite:///")
+    conn = sqlite3.connect(url[len("sqlite:///"):])
+    try:
+        dump = "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+    lvs = Path(app.config["LVS_CF"]).read_bytes()
+    return hashlib.sha256(dump.encode()).hexdigest(), hashlib.sha256(lvs).hexdigest()
+
+
+def login(client: FlaskClient, username: str = "piranha") -> None:
+    token = TOKEN_RE.search(client.get("/login").get_data(as_text=True)).group(1)
+    r = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+    assert r.status_code == 302, r.get_data(as_text=True)
+
+
+def session_token(client: FlaskClient, app: Flask) -> str:
+    """A valid CSRF token for the client's current session (what a rendered form would hold)."""
+    from flask_wtf.csrf import generate_csrf
+
+    with client.session_transaction() as sess:
+        saved = dict(sess)
+    with app.test_request_context():
+        from flask import session
+
+        session.update(saved)
+        token = generate_csrf()
+        new = dict(session)
+    with client.session_transaction() as sess:
+        sess.update(new)
+    return token
+
+
+@pytest.fixture
+def walk_app(tmp_path: Path) -> Flask:
+    return build_app(tmp_path)
+
+
+def test_the_walk_covers_the_console(walk_app: Flask) -> None:
+    endpoints = {endpoint for endpoint, _ in every_url(walk_app)}
+    assert {"auth.login", "auth.logout", "audit.index", "audit.export_csv", "audit.export_json",
+            "control.index"} <= endpoints
+
+
+@pytest.mark.parametrize("csrf_enabled", [True, False], ids=["csrf-on", "csrf-off"])
+def test_anonymous_requests_never_succeed(tmp_path: Path, csrf_enabled: bool) -> None:
+    """Every rule x every method without a session: login redirect or 401/403/405, nothing changes.
+
+    With CSRF off too, so the login guard alone is shown to hold (the CVE was
+    exactly "the check only covered some methods").
+    """
+    app = build_app(tmp_path, WTF_CSRF_ENABLED=csrf_enabled)
+    before = state(app)
+    client = app.test_client()
+    tried = 0
+    for endpoint, path in every_url(app):
+        if endpoint in PUBLIC_ENDPOINTS:
+            continue
+        for method in METHODS:
+            r = client.open(path, method=method, data={"name": "evil", "port": "1", "weight": "9"})
+            tried += 1
+            where = f"{method} {path} ({endpoint})"
+            assert r.status_code in (302, 401, 403, 405), f"{where} -> {r.status_code}"
+            if r.status_code == 302:
+                assert r.headers["Location"].startswith("/login"), where
+                assert method in ("GET", "HEAD"), where
+            assert r.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, where
+            assert r.headers["Cache-Control"] == "no-store", where
+    assert tried >= 5 * len(METHODS)
+    assert state(app) == before
+
+
+def test_anonymous_login_post_without_token_is_refused(walk_app: Flask) -> None:
+    client = walk_app.test_client()
+    r = client.post("/login", data={"username": "piranha", "password": PASSWORD})
+    assert r.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_logged_in_changes_without_csrf_token_are_refused(walk_app: Flask) -> None:
+    client = walk_app.test_client()
+    login(client)
+    before = state(walk_app)
+    for endpoint, path in every_url(walk_app):
+        if endpoint == "static":
+            continue
+        for method in CHANGING:
+            r = client.open(path, method=method, data={"name": "evil", "port": "1", "weight": "9"})
+            assert r.status_code in (400, 405), f"{method} {path} ({endpoint}) -> {r.status_code}"
+    assert client.get("/").status_code == 200  # still logged in: logout without a token did nothing
+    assert state(walk_app) == before
+
+
+def test_logged_in_changes_with_a_bad_csrf_token_are_refused(walk_app: Flask) -> None:
+    client = walk_app.test_client()
+    login(client)
+    before = state(walk_app)
+    for endpoint, path in every_url(walk_app):
+        if endpoint == "static":
+            continue
+        r = client.post(path, data={"csrf_token": "forged.token.value", "name": "evil"})
+        assert r.status_code in (400, 405), f"POST {path} ({endpoint}) -> {r.status_code}"
+    assert state(walk_app) == before
+
+
+def test_readonly_user_cannot_change_anything(walk_app: Flask) -> None:
+    client = walk_app.test_client()
+    login(client, "viewer")
+    before = state(walk_app)
+    token = session_token(client, walk_app)
+    for endpoint, path in every_url(walk_app):
+        if endpoint in ("static", "auth.login", "auth.logout"):
+            continue
+        for method in CHANGING:
+            r = client.open(path, method=method, data={"csrf_token": token, "name": "evil"},
+                            headers={"X-CSRFToken": token})
+            assert r.status_code in (403, 405), f"{method} {path} ({endpoint}) -> {r.status_code}"
+    assert state(walk_app) == before
+    assert client.get("/audit/").status_code == 200  # but may read
+
+
+def test_security_headers_on_every_page_and_no_store(walk_app: Flask) -> None:
+    client = walk_app.test_client()
+    pages = [client.get("/login"), client.get("/nowhere"), client.post("/login")]
+    login(client)
+    pages += [client.get("/"), client.get("/audit/"), client.get("/audit/export.json"), client.get("/nowhere")]
+    for r in pages:
+        assert r.headers["Content-Security-Policy"] == (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "same-origin"
+        assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_static_files_are_public_cacheable_and_still_hardened(walk_app: Flask) -> None:
+    static = Path(walk_app.static_folder or "")
+    name = next(p for p in sorted(static.rglob("*")) if p.is_file()).relative_to(static).as_posix()
+    r = walk_app.test_client().get(f"/static/{name}")
+    assert r.status_code == 200
+    assert r.headers.get("Cache-Control") != "no-store"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_session_cookie_config(walk_app: Flask) -> None:
+    assert walk_app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert walk_app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert walk_app.config["WTF_CSRF_ENABLED"] is not False
+    with walk_app.app_context():
+        assert users.any_user_exists(db.session)
