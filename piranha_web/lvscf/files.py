@@ -17,9 +17,11 @@ def write_atomic(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> 
     """Replace ``path`` with ``text`` (UTF-8) atomically; readers see old or new, never half.
 
     The temporary file lives next to the target (rename cannot cross file
-    systems) and is removed if anything fails before the rename.
+    systems) and is removed if anything fails before the rename.  A symlink
+    at ``path`` is kept: the file it points to is replaced.
     """
-    target = Path(path)
+    # Replace what a symlink points to, not the link (lvs.cf is often symlinked).
+    target = Path(os.path.realpath(path))
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:

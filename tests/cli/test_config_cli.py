@@ -166,3 +166,24 @@ def test_registry_entries_are_module_function_specs() -> None:
         module, colon, func = spec.partition(":")
         assert colon and module.startswith("piranha_web.") and func, name
         assert help_text
+
+
+def test_registered_but_missing_module_is_a_usage_error(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(cli.SUBCOMMANDS, "ghost", ("piranha_web.cli.no_such_module:register",
+                                                   "not installed"))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["ghost"])
+    assert info.value.code == 2
+    assert "not available" in capsys.readouterr().err
+
+
+def test_fmt_into_a_closed_pipe_is_quiet() -> None:
+    proc = subprocess.Popen([*COMMAND, "fmt", str(DATA / "every-keyword.cf")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) in (0, 1)
+    assert "Traceback" not in err

@@ -53,3 +53,13 @@ def test_unencodable_text_leaves_nothing_behind(tmp_path: Path) -> None:
 def test_missing_directory_is_an_oserror(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_atomic(tmp_path / "nope" / "lvs.cf", "x\n")
+
+
+def test_symlink_is_kept_and_its_target_replaced(tmp_path: Path) -> None:
+    real = tmp_path / "real.cf"
+    real.write_text("old\n")
+    link = tmp_path / "lvs.cf"
+    link.symlink_to(real)
+    write_atomic(link, "new\n")
+    assert link.is_symlink()
+    assert real.read_text() == "new\n"

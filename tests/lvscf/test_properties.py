@@ -126,6 +126,7 @@ def configs(draw: st.DrawFn) -> LvsConfig:
         heartbeat_port=draw(ports),
         keepalive=keepalive,
         deadtime=keepalive + draw(seconds),
+        heartbeat_key_file=draw(st.none() | paths),
         network=draw(st.sampled_from(NETWORKS)),
         nat_router=draw(ipv4),
         nat_router_device=draw(st.none() | devices),
