@@ -1,0 +1,275 @@
+"""The daemon against the dry-run backend, with real health checks on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pulsekit import Listener, aio, lvs_cf, until, write  # noqa: E402
+
+from piranha_web.pulse.backend import DryRunFirewall  # noqa: E402
+from piranha_web.pulse.configfile import read_config  # noqa: E402
+from piranha_web.pulse.daemon import Daemon, Options  # noqa: E402
+from piranha_web.pulse.kernel import dry_run_backends  # noqa: E402
+from piranha_web.pulse.reconcile import (  # noqa: E402
+    Address, Dest, DestKey, MarkRule, Service, ServiceEntry, ServiceKey,
+)
+from piranha_web.pulse.role import Role  # noqa: E402
+from piranha_web.pulse.statusfile import read_status, status_path  # noqa: E402
+
+WWW = ServiceKey.tcp("203.0.113.10", 80)
+OTHER = ServiceKey.tcp("198.51.100.7", 25)
+
+
+class Run:
+    """A daemon task plus its backends and paths."""
+
+    def __init__(self, tmp: Path, text: str, **opts: object) -> None:
+        self.cf = tmp / "lvs.cf"
+        self.rundir = tmp / "run"
+        write(self.cf, text)
+        self.backends = dry_run_backends()
+        fw = DryRunFirewall()
+        self.firewall = fw
+        self.backends.firewall_factory = lambda: fw
+        self.opts = Options(config=self.cf, runtime_dir=self.rundir, backend="dry-run",
+                            poll_interval=0.05, reconcile_interval=1.0, status_interval=0.2,
+                            **opts)  # type: ignore[arg-type]
+        self.daemon: Daemon | None = None
+        self.task: asyncio.Task[int] | None = None
+
+    async def start(self) -> Daemon:
+        self.daemon = Daemon(self.opts, self.backends, read_config(self.cf))
+        self.task = asyncio.create_task(self.daemon.run())
+        await until(lambda: self.daemon is not None and self.daemon.state == "running", what="running")
+        return self.daemon
+
+    async def stop(self) -> int:
+        assert self.daemon and self.task
+        self.daemon.request("stop")
+        return await asyncio.wait_for(self.task, 10)
+
+    @property
+    def table(self) -> dict[ServiceKey, ServiceEntry]:
+        return self.backends.ipvs.table  # type: ignore[attr-defined]
+
+    def weights(self) -> dict[int, int]:
+        entry = self.table.get(WWW)
+        return {dk.port: d.weight for dk, d in entry.dests.items()} if entry else {}
+
+    def status(self) -> dict:
+        return read_status(status_path(self.rundir)) or {}
+
+
+async def listeners(n: int) -> list[Listener]:
+    return [await Listener().start() for _ in range(n)]
+
+
+def servers(ls: list[Listener], weights: tuple[int, ...] = ()) -> dict[str, tuple[str, int, int]]:
+    return {f"rs{i + 1}": ("127.0.0.1", l.port, weights[i] if weights else 1) for i, l in enumerate(ls)}
+
+
+@aio
+async def test_start_programs_table_addresses_and_status(tmp_path: Path) -> None:
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls, (1, 3))))
+    await run.start()
+    await until(lambda: len(run.weights()) == 2, what="both servers in")
+    assert run.weights() == {ls[0].port: 1, ls[1].port: 3}
+    assert run.table[WWW].service == Service("rr")
+    assert run.backends.addresses.present == {  # type: ignore[attr-defined]
+        Address("203.0.113.10", 32, "eth0", "eth0:1"), Address("192.0.2.254", 32, "eth1", "eth1:1")}
+    await until(lambda: run.status().get("health", {}).get("www", {}).get("rs2", {}).get("state") == "up")
+    doc = run.status()
+    assert doc["role"] == "standalone" and doc["backend"] == "dry-run" and doc["serial_no"] == 1
+    assert doc["last_reload"]["ok"] is True and len(doc["config_sha256"]) == 64
+    assert doc["table"][0]["service"] == "TCP 203.0.113.10:80"
+    assert {d["weight"] for d in doc["table"][0]["dests"]} == {1, 3}
+    assert (run.rundir / "pulse.pid").exists()
+    assert await run.stop() == 0
+    assert run.table == {} and run.backends.addresses.present == set()  # type: ignore[attr-defined]
+    assert not (run.rundir / "pulse.pid").exists()
+    assert run.status()["state"] == "stopped"
+
+
+@aio
+async def test_failed_server_removed_then_readded_after_reentry(tmp_path: Path) -> None:
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls), timeout=0.2, reentry=0.4))
+    await run.start()
+    await until(lambda: len(run.weights()) == 2)
+    await ls[0].stop()
+    waited = await until(lambda: ls[0].port not in run.weights(), what="rs1 removed")
+    assert waited < 0.2 * 2 + 0.3                      # within about one interval
+    assert ls[1].port in run.weights()
+    await ls[0].start()
+    back = await until(lambda: ls[0].port in run.weights(), what="rs1 back")
+    assert back >= 0.3                                  # needs reentry (2 passes at 0.2 s)
+    await run.stop()
+
+
+@aio
+async def test_one_weight_change_is_one_op_and_others_untouched(tmp_path: Path) -> None:
+    ls = await listeners(3)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 3)
+    await asyncio.sleep(0.3)
+    before = d.counters.ops_applied
+    applied_before = len(run.backends.ipvs.applied)  # type: ignore[attr-defined]
+    write(run.cf, lvs_cf(servers(ls, (1, 7, 1)), serial=2))
+    await until(lambda: run.weights().get(ls[1].port) == 7, what="weight 7")
+    await asyncio.sleep(0.3)
+    new_ops = run.backends.ipvs.applied[applied_before:]  # type: ignore[attr-defined]
+    assert [str(op) for op in new_ops] == [f"set-dest TCP 203.0.113.10:80 -> 127.0.0.1:{ls[1].port} nat weight 7"]
+    assert d.counters.ops_applied - before == 1
+    await until(lambda: run.status().get("serial_no") == 2)
+    assert run.status()["last_reconcile"]["count"] == 1
+    await run.stop()
+
+
+@aio
+async def test_invalid_reload_keeps_table_and_reports_line(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    good = lvs_cf(servers(ls))
+    run = Run(tmp_path, good)
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 1)
+    snapshot = {k: (e.service, dict(e.dests)) for k, e in run.table.items()}
+    write(run.cf, good.replace("scheduler = rr", "scheduler = bogus").replace("serial_no = 1", "serial_no = 5"))
+    await until(lambda: run.status().get("last_reload", {}).get("ok") is False, what="failed reload")
+    doc = run.status()
+    assert f"{run.cf}:" in doc["last_reload"]["error"] and "scheduler" in doc["last_reload"]["error"]
+    assert doc["last_reload"]["serial_no"] == 5 and doc["serial_no"] == 1
+    await asyncio.sleep(0.3)
+    assert {k: (e.service, dict(e.dests)) for k, e in run.table.items()} == snapshot
+    assert d.loaded.cfg.serial_no == 1
+    write(run.cf, good.replace("serial_no = 1", "serial_no = 6"))
+    await until(lambda: run.status().get("serial_no") == 6 and run.status()["last_reload"]["ok"])
+    await run.stop()
+
+
+@aio
+async def test_removed_server_is_drained_then_deleted(tmp_path: Path) -> None:
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls)), drain_seconds=0.5)
+    await run.start()
+    await until(lambda: len(run.weights()) == 2)
+    write(run.cf, lvs_cf({"rs1": ("127.0.0.1", ls[0].port, 1)}, serial=2))
+    await until(lambda: run.weights().get(ls[1].port) == 0, what="drain to weight 0")
+    assert any(op.action == "drain-dest" for op in run.backends.ipvs.applied)  # type: ignore[attr-defined]
+    assert run.status()["draining"] or True
+    waited = await until(lambda: ls[1].port not in run.weights(), what="deleted after drain")
+    assert 0.2 <= waited <= 1.5
+    assert run.weights() == {ls[0].port: 1}
+    await run.stop()
+
+
+@aio
+async def test_unmanaged_services_survive_reconcile_and_stop(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    foreign = ServiceEntry(Service("wlc"), {DestKey("198.51.100.8", 25): Dest(2, "direct")})
+    run.table[OTHER] = foreign
+    await run.start()
+    await until(lambda: len(run.weights()) == 1)
+    assert run.table[OTHER] == foreign
+    await run.stop()
+    assert run.table == {OTHER: foreign}
+
+
+@aio
+async def test_keep_table_on_stop(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)), keep_table_on_stop=True)
+    await run.start()
+    await until(lambda: len(run.weights()) == 1)
+    await run.stop()
+    assert WWW in run.table and run.backends.addresses.present  # type: ignore[attr-defined]
+
+
+@aio
+async def test_restart_over_existing_table_changes_nothing(tmp_path: Path) -> None:
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    run.table[WWW] = ServiceEntry(Service("rr"), {DestKey("127.0.0.1", l.port): Dest(1, "nat") for l in ls})
+    await run.start()
+    await asyncio.sleep(0.6)        # several check rounds
+    assert [op.action for op in run.backends.ipvs.applied] == []  # type: ignore[attr-defined]
+    await run.stop()
+
+
+@aio
+async def test_services_pulse_created_are_removed_after_restart(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)), keep_table_on_stop=True)
+    await run.start()
+    await until(lambda: len(run.weights()) == 1)
+    await run.stop()
+    # restart (same kernel) with the virtual server renamed to another VIP: the old one must go
+    write(run.cf, lvs_cf(servers(ls)).replace("203.0.113.10 eth0:1", "203.0.113.20 eth0:2"))
+    run.opts.keep_table_on_stop = False
+    await run.start()
+    new = ServiceKey.tcp("203.0.113.20", 80)
+    await until(lambda: WWW not in run.table and new in run.table, what="old service removed")
+    assert Address("203.0.113.10", 32, "eth0", "eth0:1") not in run.backends.addresses.present  # type: ignore
+    await run.stop()
+
+
+@aio
+async def test_quiesce_and_sorry_server(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    extra = "    quiesce_server = 1\n    sorry_server = 127.0.0.2\n"
+    run = Run(tmp_path, lvs_cf(servers(ls), extra_vs=extra))
+    await run.start()
+    await until(lambda: run.weights() == {ls[0].port: 1})
+    await ls[0].stop()
+    sorry = DestKey("127.0.0.2", 80)
+    await until(lambda: sorry in run.table[WWW].dests, what="sorry server in")
+    assert run.table[WWW].dests[DestKey("127.0.0.1", ls[0].port)].weight == 0   # quiesced, not deleted
+    assert run.table[WWW].dests[sorry].weight == 1
+    await ls[0].start()
+    await until(lambda: sorry not in run.table[WWW].dests, what="sorry server out")
+    assert run.table[WWW].dests[DestKey("127.0.0.1", ls[0].port)].weight == 1
+    await run.stop()
+
+
+@aio
+async def test_fwmark_service_installs_mark_rule(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls), extra_vs="    fwmark = 80\n"))
+    await run.start()
+    mark = ServiceKey.mark(80)
+    await until(lambda: mark in run.table and len(run.table[mark].dests) == 1)
+    assert run.firewall.rules == {MarkRule("tcp", "203.0.113.10", 80, 80)}
+    assert run.status()["marks"] == ["mark tcp 203.0.113.10:80 -> 80"]
+    await run.stop()
+    assert run.firewall.rules == set() and run.table == {}
+
+
+@aio
+async def test_role_changes_release_and_take_over_the_kernel(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 1)
+    d.set_role(Role.BACKUP)
+    await until(lambda: run.table == {} and not run.backends.addresses.present,  # type: ignore[attr-defined]
+                what="backup releases")
+    d.set_role(Role.ACTIVE)
+    await until(lambda: len(run.weights()) == 1, what="active takes over")
+    await run.stop()
+
+
+@aio
+async def test_sigusr1_dump_and_reload_request(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 1)
+    with caplog.at_level("INFO", logger="pulse"):
+        d.request("dump")
+        await until(lambda: "state: role standalone" in caplog.text)
+    await run.stop()
