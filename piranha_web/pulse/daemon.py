@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import make_spec
-from .configfile import ConfigError, LoadedConfig, read_config, signature
+from .configfile import ConfigError, LoadedConfig, attempted_serial, read_config, signature
 from .healthstate import UP
 from .kernel import Backends
 from .managed import Managed, load_managed, save_managed
@@ -96,7 +96,9 @@ class Daemon:
         self.managed = load_managed(opts.runtime_dir / MANAGED_NAME)
         self.firewall: Any = None
         self.counters = Counters()
-        self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None}
+        self.redundancy: Any = None
+        self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None,
+                                            "serial_no": loaded.cfg.serial_no}
         self.started = time.time()
         self.state = "starting"
         self._wake = asyncio.Event()
@@ -153,6 +155,9 @@ class Daemon:
     async def _shutdown(self) -> None:
         """Stop checks, remove what pulse put in the kernel (unless told to keep it)."""
         self.state = "stopped"
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            loop.remove_signal_handler(sig)
         await self.monitor.stop()
         if self.opts.keep_table_on_stop:
             log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
@@ -205,12 +210,14 @@ class Daemon:
         except ConfigError as exc:
             for line in exc.lines:
                 log.error("reload failed, keeping serial_no %s: %s", self.loaded.cfg.serial_no, line)
-            self.last_reload = {"time": time.time(), "ok": False, "error": "; ".join(exc.lines)}
+            self.last_reload = {"time": time.time(), "ok": False, "error": "; ".join(exc.lines),
+                                "serial_no": attempted_serial(self.opts.config)}
             # Remember the bad file's signature so it is not re-read every poll.
             self.loaded = LoadedConfig(self.loaded.cfg, self.loaded.sha256, signature(self.opts.config))
             self.write_status()
             return
-        self.last_reload = {"time": time.time(), "ok": True, "error": None}
+        self.last_reload = {"time": time.time(), "ok": True, "error": None,
+                            "serial_no": loaded.cfg.serial_no}
         if loaded.sha256 == self.loaded.sha256:
             self.loaded = loaded
             return
@@ -237,6 +244,16 @@ class Daemon:
             self.monitor.update(targets)
         else:
             self.monitor.update([])
+
+    def set_role(self, role: Role) -> None:
+        """Change role (the redundancy controller's hook): the next pass adds or removes everything."""
+        if role == self.role:
+            return
+        log.info("role %s -> %s", self.role.value, role.value)
+        self.role = role
+        self._apply_config()
+        self._dirty = True
+        self._wake.set()
 
     def _seed_health(self) -> None:
         """Servers already in the kernel with weight > 0 are presumed UP until checked."""
