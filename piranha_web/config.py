@@ -60,8 +60,9 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "INSTANCE_PATH": str(inst),
         "DATABASE_URL": env.get("PIRANHA_DATABASE_URL") or f"sqlite:///{inst / 'piranha.db'}",
         "LVS_CF": env.get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF,
-        "PULSE_PID_FILE": str(inst / "pulse.pid"),
-        "PULSE_STATUS_FILE": str(inst / "pulse-status.json"),
+        # pulse's runtime dir (systemd: /run/piranha) when it is not the instance dir.
+        "PULSE_PID_FILE": str(Path(env.get("PIRANHA_PULSE_RUNTIME") or inst) / "pulse.pid"),
+        "PULSE_STATUS_FILE": str(Path(env.get("PIRANHA_PULSE_RUNTIME") or inst) / "pulse-status.json"),
         "PULSE_WAIT_SECONDS": 2.0,
         "AUTO_MIGRATE": True,
         "AUTO_IMPORT": True,
