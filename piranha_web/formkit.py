@@ -88,16 +88,34 @@ def choice(value: Any) -> str | None:
     return text(value)
 
 
-def netmasks(first_prefix: int = 16) -> list[tuple[str, str]]:
+try:  # WTForms >= 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice as _SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    _SelectChoice = None
+
+
+def options(pairs: list[tuple[str, str]]) -> list[Any]:
+    """Choices for a SelectField/RadioField in the form this WTForms wants."""
+    if _SelectChoice is None:
+        return list(pairs)
+    return [_SelectChoice(value=v, label=label) for v, label in pairs]
+
+
+def choice_value(choice: Any) -> str:
+    """The value of a choice, whatever its shape."""
+    return choice.value if hasattr(choice, "value") else choice[0]
+
+
+def netmasks(first_prefix: int = 16) -> list[Any]:
     """("", "Unused") plus dotted masks from /first_prefix to /32, widest first."""
-    masks = [(str(ipaddress.IPv4Network(f"0.0.0.0/{p}").netmask), "") for p in range(first_prefix, 33)]
-    return [("", "Unused")] + [(m, m) for m, _ in masks]
+    masks = [str(ipaddress.IPv4Network(f"0.0.0.0/{p}").netmask) for p in range(first_prefix, 33)]
+    return options([("", "Unused")] + [(m, m) for m in masks])
 
 
-def with_current(choices: list[tuple[str, str]], current: Any) -> list[tuple[str, str]]:
+def with_current(choices: list[Any], current: Any) -> list[Any]:
     """Keep a value loaded from a file selectable even if it is not in the usual list."""
-    if current and all(value != current for value, _ in choices):
-        return choices + [(str(current), str(current))]
+    if current and all(choice_value(c) != current for c in choices):
+        return choices + options([(str(current), str(current))])
     return choices
 
 
@@ -134,15 +152,24 @@ class ConsoleForm(FlaskForm):
     def attach(self, fields: dict[str, list[str]], general: list[str] | None = None) -> None:
         """Put errors on the fields they name; anything else goes above the form."""
         for key, messages in fields.items():
-            target = self.FIELD_FOR.get(key, key)
-            if target in self._fields and target not in ("csrf_token", "version"):
-                self[target].errors = list(self[target].errors or []) + list(messages)
-            else:
-                prefix = "" if key == "_form" else f"{key}: "
-                self.general_errors.extend(prefix + m for m in messages)
+            for message in messages:
+                target = self._field_for(key, message)
+                if target in self._fields and target not in ("csrf_token", "version"):
+                    self[target].errors = list(self[target].errors or []) + [message]
+                else:
+                    self.general_errors.append(message if key == "_form" else f"{key}: {message}")
         self.general_errors.extend(general or [])
 
     FIELD_FOR: ClassVar[dict[str, str]] = {}
+    # lvs.cf keys holding "IP DEVICE": a problem about the device token goes to the device field.
+    DEVICE_FIELD: ClassVar[dict[str, str]] = {"address": "device", "nat_router": "nat_router_device"}
+
+    def _field_for(self, key: str, message: str) -> str:
+        """The form field an lvs.cf problem belongs on."""
+        device = self.DEVICE_FIELD.get(key)
+        if device and device in self._fields and message.startswith("invalid device name"):
+            return device
+        return self.FIELD_FOR.get(key, key)
 
     @property
     def has_errors(self) -> bool:

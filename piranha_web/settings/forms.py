@@ -17,8 +17,8 @@ class GlobalSettingsForm(fk.ConsoleForm):
 
     primary = StringField("Primary server public IP")
     primary_private = StringField("Primary server private IP")
-    service = RadioField("Service type", choices=SERVICE_CHOICES, default="lvs")
-    network = RadioField("Use network type", choices=NETWORK_CHOICES, default="nat")
+    service = RadioField("Service type", choices=fk.options(SERVICE_CHOICES), default="lvs")
+    network = RadioField("Use network type", choices=fk.options(NETWORK_CHOICES), default="nat")
     nat_router = StringField("NAT Router IP")
     nat_nmask = SelectField("NAT Router netmask", choices=fk.netmasks(16), validate_choice=False)
     nat_router_device = StringField("NAT Router device")

@@ -16,8 +16,8 @@ SCHEDULER_LABELS = {
     "sh": "Source Hash Scheduling", "sed": "Shortest Expected Delay", "nq": "Never Queue",
     "mh": "Maglev Hashing",
 }
-SCHEDULER_CHOICES = [(s, SCHEDULER_LABELS.get(s, s)) for s in SCHEDULERS]
-LOAD_MONITOR_CHOICES = [(m, m) for m in LOAD_MONITORS]
+SCHEDULER_CHOICES = fk.options([(s, SCHEDULER_LABELS.get(s, s)) for s in SCHEDULERS])
+LOAD_MONITOR_CHOICES = fk.options([(m, m) for m in LOAD_MONITORS])
 YES_NO = [("1", "Yes"), ("0", "No")]
 
 
@@ -26,7 +26,7 @@ class VirtualServerForm(fk.ConsoleForm):
 
     name = StringField("Name")
     port = StringField("Application port")
-    protocol = SelectField("Protocol", choices=[(p, p) for p in PROTOCOLS])
+    protocol = SelectField("Protocol", choices=fk.options([(p, p) for p in PROTOCOLS]))
     address = StringField("Virtual IP Address")
     vip_nmask = SelectField("Virtual IP Network Mask", choices=fk.netmasks(16), validate_choice=False)
     sorry_server = StringField("Sorry Server")
@@ -34,7 +34,7 @@ class VirtualServerForm(fk.ConsoleForm):
     device = StringField("Device")
     reentry = StringField("Re-entry Time (seconds)")
     timeout = StringField("Service Timeout (seconds)")
-    quiesce_server = RadioField("Quiesce server", choices=YES_NO, default="0")
+    quiesce_server = RadioField("Quiesce server", choices=fk.options(YES_NO), default="0")
     load_monitor = SelectField("Load monitoring tool", choices=LOAD_MONITOR_CHOICES, validate_choice=False)
     scheduler = SelectField("Scheduling", choices=SCHEDULER_CHOICES, validate_choice=False)
     persistent = StringField("Persistence")
