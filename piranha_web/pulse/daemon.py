@@ -43,6 +43,7 @@ from .reconcile import (
     plan_marks, service_key,
 )
 from .role import Role, initial_role, programs_kernel
+from . import redundancy as _redundancy  # redundancy (issue 7)
 from .sdnotify import notify
 from .statusfile import MANAGED_NAME, PID_NAME, STATUS_NAME, write_status
 from .statusdoc import status_document
@@ -96,7 +97,7 @@ class Daemon:
         self.managed = load_managed(opts.runtime_dir / MANAGED_NAME)
         self.firewall: Any = None
         self.counters = Counters()
-        self.redundancy: Any = None
+        self.redundancy: Any = None  # redundancy (issue 7): heartbeat FSM, config sync, syncd
         self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None,
                                             "serial_no": loaded.cfg.serial_no}
         self.started = time.time()
@@ -113,6 +114,13 @@ class Daemon:
         self._install_signals()
         self.role = initial_role(self.loaded.cfg.backup_active, self.opts.forceactive,
                                  self._is_primary())
+        if _redundancy.enabled(self.loaded.cfg):  # redundancy (issue 7): start standby, the FSM activates
+            try:
+                self.redundancy = _redundancy.Redundancy(self, self._is_primary())
+            except Exception as exc:  # noqa: BLE001 - bad key file / settings: refuse to start
+                log.error("cannot start redundancy: %s", exc)
+                return 1
+            self.role = Role.BACKUP
         log.info("STARTING PULSE AS %s (backend %s, config %s serial_no %s)", self.role.value.upper(),
                  self.kernel.name, self.opts.config, self.loaded.cfg.serial_no)
         self._write_pid()
@@ -123,6 +131,8 @@ class Daemon:
             self.reconcile()
             self.write_status()
             notify("READY=1")
+            if self.redundancy is not None:  # redundancy (issue 7)
+                await self.redundancy.start(self.opts.forceactive)
             await self._main_loop()
         finally:
             await self._shutdown()
@@ -155,6 +165,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         """Stop checks, remove what pulse put in the kernel (unless told to keep it)."""
         self.state = "stopped"
+        if self.redundancy is not None:  # redundancy (issue 7): STOPPING heartbeat first = instant handover
+            await self.redundancy.stop()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             loop.remove_signal_handler(sig)
@@ -240,7 +252,7 @@ class Daemon:
                 spec = make_spec(rs.address, vs.server_port(rs), float(vs.timeout), vs.protocol,
                                  vs.send, vs.expect, vs.use_regex, vs.send_program)
                 targets.append(Target((vs.name, rs.name), spec, float(vs.timeout), float(vs.reentry)))
-        if programs_kernel(self.role):
+        if programs_kernel(self.role) or self.redundancy is not None:  # redundancy (issue 7): warm standby checks
             self.monitor.update(targets)
         else:
             self.monitor.update([])

@@ -1,0 +1,194 @@
+"""Wires primary/backup failover into the pulse daemon (issue 7).
+
+The daemon stays role-agnostic: it programs the kernel when
+``programs_kernel(daemon.role)`` and otherwise holds nothing.  This module
+owns everything redundancy adds on top:
+
+* the heartbeat endpoint + :class:`~.failover.FailoverController` (policy in failover.py);
+* activation: role ACTIVE -> reconcile (VIPs, NAT router, IPVS from the warm
+  health state) -> gratuitous ARP / unsolicited NA -> sync daemon master;
+* deactivation: role BACKUP -> reconcile (removes them) -> sync daemon backup;
+* config sync: serve our lvs.cf, pull the peer's when it advertises a newer serial_no;
+* the ``redundancy`` section of the status JSON (our state, the peer's view).
+
+Settings are read once at start, like Piranha (a reload does not move the
+heartbeat addresses, port, keepalive or key).  A backup configuration
+without ``heartbeat_key_file`` is refused: heartbeats are never unauthenticated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..lvscf.model import LvsConfig
+from . import garp
+from .confsync import ConfigPuller, ConfigServer
+from .failover import FailoverController, Hooks, RoleMachine, State
+from .heartbeat import Heartbeat, HeartbeatEndpoint, Link, NodeRole, load_key
+from .syncd import SyncdControl
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+log = logging.getLogger("pulse.redundancy")
+
+GARP_REPEATS = 5
+GARP_INTERVAL = 1.0
+
+
+class RedundancyError(Exception):
+    """The redundancy settings cannot work (missing key, no own address)."""
+
+
+def enabled(cfg: LvsConfig) -> bool:
+    """Is a backup node configured (Piranha: ``backup_active = 1`` and a backup address)?"""
+    return bool(cfg.backup_active and cfg.backup and cfg.primary)
+
+
+def links_for(cfg: LvsConfig, is_primary: bool) -> list[Link]:
+    """Heartbeat paths: public addresses, plus the private pair when both are set."""
+    pairs = [(cfg.primary, cfg.backup)]
+    if cfg.primary_private and cfg.backup_private:
+        pairs.append((cfg.primary_private, cfg.backup_private))
+    return [Link(p, b) if is_primary else Link(b, p) for p, b in pairs if p and b]
+
+
+def monitored_devices(cfg: LvsConfig) -> set[str]:
+    """Physical devices carrying VIPs / the NAT router (what ``monitor_links`` watches)."""
+    devices = {garp.physical_device(v.device) for v in cfg.active_virtuals() if v.device}
+    if cfg.network == "nat" and cfg.nat_router_device:
+        devices.add(garp.physical_device(cfg.nat_router_device))
+    return devices
+
+
+def link_up(device: str) -> bool:
+    """Carrier present on ``device`` (a missing device counts as down)."""
+    try:
+        with open(f"/sys/class/net/{device}/carrier", encoding="ascii") as fh:
+            return fh.read().strip() == "1"
+    except OSError:
+        return False
+
+
+class Redundancy:
+    """Failover, config sync and sync-daemon control for one :class:`Daemon`."""
+
+    def __init__(self, daemon: "Daemon", is_primary: bool, preempt: bool = False) -> None:
+        cfg = daemon.loaded.cfg
+        if not cfg.heartbeat_key_file:
+            raise RedundancyError("a backup is configured but heartbeat_key_file is not set: "
+                                  "heartbeats must be authenticated")
+        self.daemon = daemon
+        self.key = load_key(cfg.heartbeat_key_file)
+        self.role = NodeRole.PRIMARY if is_primary else NodeRole.BACKUP
+        self.links = links_for(cfg, is_primary)
+        self.port = cfg.heartbeat_port
+        self.endpoint = HeartbeatEndpoint(self.key, self.role, self.links, self.port,
+                                          lambda hb: None)
+        devices = monitored_devices(cfg) if cfg.monitor_links else set()
+        self.controller = FailoverController(
+            RoleMachine(self.role, float(cfg.deadtime), preempt=preempt), self.endpoint,
+            float(cfg.keepalive), Hooks(self._activate, self._deactivate, self._reannounce),
+            self._serial, (lambda: all(link_up(d) for d in devices)) if devices else None,
+            self._on_peer)
+        self.syncd = (SyncdControl(cfg.syncd_iface, cfg.syncd_id or 0)
+                      if cfg.syncdaemon and cfg.syncd_iface else None)
+        path = Path(daemon.opts.config)
+        self.server = ConfigServer(self.key, path, self._serial)
+        self.puller = ConfigPuller(self.key, path, self._serial, self._installed)
+        self._garp_task: asyncio.Task[None] | None = None
+
+    def _serial(self) -> int:
+        return int(self.daemon.loaded.cfg.serial_no)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def start(self, force_active: bool = False) -> None:
+        """Open sockets, put the sync daemon in backup mode, start the role machine."""
+        log.info("redundancy: %s, heartbeat %s port %d, keepalive %s deadtime %s",
+                 self.role.name.lower(), ", ".join(f"{ln.local}->{ln.peer}" for ln in self.links),
+                 self.port, self.controller.keepalive, self.controller.machine.deadtime)
+        await self.server.start(self.links[0].local, self.port + 1)
+        if self.syncd is not None:
+            await self.syncd.aset_role(False)
+        await self.controller.start(force_active)
+
+    async def stop(self) -> None:
+        """SIGTERM: hand over at once (STOPPING heartbeats), release, stop sync daemons."""
+        await self.controller.stop()
+        if self._garp_task is not None:
+            self._garp_task.cancel()
+        await self.puller.close()
+        await self.server.close()
+        if self.syncd is not None:
+            await self.syncd.astop_all()
+
+    # ---- hooks -----------------------------------------------------------------------------
+    async def _activate(self) -> None:
+        """Take over: program everything from the warm health state, then announce."""
+        self._set_role(active=True)
+        self.daemon.reconcile()
+        self._announce()
+        if self.syncd is not None:
+            await self.syncd.aset_role(True)
+        self.daemon.write_status()
+
+    async def _deactivate(self) -> None:
+        """Give up: remove VIPs, NAT router and the IPVS services; sync daemon to backup."""
+        if self._garp_task is not None:
+            self._garp_task.cancel()
+        self._set_role(active=False)
+        self.daemon.reconcile()
+        if self.syncd is not None and self.controller.state is not State.STOPPED:
+            await self.syncd.aset_role(False)
+        self.daemon.write_status()
+
+    def _set_role(self, active: bool) -> None:
+        """Switch the daemon's role (its ``set_role`` re-targets checks and wakes the loop)."""
+        from .role import Role
+        role = Role.ACTIVE if active else Role.BACKUP
+        setter = getattr(self.daemon, "set_role", None)
+        if setter is not None:
+            setter(role)
+        else:
+            self.daemon.role = role
+
+    async def _reannounce(self) -> None:
+        """Split brain healed and we won: make sure every neighbour points at us."""
+        self._announce()
+
+    def _announce(self) -> None:
+        """Gratuitous ARP / NA for every address we now hold (in the background)."""
+        from .reconcile import desired_addresses
+        pairs = [(a.device, a.ip) for a in desired_addresses(self.daemon.loaded.cfg)]
+        if not pairs:
+            return
+        if self._garp_task is not None:
+            self._garp_task.cancel()
+        self._garp_task = asyncio.get_running_loop().create_task(
+            garp.announce(pairs, GARP_REPEATS, GARP_INTERVAL), name="garp")
+
+    # ---- config sync -----------------------------------------------------------------------
+    def _on_peer(self, hb: Heartbeat) -> None:
+        """Every accepted heartbeat: pull the peer's lvs.cf if it is newer."""
+        self.puller.peer_serial(hb.serial_no, self.links[0].peer, self.port + 1)
+
+    def _installed(self, cfg: LvsConfig) -> None:
+        """A newer lvs.cf was written: reload now rather than at the next poll."""
+        self.daemon.request("reload")
+
+    # ---- status ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The ``redundancy`` section of the status JSON."""
+        out = self.controller.status()
+        out["keepalive"] = self.controller.keepalive
+        out["deadtime"] = self.controller.machine.deadtime
+        out["paths"] = [{"local": ln.local, "peer": ln.peer} for ln in self.links]
+        out["transitions"] = [{"state": s, "reason": r}
+                              for _, s, r in self.controller.transitions[-10:]]
+        out["config_sync"] = {**dict(self.puller.stats), **{"served": self.server.stats["served"]},
+                              "last_error": self.puller.last_error}
+        out["syncd"] = self.syncd.status() if self.syncd is not None else None
+        return out
