@@ -25,7 +25,9 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 def register_import(parser: argparse.ArgumentParser) -> None:
     """``import FILE``: load an lvs.cf into the console database (as a new revision)."""
-    parser.add_argument("file", metavar="FILE", help="lvs.cf to import")
+    parser.add_argument("file", metavar="FILE", help="lvs.cf, JSON or keepalived.conf to import")
+    parser.add_argument("--format", "-f", choices=("lvs.cf", "json", "keepalived"), default=None,
+                        help="format of FILE (default: detected from its content)")
     parser.set_defaults(func=run_import)
 
 
@@ -36,12 +38,19 @@ def run_import(args: argparse.Namespace) -> int:
     from ..extensions import db
     from ..services import lvsconfig
     from ..services.users import system_actor
+    from .config_export import as_lvs_cf
 
     try:
         with open(args.file, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
         print(f"piranha-config: {args.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:  # JSON and keepalived.conf become lvs.cf text first (config_export.as_lvs_cf)
+        text = as_lvs_cf(text, getattr(args, "format", None))
+    except lvscf.LvsCfError as err:
+        for p in err.problems:
+            print(f"{args.file}:{p.line}: {p.key + ': ' if p.key else ''}{p.message}", file=sys.stderr)
         return 1
     app = create_app({"AUTO_IMPORT": False})
     with app.app_context():

@@ -5,11 +5,9 @@ format) and writes it as lvs.cf, JSON or keepalived.conf, to stdout or
 atomically to FILE.  It never touches the database, so it works on a
 director without the console and imports no Flask.
 
-``import FILE`` reads lvs.cf, JSON or keepalived.conf (detected from the
-content, or ``--format``), validates it with the same rules as the console,
-and replaces the console's definitions with it through the service layer:
-one audited change, published like an edit made in the console.
-``--dry-run`` stops after validation and prints what would be imported.
+``import FILE`` (registered by :mod:`.config_db`, which owns the database
+side) accepts JSON and keepalived.conf too: :func:`as_lvs_cf` turns them
+into lvs.cf text first.
 """
 
 from __future__ import annotations
@@ -95,57 +93,17 @@ def run_export(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- import
 
-def register_import(parser: argparse.ArgumentParser) -> None:
-    """``import FILE [--format F] [--dry-run] [--user U]``."""
-    parser.add_argument("file", metavar="FILE", help="lvs.cf, JSON or keepalived.conf to import")
-    parser.add_argument("--format", "-f", choices=FORMATS, default=None,
-                        help="format of FILE (default: detected from its content)")
-    parser.add_argument("--dry-run", "-n", action="store_true",
-                        help="validate and summarise; change nothing")
-    parser.add_argument("--user", default=None,
-                        help="name recorded in the audit log (default: cli:$USER)")
-    parser.set_defaults(func=run_import)
+def as_lvs_cf(text: str, fmt: str | None = None) -> str:
+    """lvs.cf text for ``piranha-config import`` (config_db.run_import), whatever ``text`` is.
 
+    lvs.cf passes through untouched (its comments and layout are kept in the
+    revision); JSON and keepalived.conf are converted and validated here, so
+    their errors name their own lines, and rendered in canonical lvs.cf.
+    """
+    from piranha_web.convert import detect_format, loads_any
+    from piranha_web.lvscf import dumps
 
-def summary(cfg: Any) -> str:
-    """One line saying what a configuration holds."""
-    servers = sum(len(v.servers) for v in cfg.virtuals)
-    return (f"{len(cfg.virtuals)} virtual servers ({len(cfg.active_virtuals())} active), "
-            f"{servers} real servers, {len(cfg.failovers)} failover services")
-
-
-def run_import(args: argparse.Namespace) -> int:
-    """Validate FILE, then hand it to the console's import (one audited, published change)."""
-    from piranha_web.lvscf import LvsCfError
-
-    try:
-        cfg = _read_config(args.file, args.format)
-    except LvsCfError as err:
-        _print_problems(args.file, err)
-        return 1
-    if args.dry_run:
-        print(f"{args.file}: ok, would import {summary(cfg)}")
-        return 0
-    actor = args.user or f"cli:{os.environ.get('USER') or os.getuid()}"
-    return import_into_console(cfg, args.file, actor)
-
-
-def import_into_console(cfg: Any, source: str, actor: str) -> int:
-    """Replace the console's definitions with ``cfg`` and publish, via the service layer."""
-    from piranha_web.app import create_app
-    from piranha_web.services import changes, imports
-
-    app = create_app({"AUTO_IMPORT": False})
-    with app.app_context():
-        try:
-            outcome = changes.run(imports.replace_all(cfg, source), actor, None)
-        except changes.Rejected as err:
-            for key, messages in err.fields.items():
-                for message in messages:
-                    print(f"{source}: {key}: {message}", file=sys.stderr)
-            for message in err.general:
-                print(f"{source}: {message}", file=sys.stderr)
-            return 1
-    category, message = outcome.flash()
-    print(f"{source}: imported {summary(cfg)}: {message}")
-    return 0 if category != "error" else 1
+    fmt = fmt or detect_format(text)
+    if fmt == "lvs.cf":
+        return text
+    return dumps(loads_any(text, fmt))
