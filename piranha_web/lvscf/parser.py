@@ -114,6 +114,8 @@ def c_int(tok: str) -> int:
 
     ``0x1F`` is hex, a leading ``0`` means octal (``010`` == 8), a sign is allowed.
     """
+    if tok.isdigit() and tok.isascii() and (tok[0] != "0" or len(tok) == 1):
+        return int(tok)         # the common case: plain decimal
     s = tok.lstrip(" \t\n\v\f\r")
     neg = False
     if s[:1] in ("+", "-"):
@@ -142,24 +144,17 @@ def _one(vals: list[str]) -> str:
     return vals[0]
 
 
-def _v_str(vals: list[str]) -> str:
-    return _one(vals)
+# Token converters: one value token -> model value (the common, fast case).
 
-
-def _v_int(vals: list[str]) -> int:
-    return c_int(_one(vals))
-
-
-def _v_bool(vals: list[str]) -> bool:
-    n = c_int(_one(vals))
+def _t_bool(tok: str) -> bool:
+    n = c_int(tok)
     if n != 0 and n != 1:
         raise _Stop(E_BOOL)
     return n == 1
 
 
-def _v_seconds(vals: list[str]) -> float:
+def _t_seconds(tok: str) -> float:
     """Integer seconds as Piranha, or (our extension) a decimal fraction."""
-    tok = _one(vals)
     try:
         return c_int(tok)
     except _Stop:
@@ -176,9 +171,8 @@ def _v_seconds(vals: list[str]) -> float:
     raise _Stop(E_INT)
 
 
-def _v_port(vals: list[str]) -> int:
+def _t_port(tok: str) -> int:
     """Port number, or a TCP service name resolved like ``getservbyname``."""
-    tok = _one(vals)
     try:
         return c_int(tok)
     except _Stop:
@@ -191,9 +185,34 @@ def _v_port(vals: list[str]) -> int:
     raise _Stop(E_INT)
 
 
+def _t_fwmark(tok: str) -> int | None:
+    return c_int(tok) or None
+
+
+# Value converters: all value tokens -> model value (checks the token count).
+
+def _v_str(vals: list[str]) -> str:
+    return _one(vals)
+
+
+def _v_int(vals: list[str]) -> int:
+    return c_int(_one(vals))
+
+
+def _v_bool(vals: list[str]) -> bool:
+    return _t_bool(_one(vals))
+
+
+def _v_seconds(vals: list[str]) -> float:
+    return _t_seconds(_one(vals))
+
+
+def _v_port(vals: list[str]) -> int:
+    return _t_port(_one(vals))
+
+
 def _v_fwmark(vals: list[str]) -> int | None:
-    n = c_int(_one(vals))
-    return n or None
+    return _t_fwmark(_one(vals))
 
 
 def _v_list(vals: list[str]) -> list[str]:
@@ -213,19 +232,40 @@ def _v_host_device(vals: list[str]) -> tuple[str, str | None]:
 
 # --------------------------------------------------------------------------- keyword tables
 
-Setter = Callable[[Any, list[str]], None]
+# A table entry is (attr, fn):
+#   attr a field name -> single-token key: setattr(obj, attr, fn(token)) (fn None: the token)
+#   attr ""           -> single-token key checked with fn(token) and discarded
+#   attr None         -> fn(obj, value_tokens) does everything (multi-token keys)
+Entry = tuple[Any, Any]
+
+_SINGLE: dict[Callable[[list[str]], Any], Callable[[str], Any] | None] = {
+    _v_str: None, _v_int: c_int, _v_bool: _t_bool, _v_seconds: _t_seconds,
+    _v_port: _t_port, _v_fwmark: _t_fwmark,
+}
 
 
-def _field(attr: str, conv: Callable[[list[str]], Any]) -> Setter:
+def _field(attr: str, conv: Callable[[list[str]], Any]) -> Entry:
+    """Key whose value sets the model field ``attr``."""
+    if conv in _SINGLE:
+        return (attr, _SINGLE[conv])
+
     def setter(obj: Any, vals: list[str]) -> None:
         setattr(obj, attr, conv(vals))
-    return setter
+    return (None, setter)
 
 
-def _discard(conv: Callable[[list[str]], Any]) -> Setter:
+def _discard(conv: Callable[[list[str]], Any]) -> Entry:
+    """Key Piranha accepted but that means nothing to us: check its syntax, drop it."""
+    if conv in _SINGLE:
+        return ("", _SINGLE[conv])
+
     def setter(obj: Any, vals: list[str]) -> None:
         conv(vals)
-    return setter
+    return (None, setter)
+
+
+def _special(fn: Callable[[Any, list[str]], None]) -> Entry:
+    return (None, fn)
 
 
 def _set_address(obj: Any, vals: list[str]) -> None:
@@ -250,7 +290,7 @@ def _set_virtual_port(obj: Any, vals: list[str]) -> None:
     obj.port = port
 
 
-_GLOBAL: dict[str, Setter] = {
+_GLOBAL: dict[str, Entry] = {
     "serial_no": _field("serial_no", _v_int),
     "primary": _field("primary", _v_str),
     "primary_private": _field("primary_private", _v_str),
@@ -267,7 +307,7 @@ _GLOBAL: dict[str, Setter] = {
     "deadtime": _field("deadtime", _v_seconds),
     "heartbeat_key_file": _field("heartbeat_key_file", _v_str),  # extension (pulse HMAC)
     "network": _field("network", _v_str),
-    "nat_router": _set_nat_router,
+    "nat_router": _special(_set_nat_router),
     "nat_nmask": _field("nat_nmask", _v_str),
     "reservation_conflict_action": _field("reservation_conflict_action", _v_str),
     "debug_level": _field("debug_level", _v_str),
@@ -288,13 +328,13 @@ _GLOBAL: dict[str, Setter] = {
     "dirs": _discard(_v_list),
 }
 
-_VIRTUAL: dict[str, Setter] = {
+_VIRTUAL: dict[str, Entry] = {
     "active": _field("active", _v_bool),
-    "address": _set_address,
+    "address": _special(_set_address),
     "vip_nmask": _field("vip_nmask", _v_str),
     "sorry_server": _field("sorry_server", _v_str),
     "fwmark": _field("fwmark", _v_fwmark),
-    "port": _set_virtual_port,
+    "port": _special(_set_virtual_port),
     "protocol": _field("protocol", _v_str),
     "scheduler": _field("scheduler", _v_str),
     "persistent": _field("persistent", _v_int),
@@ -315,7 +355,7 @@ _VIRTUAL: dict[str, Setter] = {
 }
 
 # Same parser as virtual blocks: check the syntax of LVS-only keys, keep FOS ones.
-_FAILOVER: dict[str, Setter] = dict(_VIRTUAL)
+_FAILOVER: dict[str, Entry] = dict(_VIRTUAL)
 _FAILOVER.update({
     "fwmark": _discard(_v_fwmark),
     "persistent": _discard(_v_int),
@@ -333,7 +373,7 @@ _FAILOVER.update({
     "stop_cmd": _field("stop_cmd", _v_str),
 })
 
-_SERVER: dict[str, Setter] = {
+_SERVER: dict[str, Entry] = {
     "address": _field("address", _v_str),
     "active": _field("active", _v_bool),
     "weight": _field("weight", _v_int),
@@ -374,11 +414,19 @@ def parse(text: str) -> LvsConfig:
             if not line or line[0] == "#":
                 continue
             toks = []
-            toks = _tokenize(line)
+            toks = _tokenize(line)  # (reset first: a quote error must not blame the last key)
             key = toks[0]
-            setter = table.get(key)
-            if setter is not None and len(toks) > 1 and toks[1] == "=":
-                setter(block, toks[2:])
+            entry = table.get(key)
+            if entry is not None and len(toks) > 1 and toks[1] == "=":
+                attr, fn = entry
+                if attr is None:
+                    fn(block, toks[2:])
+                elif len(toks) == 3:
+                    value = toks[2] if fn is None else fn(toks[2])
+                    if attr:
+                        setattr(block, attr, value)
+                else:
+                    raise _Stop(E_MISSING if len(toks) < 3 else E_EXTRA)
                 block._lines[key] = lineno
                 continue
             if key == "}" and len(toks) == 1:
@@ -390,7 +438,7 @@ def parse(text: str) -> LvsConfig:
                 else:
                     block, kind, table = cfg, "global", _GLOBAL
                 continue
-            if key in ("virtual", "failover", "server") and setter is None:
+            if key in ("virtual", "failover", "server") and entry is None:
                 opening = _open_block(toks, kind)
                 if opening == "server":
                     outer, outer_kind, outer_opened_at = block, kind, opened_at
@@ -410,12 +458,12 @@ def parse(text: str) -> LvsConfig:
                     kind, table = "failover", _FAILOVER
                 opened_at = lineno
                 continue
-            if setter is None:
+            if entry is None:
                 raise _Stop(_unknown_message(key, kind), key)
             raise _Stop(E_EQUAL, key)
     except _Stop as stop:
-        key = stop.key or (toks[0] if toks else None)
-        raise LvsCfError(Problem(lineno, stop.message, key)) from None
+        where = stop.key or (toks[0] if toks else None)
+        raise LvsCfError(Problem(lineno, stop.message, where)) from None
     if kind != "global":
         raise LvsCfError(Problem(
             opened_at, f"{E_EOF}: block '{kind} {block.name}' opened here is never closed",

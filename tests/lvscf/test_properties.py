@@ -39,7 +39,7 @@ names = st.text(NAME_CHARS, min_size=1, max_size=8).filter(
     lambda s: s[0] not in "\"'#" and s not in ("{", "}", "=") and not ('"' in s and "'" in s))
 # Free text: anything a line can carry (no line breaks, NUL or both quote kinds).
 free_text = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"),
+    st.characters(exclude_categories=["Cs"], exclude_characters="\n\r\x00"),
     max_size=12).filter(lambda s: not ('"' in s and "'" in s))
 paths = st.builds(lambda s: "/" + s, free_text)
 ipv4 = st.ip_addresses(v=4).filter(lambda a: not a.is_unspecified).map(str)
@@ -154,6 +154,7 @@ def configs(draw: st.DrawFn) -> LvsConfig:
             vs.active = False
         if vs.active:
             claims.add(claim)
+        assert vs.address is not None
         if cfg.network != "tunnel":     # only tunnel mixes address families
             vs.servers = [s for s in vs.servers if (":" in s.address) == (":" in vs.address)]
             if vs.sorry_server and (":" in vs.sorry_server) != (":" in vs.address):
