@@ -54,6 +54,7 @@ DIRECTORS = {
     "dir1": {"pub": "203.0.113.1", "priv": "192.0.2.253", "hb": "198.51.100.1"},
     "dir2": {"pub": "203.0.113.2", "priv": "192.0.2.252", "hb": "198.51.100.2"},
 }
+PULSE_CMD = os.environ.get("FAILOVER_PULSE_CMD", "-m piranha_web.pulse.main").split()
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 
@@ -115,7 +116,7 @@ class FailoverLab(Lab):
         self._generation += 1
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = self.start(name, f"pulse-{name}-{self._generation}",
-                          [sys.executable, "-m", "piranha_web.pulse.main", "-n", "-c",
+                          [sys.executable, *PULSE_CMD, "-n", "-c",
                            str(self.conf(name)), "--runtime-dir", str(self.rundir(name)),
                            "--backend", "ipvs", "--drain-seconds", "0"], env=env, cwd=ROOT)
         self.pulses[name] = proc
