@@ -20,6 +20,7 @@ from typing import Any
 
 from pyroute2 import IPVS, IPVSDest, IPVSService
 
+from .nlthread import NetlinkThread
 from .reconcile import (
     ADD_DEST, ADD_SERVICE, DEL_DEST, DEL_SERVICE, DRAIN_DEST, FWD_DIRECT, FWD_NAT, FWD_TUNNEL,
     SET_DEST, SET_SERVICE, Dest, DestKey, Op, Service, ServiceEntry, ServiceKey, Table,
@@ -108,10 +109,15 @@ class NetlinkIpvs:
     name = "ipvs"
 
     def __init__(self) -> None:
-        self.sock = IPVS()
+        self.thread = NetlinkThread("pulse-ipvs")
+        self.sock = self.thread.call(IPVS)
 
     def dump(self) -> Table:
         """Every service and destination currently in the kernel."""
+        return self.thread.call(self._dump)
+
+    def _dump(self) -> Table:
+        """:meth:`dump` on the netlink thread."""
         table: Table = {}
         for msg in self.sock.service("dump"):
             nla = msg.get_attr("IPVS_CMD_ATTR_SERVICE")
@@ -127,6 +133,10 @@ class NetlinkIpvs:
 
     def apply(self, op: Op) -> None:
         """Send exactly one request for ``op``."""
+        self.thread.call(self._apply, op)
+
+    def _apply(self, op: Op) -> None:
+        """:meth:`apply` on the netlink thread."""
         assert op.key is not None
         if op.action in (ADD_SERVICE, SET_SERVICE):
             verb = "add" if op.action == ADD_SERVICE else "set"
@@ -141,5 +151,6 @@ class NetlinkIpvs:
             raise ValueError(f"not an IPVS op: {op.action}")
 
     def close(self) -> None:
-        """Close the netlink socket."""
-        self.sock.close()
+        """Close the netlink socket and its thread."""
+        self.thread.call(self.sock.close)
+        self.thread.shutdown()

@@ -14,6 +14,7 @@ import logging
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from .nlthread import NetlinkThread
 from .reconcile import Address
 
 log = logging.getLogger("pulse.vip")
@@ -23,7 +24,8 @@ class IpRouteAddresses:
     """Address backend on the current network namespace."""
 
     def __init__(self) -> None:
-        self.ipr = IPRoute()
+        self.thread = NetlinkThread("pulse-iproute")
+        self.ipr = self.thread.call(IPRoute)
 
     def _index(self, device: str) -> int:
         """Interface index of ``device`` (raises LookupError when missing)."""
@@ -33,6 +35,10 @@ class IpRouteAddresses:
         return int(found[0])
 
     def exists(self, address: Address) -> bool:
+        """See :meth:`_exists` (runs on the netlink thread)."""
+        return self.thread.call(self._exists, address)
+
+    def _exists(self, address: Address) -> bool:
         """Is ``ip/prefix`` configured on the device?"""
         try:
             index = self._index(address.device)
@@ -44,6 +50,10 @@ class IpRouteAddresses:
         return False
 
     def add(self, address: Address) -> None:
+        """See :meth:`_add` (runs on the netlink thread)."""
+        return self.thread.call(self._add, address)
+
+    def _add(self, address: Address) -> None:
         """Add the address with its label; an existing identical address is fine."""
         index = self._index(address.device)
         label = address.label if len(address.label) <= 15 else address.device
@@ -55,6 +65,10 @@ class IpRouteAddresses:
                 raise
 
     def remove(self, address: Address) -> None:
+        """See :meth:`_remove` (runs on the netlink thread)."""
+        return self.thread.call(self._remove, address)
+
+    def _remove(self, address: Address) -> None:
         """Delete exactly this address; already gone is fine."""
         try:
             index = self._index(address.device)
@@ -66,5 +80,6 @@ class IpRouteAddresses:
                 raise
 
     def close(self) -> None:
-        """Close the rtnetlink socket."""
-        self.ipr.close()
+        """Close the rtnetlink socket and its thread."""
+        self.thread.call(self.ipr.close)
+        self.thread.shutdown()

@@ -1,0 +1,203 @@
+"""pulse as a real process programming kernel IPVS in the seed lab (NAT, rr, fwmark 80).
+
+Run inside the IPVS guest:
+    /work/shared/tools/with-ipvs-kernel -- .venv/bin/python -m pytest -m ipvs tests/ipvs
+The tests share one pulse process and run in file order; each leaves the lab
+as it found it (both real servers up, weights 1).
+"""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.client import HeldConnection
+from tests.support.processes import NsProcess, wait_until
+from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
+
+pytestmark = pytest.mark.ipvs
+
+TIMEOUT, REENTRY = 0.5, 1.0
+RS1_TEXT, RS2_TEXT = REAL_SERVERS["rs1"][1], REAL_SERVERS["rs2"][1]
+FOREIGN = "198.51.100.50:25"
+
+
+def seed_cf(serial: int, rs2_weight: int = 1, scheduler: str = "rr") -> str:
+    """The seed article's lvs.cf on TEST-NET addresses, keyed by fwmark 80."""
+    return f"""serial_no = {serial}
+primary = 203.0.113.1
+service = lvs
+backup_active = 0
+network = nat
+nat_router = 192.0.2.254 eth1:1
+nat_nmask = 255.255.255.0
+virtual www {{
+    active = 1
+    address = {VIP} eth0:1
+    vip_nmask = 255.255.255.0
+    fwmark = 80
+    port = 80
+    send = "GET / HTTP/1.0\\r\\n\\r\\n"
+    expect = "HTTP"
+    scheduler = {scheduler}
+    protocol = tcp
+    timeout = {TIMEOUT}
+    reentry = {REENTRY}
+    server real {{
+        address = 192.0.2.1
+        active = 1
+        weight = 1
+    }}
+    server real1 {{
+        address = 192.0.2.2
+        active = 1
+        weight = {rs2_weight}
+    }}
+}}
+"""
+
+
+class Pulse:
+    """The pulse process in the director namespace and its files."""
+
+    def __init__(self, lab: SeedTopology, workdir: Path) -> None:
+        self.lab, self.cf, self.rundir = lab, workdir / "lvs.cf", workdir / "run"
+        self.proc: NsProcess | None = None
+
+    def write(self, text: str) -> None:
+        tmp = self.cf.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.cf)
+
+    def start(self) -> None:
+        pulse = Path(sys.executable).with_name("pulse")
+        argv = [str(pulse)] if pulse.exists() else [sys.executable, "-m", "piranha_web.pulse.main"]
+        self.proc = self.lab.start("director", "pulse", [*argv, "-n", "-c", str(self.cf), "--backend", "ipvs",
+                                                         "--runtime-dir", str(self.rundir), "--drain-seconds", "1"])
+
+    def status(self) -> dict:
+        try:
+            return json.loads((self.rundir / "pulse-status.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def dests(self) -> dict[str, int]:
+        """addr -> weight of the FWM 80 service, from pulse's status."""
+        for svc in self.status().get("table", []):
+            if svc["service"] == "FWM 80":
+                return {d["addr"]: d["weight"] for d in svc["dests"]}
+        return {}
+
+    def run(self, *argv: str) -> str:
+        return self.lab.run("director", list(argv), timeout=30).stdout
+
+    def ipvsadm(self) -> str:
+        return self.run("ipvsadm", "-Ln")
+
+
+@pytest.fixture(scope="module")
+def pulse(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
+    p = Pulse(seed, tmp_path_factory.mktemp("pulse"))
+    p.write(seed_cf(1))
+    p.run("ipvsadm", "-A", "-t", FOREIGN, "-s", "wlc")      # not pulse's: must survive everything
+    p.start()
+    try:
+        wait_until(lambda: set(p.dests()) == {"192.0.2.1", "192.0.2.2"}, timeout=30, interval=0.2,
+                   what="both real servers in the table")
+        yield p
+    finally:
+        if p.proc is not None and p.proc.alive():
+            p.proc.stop()
+
+
+def alternates(names: list[str]) -> bool:
+    return len(names) == 4 and names[0] != names[1] and names[0] == names[2] and names[1] == names[3]
+
+
+def test_seed_requests_alternate_through_fwmark_nat(pulse: Pulse, seed: SeedTopology) -> None:
+    names = seed.client_fetch_many(4)
+    assert alternates(names) and set(names) == {RS1_TEXT, RS2_TEXT}, names
+    table = pulse.ipvsadm()
+    assert "FWM  80 rr" in table and "192.0.2.1:80                 Masq    1" in table
+    assert f"TCP  {FOREIGN} wlc" in table
+    mangle = pulse.run("iptables-save", "-t", "mangle")
+    assert "-A PREROUTING -j PIRANHA-PULSE" in mangle
+    assert "-A PIRANHA-PULSE -d 203.0.113.10/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x50/0xffffffff" in mangle
+    addrs = pulse.run("ip", "-o", "-4", "addr", "show")
+    assert f"inet {VIP}/24" in addrs and "eth0:1" in addrs
+    assert "inet 192.0.2.254/24" in addrs and "eth1:1" in addrs
+    doc = pulse.status()
+    assert doc["backend"] == "ipvs" and doc["firewall"] == "iptables" and doc["role"] == "standalone"
+
+
+def test_failed_server_is_removed_and_comes_back(pulse: Pulse, seed: SeedTopology) -> None:
+    seed.stop_real_server("rs1")
+    t0 = time.monotonic()
+    wait_until(lambda: "192.0.2.1" not in pulse.dests(), timeout=10, interval=0.05, what="rs1 removed")
+    removed_after = time.monotonic() - t0
+    assert removed_after < TIMEOUT + 1.5, removed_after          # one interval + status/poll slack
+    assert "192.0.2.1:80" not in pulse.ipvsadm()
+    assert seed.client_fetch_many(4) == [RS2_TEXT] * 4
+    seed.start_real_server("rs1")
+    seed.wait_real_servers(["rs1"])
+    t1 = time.monotonic()
+    wait_until(lambda: "192.0.2.1" in pulse.dests(), timeout=15, interval=0.05, what="rs1 back")
+    assert time.monotonic() - t1 >= REENTRY * 0.4               # not before the reentry passes
+    assert set(seed.client_fetch_many(4)) == {RS1_TEXT, RS2_TEXT}
+
+
+def test_weight_change_is_one_netlink_op_and_held_connection_survives(pulse: Pulse, seed: SeedTopology) -> None:
+    with seed.client_hold_connection() as held:
+        first = held.request()
+        before = pulse.status()["ops_applied"]
+        pulse.write(seed_cf(2, rs2_weight=3))
+        wait_until(lambda: pulse.status().get("serial_no") == 2 and pulse.dests().get("192.0.2.2") == 3,
+                   timeout=15, interval=0.05, what="serial 2 with weight 3")
+        time.sleep(0.5)
+        doc = pulse.status()
+        assert doc["ops_applied"] - before == 1, doc["last_reconcile"]
+        assert doc["last_reconcile"]["ops"] == ["set-dest FWM 80 -> 192.0.2.2:80 nat weight 3"]
+        assert "192.0.2.2:80                 Masq    3" in pulse.ipvsadm()
+        assert held.request() == first                             # same connection, same server
+    pulse.write(seed_cf(3))
+    wait_until(lambda: pulse.dests().get("192.0.2.2") == 1, timeout=15, interval=0.05, what="weight back to 1")
+
+
+def test_invalid_reload_leaves_kernel_table_untouched(pulse: Pulse) -> None:
+    before = pulse.ipvsadm()
+    ops_before = pulse.status()["ops_applied"]
+    pulse.write(seed_cf(4).replace("scheduler = rr", "scheduler = fastest"))
+    assert pulse.proc is not None
+    pulse.proc.signal(signal.SIGHUP)
+    wait_until(lambda: pulse.status().get("last_reload", {}).get("ok") is False, timeout=10, interval=0.05,
+               what="failed reload reported")
+    doc = pulse.status()
+    assert "lvs.cf:" in doc["last_reload"]["error"] and "scheduler" in doc["last_reload"]["error"]
+    assert doc["serial_no"] == 3
+    time.sleep(0.6)
+    assert pulse.ipvsadm() == before
+    assert pulse.status()["ops_applied"] == ops_before
+    pulse.write(seed_cf(5))
+    wait_until(lambda: pulse.status().get("serial_no") == 5 and pulse.status()["last_reload"]["ok"],
+               timeout=10, interval=0.05, what="good reload")
+    assert pulse.ipvsadm() == before
+
+
+def test_stop_removes_exactly_what_pulse_added(pulse: Pulse) -> None:
+    assert pulse.proc is not None
+    pulse.proc.signal(signal.SIGTERM)
+    wait_until(lambda: not pulse.proc.alive(), timeout=15, interval=0.1, what="pulse exit")  # type: ignore[union-attr]
+    table = pulse.ipvsadm()
+    assert "FWM  80" not in table and f"TCP  {FOREIGN} wlc" in table
+    assert "PIRANHA-PULSE" not in pulse.run("iptables-save", "-t", "mangle")
+    addrs = pulse.run("ip", "-o", "-4", "addr", "show")
+    assert VIP not in addrs and "192.0.2.254" not in addrs
+    assert "203.0.113.1/24" in addrs and "192.0.2.253/24" in addrs       # the lab's own addresses stay
+    assert pulse.status()["state"] == "stopped"
+    pulse.run("ipvsadm", "-D", "-t", FOREIGN)
