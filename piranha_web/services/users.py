@@ -128,8 +128,9 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     Upgrades the stored hash in place when the hasher's parameters have changed
     (the caller commits).
     """
+    dummy = dummy_hash()  # computed up front so even a process's first miss costs the same
     user = get_user(session, username) if username else None
-    stored = user.password_hash if user is not None else dummy_hash()
+    stored = user.password_hash if user is not None else dummy
     try:
         _hasher.verify(stored, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):

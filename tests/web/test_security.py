@@ -23,6 +23,15 @@ from piranha_web.extensions import db
 from piranha_web.security import CONTENT_SECURITY_POLICY, PUBLIC_ENDPOINTS
 from piranha_web.services import users
 
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests hash dozens of passwords: same argon2id code path, test-sized cost."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    monkeypatch.setattr(users, "_dummy_hash", None)
+
 PASSWORD = "correct horse"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 CHANGING = ("POST", "PUT", "PATCH", "DELETE")

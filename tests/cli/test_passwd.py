@@ -1,0 +1,113 @@
+"""``piranha-passwd``: prompts, --stdin, refusals, sessions ended, same DB as the console."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from piranha_web.app import create_app
+from piranha_web.cli import passwd
+from piranha_web.extensions import db
+from piranha_web.services import users
+
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests hash dozens of passwords: same argon2id code path, test-sized cost."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    monkeypatch.setattr(users, "_dummy_hash", None)
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("PIRANHA_INSTANCE", str(instance))
+    monkeypatch.setenv("PIRANHA_LVS_CF", str(tmp_path / "lvs.cf"))
+    monkeypatch.delenv("PIRANHA_DATABASE_URL", raising=False)
+    return instance
+
+
+def stored_user(name: str = "piranha"):  # noqa: ANN201
+    app = create_app({"AUTO_IMPORT": False})
+    with app.app_context():
+        user = users.get_user(db.session, name)
+        db.session.expunge_all()
+        return user
+
+
+def check(name: str, password: str) -> bool:
+    app = create_app({"AUTO_IMPORT": False})
+    with app.app_context():
+        return users.authenticate(db.session, name, password) is not None
+
+
+def prompts(*answers: str):  # noqa: ANN201
+    asked: list[str] = []
+    it = iter(answers)
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return next(it)
+
+    prompt.asked = asked  # type: ignore[attr-defined]
+    return prompt
+
+
+def test_interactive_default_user(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prompt = prompts("s3cret-pass", "s3cret-pass")
+    assert passwd.main([], prompt=prompt) == 0
+    assert prompt.asked == ["New Password: ", "Verify: "]
+    assert "piranha" in capsys.readouterr().out
+    assert check("piranha", "s3cret-pass")
+    assert stored_user().password_hash.startswith("$argon2id$")
+
+
+@pytest.mark.parametrize("answers,message", [
+    (("", ""), "Empty password refused"),
+    (("s3cret-pass", "s3cret-pasS"), "Passwords do not match."),
+    (("short", "short"), "at least 8 characters"),
+])
+def test_refusals_exit_1_with_a_message(env: Path, capsys: pytest.CaptureFixture[str],
+                                        answers: tuple[str, str], message: str) -> None:
+    assert passwd.main(["piranha"], prompt=prompts(*answers)) == 1
+    assert message in capsys.readouterr().err
+    assert stored_user() is None
+
+
+def test_stdin_for_scripts(env: Path) -> None:
+    assert passwd.main(["--stdin", "ops"], stdin=io.StringIO("from-a-script\n")) == 0
+    assert check("ops", "from-a-script")
+    assert passwd.main(["--stdin", "ops"], stdin=io.StringIO("tiny\n")) == 1
+    assert passwd.main(["--stdin", "ops"], stdin=io.StringIO("")) == 1
+    assert check("ops", "from-a-script")
+
+
+def test_change_bumps_epoch_and_adds_users(env: Path) -> None:
+    assert passwd.main(["--stdin"], stdin=io.StringIO("first-password\n")) == 0
+    assert passwd.main(["--stdin"], stdin=io.StringIO("second-password\n")) == 0
+    assert stored_user().session_epoch == 1
+    assert passwd.main(["--stdin", "viewer", "--role", "readonly"], stdin=io.StringIO("viewer-password\n")) == 0
+    assert stored_user("viewer").role == "readonly"
+    assert check("piranha", "second-password") and not check("piranha", "first-password")
+
+
+def test_bad_user_name(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert passwd.main(["--stdin", "a b"], stdin=io.StringIO("long-enough\n")) == 1
+    assert "Invalid user name" in capsys.readouterr().err
+
+
+def test_console_script_reads_stdin(env: Path, tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("piranha-passwd")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "piranha_web.cli.passwd"]
+    proc = subprocess.run([*cmd, "--stdin", "piranha"], input="via-console-script\n", text=True,
+                          capture_output=True, env=dict(os.environ), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert check("piranha", "via-console-script")
+    assert not (tmp_path / "lvs.cf").exists()  # setting a password never touches lvs.cf
