@@ -253,13 +253,24 @@ class FailoverController:
             self._actions.put_nowait(action)
 
     async def _ticker(self) -> None:
-        """Every keepalive: check links and the dead timer, send a heartbeat."""
+        """Every keepalive: check links, send a heartbeat; also wake exactly at the dead time.
+
+        Waking at ``dead_at`` (not only on the keepalive grid) saves up to one
+        keepalive on every takeover.
+        """
+        next_send = time.monotonic()
         while True:
-            if self.links_ok is not None:
-                self._apply(self.machine.links(self.links_ok()))
-            self._apply(self.machine.tick(time.monotonic()))
-            self._announce()
-            await asyncio.sleep(self.keepalive)
+            now = time.monotonic()
+            self._apply(self.machine.tick(now))
+            if now >= next_send:
+                if self.links_ok is not None:
+                    self._apply(self.machine.links(self.links_ok()))
+                self._announce()
+                next_send = now + self.keepalive
+            wake = next_send
+            if self.machine.state is State.STANDBY:
+                wake = min(wake, self.machine.dead_at + 0.001)
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
 
     async def _worker(self) -> None:
         """Run hooks in order, never two at once."""
