@@ -9,11 +9,13 @@ other field as the page showed it.
 from __future__ import annotations
 
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -153,8 +155,20 @@ class Console:
         return [(c, unescape(m)) for c, m in FLASH_RE.findall(response.get_data(as_text=True))]
 
 
+_TEMPLATE_DB: list[Path] = []  # a migrated empty database, copied into each test's instance
+
+
 def make_app(tmp_path: Path, lvs_text: str | None = None, **config: Any) -> Flask:
-    """A console on a tmp instance with a tmp lvs.cf (written first when ``lvs_text`` is given)."""
+    """A console on a tmp instance with a tmp lvs.cf (written first when ``lvs_text`` is given).
+
+    The database starts as a copy of a once-migrated template (create_app
+    still runs the upgrade, which then has nothing to do): a full Alembic
+    run per test would dominate the suite's time.
+    """
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    if _TEMPLATE_DB and "DATABASE_URL" not in config:
+        shutil.copyfile(_TEMPLATE_DB[0], instance / "piranha.db")
     etc = tmp_path / "etc"
     etc.mkdir(exist_ok=True)
     lvs = etc / "lvs.cf"
@@ -177,8 +191,25 @@ def add_user(app: Flask, username: str = "piranha", password: str = PASSWORD, ro
         users.store_password(username, password, role=role)
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database at the newest schema (built once per test session)."""
+    if not _TEMPLATE_DB:
+        base = tmp_path_factory.mktemp("template")
+        create_app({"INSTANCE_PATH": str(base), "SECRET_KEY": "t", "LVS_CF": str(base / "none.cf")})
+        _TEMPLATE_DB.append(base / "piranha.db")
+    return _TEMPLATE_DB[0]
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters: the console tests log in often, hashing cost is not what they test."""
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(users, "_dummy_hash", None)
+
+
+@pytest.fixture
+def app(tmp_path: Path, migrated_template: Path, fast_hashing: None) -> Iterator[Flask]:
     """A console with CSRF on, an empty database and no lvs.cf yet."""
     application = make_app(tmp_path)
     yield application
