@@ -23,7 +23,16 @@ from flask_login import current_user
 from .extensions import csrf
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+# Blueprints that authenticate every request themselves instead of by session cookie: the
+# REST API (bearer token) and metrics (loopback/token).  They never read the session cookie,
+# so cookie CSRF does not apply to them.  Deny by default still holds: such a blueprint is let
+# through only while it really has a before_request hook of its own (its authentication);
+# without one, its routes fall back to the session check below.
+TOKEN_AUTH_BLUEPRINTS = frozenset({"api", "metrics"})
+SELF_AUTHENTICATING_BLUEPRINTS = TOKEN_AUTH_BLUEPRINTS
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Changes a read-only user may still make: only ending their own session.
+ANY_ROLE_ENDPOINTS = frozenset({"auth.logout"})
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -78,13 +87,25 @@ def require_login() -> Any:
     """Deny by default: anonymous GET/HEAD go to the login page, anything else is 401."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
+    if _authenticates_itself(request.blueprint):
+        return None
     if current_user.is_authenticated:
-        if request.method not in SAFE_METHODS and not getattr(current_user, "can_write", False):
+        if (request.method not in SAFE_METHODS and request.endpoint not in ANY_ROLE_ENDPOINTS
+                and not getattr(current_user, "can_write", False)):
             abort(403)
         return None
     if request.method in ("GET", "HEAD") and request.endpoint is not None:
         return redirect(url_for("auth.login", next=_local_next()))
     abort(401)
+
+
+def _authenticates_itself(blueprint: str | None) -> bool:
+    """True for an allow-listed blueprint that has its own before_request authentication."""
+    from flask import current_app
+
+    if blueprint is None or request.endpoint is None or blueprint not in TOKEN_AUTH_BLUEPRINTS:
+        return False
+    return bool(current_app.before_request_funcs.get(blueprint))
 
 
 def _local_next() -> str | None:

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 
 from piranha_web.app import create_app
 from piranha_web.extensions import db
-from piranha_web.security import CONTENT_SECURITY_POLICY, PUBLIC_ENDPOINTS
+from piranha_web.security import CONTENT_SECURITY_POLICY, PUBLIC_ENDPOINTS, TOKEN_AUTH_BLUEPRINTS
 from piranha_web.services import users
 
 
@@ -68,6 +68,11 @@ def build_app(tmp_path: Path, **extra: object) -> Flask:
         users.store_password("piranha", PASSWORD)
         users.store_password("viewer", PASSWORD, role="readonly")
     return app
+
+
+def token_authenticated(endpoint: str) -> bool:
+    """Endpoints of the API-style blueprints: a session cookie alone must get 401 there."""
+    return endpoint.split(".", 1)[0] in TOKEN_AUTH_BLUEPRINTS
 
 
 def dummy_value(converter: object) -> object:
@@ -198,7 +203,8 @@ def test_logged_in_changes_without_csrf_token_are_refused(walk_app: Flask) -> No
             continue
         for method in CHANGING:
             r = client.open(path, method=method, data={"name": "evil", "port": "1", "weight": "9"})
-            assert r.status_code in (400, 405), f"{method} {path} ({endpoint}) -> {r.status_code}"
+            allowed = (401, 403, 405) if token_authenticated(endpoint) else (400, 405)
+            assert r.status_code in allowed, f"{method} {path} ({endpoint}) -> {r.status_code}"
     assert client.get("/").status_code == 200  # still logged in: logout without a token did nothing
     assert state(walk_app) == before
 
@@ -211,7 +217,8 @@ def test_logged_in_changes_with_a_bad_csrf_token_are_refused(walk_app: Flask) ->
         if endpoint == "static":
             continue
         r = client.post(path, data={"csrf_token": "forged.token.value", "name": "evil"})
-        assert r.status_code in (400, 405), f"POST {path} ({endpoint}) -> {r.status_code}"
+        allowed = (401, 403, 405) if token_authenticated(endpoint) else (400, 405)
+        assert r.status_code in allowed, f"POST {path} ({endpoint}) -> {r.status_code}"
     assert state(walk_app) == before
 
 
@@ -226,9 +233,26 @@ def test_readonly_user_cannot_change_anything(walk_app: Flask) -> None:
         for method in CHANGING:
             r = client.open(path, method=method, data={"csrf_token": token, "name": "evil"},
                             headers={"X-CSRFToken": token})
-            assert r.status_code in (403, 405), f"{method} {path} ({endpoint}) -> {r.status_code}"
+            allowed = (401, 403, 405) if token_authenticated(endpoint) else (403, 405)
+            assert r.status_code in allowed, f"{method} {path} ({endpoint}) -> {r.status_code}"
     assert state(walk_app) == before
     assert client.get("/audit/").status_code == 200  # but may read
+    out = client.post("/logout", data={"csrf_token": token})  # and may log out
+    assert out.status_code == 302 and client.get("/").status_code == 302
+
+
+def test_token_blueprints_need_their_own_authentication(tmp_path: Path) -> None:
+    """The API allow-list only lets a blueprint through while it has its own auth hook."""
+    from flask import Blueprint
+
+    from piranha_web import security
+
+    assert security.TOKEN_AUTH_BLUEPRINTS <= {"api", "metrics"}
+    hookless = Blueprint("metrics", __name__, url_prefix="/probe-metrics")
+    hookless.add_url_rule("/", "scrape", lambda: "secret numbers")
+    app = build_app(tmp_path)
+    app.register_blueprint(hookless)
+    assert app.test_client().get("/probe-metrics/").status_code == 302  # no hook: session check applies
 
 
 def test_security_headers_on_every_page_and_no_store(walk_app: Flask) -> None:
