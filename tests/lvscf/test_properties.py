@@ -51,45 +51,68 @@ seconds = st.one_of(st.integers(1, 86400),
                     st.floats(0.001, 86400, allow_nan=False, allow_infinity=False))
 ports = st.integers(1, 65535)
 
+# Strategies are built once here: building them inside draws costs Hypothesis
+# more than the test itself.
+bools = st.booleans()
+any_port = st.integers(0, 65535)
+weights = st.integers(0, 65535)
+u32 = st.integers(0, 2 ** 32 - 1)
+counts = st.integers(0, 3)
+few = st.integers(0, 2)
+families = st.sampled_from(["v4", "v6"])
+prefixes = st.integers(0, 128).map(str)
+reentries = st.just(0) | seconds
+opt_text = st.none() | free_text
+opt_paths = st.none() | paths
+opt_devices = st.none() | devices
+opt_masks = st.none() | masks
+opt_prefixes = st.none() | prefixes
+opt_ipv4 = st.none() | ipv4
+opt_ipv6 = st.none() | ipv6
+opt_fwmark = st.none() | st.integers(1, 2 ** 32 - 1)
+opt_port = st.none() | ports
+opt_any_port = st.none() | any_port
+protocols = st.sampled_from(PROTOCOLS)
+schedulers = st.sampled_from(SCHEDULERS)
+opt_monitors = st.none() | st.sampled_from(LOAD_MONITORS)
 
-@st.composite
-def real_servers(draw: st.DrawFn, index: int, family: str, fwmark: bool) -> RealServer:
-    address = draw(ipv4 if family == "v4" else ipv6)
-    port = draw(st.none() | (st.integers(0, 65535) if fwmark else ports))
-    return RealServer(name=f"{draw(names)}{index}", address=address,
-                      active=draw(st.booleans()), weight=draw(st.integers(0, 65535)), port=port)
+
+def _real_server(draw: st.DrawFn, index: int, family: str, fwmark: bool) -> RealServer:
+    return RealServer(name=f"{draw(names)}{index}",
+                      address=draw(ipv4 if family == "v4" else ipv6),
+                      active=draw(bools), weight=draw(weights),
+                      port=draw(opt_any_port if fwmark else opt_port))
 
 
-@st.composite
-def virtual_servers(draw: st.DrawFn, index: int) -> VirtualServer:
-    family = draw(st.sampled_from(["v4", "v6"]))
-    fwmark = draw(st.none() | st.integers(1, 2 ** 32 - 1))
+def _virtual_server(draw: st.DrawFn, index: int) -> VirtualServer:
+    v4 = draw(families) == "v4"
+    fwmark = draw(opt_fwmark)
     vs = VirtualServer(
         name=f"{draw(names)}{index}",
-        active=draw(st.booleans()),
-        address=draw(ipv4 if family == "v4" else ipv6),
-        device=draw(st.none() | devices),
-        vip_nmask=draw(st.none() | (masks if family == "v4" else st.integers(0, 128).map(str))),
-        sorry_server=draw(st.none() | (ipv4 if family == "v4" else ipv6)),
+        active=draw(bools),
+        address=draw(ipv4 if v4 else ipv6),
+        device=draw(opt_devices),
+        vip_nmask=draw(opt_masks if v4 else opt_prefixes),
+        sorry_server=draw(opt_ipv4 if v4 else opt_ipv6),
         fwmark=fwmark,
-        port=draw(st.integers(0, 65535) if fwmark else ports),
-        protocol=draw(st.sampled_from(PROTOCOLS)),
-        scheduler=draw(st.sampled_from(SCHEDULERS)),
-        persistent=draw(st.integers(0, 2 ** 32 - 1)),
-        pmask=draw(st.none() | (masks if family == "v4" else st.integers(0, 128).map(str))),
-        send=draw(st.none() | free_text),
-        expect=draw(st.none() | free_text),
-        use_regex=draw(st.booleans()),
-        send_program=draw(st.none() | paths),
-        load_monitor=draw(st.none() | st.sampled_from(LOAD_MONITORS)),
+        port=draw(any_port if fwmark else ports),
+        protocol=draw(protocols),
+        scheduler=draw(schedulers),
+        persistent=draw(u32),
+        pmask=draw(opt_masks if v4 else opt_prefixes),
+        send=draw(opt_text),
+        expect=draw(opt_text),
+        use_regex=draw(bools),
+        send_program=draw(opt_paths),
+        load_monitor=draw(opt_monitors),
         timeout=draw(seconds),
-        reentry=draw(st.just(0) | seconds),
-        quiesce_server=draw(st.booleans()),
-        client_monitor=draw(st.none() | paths),
+        reentry=draw(reentries),
+        quiesce_server=draw(bools),
+        client_monitor=draw(opt_paths),
     )
     seen: set[tuple[str, int]] = set()
-    for i in range(draw(st.integers(0, 3))):
-        rs = draw(real_servers(i, family, fwmark is not None))
+    for i in range(draw(counts)):
+        rs = _real_server(draw, i, "v4" if v4 else "v6", fwmark is not None)
         target = (rs.address, vs.server_port(rs))
         if target not in seen:
             seen.add(target)
@@ -97,58 +120,57 @@ def virtual_servers(draw: st.DrawFn, index: int) -> VirtualServer:
     return vs
 
 
-@st.composite
-def failover_services(draw: st.DrawFn, index: int) -> FailoverService:
+def _failover_service(draw: st.DrawFn, index: int) -> FailoverService:
     return FailoverService(
-        name=f"{draw(names)}{index}", active=draw(st.booleans()), address=draw(ipv4),
-        device=draw(st.none() | devices), vip_nmask=draw(st.none() | masks),
-        port=draw(ports), send=draw(st.none() | free_text), expect=draw(st.none() | free_text),
-        timeout=draw(seconds), reentry=draw(st.just(0) | seconds),
+        name=f"{draw(names)}{index}", active=draw(bools), address=draw(ipv4),
+        device=draw(opt_devices), vip_nmask=draw(opt_masks),
+        port=draw(ports), send=draw(opt_text), expect=draw(opt_text),
+        timeout=draw(seconds), reentry=draw(reentries),
         start_cmd=draw(paths), stop_cmd=draw(paths))
+
+
+global_fields = st.fixed_dictionaries({
+    "serial_no": st.integers(0, 2 ** 40),
+    "primary": st.none() | ipv4 | ipv6,
+    "primary_private": opt_ipv4,
+    "primary_shared": opt_text,
+    "service": st.sampled_from(["lvs", "fos"]),
+    "rsh_command": opt_text,
+    "backup_private": opt_ipv4,
+    "backup_shared": opt_text,
+    "heartbeat": bools,
+    "heartbeat_port": ports,
+    "heartbeat_key_file": opt_paths,
+    "network": st.sampled_from(NETWORKS),
+    "nat_router": ipv4,
+    "nat_router_device": opt_devices,
+    "nat_nmask": opt_masks,
+    "reservation_conflict_action": st.none() | st.sampled_from(CONFLICT_ACTIONS),
+    "debug_level": st.sampled_from(["NONE", "LOW", "x y"]),
+    "active_cmd": opt_paths,
+    "inactive_cmd": opt_paths,
+    "monitor_links": st.integers(0, 1),
+    "syncdaemon": bools,
+    "syncd_iface": st.none() | st.sampled_from(["eth0", "eth1", "bond0.7"]),
+    "syncd_id": st.none() | st.integers(0, 255),
+    "tcp_timeout": u32,
+    "tcpfin_timeout": st.integers(0, 600),
+    "udp_timeout": st.integers(0, 600),
+    "hard_shutdown": bools,
+    "ipvsadm": opt_paths,
+    "sync": bools,
+})
 
 
 @st.composite
 def configs(draw: st.DrawFn) -> LvsConfig:
     keepalive = draw(seconds)
-    backup = draw(st.none() | ipv4)
-    cfg = LvsConfig(
-        serial_no=draw(st.integers(0, 2 ** 40)),
-        primary=draw(st.none() | ipv4 | ipv6),
-        primary_private=draw(st.none() | ipv4),
-        primary_shared=draw(st.none() | free_text),
-        service=draw(st.sampled_from(["lvs", "fos"])),
-        rsh_command=draw(st.none() | free_text),
-        backup_active=backup is not None and draw(st.booleans()),
-        backup=backup,
-        backup_private=draw(st.none() | ipv4),
-        backup_shared=draw(st.none() | free_text),
-        heartbeat=draw(st.booleans()),
-        heartbeat_port=draw(ports),
-        keepalive=keepalive,
-        deadtime=keepalive + draw(seconds),
-        heartbeat_key_file=draw(st.none() | paths),
-        network=draw(st.sampled_from(NETWORKS)),
-        nat_router=draw(ipv4),
-        nat_router_device=draw(st.none() | devices),
-        nat_nmask=draw(st.none() | masks),
-        reservation_conflict_action=draw(st.none() | st.sampled_from(CONFLICT_ACTIONS)),
-        debug_level=draw(st.sampled_from(["NONE", "LOW", "x y"])),
-        active_cmd=draw(st.none() | paths),
-        inactive_cmd=draw(st.none() | paths),
-        monitor_links=draw(st.integers(0, 1)),
-        syncdaemon=draw(st.booleans()),
-        syncd_iface=draw(st.none() | st.sampled_from(["eth0", "eth1", "bond0.7"])),
-        syncd_id=draw(st.none() | st.integers(0, 255)),
-        tcp_timeout=draw(st.integers(0, 2 ** 32 - 1)),
-        tcpfin_timeout=draw(st.integers(0, 600)),
-        udp_timeout=draw(st.integers(0, 600)),
-        hard_shutdown=draw(st.booleans()),
-        ipvsadm=draw(st.none() | paths),
-        sync=draw(st.booleans()),
-    )
+    backup = draw(opt_ipv4)
+    cfg = LvsConfig(keepalive=keepalive, deadtime=keepalive + draw(seconds), backup=backup,
+                    backup_active=backup is not None and draw(bools), **draw(global_fields))
     claims: set[tuple[object, ...]] = set()
-    for i in range(draw(st.integers(0, 3))):
-        vs = draw(virtual_servers(i))
+    for i in range(draw(counts)):
+        vs = _virtual_server(draw, i)
         claim = ("fw", vs.fwmark) if vs.fwmark else (vs.address, vs.port, vs.protocol)
         if vs.active and claim in claims:
             vs.active = False
@@ -160,8 +182,8 @@ def configs(draw: st.DrawFn) -> LvsConfig:
             if vs.sorry_server and (":" in vs.sorry_server) != (":" in vs.address):
                 vs.sorry_server = None
         cfg.virtuals.append(vs)
-    for i in range(draw(st.integers(0, 2))):
-        cfg.failovers.append(draw(failover_services(i)))
+    for i in range(draw(few)):
+        cfg.failovers.append(_failover_service(draw, i))
     return cfg
 
 
