@@ -218,6 +218,23 @@ def app(tmp_path: Path, migrated_template: Path, fast_hashing: None) -> Iterator
 
 
 @pytest.fixture
+def app_factory(tmp_path: Path, migrated_template: Path, fast_hashing: None) -> Any:
+    """``app_factory(lvs_text=None, **config)``: another app on this test's tmp dir (restarts)."""
+    return lambda lvs_text=None, **config: make_app(tmp_path, lvs_text, **config)
+
+
+@pytest.fixture
+def login_as() -> Any:
+    """``login_as(app, username="piranha", role=None)``: create the user, return a logged-in Console."""
+    def _login(app: Flask, username: str = "piranha", role: str | None = None) -> Console:
+        add_user(app, username, role=role)
+        c = Console(app.test_client())
+        c.login(username)
+        return c
+    return _login
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """An anonymous client."""
     return app.test_client()

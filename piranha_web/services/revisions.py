@@ -20,10 +20,16 @@ def get(revision_id: int) -> Revision:
     return rev
 
 
-def current_text() -> str:
-    """What the DB would publish now (serial_no of the last revision, so only real changes differ)."""
-    last = lvsconfig.last_revision()
-    built = lvsconfig.build(serial_no=last.serial_no if last else 0)
+def current_text(serial_no: int | None = None) -> str:
+    """What the DB would publish now, rendered with ``serial_no`` (default: the last revision's).
+
+    Rendering with the compared revision's own serial number keeps the
+    counter out of the diff, so only real changes show.
+    """
+    if serial_no is None:
+        last = lvsconfig.last_revision()
+        serial_no = last.serial_no if last else 0
+    built = lvsconfig.build(serial_no=serial_no)
     try:
         return lvscf.dumps(built.cfg)
     except lvscf.LvsCfError as err:
@@ -33,7 +39,7 @@ def current_text() -> str:
 def diff(revision_id: int, against: str | None = None) -> list[str]:
     """Unified diff from revision ``revision_id`` to the current definitions (or ``against``)."""
     rev = get(revision_id)
-    target = current_text() if against is None else against
+    target = current_text(rev.serial_no) if against is None else against
     return list(difflib.unified_diff(rev.text.splitlines(), target.splitlines(),
                                      f"revision {rev.id}", "current", lineterm=""))
 
