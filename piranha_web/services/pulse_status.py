@@ -69,13 +69,13 @@ class ReloadOutcome:
 def wait_for_serial(pid_file: str | Path, status_file: str | Path, serial_no: int,
                     timeout: float = 2.0, interval: float = 0.05) -> ReloadOutcome:
     """Signal pulse and wait (bounded) until its status shows ``serial_no`` (or a failed reload)."""
-    running = read_pid(pid_file) is not None
-    if not running:
+    if read_pid(pid_file) is None:
         return ReloadOutcome("not-running")
+    since = time.time()
     request_reload(pid_file)
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
-        outcome = _judge(read_status(status_file), serial_no)
+        outcome = _judge(read_status(status_file), serial_no, since)
         if outcome is not None:
             return outcome
         if time.monotonic() >= deadline:
@@ -83,18 +83,23 @@ def wait_for_serial(pid_file: str | Path, status_file: str | Path, serial_no: in
         time.sleep(interval)
 
 
-def _judge(status: dict[str, Any] | None, serial_no: int) -> ReloadOutcome | None:
-    """applied/failed when the status speaks about ``serial_no`` (or later), else None."""
+def _judge(status: dict[str, Any] | None, serial_no: int, since: float | None = None) -> ReloadOutcome | None:
+    """applied/failed once the status speaks about our revision, else None (keep waiting).
+
+    A failed reload counts only if it happened after we signalled (``since``,
+    with a second of slack for clock granularity): an older failure is about
+    an older file.
+    """
     if not status:
         return None
     last = status.get("last_reload") or {}
-    attempted = last.get("serial_no", status.get("serial_no"))
-    if isinstance(attempted, int) and attempted >= serial_no and last.get("ok") is False:
-        return ReloadOutcome("failed", str(last.get("error") or "reload failed"))
+    when = last.get("time")
+    fresh = since is None or (isinstance(when, (int, float)) and when >= since - 1.0)
+    failed = fresh and last.get("ok") is False
     current = status.get("serial_no")
+    if failed:
+        return ReloadOutcome("failed", str(last.get("error") or "reload failed"))
     if isinstance(current, int) and current >= serial_no:
-        if last.get("ok") is False:
-            return ReloadOutcome("failed", str(last.get("error") or "reload failed"))
         return ReloadOutcome("applied")
     return None
 
