@@ -44,6 +44,7 @@ E_LIST = "list expected"
 E_EMPTY = "Empty configuration"
 
 _BLANKS = " \t"
+_OTHER_ASCII_SPACE = "\v\f\x1c\x1d\x1e\x1f"
 _DIGITS = frozenset("0123456789")
 _OCTAL = frozenset("01234567")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -406,15 +407,23 @@ def parse(text: str) -> LvsConfig:
     lineno = 0
     toks: list[str] = []
     try:
-        for lineno, line in enumerate(text.split("\n"), 1):
-            cr = line.find("\r")
-            if cr >= 0:
-                line = line[:cr]
-            line = line.strip(_BLANKS)
-            if not line or line[0] == "#":
-                continue
-            toks = []
-            toks = _tokenize(line)  # (reset first: a quote error must not blame the last key)
+        lines = text.split("\n")
+        if "\r" in text:               # a line ends at its first CR (DOS files)
+            lines = [line.partition("\r")[0] for line in lines]
+        # str.split() splits on exactly blank and tab for an ASCII line without the
+        # other ASCII whitespace (\v \f \x1c-\x1f), which the whole text is checked for once.
+        fast = not any(ch in text for ch in _OTHER_ASCII_SPACE)
+        for lineno, line in enumerate(lines, 1):
+            toks = []       # (reset first: a quote error must not blame the previous key)
+            if fast and line.isascii() and '"' not in line and "'" not in line:
+                toks = line.split()
+                if not toks or toks[0][0] == "#":
+                    continue
+            else:
+                line = line.strip(_BLANKS)
+                if not line or line[0] == "#":
+                    continue
+                toks = _tokenize(line)
             key = toks[0]
             entry = table.get(key)
             if entry is not None and len(toks) > 1 and toks[1] == "=":

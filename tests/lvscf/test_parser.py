@@ -90,6 +90,10 @@ def _virtual(body: str) -> str:
     ("failover f {\nscheduler = rr\nstart_cmd = \"/x start\"\nserver s {\n}\n}",
      "failovers.0.start_cmd", "/x start"),
     ("failover f {\nport = ftp\n}", "failovers.0.port", 21),
+    # non-ASCII and odd whitespace elsewhere in the file do not change tokenizing
+    ("# café\nserial_no = 4\n", "serial_no", 4),
+    ("debug_level = \x0bx\nserial_no = 4", "debug_level", "\x0bx"),
+    ("debug_level = é\u2003x", "debug_level", "é\u2003x"),
     # no final newline
     ("virtual v {\n}", "virtuals.0.name", "v"),
 ])
@@ -139,6 +143,12 @@ def test_lines_do_not_affect_equality() -> None:
     ("serial_no = 1.5", 1, "integer expected", "serial_no"),
     ("keepalive = 1.5.2", 1, "integer expected", "keepalive"),
     ("keepalive = inf", 1, "integer expected", "keepalive"),
+    # only blank and tab separate tokens (other whitespace is part of a token)
+    ("serial_no = 1\x0b", 1, "integer expected", "serial_no"),
+    ("serial_no = 1\x0c", 1, "integer expected", "serial_no"),
+    ("serial_no = \xa01", 1, "integer expected", "serial_no"),
+    ("serial_no = 1\u2003", 1, "integer expected", "serial_no"),
+    ("# fine\nserial_no\x1f= 1", 2, "unknown command", "serial_no\x1f="),
     ("backup_active = 2", 1, "boolean expected", "backup_active"),
     ("backup_active = yes", 1, "integer expected", "backup_active"),
     ("heartbeat_port = no-such-service-xyz", 1, "integer expected", "heartbeat_port"),
