@@ -51,6 +51,7 @@ class HeldConnection:
     """One TCP connection kept open; sends HTTP/1.1 keep-alive requests on it.
 
     Used to prove that an IPVS reload does not break established connections.
+    The real servers keep the connection open only for ``/keepalive``.
     """
 
     def __init__(self, netns: str, host: str, port: int = 80, *, timeout: float = 5) -> None:
@@ -61,7 +62,7 @@ class HeldConnection:
         self.sock.settimeout(timeout)
         self.local = self.sock.getsockname()
 
-    def request(self, path: str = "/") -> str:
+    def request(self, path: str = "/keepalive") -> str:
         """Send one GET on the held connection and return the page name."""
         self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
         head = b""

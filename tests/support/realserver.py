@@ -1,8 +1,11 @@
 """A tiny real server: answers every GET with its own page (stdlib only).
 
 Stands in for the seed article's two Apache virtual hosts (/var/www/html and
-/var/www/real) so round-robin alternation is visible.  It speaks HTTP/1.1
-keep-alive, which lets a test hold one TCP connection across a reload.
+/var/www/real) so round-robin alternation is visible.  Like Red Hat's Apache
+of the time (``KeepAlive Off``) it closes the connection after each answer,
+so every browser refresh is a new TCP connection that IPVS schedules anew.
+Only ``/keepalive`` keeps the connection open (HTTP/1.1), which lets a test
+hold one connection across a pulse reload.
 
     python3 -I realserver.py --bind 192.0.2.1 --port 80 --text "real server 1"
 """
@@ -17,7 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def make_handler(text: str) -> type[BaseHTTPRequestHandler]:
     """A handler class whose page says *text*."""
-    body = (f"<!doctype html><html><head><title>{html.escape(text)}</title></head>"
+    # the inline icon stops browsers from fetching /favicon.ico, which would
+    # be a second scheduled connection per refresh and break the alternation
+    body = (f"<!doctype html><html><head><title>{html.escape(text)}</title>"
+            f"<link rel=\"icon\" href=\"data:,\"></head>"
             f"<body><h1 id=\"server\">{html.escape(text)}</h1></body></html>\n").encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -25,10 +31,13 @@ def make_handler(text: str) -> type[BaseHTTPRequestHandler]:
         server_version = "realserver/1"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            keep = self.path == "/keepalive"
+            self.close_connection = not keep
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "keep-alive" if keep else "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
