@@ -47,6 +47,10 @@ def _default_path() -> str:
 
 
 def _read(path: str) -> str:
+    """The file's text (``-`` is standard input); undecodable bytes survive as escapes."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        return data.decode("utf-8", errors="surrogateescape")
     try:
         with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
             return f.read()
@@ -61,7 +65,8 @@ def _plural(n: int, word: str) -> str:
 def register_check(parser: argparse.ArgumentParser) -> None:
     """``check [FILE]``: parse and validate; every problem as ``FILE:LINE: message``."""
     parser.add_argument("file", nargs="?", default=None, metavar="FILE",
-                        help=f"lvs.cf to check (default: $PIRANHA_LVS_CF or {DEFAULT_LVS_CF})")
+                        help=f"lvs.cf to check, - for standard input "
+                             f"(default: $PIRANHA_LVS_CF or {DEFAULT_LVS_CF})")
     parser.set_defaults(func=run_check)
 
 
@@ -70,6 +75,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     path = args.file or _default_path()
     text = _read(path)
+    path = "<stdin>" if path == "-" else path
     try:
         cfg = load(text)
     except LvsCfError as err:
@@ -86,7 +92,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def register_fmt(parser: argparse.ArgumentParser) -> None:
     """``fmt FILE [--write|--check]``: canonical layout (GUI order, tabs)."""
-    parser.add_argument("file", metavar="FILE", help="lvs.cf to format")
+    parser.add_argument("file", metavar="FILE", help="lvs.cf to format, - for standard input")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--write", "-w", action="store_true",
                       help="replace FILE atomically instead of printing")
@@ -99,6 +105,8 @@ def run_fmt(args: argparse.Namespace) -> int:
     from piranha_web.lvscf import LvsCfError, dumps, parse
     from piranha_web.lvscf.files import write_atomic
 
+    if args.file == "-" and args.write:
+        raise UserError("--write needs a file, not standard input")
     text = _read(args.file)
     try:
         canonical = dumps(parse(text))

@@ -187,3 +187,18 @@ def test_fmt_into_a_closed_pipe_is_quiet() -> None:
     proc.stderr.close()
     assert proc.wait(timeout=60) in (0, 1)
     assert "Traceback" not in err
+
+
+def test_check_and_fmt_read_standard_input() -> None:
+    text = (DATA / "seed.cf").read_text()
+    result = subprocess.run([*COMMAND, "check", "-"], input=text, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("<stdin>: ok, 1 virtual server")
+    result = subprocess.run([*COMMAND, "fmt", "-"], input=text, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("serial_no = 1\nprimary = 210.220.230.1\n")
+    result = subprocess.run([*COMMAND, "fmt", "--write", "-"], input=text, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 1 and "standard input" in result.stderr
