@@ -36,8 +36,8 @@ def run(runs: int) -> list[float]:
         lab = build_lab(Path(tmp))
         try:
             lab.start_pulse("dir1")
-            lab.start_pulse("dir2")
             lab.wait_state("dir1", "active", timeout=60)
+            lab.start_pulse("dir2")
             lab.wait_state("dir2", "standby", timeout=60)
             wait_until(lambda: client_get(lab), timeout=20, interval=0.2, what="VIP to answer")
             times = []

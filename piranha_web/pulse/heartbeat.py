@@ -140,12 +140,21 @@ def decode(key: bytes, data: bytes) -> Heartbeat:
 
 @dataclass
 class ReplayGuard:
-    """Per-peer freshness state: rejects anything not strictly newer than what was seen."""
+    """Per-peer freshness state: only a counter newer than every one seen is accepted.
+
+    Older counters are dropped too, but named by cause: ``duplicate`` (the
+    same message again, normally the copy sent over the other path), ``late``
+    (an older message never seen, i.e. reordered between the paths) within
+    the last ``WINDOW`` counters, ``replay`` beyond that.
+    """
+
+    WINDOW = 64
 
     max_skew: float = DEFAULT_MAX_SKEW
     boot_id: int | None = None
     counter: int = 0
     last_heard: float = float("-inf")   # monotonic
+    seen: set[int] = field(default_factory=set)
 
     def check(self, hb: Heartbeat, now_mono: float, now_wall_ns: int) -> str | None:
         """None if ``hb`` is acceptable (and remember it), else the drop reason."""
@@ -157,10 +166,19 @@ class ReplayGuard:
                 return "stale"
             if not (newer_boot or silent):
                 return "replay"
+            self.seen = set()
         elif hb.counter <= self.counter:
-            return "replay"
+            if hb.counter <= self.counter - self.WINDOW:
+                return "replay"
+            return "duplicate" if hb.counter in self.seen else self._late(hb.counter)
         self.boot_id, self.counter, self.last_heard = hb.boot_id, hb.counter, now_mono
+        self.seen = {c for c in self.seen if c > hb.counter - self.WINDOW} | {hb.counter}
         return None
+
+    def _late(self, counter: int) -> str:
+        """An older, unseen message: remember it so a second copy counts as duplicate."""
+        self.seen.add(counter)
+        return "late"
 
 
 def load_key(path: str) -> bytes:
@@ -288,7 +306,7 @@ class HeartbeatEndpoint:
         """Authenticate, de-duplicate and deliver one datagram."""
         reason = self._drop_reason(data, source)
         if isinstance(reason, str):
-            if reason == "duplicate":   # the same message over the other path: path is alive
+            if reason in ("duplicate", "late"):   # a copy over the other path: that path is alive
                 self.peer.paths_heard[source] = time.monotonic()
             self.stats["dropped_" + reason] += 1
             log.debug("dropped heartbeat from %s: %s", source, reason)
@@ -317,8 +335,4 @@ class HeartbeatEndpoint:
         if hb.boot_id == self.boot_id and hb.sender == self.links[0].local:
             return "own"
         reason = self.guard.check(hb, time.monotonic(), time.time_ns())
-        if reason:
-            # A duplicate copy arriving on the second path is normal, not an attack.
-            return "duplicate" if reason == "replay" and hb.counter == self.guard.counter \
-                and hb.boot_id == self.guard.boot_id else reason
-        return hb
+        return reason or hb

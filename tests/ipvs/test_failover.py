@@ -141,7 +141,11 @@ class FailoverLab(Lab):
             if not proc.alive():
                 raise RuntimeError(f"pulse in {name} died:\n{proc.log_text()}")
             return self.fo_state(name) == state
-        wait_until(ok, timeout=timeout, interval=0.05, what=f"{name} to be {state}")
+        try:
+            wait_until(ok, timeout=timeout, interval=0.05, what=f"{name} to be {state}")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; status redundancy: {self.status(name).get('redundancy')}"
+                                 f"\npulse log:\n{proc.log_text()}") from None
 
     def log_times(self, name: str, pattern: str) -> list[float]:
         """Epoch times of the log lines of every pulse generation in ``name`` matching ``pattern``."""
@@ -189,6 +193,18 @@ def first_answer_after(lab: Lab, start: float, limit: float = 10.0,
             time.sleep(0.01)
         raise TimeoutError(f"no answer through the VIP within {limit}s")
     return in_netns(lab.ns("client"), loop, timeout=limit + 10)
+
+
+def _ip_vs_conn() -> str:
+    with open("/proc/thread-self/net/ip_vs_conn", encoding="ascii") as fh:
+        return fh.read()
+
+
+def synced_connections(lab: Lab, name: str) -> list[str]:
+    """ESTABLISHED client connections in ``name``'s IPVS connection table."""
+    client = "CB00711E"   # 203.0.113.30
+    return [line for line in in_netns(lab.ns(name), _ip_vs_conn).splitlines()
+            if client in line.upper() and "ESTABLISHED" in line]
 
 
 def node_death(lab: Lab, name: str) -> None:
@@ -242,9 +258,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FailoverLab]:
 
 
 def test_startup_primary_active_backup_standby(lab: FailoverLab) -> None:
+    # primary first: with no preemption, whichever node is up first keeps the service
+    # (start both at once and a backup that hears nothing for deadtime takes it)
     lab.start_pulse("dir1")
-    lab.start_pulse("dir2")
     lab.wait_state("dir1", "active", timeout=60)
+    lab.start_pulse("dir2")
     lab.wait_state("dir2", "standby", timeout=60)
     wait_until(lambda: client_get(lab), timeout=20, interval=0.2, what="VIP to answer")
     wait_until(lambda: (lab.status("dir2").get("redundancy") or {}).get("peer", {}).get("state")
@@ -277,7 +295,15 @@ def test_graceful_stop_hands_over_at_once(lab: FailoverLab) -> None:
     held = HeldConnection(lab.ns("client"), VIP, 80, timeout=3)
     try:
         assert held.request() in {t for _a, t in REAL_SERVERS.values()}
-        time.sleep(2.5)   # the master sync daemon flushes its buffer every 2 s
+        # the master sync daemon flushes its buffer every 2 s: wait until the backup has it
+        try:
+            wait_until(lambda: synced_connections(lab, "dir2"), timeout=10, interval=0.2,
+                       what="the held connection to reach the backup's IPVS table")
+        except TimeoutError:
+            pytest.fail("connection not synced; daemons: " + "; ".join(
+                f"{n}: {lab.run(n, ['ipvsadm', '-L', '--daemon']).stdout.strip()!r} "
+                f"{(lab.status(n).get('redundancy') or {}).get('syncd')} "
+                f"conns {in_netns(lab.ns(n), _ip_vs_conn)!r}" for n in DIRECTORS))
         t0 = time.monotonic()
         lab.pulses["dir1"].signal(signal.SIGTERM)
         took = first_answer_after(lab, t0)

@@ -63,8 +63,15 @@ def test_replay_guard_counter_must_grow() -> None:
     now_ns = time.time_ns()
     assert guard.check(_hb(1, ts=now_ns), 10.0, now_ns) is None
     assert guard.check(_hb(2, ts=now_ns), 10.1, now_ns) is None
-    assert guard.check(_hb(2, ts=now_ns), 10.2, now_ns) == "replay"
-    assert guard.check(_hb(1, ts=now_ns), 10.2, now_ns) == "replay"
+    assert guard.check(_hb(2, ts=now_ns), 10.2, now_ns) == "duplicate"
+    assert guard.check(_hb(1, ts=now_ns), 10.2, now_ns) == "duplicate"
+    # reordered between the two paths: 4 overtakes 3; 3 is late, its second copy a duplicate
+    assert guard.check(_hb(4, ts=now_ns), 10.3, now_ns) is None
+    assert guard.check(_hb(3, ts=now_ns), 10.3, now_ns) == "late"
+    assert guard.check(_hb(3, ts=now_ns), 10.3, now_ns) == "duplicate"
+    # far behind the window: a replay
+    assert guard.check(_hb(200, ts=now_ns), 10.4, now_ns) is None
+    assert guard.check(_hb(100, ts=now_ns), 10.4, now_ns) == "replay"
 
 
 def test_replay_guard_new_boot() -> None:
@@ -168,17 +175,21 @@ def test_endpoint_drops_forged_and_replayed() -> None:
             a.send(WireState.ACTIVE, 1)
             await _settle()
             assert len(got_b) == 1
+            for _ in range(70):
+                a.send(WireState.ACTIVE, 1)
+            await _settle()
+            assert len(got_b) == 71
             old = encode(KEY, Heartbeat(NodeRole.PRIMARY, WireState.STOPPING, "127.0.0.1",
                                         a.boot_id, 1, 1, time.time_ns()))
             b._received(old, "127.0.0.1")
-            assert b.stats["dropped_replay"] == 1 and len(got_b) == 1
+            assert b.stats["dropped_replay"] == 1 and len(got_b) == 71
             # right key and fresh, but not from the peer's address
             b._received(encode(KEY, _hb(99, boot=a.boot_id)), "127.0.0.9")
             assert b.stats["dropped_wrong_source"] == 1
             # sender id must be the peer's public address
             b._received(encode(KEY, _hb(99, boot=a.boot_id, sender="127.0.0.7")), "127.0.0.1")
             assert b.stats["dropped_wrong_sender"] == 1
-            assert len(got_b) == 1
+            assert len(got_b) == 71
         finally:
             a.close()
             b.close()
