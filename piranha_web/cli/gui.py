@@ -10,6 +10,7 @@ workers are spawned.
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from typing import Sequence
@@ -33,9 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def gunicorn_argv(args: argparse.Namespace) -> list[str]:
     """The gunicorn command line (an argument list: nothing goes through a shell)."""
-    return [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT_ROOT), "--bind", args.bind,
+    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT_ROOT), "--bind", args.bind,
             "--workers", str(max(1, args.workers)), "--timeout", str(args.timeout),
-            "--graceful-timeout", "10", "--access-logfile", "-", "--error-logfile", "-", "wsgi:app"]
+            "--graceful-timeout", "10", "--access-logfile", "-", "--error-logfile", "-"]
+    if _gunicorn_has("control_socket_disable"):
+        # gunicorn >= 24 opens a control socket in $HOME by default: not wanted for a console
+        argv.append("--no-control-socket")
+    return argv + ["wsgi:app"]
+
+
+def _gunicorn_has(setting: str) -> bool:
+    """Whether the installed gunicorn knows ``setting`` (options differ between versions)."""
+    try:
+        from gunicorn import config
+    except ImportError:  # pragma: no cover - gunicorn is a dependency
+        return False
+    return any(s.name == setting for s in config.KNOWN_SETTINGS)
 
 
 def ensure_user(app: object, interactive: bool) -> bool:
@@ -53,7 +67,7 @@ def ensure_user(app: object, interactive: bool) -> bool:
     print("No console user yet: set the password of user 'piranha' (as piranha-passwd would).")
     try:
         with app.app_context():  # type: ignore[attr-defined]
-            prompt_and_set_password()
+            prompt_and_set_password(prompt=lambda text: getpass.getpass(text))
     except (PasswordError, UserError) as exc:
         print(f"piranha-gui: {exc}", file=sys.stderr)
         return False
