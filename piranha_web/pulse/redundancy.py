@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ log = logging.getLogger("pulse.redundancy")
 
 GARP_REPEATS = 5
 GARP_INTERVAL = 1.0
+COMMAND_TIMEOUT = 30.0
 
 
 class RedundancyError(Exception):
@@ -71,6 +73,29 @@ def link_up(device: str) -> bool:
             return fh.read().strip() == "1"
     except OSError:
         return False
+
+
+async def run_command(command: str | None, what: str) -> int | None:
+    """Run lvs.cf ``active_cmd`` / ``inactive_cmd`` (argument list from shlex, no shell).
+
+    Bounded by ``COMMAND_TIMEOUT``; a failure is logged and never undoes the transition.
+    """
+    if not command:
+        return None
+    try:
+        proc = await asyncio.create_subprocess_exec(*shlex.split(command),
+                                                    stdin=asyncio.subprocess.DEVNULL)
+        code = await asyncio.wait_for(proc.wait(), COMMAND_TIMEOUT)
+    except (OSError, ValueError) as exc:
+        log.error("%s %r failed to start: %s", what, command, exc)
+        return None
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        log.error("%s %r killed after %.0fs", what, command, COMMAND_TIMEOUT)
+        return None
+    (log.info if code == 0 else log.error)("%s %r exited with %d", what, command, code)
+    return code
 
 
 class Redundancy:
@@ -134,6 +159,7 @@ class Redundancy:
         if self.syncd is not None:
             await self.syncd.aset_role(True)
         self.daemon.write_status()
+        await run_command(self.daemon.loaded.cfg.active_cmd, "active_cmd")
 
     async def _deactivate(self) -> None:
         """Give up: remove VIPs, NAT router and the IPVS services; sync daemon to backup."""
@@ -144,6 +170,7 @@ class Redundancy:
         if self.syncd is not None and self.controller.state is not State.STOPPED:
             await self.syncd.aset_role(False)
         self.daemon.write_status()
+        await run_command(self.daemon.loaded.cfg.inactive_cmd, "inactive_cmd")
 
     def _set_role(self, active: bool) -> None:
         """Switch the daemon's role (its ``set_role`` re-targets checks and wakes the loop)."""

@@ -161,3 +161,12 @@ def test_pair_roles_config_sync_and_handover(tmp_path: Path, announced) -> None:
         finally:
             await br.stop()
     asyncio.run(run())
+
+
+def test_run_command(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    assert asyncio.run(redundancy.run_command(None, "active_cmd")) is None
+    assert asyncio.run(redundancy.run_command(f"/usr/bin/touch {marker}", "active_cmd")) == 0
+    assert marker.exists()
+    assert asyncio.run(redundancy.run_command("/bin/false", "inactive_cmd")) == 1
+    assert asyncio.run(redundancy.run_command(str(tmp_path / "missing"), "active_cmd")) is None
