@@ -33,8 +33,8 @@ class IpvsBackend(Protocol):
 class AddressBackend(Protocol):
     """Bring addresses up and down on devices."""
 
-    def exists(self, address: Address) -> bool:
-        """Is this exact address configured on its device?"""
+    def present_of(self, addresses: set[Address]) -> set[Address]:
+        """Which of ``addresses`` are configured right now (one query for all)."""
 
     def add(self, address: Address) -> None:
         """Add the address (with its label); fine if already there."""
@@ -85,9 +85,9 @@ class DryRunAddresses:
 
     present: set[Address] = field(default_factory=set)
 
-    def exists(self, address: Address) -> bool:
-        """Membership test."""
-        return address in self.present
+    def present_of(self, addresses: set[Address]) -> set[Address]:
+        """Intersection with what is in memory."""
+        return addresses & self.present
 
     def add(self, address: Address) -> None:
         """Remember the address."""

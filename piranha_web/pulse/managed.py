@@ -32,7 +32,7 @@ class Managed:
     def to_json(self) -> str:
         """Stable JSON text."""
         return json.dumps({
-            "services": [asdict(k) for k in sorted(self.services)],
+            "services": [k._asdict() for k in sorted(self.services)],
             "addresses": [asdict(a) for a in sorted(self.addresses)],
             "marks": [asdict(m) for m in sorted(self.marks)],
             "firewall": self.firewall,

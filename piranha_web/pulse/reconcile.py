@@ -38,6 +38,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..lvscf.model import LvsConfig, VirtualServer
 
@@ -53,9 +54,12 @@ FWD_TUNNEL = "tunnel"  # IP-in-IP (ipvsadm -i), IP_VS_CONN_F_TUNNEL = 2
 FWD_METHODS = (FWD_NAT, FWD_DIRECT, FWD_TUNNEL)
 
 
-@dataclass(frozen=True, order=True)
-class ServiceKey:
-    """What identifies an IPVS virtual service: (protocol, VIP, port) or a firewall mark."""
+class ServiceKey(NamedTuple):
+    """What identifies an IPVS virtual service: (protocol, VIP, port) or a firewall mark.
+
+    Keys are NamedTuples (not dataclasses) because the diff hashes and sorts
+    tens of thousands of them per pass and tuple hashing runs in C.
+    """
 
     protocol: str            # "tcp", "udp" or "fwm"
     addr: str = ""           # empty for fwmark services
@@ -101,8 +105,7 @@ class Service:
         return text
 
 
-@dataclass(frozen=True, order=True)
-class DestKey:
+class DestKey(NamedTuple):
     """A real server within a service: address and port."""
 
     addr: str
@@ -112,13 +115,29 @@ class DestKey:
         return f"{self.addr}:{self.port}"
 
 
-@dataclass(frozen=True)
 class Dest:
-    """The settable attributes of a destination plus (non-compared) counters."""
+    """The settable attributes of a destination plus counters (which take no part in ``==``).
 
-    weight: int = 1
-    fwd: str = FWD_NAT
-    stats: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    A plain slotted class: cheaper to build than a frozen dataclass, and the
+    desired table builds one per real server on every pass.
+    """
+
+    __slots__ = ("weight", "fwd", "stats")
+
+    def __init__(self, weight: int = 1, fwd: str = FWD_NAT, stats: dict[str, int] | None = None) -> None:
+        self.weight = weight
+        self.fwd = fwd
+        self.stats: dict[str, int] = stats if stats is not None else {}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Dest):
+            return NotImplemented
+        return self.weight == other.weight and self.fwd == other.fwd
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Dest(weight={self.weight}, fwd={self.fwd!r})"
 
 
 @dataclass

@@ -52,7 +52,7 @@ def health_dict(daemon: "Daemon") -> dict[str, dict[str, Any]]:
 def status_document(daemon: "Daemon") -> dict[str, Any]:
     """Everything the console and ``pulse --status`` show."""
     try:
-        table = daemon.kernel.ipvs.dump()
+        table = daemon.actual_table(fresh=daemon.state != "running")
     except Exception as exc:  # noqa: BLE001 - status must still be written
         table, daemon.counters.last_errors = {}, [f"dump: {exc}"]
     owned = daemon.managed.services

@@ -47,7 +47,7 @@ def status_path(directory: str | os.PathLike[str] | None = None) -> Path:
 
 def write_status(path: Path, doc: dict[str, Any]) -> None:
     """Atomically replace the status file (readers never see half a document)."""
-    write_atomic(path, json.dumps(doc, indent=1, sort_keys=True) + "\n", mode=0o644)
+    write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n", mode=0o644)
 
 
 def read_status(path: Path) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -34,20 +35,18 @@ class IpRouteAddresses:
             raise LookupError(f"no such device: {device}")
         return int(found[0])
 
-    def exists(self, address: Address) -> bool:
-        """See :meth:`_exists` (runs on the netlink thread)."""
-        return self.thread.call(self._exists, address)
+    def present_of(self, addresses: set[Address]) -> set[Address]:
+        """Which of ``addresses`` are configured now (one address dump for all of them)."""
+        if not addresses:
+            return set()
+        return self.thread.call(self._present_of, addresses)
 
-    def _exists(self, address: Address) -> bool:
-        """Is ``ip/prefix`` configured on the device?"""
-        try:
-            index = self._index(address.device)
-        except LookupError:
-            return False
-        for msg in self.ipr.get_addr(index=index):
-            if msg.get_attr("IFA_ADDRESS") == address.ip and msg["prefixlen"] == address.prefixlen:
-                return True
-        return False
+    def _present_of(self, addresses: set[Address]) -> set[Address]:
+        """:meth:`present_of` on the netlink thread."""
+        names = {int(link["index"]): link.get_attr("IFLA_IFNAME") for link in self.ipr.get_links()}
+        have = {(names.get(int(msg["index"])), msg.get_attr("IFA_ADDRESS"), int(msg["prefixlen"]))
+                for msg in self.ipr.get_addr(family=socket.AF_INET)}
+        return {a for a in addresses if (a.device, a.ip, a.prefixlen) in have}
 
     def add(self, address: Address) -> None:
         """See :meth:`_add` (runs on the netlink thread)."""
