@@ -37,7 +37,11 @@ def physical_device(device: str) -> str:
 
 
 def device_mac(device: str) -> bytes:
-    """The device's hardware address, from sysfs (no ioctl, no privileges needed)."""
+    """The device's hardware address, from sysfs (no ioctl, no privileges needed).
+
+    Only right when /sys was mounted in the caller's network namespace (``ip
+    netns exec`` does that); :func:`send_once` asks the bound socket instead.
+    """
     with open(f"/sys/class/net/{physical_device(device)}/address", encoding="ascii") as fh:
         return bytes.fromhex(fh.read().strip().replace(":", ""))
 
@@ -83,10 +87,11 @@ def frame_for(mac: bytes, ip: str) -> bytes:
 def send_once(device: str, ips: Iterable[str]) -> int:
     """Send one announcement per address on ``device``; returns how many went out."""
     dev = physical_device(device)
-    mac = device_mac(dev)
     sent = 0
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
         sock.bind((dev, 0))
+        # (ifname, proto, pkttype, hatype, hwaddr): the MAC as this namespace sees the device
+        mac = sock.getsockname()[4]
         for ip in ips:
             try:
                 sock.send(frame_for(mac, ip))
