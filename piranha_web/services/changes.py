@@ -120,6 +120,9 @@ def run(mutate: Mutation, actor: str, client_addr: str | None) -> Outcome:
         lvsconfig._audit(actor, change.action, change.object_type, change.object_name,
                          change.before, change.after, rev.id, client_addr)
         _commit()
+        # Commit first, then write (still under the lock): a crash in between leaves lvs.cf at
+        # the previous stored revision, never at a text the database does not know.
+        lvsconfig.write_atomic(lvsconfig.lvs_cf_path(), rev.text)
         outcome = Outcome(changed=True, published=True, revision=rev.id, serial_no=rev.serial_no,
                           target=change.target)
     outcome.pulse = notify_pulse(rev.serial_no)

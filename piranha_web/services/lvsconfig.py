@@ -211,12 +211,14 @@ def store_revision(text: str, serial_no: int, username: str, comment: str,
 
 
 def render_and_write(built: Built, username: str, comment: str) -> Revision:
-    """Bump serial_no, render, write lvs.cf atomically, store the revision (caller commits)."""
+    """Bump serial_no, render, store the revision; the caller commits, THEN writes ``rev.text``.
+
+    (Writing before the commit would let a crash leave lvs.cf at a text no revision holds.)
+    """
     serial = next_serial()
     built.cfg.serial_no = serial
     settings_row().serial_no = serial
     text = lvscf.dumps(built.cfg)
-    write_atomic(lvs_cf_path(), text)
     return store_revision(text, serial, username, comment)
 
 
