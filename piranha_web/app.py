@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
         pass
     else:
         app.register_blueprint(audit.bp)
+    importlib.import_module("piranha_web.api").init_app(app)  # REST /api/v1 (bearer tokens, no cookies)
     security.init_app(app)
 
 

@@ -99,7 +99,7 @@ def check_config(path: str) -> tuple[Check, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         return Check("lvs.cf", False, f"{path}: cannot read: {exc.strerror or exc}",
-                     f"create it with the console (piranha-gui) or `piranha-config import FILE`"), None
+                     "create it with the console (piranha-gui) or `piranha-config import FILE`"), None
     try:
         cfg = load(text)
     except LvsCfError as err:
@@ -159,7 +159,8 @@ def _devices(cfg: Any) -> list[tuple[str, str]]:
         if vs.device:
             wanted.append((vs.device.split(":")[0], f"virtual {vs.name} (line {vs.key_line('address')})"))
     if cfg.network == "nat" and cfg.nat_router_device:
-        wanted.append((cfg.nat_router_device.split(":")[0], f"nat_router (line {cfg.key_line('nat_router')})"))
+        wanted.append((cfg.nat_router_device.split(":")[0],
+                       f"nat_router (line {cfg.key_line('nat_router')})"))
     if cfg.syncdaemon and cfg.syncd_iface:
         wanted.append((cfg.syncd_iface, f"syncd_iface (line {cfg.key_line('syncd_iface')})"))
     seen: dict[str, str] = {}
@@ -176,8 +177,8 @@ def check_devices(host: Host, cfg: Any) -> list[Check]:
     for dev, users in _devices(cfg):
         ok = host.has_device(dev)
         out.append(Check(f"device {dev}", ok, f"{'exists' if ok else 'does not exist'}; used by {users}",
-                         "" if ok else f"fix the device in lvs.cf or create it (`ip -br link` lists "
-                         f"this host's devices)"))
+                         "" if ok else "fix the device in lvs.cf or create it (`ip -br link` lists "
+                         "this host's devices)"))
     return out
 
 

@@ -74,7 +74,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Install, reload systemd, and say what to do next."""
-    bindir = Path(args.bindir) if args.bindir else Path(args.prefix) / "bin" if args.prefix else default_bindir()
+    if args.bindir:
+        bindir = Path(args.bindir)
+    else:
+        bindir = Path(args.prefix) / "bin" if args.prefix else default_bindir()
     try:
         written = install(Path(args.unit_dir), bindir.resolve())
     except OSError as exc:

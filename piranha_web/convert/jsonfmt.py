@@ -148,3 +148,34 @@ def from_json(text: str) -> LvsConfig:
     except json.JSONDecodeError as exc:
         raise _error("", f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
     return from_dict(data)
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """Public field name -> type hint of a model class (children excluded)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in _public_fields(cls) if f.name not in _CHILDREN[cls]}
+
+
+def check_fields(cls: type, data: Any, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A partial object (API PATCH/POST body): known keys only, each of the model's type.
+
+    Raises :class:`LvsCfError` whose problems name each bad key; semantic
+    checks stay with ``lvscf.validate`` (run by the service layer).
+    """
+    if not isinstance(data, dict):
+        raise _error("", "expected a JSON object")
+    types_ = field_types(cls)
+    names = tuple(types_) if allowed is None else allowed
+    problems: list[Problem] = []
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            problems.append(Problem(0, "unknown or read-only field", key))
+            continue
+        try:
+            out[key] = _check_value(key, value, types_[key])
+        except LvsCfError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise LvsCfError(problems)
+    return out
