@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("piranha_web.cli.config_export:register_export", "convert lvs.cf to lvs.cf, JSON or keepalived"),
     "doctor": ("piranha_web.cli.config_doctor:register", "check this host has what pulse needs"),
     "install-units": ("piranha_web.cli.config_units:register", "install the systemd units"),
+    "token": ("piranha_web.cli.config_token:register", "create, list or revoke REST API tokens"),
 }
 
 
