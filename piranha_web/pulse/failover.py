@@ -18,6 +18,8 @@ Policy (Piranha's pulse, piranha.md §4.1, with its §8 item 7 gaps closed):
 * **No preemption** (default, like Piranha): a returning primary that hears an
   ACTIVE backup stays STANDBY.  With ``preempt=True`` it activates, and the
   split-brain rule below makes the backup give the service back.
+  Consequence: start order decides who serves first; start the primary
+  first (or let the backup serve until it stops) - exactly Piranha's behaviour.
 * **Split brain** (heartbeat path cut, both alive): both go ACTIVE after
   ``deadtime``.  When heartbeats return, each side sees an ACTIVE peer: the
   primary stays ACTIVE and re-announces its addresses (gratuitous ARP), the
