@@ -358,8 +358,11 @@ class Daemon:
         actual = self.actual_table(fresh)
         table, addresses, marks = self.desired(actual, time.time())
         ops = plan(table, actual, self.managed.services, self.drains.keys())
-        present = self.kernel.addresses.present_of(set(self.managed.addresses))
-        ops = plan_addresses(addresses, present) + ops + plan_marks(marks, self.managed.marks)
+        mine = set(self.managed.addresses)
+        have = self.kernel.addresses.present_of(addresses | mine)
+        foreign = have - mine       # already there, not put there by pulse: never add/remove those
+        addr_ops = [op for op in plan_addresses(addresses, have & mine) if op.address not in foreign]
+        ops = addr_ops + ops + plan_marks(marks, self.managed.marks)
         return ops, table, marks
 
     def reconcile(self) -> list[Op]:

@@ -4,7 +4,7 @@ Each task checks, records the result in its :class:`HealthState`, and sleeps
 until ``interval`` seconds after the check started (Piranha: the interval is
 lvs.cf ``timeout``, also the per-check bound).  Tasks are independent, so a
 hung server only ever delays its own next check.  Starting times are spread
-over the first interval so 10,000 servers do not connect in one burst.
+over the first interval (at most 1 s) so 10,000 servers do not connect in one burst.
 A state change calls ``on_change`` (the daemon then reconciles the table).
 """
 
@@ -92,7 +92,7 @@ class Monitor:
     async def _loop(self, target: Target, state: HealthState) -> None:
         """Check forever at the target's interval; report state changes."""
         spread = (zlib.crc32(repr(target.key).encode()) % 1000) / 1000.0
-        await asyncio.sleep(min(target.interval, 1.0) * spread * 0.5)
+        await asyncio.sleep(min(target.interval, 1.0) * spread)
         while True:
             started = time.monotonic()
             result = await run_check(target.spec)

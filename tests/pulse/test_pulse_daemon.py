@@ -273,3 +273,16 @@ async def test_sigusr1_dump_and_reload_request(tmp_path: Path, caplog) -> None: 
         d.request("dump")
         await until(lambda: "state: role standalone" in caplog.text)
     await run.stop()
+
+
+@aio
+async def test_address_already_on_the_host_is_never_removed(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    vip = Address("203.0.113.10", 32, "eth0", "eth0:1")
+    run.backends.addresses.present.add(vip)  # type: ignore[attr-defined]
+    await run.start()
+    await until(lambda: len(run.weights()) == 1)
+    assert vip not in run.daemon.managed.addresses  # type: ignore[union-attr]
+    await run.stop()
+    assert run.backends.addresses.present == {vip}  # type: ignore[attr-defined]
