@@ -108,15 +108,12 @@ def run(mutate: Mutation, actor: str, client_addr: str | None) -> Outcome:
         if change.is_noop:
             session.rollback()
             return Outcome(changed=False, target=change.target)
-        built = lvsconfig.build()
-        problems = lvsconfig.problems_of(built.cfg)
+        with lvsconfig.gc_paused():
+            built = lvsconfig.build(serial_no=lvsconfig.next_serial())
+            problems, text = lvsconfig.check(built.cfg)
         if problems:
             return _save_draft(mutate, change, built, problems, actor, client_addr)
-        try:
-            rev = lvsconfig.render_and_write(built, actor, change.comment or _comment(change))
-        except lvscf.LvsCfError as err:  # writer found what validate did not: still never write
-            session.rollback()
-            raise Rejected(general=[str(p) for p in err.problems]) from None
+        rev = lvsconfig.record_revision(built, actor, change.comment or _comment(change), text)
         lvsconfig._audit(actor, change.action, change.object_type, change.object_name,
                          change.before, change.after, rev.id, client_addr)
         _commit()
@@ -225,4 +222,11 @@ def _record_pulse_result(revision_id: int, outcome: Outcome) -> None:
     if rev is None or outcome.pulse is None:
         return
     rev.pulse_result = outcome.pulse.state + (f": {outcome.pulse.error}" if outcome.pulse.error else "")
+    from . import audit  # pulse's answer to a publish is part of the audit trail (when it answered)
+
+    if outcome.pulse.state != "not-running":
+        audit.record(rev.username, "publish.pulse", "revision", str(rev.id), revision=rev.id,
+                     detail={"pulse": outcome.pulse.state,
+                             **({"error": outcome.pulse.error} if outcome.pulse.error else {})},
+                     session=db.session)
     db.session.commit()

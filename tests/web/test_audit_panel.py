@@ -168,3 +168,24 @@ def test_login_logout_and_password_changes_are_in_the_log(panel_app: Flask, pane
         users.store_password("piranha", "new password!")
         actions = [e.action for e in db.session.query(AuditEntry).order_by(AuditEntry.id)]
     assert actions == ["user.create", "login.success", "logout", "user.password"]
+
+
+@pytest.mark.parametrize("answer,error", [("applied", None), ("failed", "VIP 192.0.2.100 already in use")])
+def test_publish_and_pulse_answer_are_audited(app: Flask, console, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                              answer: str, error: str | None) -> None:
+    """Uses the shared ``console`` fixture: an ACCEPT on a panel, pulse's answer faked."""
+    from piranha_web.services import changes, pulse_status
+
+    monkeypatch.setattr(changes, "notify_pulse", lambda serial: pulse_status.ReloadOutcome(answer, error))
+    response = console.submit("/settings/", {"primary": "192.0.2.100", "network": "nat",
+                                             "nat_router": "192.0.2.254", "nat_nmask": "255.255.255.0",
+                                             "nat_router_device": "eth1:1"})
+    assert response.status_code == 302
+    with app.app_context():
+        entries = db.session.query(AuditEntry).order_by(AuditEntry.id).all()
+        publish, pulse = entries[-2], entries[-1]
+        assert publish.username == "piranha" and publish.revision == 1 and publish.client_addr == "127.0.0.1"
+        assert json.loads(publish.detail)["primary"] == [None, "192.0.2.100"]
+        assert (pulse.action, pulse.revision, pulse.client_addr) == ("publish.pulse", 1, "127.0.0.1")
+        assert json.loads(pulse.detail) == {"pulse": answer, **({"error": error} if error else {})}
+        assert audit.verify(db.session).ok
