@@ -82,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
     else:
         app.register_blueprint(audit.bp)
     importlib.import_module("piranha_web.api").init_app(app)  # REST /api/v1 (bearer tokens, no cookies)
+    importlib.import_module("piranha_web.metrics").init_app(app)  # /metrics (loopback or token)
     security.init_app(app)
 
 
