@@ -11,7 +11,8 @@ Two directors on shared segments, a client and two real servers (TEST-NET only):
 keepalive 0.1 s, deadtime 0.5 s.  The tests run in order on one lab:
 startup roles -> publish (config sync) -> graceful stop (instant handover,
 held connection survives via the sync daemon) -> SIGKILL + node death
-(takeover within deadtime, measured) -> split brain (heartbeats cut: both
+(takeover within deadtime, measured; a publish while it is down is caught
+up when it returns) -> split brain (heartbeats cut: both
 active; healed: primary wins).
 
 Run::
@@ -337,10 +338,18 @@ def test_sigkill_active_backup_takes_over_within_deadtime(lab: FailoverLab) -> N
     for _ in range(5):
         assert client_get(lab)
     lab.pulses["dir2"].popen.wait(timeout=10)
+    # publish while dir2 is down: it must catch up when it returns
+    from piranha_web.lvscf.files import write_atomic
+    write_atomic(lab.conf("dir1"), lvs_cf(3, lab.key_file, scheduler="wlc"))
+    wait_until(lambda: lab.status("dir1").get("serial_no") == 3, timeout=10, interval=0.1,
+               what="primary to load serial_no 3")
     node_revive(lab, "dir2")
     lab.start_pulse("dir2")
     lab.wait_state("dir2", "standby", timeout=60)
     assert lab.fo_state("dir1") == "active"
+    wait_until(lambda: lab.log_times("dir2", r"reloading .*-> 3"), timeout=10, interval=0.1,
+               what="returning backup to catch up to serial_no 3")
+    assert lab.conf("dir2").read_text() == lab.conf("dir1").read_text()
 
 
 def test_split_brain_then_primary_wins(lab: FailoverLab) -> None:

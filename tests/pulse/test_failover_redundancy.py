@@ -131,7 +131,8 @@ def test_links_for_both_paths() -> None:
     assert not redundancy.enabled(lvscf.LvsConfig(primary="192.0.2.1"))
 
 
-def test_pair_roles_config_sync_and_handover(tmp_path: Path, announced) -> None:  # type: ignore[no-untyped-def]
+def test_pair_roles_config_sync_and_handover(tmp_path: Path,
+                                             announced: list) -> None:  # type: ignore[type-arg]
     async def run() -> None:
         port, key, p_path, b_path = _setup(tmp_path)
         pd, bd = FakeDaemon(p_path), FakeDaemon(b_path)
