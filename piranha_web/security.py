@@ -5,7 +5,8 @@
   protected GET).  The guard is put in front of every other before_request
   hook, so an anonymous request never reaches CSRF checks or views;
 * CSRF on every state-changing request (Flask-WTF ``CSRFProtect``);
-* session cookie HttpOnly, SameSite=Lax, and Secure whenever the request came
+* session cookie HttpOnly, SameSite=Lax, valid for PIRANHA_SESSION_HOURS (12) after
+  login, and Secure whenever the request came
   over TLS (directly, or through a reverse proxy when PIRANHA_BEHIND_PROXY=1,
   which enables ProxyFix for one proxy hop of X-Forwarded-For/-Proto/-Host);
 * strict security headers on every response, ``no-store`` on every page.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, abort, redirect, request, url_for
@@ -71,6 +73,10 @@ def init_app(app: Flask) -> None:
         if app.config.get(key) not in ("Lax", "Strict"):
             app.config[key] = "Lax"
     app.session_interface = TlsAwareSessionInterface()
+    # Signed cookies are refused once older than this (counted from login, when the cookie is
+    # issued): a copied cookie does not stay good forever.  PIRANHA_SESSION_HOURS, default 12.
+    hours = float(app.config.get("SESSION_HOURS") or os.environ.get("PIRANHA_SESSION_HOURS") or 12)
+    app.permanent_session_lifetime = timedelta(hours=hours)
     if "csrf" not in app.extensions:
         csrf.init_app(app)
     if behind_proxy(app):

@@ -284,3 +284,14 @@ def test_forwarded_proto_only_trusted_behind_proxy(tmp_path: Path) -> None:
     with proxied.app_context():
         last = db.session.query(AuditEntry).order_by(AuditEntry.id.desc()).first()
         assert (last.action, last.client_addr) == ("login.success", "203.0.113.7")
+
+
+def test_sessions_expire(tmp_path: Path) -> None:
+    import time as _time
+
+    app = make_app(tmp_path, SESSION_HOURS=1 / 3600)  # one second
+    client = app.test_client()
+    assert login(client).status_code == 302
+    assert client.get("/").status_code == 200
+    _time.sleep(2.2)
+    assert client.get("/").status_code == 302
