@@ -16,7 +16,8 @@ from .extensions import csrf, db, login_manager
 log = logging.getLogger(__name__)
 
 # Our console areas; each package holds a ``bp`` blueprint (routes.py + forms.py beside it).
-CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "virtual", "real", "failover", "revisions")
+CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "virtual", "real", "failover", "revisions",
+                      "tokens")
 # Endpoints reachable without a login (security.require_login enforces the rest).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 

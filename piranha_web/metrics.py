@@ -1,10 +1,12 @@
 """Console ``/metrics`` (Prometheus text format).
 
-Who may scrape: requests from the loopback addresses (Prometheus or an agent
-on the director itself) without credentials, anyone else only with an API
-bearer token (``Authorization: Bearer pwt_...``; a read-only user's token is
-enough).  Behind a reverse proxy set ``PIRANHA_BEHIND_PROXY=1`` so the
-client address is the real one, or block ``/metrics`` at the proxy.
+Who may scrape: anyone with an API bearer token (``Authorization: Bearer
+pwt_...``; a read-only user's token is enough; Prometheus sends it with
+``authorization: {credentials_file: ...}``).  Deny by default like every
+other route; ``PIRANHA_METRICS_LOOPBACK=1`` additionally lets requests from
+the loopback addresses scrape without a token (an agent on the director) —
+behind a local reverse proxy only together with ``PIRANHA_BEHIND_PROXY=1``,
+so the client address is the real one.
 
 What: publish counts (from the revisions table, so every gunicorn worker
 reports the same number), publish durations (per worker process, from the
@@ -15,6 +17,7 @@ pulse runs against the serial last published, and pulse's own status.
 from __future__ import annotations
 
 import ipaddress
+import os
 import time
 from datetime import timezone
 from functools import wraps
@@ -106,10 +109,15 @@ def _loopback(addr: str | None) -> bool:
         return False
 
 
+def _loopback_allowed() -> bool:
+    value = current_app.config.get("METRICS_ALLOW_LOOPBACK", os.environ.get("PIRANHA_METRICS_LOOPBACK", ""))
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
 @bp.before_request
 def _allowed() -> Any:
-    """Loopback scrapes need nothing; others need a live API token."""
-    if _loopback(request.remote_addr):
+    """A live API token, or (when allowed) a loopback client."""
+    if _loopback_allowed() and _loopback(request.remote_addr):
         return None
     from .api.auth import bearer_token
     from .api.tokens import verify
@@ -117,7 +125,7 @@ def _allowed() -> Any:
     secret = bearer_token()
     if secret and verify(secret) is not None:
         return None
-    return Response("metrics: scrape from 127.0.0.1 or send an API bearer token\n", status=401,
+    return Response("metrics: send an API bearer token\n", status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="piranha-web"'}, mimetype="text/plain")
 
 

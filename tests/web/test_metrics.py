@@ -22,10 +22,11 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def test_metrics_from_loopback_without_login(app: Flask) -> None:
+def test_metrics_with_a_token(app: Flask) -> None:
     token = make_token(app)
     seed(Api(app.test_client(), token))
-    r = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert app.test_client().get("/metrics").status_code == 401      # deny by default, even locally
+    r = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.mimetype == "text/plain"
     values = samples(r.get_data(as_text=True))
     assert values[("piranha_console_publishes_total", ())] >= 4
@@ -35,13 +36,14 @@ def test_metrics_from_loopback_without_login(app: Flask) -> None:
     assert any(dict(k[1]).get("outcome") == "published" for k in published)
 
 
-def test_metrics_from_elsewhere_need_a_token(app: Flask) -> None:
+def test_loopback_scrapes_when_allowed(app: Flask) -> None:
+    app.config["METRICS_ALLOW_LOOPBACK"] = "1"
     client = app.test_client()
-    remote = {"REMOTE_ADDR": "192.0.2.50"}
-    assert client.get("/metrics", environ_base=remote).status_code == 401
-    token = make_token(app)
-    r = client.get("/metrics", environ_base=remote, headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.50"}).status_code == 401
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.50"},
+                      headers={"Authorization": "Bearer pwt_wrong"}).status_code == 401
 
 
 STATUS = {
