@@ -20,6 +20,7 @@ from typing import Any
 
 from pyroute2 import IPVS, IPVSDest, IPVSService
 
+from .ipvs_dump import IpvsDumper
 from .nlthread import NetlinkThread
 from .reconcile import (
     ADD_DEST, ADD_SERVICE, DEL_DEST, DEL_SERVICE, DRAIN_DEST, FWD_DIRECT, FWD_NAT, FWD_TUNNEL,
@@ -111,13 +112,18 @@ class NetlinkIpvs:
     def __init__(self) -> None:
         self.thread = NetlinkThread("pulse-ipvs")
         self.sock = self.thread.call(IPVS)
+        self.dumper = IpvsDumper()
 
     def dump(self) -> Table:
-        """Every service and destination currently in the kernel."""
+        """Every service and destination currently in the kernel (lean raw-netlink dump)."""
+        return self.dumper.dump()
+
+    def dump_pyroute2(self) -> Table:
+        """The same dump through pyroute2 (slow at scale; kept to cross-check ``dump``)."""
         return self.thread.call(self._dump)
 
     def _dump(self) -> Table:
-        """:meth:`dump` on the netlink thread."""
+        """:meth:`dump_pyroute2` on the netlink thread."""
         table: Table = {}
         for msg in self.sock.service("dump"):
             nla = msg.get_attr("IPVS_CMD_ATTR_SERVICE")
@@ -151,6 +157,7 @@ class NetlinkIpvs:
             raise ValueError(f"not an IPVS op: {op.action}")
 
     def close(self) -> None:
-        """Close the netlink socket and its thread."""
+        """Close the netlink sockets and the thread."""
+        self.dumper.close()
         self.thread.call(self.sock.close)
         self.thread.shutdown()

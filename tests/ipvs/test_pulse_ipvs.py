@@ -135,6 +135,11 @@ def test_seed_requests_alternate_through_fwmark_nat(pulse: Pulse, seed: SeedTopo
     doc = pulse.status()
     assert doc["backend"] == "ipvs" and doc["firewall"] == "iptables" and doc["role"] == "standalone"
 
+    def counted() -> bool:      # counters come with the periodic kernel dump (every 5 s)
+        svc = next(s for s in pulse.status()["table"] if s["service"] == "FWM 80")
+        return sum(d["conns"] for d in svc["dests"]) >= 4 and sum(d["inbytes"] for d in svc["dests"]) > 0
+    wait_until(counted, timeout=15, interval=0.5, what="connection counters in the status")
+
 
 def test_failed_server_is_removed_and_comes_back(pulse: Pulse, seed: SeedTopology) -> None:
     seed.stop_real_server("rs1")
