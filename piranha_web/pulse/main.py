@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep a removed real server at weight 0 this long before deleting it (default 5)")
     p.add_argument("--reconcile-interval", type=float, default=5.0,
                    help="seconds between full table reconciliations (default 5)")
+    p.add_argument("--metrics-port", type=int, default=int(os.environ.get("PULSE_METRICS_PORT") or 0),
+                   help="serve Prometheus /metrics on this port (default 0: off; see docs/api.md)")
+    p.add_argument("--metrics-address", default="127.0.0.1", help="address for --metrics-port")
     p.add_argument("--keep-table-on-stop", action="store_true",
                    help="leave services, addresses and mark rules in place on SIGTERM")
     return p
@@ -143,6 +146,9 @@ def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: obj
         if not args.nodaemon:
             daemonize()   # before opening netlink sockets: they must belong to the daemon
         backends = make_backends(mode)
+        if args.metrics_port:  # after daemonize: the exporter thread must live in the daemon
+            from .metrics import serve_status_file
+            serve_status_file(args.metrics_port, status_path(rundir), args.metrics_address)
     except (OSError, RuntimeError) as exc:
         log.error("cannot start: %s", exc)
         print(f"pulse: cannot start: {exc}", file=sys.stderr)
