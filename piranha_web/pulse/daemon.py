@@ -322,8 +322,7 @@ class Daemon:
 
     def _update_drains(self, cfg: Any, actual: Table, now: float) -> None:
         """Start draining destinations that left the config; forget finished or returned ones."""
-        configured = configured_dests(cfg)
-        wanted_keys = {service_key(vs) for vs in cfg.active_virtuals()}
+        configured, wanted_keys = self._config_index(cfg)
         for key in wanted_keys & set(actual):
             for dk, dest in actual[key].dests.items():
                 pair = (key, dk)
@@ -335,6 +334,14 @@ class Daemon:
             gone = key not in actual or dk not in actual[key].dests
             if pair in configured or key not in wanted_keys or gone or now >= drain.deadline:
                 del self.drains[pair]
+
+    def _config_index(self, cfg: Any) -> tuple[set[tuple[ServiceKey, DestKey]], set[ServiceKey]]:
+        """Configured (service, dest) pairs and service keys, computed once per configuration."""
+        cached = getattr(self, "_index", None)
+        if cached is None or cached[0] is not cfg:
+            cached = (cfg, configured_dests(cfg), {service_key(vs) for vs in cfg.active_virtuals()})
+            self._index = cached
+        return cached[1], cached[2]
 
     def _drain_due(self, now: float) -> bool:
         """Has any drain deadline passed?"""
