@@ -13,7 +13,7 @@ Pure: the caller feeds results and timestamps; nothing here sleeps or does I/O.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .reconcile import DOWN, UNKNOWN, UP
 
@@ -38,10 +38,12 @@ class HealthState:
     last_result: str = ""
     duration: float = 0.0
     changed_at: float | None = None
+    checks: dict[str, int] = field(default_factory=lambda: {"ok": 0, "fail": 0})  # for /metrics
 
     def record(self, ok: bool, when: float, detail: str = "", duration: float = 0.0) -> bool:
         """Feed one check result; returns True when the state changed."""
         self.last_check, self.last_result, self.duration = when, detail, duration
+        self.checks["ok" if ok else "fail"] += 1
         before = self.state
         if not ok:
             self.streak = 0
@@ -61,4 +63,5 @@ class HealthState:
     def to_dict(self) -> dict[str, object]:
         """Fields for the status file."""
         return {"state": self.state, "last_check": self.last_check,
-                "last_result": self.last_result, "duration": round(self.duration, 6)}
+                "last_result": self.last_result, "duration": round(self.duration, 6),
+                "checks": dict(self.checks)}

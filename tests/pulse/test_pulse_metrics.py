@@ -53,6 +53,7 @@ def test_metrics_port_serves_health_and_ipvs(tmp_path: Path) -> None:
         assert "piranha_pulse_up 1.0" in body
         assert "piranha_pulse_ipvs_real_active_connections{" in body
         assert 'piranha_pulse_role{role="standalone"} 1.0' in body
+        assert re.search(r'^piranha_pulse_health_checks_total\{[^}]*result="ok"[^}]*\} [1-9]', body, re.M)
         os.kill(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=15)
     finally:
