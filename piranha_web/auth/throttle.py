@@ -10,6 +10,7 @@ Each operation is one short ``BEGIN IMMEDIATE`` transaction.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -45,9 +46,10 @@ class LoginThrottle:
         self._ready = False
 
     def _connect(self) -> sqlite3.Connection:
+        if not self._ready:  # create it private (0600) before SQLite creates it with the umask
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         if not self._ready:
-            Path(self.path).touch(mode=0o600, exist_ok=True)
             conn.executescript(_SCHEMA)
             self._ready = True
         return conn

@@ -224,6 +224,7 @@ def test_throttle_window_expires(tmp_path: Path) -> None:
     assert throttle.retry_after(["addr:127.0.0.2"]) == 0
     now[0] = 1060.5
     assert throttle.retry_after(keys) == 0
+    assert (tmp_path / "t.sqlite").stat().st_mode & 0o777 == 0o600
 
 
 def test_password_change_ends_existing_sessions(auth_app: Flask, auth_client: FlaskClient) -> None:
