@@ -70,18 +70,13 @@ def register_blueprints(app: Flask) -> None:
     route, every method, except the login page and static files: the
     CVE-2013-6492 lesson), CSRF and the security headers.
     """
-    from . import auth, security
+    from . import audit, auth, security
 
     for name in CONSOLE_BLUEPRINTS:
         module = importlib.import_module(f"piranha_web.{name}")
         app.register_blueprint(module.bp)
     app.register_blueprint(auth.bp)
-    try:  # guard until piranha_web.audit lands
-        audit = importlib.import_module("piranha_web.audit")
-    except ImportError:
-        pass
-    else:
-        app.register_blueprint(audit.bp)
+    app.register_blueprint(audit.bp)
     importlib.import_module("piranha_web.api").init_app(app)  # REST /api/v1 (bearer tokens, no cookies)
     importlib.import_module("piranha_web.metrics").init_app(app)  # /metrics (loopback or token)
     security.init_app(app)
