@@ -33,8 +33,15 @@ def index() -> Any:
     return render_template(
         "control/index.html", pulse=pulse, auto=auto, rate=rate, last=last, running_rev=running_rev,
         reload_time=_when(pulse["last_reload"].get("time")), updated=_when(pulse["updated"]),
-        lvs_cf=str(lvsconfig.lvs_cf_path()), has_password_page="auth.password" in current_app.view_functions,
+        lvs_cf=str(lvsconfig.lvs_cf_path()),
+        password_endpoint="auth.password" if "auth.password" in current_app.view_functions else "control.password_help",
     )
+
+
+@bp.get("/password")
+def password_help() -> Any:
+    """CHANGE PASSWORD: as in Piranha 0.8, a help screen (passwords are set with piranha-passwd)."""
+    return render_template("control/password.html")
 
 
 def refresh_rate(raw: str | None) -> int:

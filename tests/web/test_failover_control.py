@@ -116,3 +116,10 @@ def test_no_inline_script_anywhere(console) -> None:
     for path in ("/", "/settings/", "/redundancy/", "/virtual/", "/virtual/new", "/failover/", "/revisions/"):
         html = console.get(path).get_data(as_text=True)
         assert "<script" not in html and "onclick" not in html and "style=" not in html, path
+
+
+def test_change_password_explains_piranha_passwd(console) -> None:
+    html = console.get("/").get_data(as_text=True)
+    assert 'id="change-password"' in html
+    page = console.get("/password").get_data(as_text=True)
+    assert "piranha-passwd" in page
