@@ -123,3 +123,13 @@ def test_change_password_explains_piranha_passwd(console) -> None:
     assert 'id="change-password"' in html
     page = console.get("/password").get_data(as_text=True)
     assert "piranha-passwd" in page
+
+
+def test_a_readonly_user_sees_the_panels_but_cannot_change(app, console, login_as, lvs_cf) -> None:
+    console.submit("/settings/", {"primary": "192.0.2.1"})
+    lvs_cf.write_text(lvs_cf.read_text() + "\n")
+    viewer = login_as(app, "viewer", role="readonly")
+    html = viewer.get("/settings/").get_data(as_text=True)
+    assert 'id="readonly-note"' in html and 'id="disk-banner"' in html and 'id="overwrite-disk"' not in html
+    assert viewer.submit("/settings/", {"primary": "192.0.2.9"}).status_code == 403
+    assert viewer.post("/revisions/overwrite").status_code == 403
