@@ -39,7 +39,7 @@ from .checks import make_spec
 from .configfile import ConfigError, LoadedConfig, attempted_serial, read_config, signature
 from .healthstate import UP
 from .kernel import Backends
-from .managed import Managed, load_managed, save_managed
+from .managed import load_managed, save_managed
 from .monitor import Monitor, Target
 from .reconcile import (
     DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceKey, Table,

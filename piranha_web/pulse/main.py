@@ -81,7 +81,8 @@ def setup_logging(verbose: bool, foreground: bool) -> None:
         root.addHandler(h)
     if os.path.exists("/dev/log"):
         try:
-            sh = logging.handlers.SysLogHandler("/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON)
+            facility = logging.handlers.SysLogHandler.LOG_DAEMON
+            sh = logging.handlers.SysLogHandler("/dev/log", facility=facility)
             sh.setFormatter(logging.Formatter("pulse[%(process)d]: %(message)s"))
             root.addHandler(sh)
         except OSError:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.client import HeldConnection
 from tests.support.processes import NsProcess, wait_until
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
 
@@ -78,8 +76,9 @@ class Pulse:
     def start(self) -> None:
         pulse = Path(sys.executable).with_name("pulse")
         argv = [str(pulse)] if pulse.exists() else [sys.executable, "-m", "piranha_web.pulse.main"]
-        self.proc = self.lab.start("director", "pulse", [*argv, "-n", "-c", str(self.cf), "--backend", "ipvs",
-                                                         "--runtime-dir", str(self.rundir), "--drain-seconds", "1"])
+        argv += ["-n", "-c", str(self.cf), "--backend", "ipvs", "--runtime-dir", str(self.rundir),
+                 "--drain-seconds", "1"]
+        self.proc = self.lab.start("director", "pulse", argv)
 
     def status(self) -> dict:
         try:
@@ -128,7 +127,8 @@ def test_seed_requests_alternate_through_fwmark_nat(pulse: Pulse, seed: SeedTopo
     assert f"TCP  {FOREIGN} wlc" in table
     mangle = pulse.run("iptables-save", "-t", "mangle")
     assert "-A PREROUTING -j PIRANHA-PULSE" in mangle
-    assert "-A PIRANHA-PULSE -d 203.0.113.10/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x50/0xffffffff" in mangle
+    rule = "-A PIRANHA-PULSE -d 203.0.113.10/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x50/0xffffffff"
+    assert rule in mangle
     addrs = pulse.run("ip", "-o", "-4", "addr", "show")
     assert f"inet {VIP}/24" in addrs and "eth0:1" in addrs
     assert "inet 192.0.2.254/24" in addrs and "eth1:1" in addrs
@@ -157,7 +157,8 @@ def test_failed_server_is_removed_and_comes_back(pulse: Pulse, seed: SeedTopolog
     assert set(seed.client_fetch_many(4)) == {RS1_TEXT, RS2_TEXT}
 
 
-def test_weight_change_is_one_netlink_op_and_held_connection_survives(pulse: Pulse, seed: SeedTopology) -> None:
+def test_weight_change_is_one_netlink_op_and_held_connection_survives(pulse: Pulse,
+                                                                      seed: SeedTopology) -> None:
     with seed.client_hold_connection() as held:
         first = held.request()
         before = pulse.status()["ops_applied"]
@@ -171,7 +172,8 @@ def test_weight_change_is_one_netlink_op_and_held_connection_survives(pulse: Pul
         assert "192.0.2.2:80                 Masq    3" in pulse.ipvsadm()
         assert held.request() == first                             # same connection, same server
     pulse.write(seed_cf(3))
-    wait_until(lambda: pulse.dests().get("192.0.2.2") == 1, timeout=15, interval=0.05, what="weight back to 1")
+    wait_until(lambda: pulse.dests().get("192.0.2.2") == 1, timeout=15, interval=0.05,
+               what="weight back to 1")
 
 
 def test_invalid_reload_leaves_kernel_table_untouched(pulse: Pulse) -> None:
@@ -194,10 +196,23 @@ def test_invalid_reload_leaves_kernel_table_untouched(pulse: Pulse) -> None:
     assert pulse.ipvsadm() == before
 
 
+def test_plan_against_the_live_table(pulse: Pulse) -> None:
+    pulse_bin = Path(sys.executable).with_name("pulse")
+    argv = [str(pulse_bin)] if pulse_bin.exists() else [sys.executable, "-m", "piranha_web.pulse.main"]
+    common = ["--backend", "ipvs", "--runtime-dir", str(pulse.rundir)]
+    assert pulse.run(*argv, "--plan", "-c", str(pulse.cf), *common).splitlines()[1:] == ["no changes"]
+    other = pulse.cf.with_name("other.cf")
+    other.write_text(seed_cf(9, rs2_weight=5, scheduler="wlc"))
+    out = pulse.run(*argv, "--plan", "-c", str(other), *common).splitlines()[1:]
+    assert out == ["set-service FWM 80 wlc", "set-dest FWM 80 -> 192.0.2.2:80 nat weight 5"]
+    assert "FWM  80 rr" in pulse.ipvsadm()                        # --plan changed nothing
+
+
 def test_stop_removes_exactly_what_pulse_added(pulse: Pulse) -> None:
     assert pulse.proc is not None
     pulse.proc.signal(signal.SIGTERM)
-    wait_until(lambda: not pulse.proc.alive(), timeout=15, interval=0.1, what="pulse exit")  # type: ignore[union-attr]
+    proc = pulse.proc
+    wait_until(lambda: not proc.alive(), timeout=15, interval=0.1, what="pulse exit")
     table = pulse.ipvsadm()
     assert "FWM  80" not in table and f"TCP  {FOREIGN} wlc" in table
     assert "PIRANHA-PULSE" not in pulse.run("iptables-save", "-t", "mangle")

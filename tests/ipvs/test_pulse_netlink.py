@@ -39,7 +39,8 @@ SCRIPT = textwrap.dedent("""
     new = copy_table(want)
     new[ServiceKey.mark(80)].dests[DestKey("192.0.2.2", 8080)] = Dest(7, "nat")
     new[ServiceKey.udp("203.0.113.10", 53)].dests[DestKey("192.0.2.3", 53)] = Dest(4, "direct")
-    new[ServiceKey.tcp("203.0.113.10", 1000)] = ServiceEntry(Service("wrr", 30), new[ServiceKey.tcp("203.0.113.10", 1000)].dests)
+    first = ServiceKey.tcp("203.0.113.10", 1000)
+    new[first] = ServiceEntry(Service("wrr", 30), new[first].dests)
     ops = plan(new, b.dump())
     assert sorted(o.action for o in ops) == ["set-dest", "set-dest", "set-service"], [str(o) for o in ops]
     for op in ops:

@@ -112,8 +112,10 @@ async def test_expect_mismatch_and_short_answer_are_down() -> None:
 async def test_regex_expect_and_star() -> None:
     server, port = await serve(await reply(b"HTTP/1.1 503 Busy\r\nServer: x\r\n\r\n", chunks=3, gap=0.01))
     async with server:
-        up = await run_check(make_spec("127.0.0.1", port, 1.0, send="x", expect=r"Server: \w", use_regex=True))
-        down = await run_check(make_spec("127.0.0.1", port, 1.0, send="x", expect="^HTTP/1.. 2", use_regex=True))
+        up = await run_check(make_spec("127.0.0.1", port, 1.0, send="x", expect=r"Server: \w",
+                                       use_regex=True))
+        down = await run_check(make_spec("127.0.0.1", port, 1.0, send="x", expect="^HTTP/1.. 2",
+                                         use_regex=True))
         star = await run_check(make_spec("127.0.0.1", port, 1.0, send="x", expect="*"))
     assert up.ok and not down.ok and star.ok
 
@@ -159,7 +161,8 @@ async def test_send_program_output_must_equal_expect() -> None:
 
 @aio
 async def test_failing_or_hung_program_is_down_even_with_expect() -> None:
-    failed = await run_check(make_spec("127.0.0.1", 1, 2.0, send_program=prog("print('OK'); raise SystemExit(3)"),
+    failing = prog("print('OK'); raise SystemExit(3)")
+    failed = await run_check(make_spec("127.0.0.1", 1, 2.0, send_program=failing,
                                        expect="OK"))
     assert not failed.ok and failed.detail == "exit 3"
     t0 = time.monotonic()
@@ -177,7 +180,8 @@ class Echo(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.transport.sendto(self.answer if self.answer is not None else data, addr)  # type: ignore[attr-defined]
+        answer = self.answer if self.answer is not None else data
+        self.transport.sendto(answer, addr)  # type: ignore[attr-defined]
 
 
 async def udp_server(answer: bytes | None) -> tuple[asyncio.DatagramTransport, int]:
@@ -191,7 +195,8 @@ async def test_udp_reply_expect_and_unreachable() -> None:
     transport, port = await udp_server(b"PONG ok")
     try:
         any_reply = await run_check(make_spec("127.0.0.1", port, 1.0, protocol="udp", send="ping"))
-        matched = await run_check(make_spec("127.0.0.1", port, 1.0, protocol="udp", send="ping", expect="PONG"))
+        matched = await run_check(make_spec("127.0.0.1", port, 1.0, protocol="udp", send="ping",
+                                            expect="PONG"))
         wrong = await run_check(make_spec("127.0.0.1", port, 0.3, protocol="udp", send="ping", expect="NOPE"))
     finally:
         transport.close()

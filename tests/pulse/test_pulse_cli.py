@@ -102,7 +102,8 @@ def test_daemon_process_signals_status_and_notify(tmp_path: Path, listener: int)
         except (OSError, ValueError):
             return {}
 
-    proc = subprocess.Popen([*PULSE, "-n", "-c", str(cf), "--backend", "dry-run", "--runtime-dir", str(rundir)],
+    argv = [*PULSE, "-n", "-c", str(cf), "--backend", "dry-run", "--runtime-dir", str(rundir)]
+    proc = subprocess.Popen(argv,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "NOTIFY_SOCKET": str(notify_path)})
     try:

@@ -6,6 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 from pulsekit import Listener, aio, lvs_cf, until, write  # noqa: E402
 
@@ -123,7 +125,8 @@ async def test_one_weight_change_is_one_op_and_others_untouched(tmp_path: Path) 
     await until(lambda: run.weights().get(ls[1].port) == 7, what="weight 7")
     await asyncio.sleep(0.3)
     new_ops = run.backends.ipvs.applied[applied_before:]  # type: ignore[attr-defined]
-    assert [str(op) for op in new_ops] == [f"set-dest TCP 203.0.113.10:80 -> 127.0.0.1:{ls[1].port} nat weight 7"]
+    expected = f"set-dest TCP 203.0.113.10:80 -> 127.0.0.1:{ls[1].port} nat weight 7"
+    assert [str(op) for op in new_ops] == [expected]
     assert d.counters.ops_applied - before == 1
     await until(lambda: run.status().get("serial_no") == 2)
     assert run.status()["last_reconcile"]["count"] == 1
@@ -138,7 +141,8 @@ async def test_invalid_reload_keeps_table_and_reports_line(tmp_path: Path) -> No
     d = await run.start()
     await until(lambda: len(run.weights()) == 1)
     snapshot = {k: (e.service, dict(e.dests)) for k, e in run.table.items()}
-    write(run.cf, good.replace("scheduler = rr", "scheduler = bogus").replace("serial_no = 1", "serial_no = 5"))
+    bad = good.replace("scheduler = rr", "scheduler = bogus").replace("serial_no = 1", "serial_no = 5")
+    write(run.cf, bad)
     await until(lambda: run.status().get("last_reload", {}).get("ok") is False, what="failed reload")
     doc = run.status()
     assert f"{run.cf}:" in doc["last_reload"]["error"] and "scheduler" in doc["last_reload"]["error"]
@@ -264,7 +268,7 @@ async def test_role_changes_release_and_take_over_the_kernel(tmp_path: Path) -> 
 
 
 @aio
-async def test_sigusr1_dump_and_reload_request(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_sigusr1_dump(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     ls = await listeners(1)
     run = Run(tmp_path, lvs_cf(servers(ls)))
     d = await run.start()

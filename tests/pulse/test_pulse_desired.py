@@ -86,7 +86,8 @@ def test_service_keys_and_attributes() -> None:
 def test_up_servers_enter_with_full_weight_and_real_port() -> None:
     c = cfg()
     t = desired_table(c, all_up(c))
-    assert t[WWW].dests == {DestKey("192.0.2.1", 80): Dest(3, "nat"), DestKey("192.0.2.2", 8080): Dest(1, "nat")}
+    assert t[WWW].dests == {DestKey("192.0.2.1", 80): Dest(3, "nat"),
+                            DestKey("192.0.2.2", 8080): Dest(1, "nat")}
 
 
 def test_down_or_unchecked_servers_are_left_out() -> None:
