@@ -407,7 +407,7 @@ class Daemon:
                     apply_op(self._actual, op)
         except Exception as exc:  # noqa: BLE001 - kernel errors must not kill the daemon
             log.error("%s failed: %s", op, exc)
-            self._actual, self._fresh = None, True     # re-read the kernel next pass
+            self._actual = None     # re-read the kernel on the next pass (retry within reconcile_interval)
             return f"{op}: {exc}"
         self.counters.ops_applied += 1
         log.info("%s", op)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..lvscf.files import write_atomic
@@ -33,8 +33,8 @@ class Managed:
         """Stable JSON text."""
         return json.dumps({
             "services": [k._asdict() for k in sorted(self.services)],
-            "addresses": [asdict(a) for a in sorted(self.addresses)],
-            "marks": [asdict(m) for m in sorted(self.marks)],
+            "addresses": [a._asdict() for a in sorted(self.addresses)],
+            "marks": [m._asdict() for m in sorted(self.marks)],
             "firewall": self.firewall,
         }, indent=1) + "\n"
 

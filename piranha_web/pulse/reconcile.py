@@ -151,8 +151,7 @@ class ServiceEntry:
 Table = dict[ServiceKey, ServiceEntry]
 
 
-@dataclass(frozen=True, order=True)
-class Address:
+class Address(NamedTuple):
     """An address pulse brings up: IP/prefix on a device, with an ifconfig-style label."""
 
     ip: str
@@ -164,8 +163,7 @@ class Address:
         return f"{self.ip}/{self.prefixlen} dev {self.device} label {self.label}"
 
 
-@dataclass(frozen=True, order=True)
-class MarkRule:
+class MarkRule(NamedTuple):
     """Mark packets to PROTO VIP:PORT with MARK (the iptables mangle rule Piranha left to you)."""
 
     protocol: str        # tcp or udp
