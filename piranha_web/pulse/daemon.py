@@ -112,6 +112,7 @@ class Daemon:
         self._fresh = True            # next reconcile re-dumps the kernel table
         self._actual: Table | None = None
         self._next_reconcile = 0.0
+        self._last_status = 0.0
         self._next_status = 0.0
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -308,6 +309,8 @@ class Daemon:
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
         """A server went up/down: reconcile at the next loop pass (immediately)."""
         self._dirty = True
+        # show it in the status file soon, but at most ~5 writes/s during a flapping storm
+        self._next_status = min(self._next_status, self._last_status + 0.2)
         self._wake.set()
 
     def desired(self, actual: Table, now: float) -> tuple[Table, set[Address], set[MarkRule]]:
@@ -465,7 +468,8 @@ class Daemon:
 
     def write_status(self) -> None:
         """Write the status file now."""
-        self._next_status = time.monotonic() + self.opts.status_interval
+        self._last_status = time.monotonic()
+        self._next_status = self._last_status + self.opts.status_interval
         try:
             write_status(self.opts.runtime_dir / STATUS_NAME, self.status())
         except OSError as exc:

@@ -93,8 +93,9 @@ def setup_logging(verbose: bool, foreground: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pulse`` console script."""
     args = build_parser().parse_args(argv)
-    config = Path(args.config) if args.config else default_config_path()
-    rundir = runtime_dir(args.runtime_dir)
+    # absolute: the daemon chdirs to / when it detaches
+    config = (Path(args.config) if args.config else default_config_path()).absolute()
+    rundir = runtime_dir(args.runtime_dir).absolute()
     if args.status:
         return show_status(rundir)
     setup_logging(args.verbose, foreground=args.nodaemon or args.check or args.plan)
