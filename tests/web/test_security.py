@@ -292,3 +292,16 @@ def test_session_cookie_config(walk_app: Flask) -> None:
     assert walk_app.config["WTF_CSRF_ENABLED"] is not False
     with walk_app.app_context():
         assert users.any_user_exists(db.session)
+
+
+def test_safe_methods_never_change_anything(walk_app: Flask) -> None:
+    """GET/HEAD/OPTIONS are exempt from CSRF, so no route may change state on them."""
+    client = walk_app.test_client()
+    login(client)
+    before = state(walk_app)
+    for endpoint, path in every_url(walk_app):
+        for method in ("GET", "HEAD", "OPTIONS"):
+            r = client.open(path, method=method, query_string={"action": "delete", "confirm": "1"})
+            assert r.status_code < 500, f"{method} {path} ({endpoint}) -> {r.status_code}"
+    assert state(walk_app) == before
+    assert client.get("/").status_code == 200  # and the session survived the walk
