@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.client import fetch, fetch_many
+from tests.support.client import HeldConnection, fetch, fetch_many
+from tests.support.ipvs_runner import require_ipvs
 from tests.support.netns import ip_batch, list_netns
 from tests.support.topology import NAT_ROUTER_IP, REAL_SERVERS, SeedTopology, seed_topology
 
@@ -38,13 +39,12 @@ def test_client_reaches_real_server_through_director(seed: SeedTopology) -> None
 
 def test_held_connection_survives_requests(seed: SeedTopology) -> None:
     addr, text = REAL_SERVERS["rs1"]
-    from tests.support.client import HeldConnection
-
     with HeldConnection(seed.ns("director"), addr) as conn:
         assert [conn.request(), conn.request()] == [text, text]
 
 
 def test_teardown_removes_namespaces(tmp_path: Path) -> None:
+    require_ipvs()
     with seed_topology(tmp_path, serve=False) as topo:
         names = [topo.switch] + [h.netns for h in topo.hosts.values()]
         assert set(names) <= set(list_netns())

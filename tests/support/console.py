@@ -74,16 +74,17 @@ class Console:
         return self._row(table, name).locator("td.status").inner_text().strip()
 
     # -- panels -------------------------------------------------------------
-    def login(self, username: str, password: str) -> None:
-        """Open the console, get the login page, log in (CONTROL/MONITORING follows)."""
+    def login(self, username: str, password: str) -> Path:
+        """Open the console, log in (CONTROL/MONITORING follows); returns the login page's shot."""
         self.page.goto(self.base_url + "/")
         self.page.wait_for_selector("#username")
-        self.shot("login")
+        login_shot = self.shot("login")
         self.page.fill("#username", username)
         self.page.fill("#password", password)
         self.page.click("#login")
         self.page.wait_for_selector("#tab-control")
         self.log(f"logged in as {username}: {self.page.title()}")
+        return login_shot
 
     def global_settings(self, *, primary: str, nat_router: str, nat_nmask: str,
                         nat_router_device: str) -> None:
