@@ -18,9 +18,9 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, abort, redirect, request, url_for
+from flask import Flask, Response, abort, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import current_user
+from flask_login import current_user, logout_user
 
 from .extensions import csrf
 
@@ -95,6 +95,9 @@ def require_login() -> Any:
         return None
     if _authenticates_itself(request.blueprint):
         return None
+    if current_user.is_authenticated and _session_revoked():
+        logout_user()
+        session.clear()
     if current_user.is_authenticated:
         if (request.method not in SAFE_METHODS and request.endpoint not in ANY_ROLE_ENDPOINTS
                 and not getattr(current_user, "can_write", False)):
@@ -103,6 +106,17 @@ def require_login() -> Any:
     if request.method in ("GET", "HEAD") and request.endpoint is not None:
         return redirect(url_for("auth.login", next=_local_next()))
     abort(401)
+
+
+SESSION_ID_KEY = "_sid"
+
+
+def _session_revoked() -> bool:
+    """True when this cookie's session was ended by a logout (a replayed copy of the cookie)."""
+    from flask import current_app
+
+    sid = session.get(SESSION_ID_KEY)
+    return bool(sid) and session_revocations(current_app).is_revoked(str(sid))
 
 
 def _authenticates_itself(blueprint: str | None) -> bool:
@@ -133,15 +147,22 @@ def add_security_headers(response: Response) -> Response:
 
 
 def _init_throttle(app: Flask) -> None:
-    from .auth.throttle import LoginThrottle
+    from .auth.throttle import LoginThrottle, SessionRevocations
 
     path = app.config.get("LOGIN_THROTTLE_DB") or os.path.join(app.config.get("INSTANCE_PATH", app.instance_path),
                                                                "login-throttle.sqlite")
     app.extensions["piranha_login_throttle"] = LoginThrottle(
         path, limit=int(app.config.get("LOGIN_FAILURE_LIMIT", 5)),
         window=float(app.config.get("LOGIN_FAILURE_WINDOW", 60)))
+    app.extensions["piranha_session_revocations"] = SessionRevocations(
+        path, lifetime=app.permanent_session_lifetime.total_seconds())
 
 
 def login_throttle(app: Flask) -> Any:
     """The app's :class:`~piranha_web.auth.throttle.LoginThrottle`."""
     return app.extensions["piranha_login_throttle"]
+
+
+def session_revocations(app: Flask) -> Any:
+    """The app's :class:`~piranha_web.auth.throttle.SessionRevocations`."""
+    return app.extensions["piranha_session_revocations"]

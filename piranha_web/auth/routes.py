@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -9,7 +10,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db
-from ..security import login_throttle
+from ..security import SESSION_ID_KEY, login_throttle, session_revocations
 from ..services import audit, users
 from . import bp
 from .forms import LoginForm, LogoutForm
@@ -68,6 +69,7 @@ def login() -> Any:
     db.session.commit()  # a rehashed password, if the hasher's parameters changed
     next_url = _safe_next(request.args.get("next"))
     session.clear()  # a fresh session (and CSRF token) for the logged-in user
+    session[SESSION_ID_KEY] = secrets.token_urlsafe(18)  # what a logout revokes
     login_user(user)
     audit.record(user.username, "login.success", "session", user.username, client_addr=addr)
     return redirect(next_url or _home())
@@ -86,6 +88,9 @@ def logout() -> Any:
     if not form.validate_on_submit():  # pragma: no cover - CSRFProtect already refused it
         return redirect(_home())
     name = getattr(current_user, "username", None)
+    sid = session.get(SESSION_ID_KEY)
+    if sid:  # copies of this cookie stop working too
+        session_revocations(current_app).revoke(str(sid))
     logout_user()
     session.clear()
     if name:

@@ -82,3 +82,57 @@ class LoginThrottle:
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+
+_REVOKED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS revoked_session (
+    sid     TEXT PRIMARY KEY,
+    expires REAL NOT NULL
+);
+"""
+
+
+class SessionRevocations:
+    """Session ids ended by a logout, shared by every worker (same SQLite file as the throttle).
+
+    Console sessions are signed cookies, so a copy of one would stay valid
+    after its owner logged out; remembering the ids of logged-out sessions
+    until the cookie would have expired anyway closes that.
+    """
+
+    def __init__(self, path: str | Path, *, lifetime: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self.lifetime = lifetime
+        self.clock = clock
+        self._ready = False
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self._ready:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        if not self._ready:
+            conn.executescript(_REVOKED_SCHEMA)
+            self._ready = True
+        return conn
+
+    def revoke(self, sid: str) -> None:
+        """Refuse ``sid`` from now on (until it would have expired by age)."""
+        now = self.clock()
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO revoked_session (sid, expires) VALUES (?, ?)",
+                         (sid, now + self.lifetime))
+            conn.execute("DELETE FROM revoked_session WHERE expires < ?", (now,))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def is_revoked(self, sid: str) -> bool:
+        """Whether a logout ended ``sid``."""
+        conn = self._connect()
+        try:
+            return conn.execute("SELECT 1 FROM revoked_session WHERE sid = ?", (sid,)).fetchone() is not None
+        finally:
+            conn.close()

@@ -214,20 +214,26 @@ def _setup_syslog() -> None:
     log.addHandler(handler)
 
 
+def _one_line(value: Any) -> str:
+    """Control characters escaped: a user name typed at the login form cannot forge log lines."""
+    text = str(value)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def syslog_line(row: Mapping[str, Any]) -> str:
     """The one-line syslog form of an entry (no passwords are ever in entries)."""
     obj = row.get("object_type") or ""
     if row.get("object_name"):
         obj = f"{obj}/{row['object_name']}"
     rev = f" revision={row['revision']}" if row.get("revision") is not None else ""
-    return (f"audit id={row.get('id')} user={row.get('username')} addr={row.get('client_addr') or '-'} "
-            f"action={row.get('action')} object={obj or '-'}{rev} detail={row.get('detail')}")
+    return _one_line(f"audit id={row.get('id')} user={row.get('username')} addr={row.get('client_addr') or '-'} "
+                     f"action={row.get('action')} object={obj or '-'}{rev} detail={row.get('detail')}")
 
 
 def warn(message: str, *args: Any) -> None:
     """A syslog warning that is not an audit entry (e.g. throttled logins, to avoid log floods)."""
     _setup_syslog()
-    log.warning(message, *args)
+    log.warning(message, *(_one_line(a) for a in args))
 
 
 def _to_syslog(row: Mapping[str, Any]) -> None:

@@ -221,3 +221,9 @@ def test_config_audit_verify_and_list(tmp_path: Path, monkeypatch: pytest.Monkey
         db.session.commit()
     code, out, err = run_cli(capsys, "audit", "verify")
     assert code == 1 and "entry 5" in err
+
+
+def test_syslog_lines_cannot_be_forged_by_user_input() -> None:
+    line = audit.syslog_line({"id": 1, "username": "x\naudit id=2 user=root action=publish",
+                              "action": "login.failure", "object_type": "session"})
+    assert "\n" not in line and "\\n" in line

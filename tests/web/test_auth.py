@@ -296,3 +296,19 @@ def test_sessions_expire(tmp_path: Path) -> None:
     assert client.get("/").status_code == 200
     _time.sleep(2.2)
     assert client.get("/").status_code == 302
+
+
+def test_logout_also_ends_copies_of_the_cookie(auth_app: Flask, auth_client: FlaskClient) -> None:
+    assert login(auth_client).status_code == 302
+    stolen = auth_client.get_cookie("session").value
+    other = auth_app.test_client()
+    other.set_cookie("session", stolen)
+    assert other.get("/").status_code == 200  # a copy works while the session lives
+    token = TOKEN_RE.search(auth_client.get("/").get_data(as_text=True)).group(1)
+    assert auth_client.post("/logout", data={"csrf_token": token}).status_code == 302
+    replay = auth_app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/").status_code == 302
+    assert replay.post("/logout", data={"csrf_token": token}).status_code in (400, 401)
+    # Logging in again (new session id) works.
+    assert login(replay).status_code == 302 and replay.get("/").status_code == 200
