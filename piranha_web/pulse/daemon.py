@@ -196,19 +196,25 @@ class Daemon:
         log.info("pulse stopped")
 
     def _teardown(self) -> None:
-        """Remove mark rules, managed services and addresses, in that order."""
-        if self.managed.marks or self.managed.firewall:
-            self._firewall().remove_all()
-            self.managed.marks = set()
-        actual = self.kernel.ipvs.dump()
+        """Remove mark rules, managed services and addresses, in that order; each step best effort."""
+        try:
+            if self.managed.marks or self.managed.firewall:
+                self._firewall().remove_all()
+                self.managed.marks, self.managed.firewall = set(), None
+        except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
+            log.error("cannot remove firewall marks: %s", exc)
+        try:
+            actual = self.kernel.ipvs.dump()
+        except Exception as exc:  # noqa: BLE001
+            log.error("cannot read the IPVS table: %s", exc)
+            actual = {}
         for key in sorted(self.managed.services):
-            if key in actual:
-                self._apply(Op(DEL_SERVICE, key, actual[key].service))
-        self.managed.services = set()
+            if key in actual and self._apply(Op(DEL_SERVICE, key, actual[key].service)) is None:
+                self.managed.services.discard(key)
+            elif key not in actual:
+                self.managed.services.discard(key)
         for address in sorted(self.managed.addresses):
-            self.kernel.addresses.remove(address)
-            log.info("removed address %s", address)
-        self.managed.addresses = set()
+            self._apply(Op("del-address", address=address))
         self._save_managed()
 
     # ---- signals -----------------------------------------------------------------------
@@ -419,7 +425,8 @@ class Daemon:
     def _firewall(self) -> Any:
         """The firewall backend, chosen on first use (nft probing creates pulse's table)."""
         if self.firewall is None:
-            self.firewall = self.kernel.firewall_factory()
+            # the kind used before (persisted), so a restart removes what the last run created
+            self.firewall = self.kernel.firewall_factory(self.managed.firewall)
         return self.firewall
 
     def _sync_marks(self, marks: set[MarkRule], errors: list[str]) -> None:

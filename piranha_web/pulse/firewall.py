@@ -137,9 +137,12 @@ def nft_available(nft: str = "nft") -> bool:
     return proc.returncode == 0
 
 
-def choose_firewall() -> NftFirewall | IptablesFirewall:
-    """nftables when the kernel supports the ip family, else iptables (legacy or nft-backed)."""
-    if nft_available():
+def choose_firewall(kind: str | None = None) -> NftFirewall | IptablesFirewall:
+    """``kind`` if given (what a previous run used), else nftables when the kernel has the ip family,
+    else iptables (legacy or nft-backed)."""
+    if kind == "iptables":
+        return IptablesFirewall()
+    if kind == "nft" or nft_available():
         return NftFirewall()
     log.info("nftables ip family unavailable; using iptables chain %s", IPT_CHAIN)
     return IptablesFirewall()

@@ -31,7 +31,7 @@ class Backends:
 
     ipvs: IpvsBackend
     addresses: AddressBackend
-    firewall_factory: Callable[[], FirewallBackend]
+    firewall_factory: Callable[[str | None], FirewallBackend]   # arg: "nft"/"iptables"/None
     name: str
 
 
@@ -49,7 +49,7 @@ def ipvs_available() -> bool:
 
 def dry_run_backends() -> Backends:
     """Everything in memory."""
-    return Backends(DryRunIpvs(), DryRunAddresses(), DryRunFirewall, "dry-run")
+    return Backends(DryRunIpvs(), DryRunAddresses(), lambda _kind: DryRunFirewall(), "dry-run")
 
 
 def real_backends() -> Backends:

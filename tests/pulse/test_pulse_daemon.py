@@ -35,7 +35,7 @@ class Run:
         self.backends = dry_run_backends()
         fw = DryRunFirewall()
         self.firewall = fw
-        self.backends.firewall_factory = lambda: fw
+        self.backends.firewall_factory = lambda _kind: fw
         self.opts = Options(config=self.cf, runtime_dir=self.rundir, backend="dry-run",
                             poll_interval=0.05, reconcile_interval=1.0, status_interval=0.2,
                             **opts)  # type: ignore[arg-type]
