@@ -196,6 +196,19 @@ def test_invalid_reload_leaves_kernel_table_untouched(pulse: Pulse) -> None:
     assert pulse.ipvsadm() == before
 
 
+def test_removed_server_is_drained_then_deleted(pulse: Pulse, seed: SeedTopology) -> None:
+    only_rs1 = seed_cf(6)
+    only_rs1 = only_rs1[:only_rs1.index("    server real1 {")] + "}\n"
+    pulse.write(only_rs1)
+    wait_until(lambda: pulse.dests().get("192.0.2.2") == 0, timeout=10, interval=0.05, what="rs2 drained")
+    assert "drain-dest FWM 80 -> 192.0.2.2:80 nat weight 0" in pulse.status()["last_reconcile"]["ops"]
+    wait_until(lambda: "192.0.2.2" not in pulse.dests(), timeout=10, interval=0.05, what="rs2 deleted")
+    assert seed.client_fetch_many(2) == [RS1_TEXT] * 2
+    pulse.write(seed_cf(7))
+    wait_until(lambda: pulse.dests() == {"192.0.2.1": 1, "192.0.2.2": 1}, timeout=15, interval=0.05,
+               what="rs2 back")
+
+
 def test_plan_against_the_live_table(pulse: Pulse) -> None:
     pulse_bin = Path(sys.executable).with_name("pulse")
     argv = [str(pulse_bin)] if pulse_bin.exists() else [sys.executable, "-m", "piranha_web.pulse.main"]
