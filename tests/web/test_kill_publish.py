@@ -223,6 +223,7 @@ class Publisher(threading.Thread):
         self.browser, self.secret, self.counter, self.told = browser, secret, counter, told
         self.completed = 0
         self.interrupted = False
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
@@ -240,6 +241,8 @@ class Publisher(threading.Thread):
                 self.completed += 1
         except (OSError, http.client.HTTPException):
             self.interrupted = True  # the kill landed while a request was in flight
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            self.error = exc
 
 
 def test_sigkill_during_publishes_loses_nothing(tmp_path: Path) -> None:
@@ -275,6 +278,7 @@ def test_sigkill_during_publishes_loses_nothing(tmp_path: Path) -> None:
             server.kill()
             publisher.join(timeout=15)
             assert not publisher.is_alive(), "the client hung after the kill"
+            assert publisher.error is None, f"publishing failed: {publisher.error!r}"
             interrupted += int(publisher.interrupted)
             completed += publisher.completed
             check_state(instance, lvs_cf, told)
