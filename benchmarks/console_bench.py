@@ -171,11 +171,13 @@ def _publish(client: Client, edit: str) -> tuple[int, str]:
     """Load the edit form (not timed separately) and ACCEPT a changed port: a full publish."""
     status, html = client.request(edit)
     fields = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', html))
-    fields.update(re.findall(r'<select[^>]*name="(\w+)"[^>]*>.*?<option selected value="([^"]*)"', html, re.S))
+    selected = r'<select[^>]*name="(\w+)"[^>]*>.*?<option selected value="([^"]*)"'
+    fields.update(re.findall(selected, html, re.S))
     _flip[0] += 1
     fields.update({"port": str(8000 + _flip[0]), "action": "accept", "quiesce_server": "0"})
     t0 = time.perf_counter()
-    result = client.request(edit, {k: v.replace("&#34;", '"').replace("&amp;", "&") for k, v in fields.items()})
+    unescaped = {k: v.replace("&#34;", '"').replace("&amp;", "&") for k, v in fields.items()}
+    result = client.request(edit, unescaped)
     _publish_times.append((time.perf_counter() - t0) * 1000)
     return result
 

@@ -185,7 +185,8 @@ def make_app(tmp_path: Path, lvs_text: str | None = None, **config: Any) -> Flas
     return create_app(settings)
 
 
-def add_user(app: Flask, username: str = "piranha", password: str = PASSWORD, role: str | None = None) -> None:
+def add_user(app: Flask, username: str = "piranha", password: str = PASSWORD,
+             role: str | None = None) -> None:
     """Create a console user the way piranha-passwd does."""
     with app.app_context():
         users.store_password(username, password, role=role)

@@ -23,9 +23,11 @@ DEFAULT_WORKERS = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """``--bind``, ``--workers``, ``--timeout``."""
-    parser = argparse.ArgumentParser(prog="piranha-gui", description="Run the piranha-web console (gunicorn).")
+    parser = argparse.ArgumentParser(prog="piranha-gui",
+                                     description="Run the piranha-web console (gunicorn).")
     parser.add_argument("--bind", "-b", default=os.environ.get("PIRANHA_BIND") or DEFAULT_BIND,
-                        help=f"address:port to listen on (default {DEFAULT_BIND}; keep it local or behind TLS)")
+                        help=f"address:port to listen on (default {DEFAULT_BIND}; "
+                             "keep it local or behind TLS)")
     parser.add_argument("--workers", "-w", type=int, default=DEFAULT_WORKERS,
                         help=f"gunicorn worker processes (default {DEFAULT_WORKERS})")
     parser.add_argument("--timeout", type=int, default=30, help="gunicorn worker timeout in seconds")

@@ -130,7 +130,8 @@ def create_real(vid: int, values: dict[str, Any]) -> Mutation:
         virtual = _checked(_virtual(vid), None, VIRTUAL_FIELDS)
         pos = (db.session.scalar(select(func.max(RealServer.position)).where(RealServer.virtual_id == vid))
                or 0) + 1
-        row = RealServer(position=pos, **{**NEW_REAL, **{k: v for k, v in values.items() if k in REAL_FIELDS}})
+        given = {k: v for k, v in values.items() if k in REAL_FIELDS}
+        row = RealServer(position=pos, **{**NEW_REAL, **given})
         virtual.servers.append(row)
         db.session.flush()
         return Change("create", "real", _rname(row), None, snapshot(row, REAL_FIELDS), ("real", row.id))

@@ -120,7 +120,8 @@ def monitoring(vid: int) -> Any:
         if request.form.get("action") == "cancel":
             return redirect(url_for(".edit", vid=vid))
         values, ok = read_form(form)
-        if ok and perform(definitions.update_virtual(vid, values, form.expected_version(), "monitoring"), form):
+        mutation = definitions.update_virtual(vid, values, form.expected_version(), "monitoring")
+        if ok and perform(mutation, form):
             return redirect(url_for(".monitoring", vid=vid))
         return render_template("virtual/monitoring.html", form=form, vs=vs), 422
     return render_template("virtual/monitoring.html", form=form, vs=vs)

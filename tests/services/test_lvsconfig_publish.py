@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -185,7 +183,8 @@ def test_two_workers_publishing_at_once_get_distinct_serials(app, app_factory, l
     def worker(application, prefix):
         try:
             for i in range(8):
-                run(application, definitions.create_virtual({"name": f"{prefix}{i}", "address": "203.0.113.10"}))
+                values = {"name": f"{prefix}{i}", "address": "203.0.113.10"}
+                run(application, definitions.create_virtual(values))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -235,8 +234,8 @@ def fake_pulse(app, lvs_cf):
 
     def start(mode):
         pid_file = Path(app.config["PULSE_PID_FILE"])
-        proc = subprocess.Popen([sys.executable, "-c", FAKE_PULSE, str(pid_file), app.config["PULSE_STATUS_FILE"],
-                                 str(lvs_cf), mode])
+        proc = subprocess.Popen([sys.executable, "-c", FAKE_PULSE, str(pid_file),
+                                 app.config["PULSE_STATUS_FILE"], str(lvs_cf), mode])
         procs.append(proc)
         deadline = time.monotonic() + 10
         while not pid_file.exists() and time.monotonic() < deadline:

@@ -53,7 +53,8 @@ def _wait_http(url: str, seconds: float = 60) -> None:
 @pytest.fixture
 def console_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """piranha-gui on a free 127.0.0.1 port, on a tmp instance, with a password set first."""
-    env = dict(os.environ, PIRANHA_INSTANCE=str(tmp_path / "instance"), PIRANHA_LVS_CF=str(tmp_path / "lvs.cf"))
+    env = dict(os.environ, PIRANHA_INSTANCE=str(tmp_path / "instance"),
+               PIRANHA_LVS_CF=str(tmp_path / "lvs.cf"))
     env.pop("PIRANHA_DATABASE_URL", None)
     env.pop("PIRANHA_SECRET_KEY", None)
     subprocess.run([str(BIN / "piranha-passwd"), "--stdin"], input=PASSWORD + "\n", env=env, check=True,

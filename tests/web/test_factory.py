@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text

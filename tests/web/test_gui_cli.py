@@ -21,7 +21,8 @@ from piranha_web.extensions import db
 from piranha_web.models import Revision, VirtualServer
 
 BIN = Path(sys.executable).parent
-GOOD = "serial_no = 3\nprimary = 192.0.2.1\nnetwork = direct\nvirtual www {\n address = 203.0.113.10 eth0:1\n}\n"
+GOOD = ("serial_no = 3\nprimary = 192.0.2.1\nnetwork = direct\n"
+        "virtual www {\n address = 203.0.113.10 eth0:1\n}\n")
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
@@ -77,7 +78,8 @@ def test_runs_gunicorn_with_two_workers(tmp_path) -> None:
                    check=True, capture_output=True, text=True, timeout=60)
     port = free_port()
     proc = subprocess.Popen([str(BIN / "piranha-gui"), "--bind", f"127.0.0.1:{port}"], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     try:
         deadline = time.monotonic() + 30
         status = None
@@ -119,7 +121,8 @@ def test_config_import(tmp_path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "revision 1" in result.stdout
-    app = create_app({"INSTANCE_PATH": env["PIRANHA_INSTANCE"], "LVS_CF": env["PIRANHA_LVS_CF"], "SECRET_KEY": "k"})
+    app = create_app({"INSTANCE_PATH": env["PIRANHA_INSTANCE"], "LVS_CF": env["PIRANHA_LVS_CF"],
+                      "SECRET_KEY": "k"})
     with app.app_context():
         assert [v.name for v in db.session.query(VirtualServer)] == ["www"]
         assert db.session.get(Revision, 1).serial_no == 3

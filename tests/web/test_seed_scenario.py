@@ -64,9 +64,9 @@ def test_seed_article_configuration_through_the_panels(console, lvs_cf) -> None:
     vid = int(re.search(r"/virtual/(\d+)/", response.headers["Location"]).group(1))
     # two real servers
     for name, address in (("real", "192.168.1.1"), ("real1", "192.168.1.2")):
-        assert console.submit(f"/virtual/{vid}/real/new", {"name": name, "address": address}).status_code == 302
-        console.post(f"/virtual/{vid}/real/", {"action": "toggle", "selected": _row(console, f"/virtual/{vid}/real/",
-                                                                                      name)})
+        real = f"/virtual/{vid}/real/"
+        assert console.submit(real + "new", {"name": name, "address": address}).status_code == 302
+        console.post(real, {"action": "toggle", "selected": _row(console, real, name)})
     console.post("/virtual/", {"action": "toggle", "selected": _row(console, "/virtual/", "www")})
 
     cfg = lvscf.load(lvs_cf.read_text())

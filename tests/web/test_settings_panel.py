@@ -98,7 +98,8 @@ def test_redundancy_enable_needs_a_backup_address(console, lvs_cf) -> None:
     response = console.client.post("/redundancy/toggle", data=toggle)
     assert console.flashes(response)[0][0] == "warning"
     cfg = lvscf.load(lvs_cf.read_text())
-    assert (cfg.backup_active, cfg.backup, cfg.keepalive, cfg.deadtime, cfg.monitor_links, cfg.syncdaemon) == \
+    assert (cfg.backup_active, cfg.backup, cfg.keepalive, cfg.deadtime, cfg.monitor_links,
+            cfg.syncdaemon) == \
         (True, "192.0.2.2", 2, 10, 1, True)
     assert ">DISABLE<" in console.get("/redundancy/").get_data(as_text=True)
 

@@ -221,7 +221,8 @@ def test_real_server_errors_name_fields(nat) -> None:
     vid = add_virtual(nat)
     response = nat.submit(f"/virtual/{vid}/real/new", {"name": "r", "address": "nowhere", "weight": "1"})
     assert response.status_code == 422 and 'id="address-error"' in response.get_data(as_text=True)
-    response = nat.submit(f"/virtual/{vid}/real/new", {"name": "r", "address": "192.0.2.1", "weight": "heavy"})
+    response = nat.submit(f"/virtual/{vid}/real/new",
+                          {"name": "r", "address": "192.0.2.1", "weight": "heavy"})
     assert 'id="weight-error"' in response.get_data(as_text=True)
     add_real(nat, vid, "r", "192.0.2.1")
     response = nat.submit(f"/virtual/{vid}/real/new", {"name": "r", "address": "192.0.2.9"})
@@ -263,6 +264,8 @@ def test_monitoring_scripts(nat, lvs_cf) -> None:
     assert (vs.send, vs.expect, vs.use_regex) == ("HEAD / HTTP/1.0\\r\\n\\r\\n", "HTTP/1\\.[01] 200", True)
     response = nat.submit(path, {"send_program": "check %h"})
     assert response.status_code == 422 and 'id="send_program-error"' in response.get_data(as_text=True)
-    nat.submit(path, {"send_program": "/usr/local/bin/check %h", "send": "", "expect": "OK"}, drop=("use_regex",))
+    nat.submit(path, {"send_program": "/usr/local/bin/check %h", "send": "", "expect": "OK"},
+               drop=("use_regex",))
     vs = lvscf.load(lvs_cf.read_text()).virtual("www")
-    assert (vs.send_program, vs.send, vs.expect, vs.use_regex) == ("/usr/local/bin/check %h", None, "OK", False)
+    assert (vs.send_program, vs.send, vs.expect, vs.use_regex) == \
+        ("/usr/local/bin/check %h", None, "OK", False)
