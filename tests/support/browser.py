@@ -15,6 +15,7 @@ launcher is bypassed because each of its helper forks costs ~40 ms.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ def chromium_binary() -> str:
 
 def netns_wrapper(netns: str, workdir: Path) -> Path:
     """Write an executable that runs chromium inside *netns* with the given args."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
+        raise ValueError(f"refusing odd namespace name {netns!r} in a shell wrapper")
     wrapper = workdir / f"chromium-{netns}"
     wrapper.write_text(f'#!/bin/sh\nexec {IP} netns exec {netns} {chromium_binary()} "$@"\n')
     wrapper.chmod(0o755)
