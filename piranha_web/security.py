@@ -82,7 +82,8 @@ def init_app(app: Flask) -> None:
     if behind_proxy(app):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
     # First in line: anonymous requests stop here, before CSRF or any view code runs.
     app.before_request_funcs.setdefault(None, []).insert(0, require_login)
     app.after_request(add_security_headers)
@@ -149,8 +150,8 @@ def add_security_headers(response: Response) -> Response:
 def _init_throttle(app: Flask) -> None:
     from .auth.throttle import LoginThrottle, SessionRevocations
 
-    path = app.config.get("LOGIN_THROTTLE_DB") or os.path.join(app.config.get("INSTANCE_PATH", app.instance_path),
-                                                               "login-throttle.sqlite")
+    instance = app.config.get("INSTANCE_PATH", app.instance_path)
+    path = app.config.get("LOGIN_THROTTLE_DB") or os.path.join(instance, "login-throttle.sqlite")
     app.extensions["piranha_login_throttle"] = LoginThrottle(
         path, limit=int(app.config.get("LOGIN_FAILURE_LIMIT", 5)),
         window=float(app.config.get("LOGIN_FAILURE_WINDOW", 60)))

@@ -15,7 +15,8 @@ FORBIDDEN = {
     "os.system": re.compile(r"\bos\s*\.\s*system\s*\("),
     "os.popen": re.compile(r"\bos\s*\.\s*popen\s*\("),
     "from os import system/popen": re.compile(r"from\s+os\s+import\s+[^\n]*\b(system|popen)\b"),
-    "commands/pipes getoutput": re.compile(r"\b(commands|subprocess)\s*\.\s*getstatusoutput\(|\bsubprocess\s*\.\s*getoutput\("),
+    "subprocess.getoutput": re.compile(
+        r"\b(commands|subprocess)\s*\.\s*getstatusoutput\(|\bsubprocess\s*\.\s*getoutput\("),
 }
 
 

@@ -19,7 +19,8 @@ CSV_COLUMNS = ("id", "ts", "username", "client_addr", "action", "object_type", "
 
 def _filters() -> tuple[audit.Filters, dict[str, str]]:
     """Filters from the query string (400 on an unreadable date) and their raw values."""
-    raw = {k: (request.args.get(k) or "").strip()[:255] for k in ("user", "object", "action", "since", "until")}
+    names = ("user", "object", "action", "since", "until")
+    raw = {k: (request.args.get(k) or "").strip()[:255] for k in names}
     try:
         filters = audit.Filters(
             user=raw["user"] or None, object=raw["object"] or None, action=raw["action"] or None,

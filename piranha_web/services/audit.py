@@ -226,8 +226,9 @@ def syslog_line(row: Mapping[str, Any]) -> str:
     if row.get("object_name"):
         obj = f"{obj}/{row['object_name']}"
     rev = f" revision={row['revision']}" if row.get("revision") is not None else ""
-    return _one_line(f"audit id={row.get('id')} user={row.get('username')} addr={row.get('client_addr') or '-'} "
-                     f"action={row.get('action')} object={obj or '-'}{rev} detail={row.get('detail')}")
+    return _one_line(f"audit id={row.get('id')} user={row.get('username')} "
+                     f"addr={row.get('client_addr') or '-'} action={row.get('action')} "
+                     f"object={obj or '-'}{rev} detail={row.get('detail')}")
 
 
 def warn(message: str, *args: Any) -> None:
@@ -341,7 +342,8 @@ def page(session: Session, filters: Filters, *, before: int | None = None, after
         session.scalar(select(func.count(AuditEntry.id)))
     stmt = select(AuditEntry).where(*base)
     if after is not None:
-        rows = list(session.scalars(stmt.where(AuditEntry.id > after).order_by(AuditEntry.id).limit(size + 1)))
+        rows = list(session.scalars(
+            stmt.where(AuditEntry.id > after).order_by(AuditEntry.id).limit(size + 1)))
         has_newer = len(rows) > size
         rows = list(reversed(rows[:size]))
         has_older = bool(rows) and session.scalar(

@@ -93,7 +93,8 @@ def test_change_bumps_epoch_and_adds_users(env: Path) -> None:
     assert passwd.main(["--stdin"], stdin=io.StringIO("first-password\n")) == 0
     assert passwd.main(["--stdin"], stdin=io.StringIO("second-password\n")) == 0
     assert stored_user().session_epoch == 1
-    assert passwd.main(["--stdin", "viewer", "--role", "readonly"], stdin=io.StringIO("viewer-password\n")) == 0
+    viewer = io.StringIO("viewer-password\n")
+    assert passwd.main(["--stdin", "viewer", "--role", "readonly"], stdin=viewer) == 0
     assert stored_user("viewer").role == "readonly"
     assert check("piranha", "second-password") and not check("piranha", "first-password")
 

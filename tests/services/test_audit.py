@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def new_app(instance: Path) -> Flask:
-    return create_app({"INSTANCE_PATH": str(instance), "LVS_CF": str(instance / "lvs.cf"), "AUTO_IMPORT": False})
+    return create_app({"INSTANCE_PATH": str(instance), "LVS_CF": str(instance / "lvs.cf"),
+                       "AUTO_IMPORT": False})
 
 
 @pytest.fixture
@@ -110,8 +111,8 @@ WRITER = textwrap.dedent("""
             if i % 2:
                 audit.record(tag, "login.success", "session", tag)
             else:
-                audit.record(tag, "virtual.update", "virtual", f"{tag}{i}", before={"w": i}, after={"w": i + 1},
-                             session=db.session)
+                audit.record(tag, "virtual.update", "virtual", f"{tag}{i}", before={"w": i},
+                             after={"w": i + 1}, session=db.session)
                 db.session.commit()
 """)
 

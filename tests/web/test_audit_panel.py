@@ -171,7 +171,8 @@ def test_login_logout_and_password_changes_are_in_the_log(panel_app: Flask, pane
 
 
 @pytest.mark.parametrize("answer,error", [("applied", None), ("failed", "VIP 192.0.2.100 already in use")])
-def test_publish_and_pulse_answer_are_audited(app: Flask, console, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+def test_publish_and_pulse_answer_are_audited(app: Flask, console: object,
+                                              monkeypatch: pytest.MonkeyPatch,
                                               answer: str, error: str | None) -> None:
     """Uses the shared ``console`` fixture: an ACCEPT on a panel, pulse's answer faked."""
     from piranha_web.services import changes, pulse_status

@@ -52,7 +52,8 @@ def make_app(tmp_path: Path, **extra: object) -> Flask:
     lvs = tmp_path / "lvs.cf"
     if not lvs.exists():
         lvs.write_text(LVS_CF)
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "LVS_CF": str(lvs), "AUTO_IMPORT": False, **extra})
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "LVS_CF": str(lvs), "AUTO_IMPORT": False,
+                      **extra})
     with app.app_context():
         if not users.get_user(db.session, "piranha"):
             users.store_password("piranha", PASSWORD)
@@ -66,7 +67,8 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     return match.group(1)
 
 
-def login(client: FlaskClient, username: str = "piranha", password: str = PASSWORD, **kw: str):  # noqa: ANN201
+def login(client: FlaskClient, username: str = "piranha", password: str = PASSWORD,  # noqa: ANN201
+          **kw: str):
     """POST the login form the way a browser does."""
     return client.post("/login", data={"csrf_token": csrf_token(client), "username": username,
                                        "password": password}, **kw)
@@ -84,7 +86,8 @@ def auth_client(auth_app: Flask) -> FlaskClient:
 
 def audit_actions(app: Flask) -> list[tuple[str, str, str | None]]:
     with app.app_context():
-        return [(e.action, e.username, e.client_addr) for e in db.session.query(AuditEntry).order_by(AuditEntry.id)]
+        entries = db.session.query(AuditEntry).order_by(AuditEntry.id)
+        return [(e.action, e.username, e.client_addr) for e in entries]
 
 
 def test_login_page_has_the_fields_the_browser_test_uses(auth_client: FlaskClient) -> None:
@@ -112,8 +115,8 @@ def test_anonymous_page_redirects_to_login_then_back(auth_client: FlaskClient) -
     assert auth_client.get("/audit/?user=x").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "http://evil.example/", "https:evil", "/\\evil.example",
-                                    "javascript:alert(1)"])
+@pytest.mark.parametrize("target", ["//evil.example/x", "http://evil.example/", "https:evil",
+                                    "/\\evil.example", "javascript:alert(1)"])
 def test_login_never_redirects_off_site(auth_client: FlaskClient, target: str) -> None:
     token = csrf_token(auth_client)
     done = auth_client.post("/login", query_string={"next": target},
@@ -174,8 +177,8 @@ def test_login_time_does_not_reveal_whether_the_user_exists(
 
     def timed(username: str, addr: str) -> float:
         start = time.perf_counter()
-        r = client.post("/login", data={"csrf_token": token, "username": username, "password": "bad password"},
-                        environ_base={"REMOTE_ADDR": addr})
+        form = {"csrf_token": token, "username": username, "password": "bad password"}
+        r = client.post("/login", data=form, environ_base={"REMOTE_ADDR": addr})
         assert r.status_code == 401
         return time.perf_counter() - start
 
@@ -268,7 +271,8 @@ def test_session_cookie_flags(auth_client: FlaskClient) -> None:
 
 def test_session_cookie_is_secure_over_https(auth_app: Flask) -> None:
     client = auth_app.test_client()
-    # Over HTTPS Flask-WTF also insists on a same-origin Referer (browsers send it: Referrer-Policy same-origin).
+    # Over HTTPS Flask-WTF also insists on a same-origin Referer
+    # (browsers send it: Referrer-Policy same-origin).
     assert login(client, base_url="https://localhost").status_code == 400
     response = login(client, base_url="https://localhost", headers={"Referer": "https://localhost/login"})
     assert response.status_code == 302

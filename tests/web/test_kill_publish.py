@@ -12,7 +12,6 @@ hand-kept cookie, so the test needs nothing beyond the standard library.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import random
@@ -53,7 +52,8 @@ class FormFields(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
-        if tag == "form" and not self._done and a.get("method", "").lower() == "post" and a.get("action") == self.action:
+        if (tag == "form" and not self._done and a.get("method", "").lower() == "post"
+                and a.get("action") == self.action):
             self._in = True
         if not self._in:
             return
@@ -146,7 +146,8 @@ class Server:
 
     def start(self) -> None:
         argv = [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--bind", f"127.0.0.1:{self.port}",
-                "--workers", "1", "--timeout", "30", "--no-control-socket", "--error-logfile", "-", "wsgi:app"]
+                "--workers", "1", "--timeout", "30", "--no-control-socket", "--error-logfile", "-",
+                "wsgi:app"]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
@@ -237,7 +238,8 @@ class Publisher(threading.Thread):
                     raise AssertionError(f"publish answered {status}")
                 for message in session_flashes(self.browser.cookie, self.secret):
                     self.told.update(int(n) for n in REVISION_RE.findall(message))
-                self.browser.request("GET", headers.get("location", "/virtual/1/"))  # shows (and clears) the flash
+                # the next page shows (and clears) the flash
+                self.browser.request("GET", headers.get("location", "/virtual/1/"))
                 self.completed += 1
         except (OSError, http.client.HTTPException):
             self.interrupted = True  # the kill landed while a request was in flight
@@ -252,8 +254,9 @@ def test_sigkill_during_publishes_loses_nothing(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIRANHA_")}
     env.update(PIRANHA_INSTANCE=str(instance), PIRANHA_LVS_CF=str(lvs_cf), HOME=str(tmp_path),
                PYTHONPATH=str(ROOT))
-    passwd = subprocess.run([sys.executable, "-m", "piranha_web.cli.passwd", "--stdin"], input=PASSWORD + "\n",
-                            env=env, text=True, capture_output=True, timeout=60, cwd=ROOT)
+    passwd = subprocess.run([sys.executable, "-m", "piranha_web.cli.passwd", "--stdin"],
+                            input=PASSWORD + "\n", env=env, text=True, capture_output=True,
+                            timeout=60, cwd=ROOT)
     assert passwd.returncode == 0, passwd.stderr
     secret = (instance / "secret_key").read_text().strip()
     port = free_port()

@@ -265,7 +265,7 @@ def test_security_headers_on_every_page_and_no_store(walk_app: Flask) -> None:
     client = walk_app.test_client()
     pages = [client.get("/login"), client.get("/nowhere"), client.post("/login")]
     login(client)
-    pages += [client.get("/"), client.get("/audit/"), client.get("/audit/export.json"), client.get("/nowhere")]
+    pages += [client.get(p) for p in ("/", "/audit/", "/audit/export.json", "/nowhere")]
     for r in pages:
         assert r.headers["Content-Security-Policy"] == (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
