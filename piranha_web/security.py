@@ -5,10 +5,11 @@
   protected GET).  The guard is put in front of every other before_request
   hook, so an anonymous request never reaches CSRF checks or views;
 * CSRF on every state-changing request (Flask-WTF ``CSRFProtect``);
-* session cookie HttpOnly, SameSite=Lax, valid for PIRANHA_SESSION_HOURS (12) after
-  login, and Secure whenever the request came
+* session cookie HttpOnly, SameSite=Lax, and Secure whenever the request came
   over TLS (directly, or through a reverse proxy when PIRANHA_BEHIND_PROXY=1,
   which enables ProxyFix for one proxy hop of X-Forwarded-For/-Proto/-Host);
+  a cookie is refused PIRANHA_SESSION_HOURS (12) after it was last issued,
+  and a logout revokes its session id (copies of the cookie die with it);
 * strict security headers on every response, ``no-store`` on every page.
 """
 
@@ -33,6 +34,8 @@ PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 TOKEN_AUTH_BLUEPRINTS = frozenset({"api", "metrics"})
 SELF_AUTHENTICATING_BLUEPRINTS = TOKEN_AUTH_BLUEPRINTS
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The random id of one login session, kept in the cookie; a logout revokes it.
+SESSION_ID_KEY = "_sid"
 # Changes a read-only user may still make: only ending their own session.
 ANY_ROLE_ENDPOINTS = frozenset({"auth.logout"})
 
@@ -73,8 +76,8 @@ def init_app(app: Flask) -> None:
         if app.config.get(key) not in ("Lax", "Strict"):
             app.config[key] = "Lax"
     app.session_interface = TlsAwareSessionInterface()
-    # Signed cookies are refused once older than this (counted from login, when the cookie is
-    # issued): a copied cookie does not stay good forever.  PIRANHA_SESSION_HOURS, default 12.
+    # Signed cookies are refused once this old (counted from when the cookie was last issued:
+    # login, or any change to the session): a copied cookie does not stay good forever.
     hours = float(app.config.get("SESSION_HOURS") or os.environ.get("PIRANHA_SESSION_HOURS") or 12)
     app.permanent_session_lifetime = timedelta(hours=hours)
     if "csrf" not in app.extensions:
@@ -108,8 +111,6 @@ def require_login() -> Any:
         return redirect(url_for("auth.login", next=_local_next()))
     abort(401)
 
-
-SESSION_ID_KEY = "_sid"
 
 
 def _session_revoked() -> bool:
