@@ -29,7 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "fmt": ("piranha_web.cli.config:register_fmt", "print an lvs.cf file in canonical form"),
     "audit": ("piranha_web.cli.config_audit:register", "verify or list the audit log"),
     "db": ("piranha_web.cli.config_db:register_db", "manage the console database (db upgrade)"),
-    "import": ("piranha_web.cli.config_db:register_import", "import lvs.cf, JSON or keepalived.conf into the console"),
+    "import": ("piranha_web.cli.config_db:register_import", "import lvs.cf/JSON/keepalived into the DB"),
     "export": ("piranha_web.cli.config_export:register_export", "convert lvs.cf to lvs.cf, JSON or keepalived"),
     "doctor": ("piranha_web.cli.config_doctor:register", "check this host has what pulse needs"),
     "install-units": ("piranha_web.cli.config_units:register", "install the systemd units"),
