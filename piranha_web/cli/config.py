@@ -30,7 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("piranha_web.cli.config_audit:register", "verify or list the audit log"),
     "db": ("piranha_web.cli.config_db:register_db", "manage the console database (db upgrade)"),
     "import": ("piranha_web.cli.config_db:register_import", "import lvs.cf/JSON/keepalived into the DB"),
-    "export": ("piranha_web.cli.config_export:register_export", "convert lvs.cf to lvs.cf, JSON or keepalived"),
+    "export": ("piranha_web.cli.config_export:register_export", "write lvs.cf as lvs.cf/JSON/keepalived"),
     "doctor": ("piranha_web.cli.config_doctor:register", "check this host has what pulse needs"),
     "install-units": ("piranha_web.cli.config_units:register", "install the systemd units"),
     "token": ("piranha_web.cli.config_token:register", "create, list or revoke REST API tokens"),
