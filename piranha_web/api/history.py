@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from ..convert import to_dict
+from ..convert import dumps_as, to_dict
 from ..extensions import db
+from ..lvscf import LvsCfError
 from ..services import audit, lvsconfig, pulse_status, revisions
 from . import bp
 from .common import outcome_dict, run
@@ -89,10 +90,20 @@ def publish() -> Response:
 
 @bp.get("/config")
 def get_config() -> Response:
-    """The whole current configuration as the JSON export format (piranha-config export -f json)."""
+    """The whole current configuration: JSON export format, or ``?format=lvs.cf|keepalived`` as text."""
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "lvs.cf", "keepalived"):
+        raise ApiError(422, "format must be json, lvs.cf or keepalived",
+                       [{"field": "format", "message": "one of json, lvs.cf, keepalived"}])
     last = lvsconfig.last_revision()
     built = lvsconfig.build(serial_no=last.serial_no if last else None)
-    return jsonify(to_dict(built.cfg))
+    if fmt == "json":
+        return jsonify(to_dict(built.cfg))
+    try:
+        text = dumps_as(built.cfg, fmt)
+    except LvsCfError as err:
+        raise ApiError(422, f"the current definitions cannot be written as {fmt}: {err}") from None
+    return Response(text, mimetype="text/plain")
 
 
 @bp.get("/status")

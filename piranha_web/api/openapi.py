@@ -166,6 +166,14 @@ def _if_match_delete() -> dict[str, Any]:
             "schema": {"type": "string", "pattern": '^(W/)?"v[0-9]{1,9}"$'}}
 
 
+def _config_op() -> dict[str, Any]:
+    op = _op("the whole configuration: JSON export format, or lvs.cf / keepalived.conf text",
+             ("200", _ref("Config")), ("422",),
+             params=[_query("format", {"type": "string", "enum": ["json", "lvs.cf", "keepalived"]})])
+    op["responses"]["200"]["content"]["text/plain"] = {"schema": {"type": "string"}}
+    return op
+
+
 def paths() -> dict[str, Any]:
     """Every route of the API blueprint (tests check none is missing)."""
     vid, rid, fid = _path_param("vid"), _path_param("rid"), _path_param("fid")
@@ -227,8 +235,7 @@ def paths() -> dict[str, Any]:
             ("403", "404", "409", "422"), params=[rid])},
         "/publish": {"post": _op("write the current definitions to lvs.cf as a new revision",
                                  ("200", _ref("PublishOutcome")), ("403", "409", "422"))},
-        "/config": {"get": _op("the whole configuration in the JSON export format", ("200", _ref("Config")),
-                               ())},
+        "/config": {"get": _config_op()},
         "/status": {"get": _op("pulse: role, serial, IPVS table, health", ("200", _ref("Status")), ())},
         "/audit": {"get": _op("audit entries, newest first", ("200", _object({
             "items": {"type": "array", "items": _ref("AuditEntry")}, "total": {"type": "integer"},

@@ -211,6 +211,9 @@ def test_status_config_and_audit(api: Api, app: Flask) -> None:
     seed(api)
     assert api.get("/status").get_json()["running"] is False
     assert api.get("/config").get_json()["virtuals"][0]["name"] == "www"
+    assert "virtual www {" in api.get("/config?format=lvs.cf").get_data(as_text=True)
+    assert "virtual_server 210.220.230.10 80 {" in api.get("/config?format=keepalived").get_data(as_text=True)
+    assert api.get("/config?format=yaml").status_code == 422
     entries = api.get("/audit?object=www&limit=5").get_json()
     assert entries["items"] and all(e["username"] == "piranha" for e in entries["items"])
     with app.app_context():
