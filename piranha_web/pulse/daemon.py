@@ -105,6 +105,7 @@ class Daemon:
         self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None,
                                             "serial_no": loaded.cfg.serial_no}
         self.started = time.time()
+        self.reload_stats: dict[str, Any] = {"total": 0, "failed": 0, "last_duration": 0.0}  # /metrics
         self.state = "starting"
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
@@ -233,9 +234,13 @@ class Daemon:
     # ---- configuration -------------------------------------------------------------------
     def reload(self) -> None:
         """Re-read lvs.cf; on error keep the last good configuration and report it."""
+        t0 = time.perf_counter()
+        self.reload_stats["total"] += 1
         try:
             loaded = read_config(self.opts.config)
         except ConfigError as exc:
+            self.reload_stats["failed"] += 1
+            self.reload_stats["last_duration"] = round(time.perf_counter() - t0, 6)
             for line in exc.lines:
                 log.error("reload failed, keeping serial_no %s: %s", self.loaded.cfg.serial_no, line)
             self.last_reload = {"time": time.time(), "ok": False, "error": "; ".join(exc.lines),
@@ -255,6 +260,7 @@ class Daemon:
         self._apply_config()
         self._dirty = True            # cached table: a reload costs no kernel dump
         self.settle_gc()
+        self.reload_stats["last_duration"] = round(time.perf_counter() - t0, 6)
 
     def _apply_config(self) -> None:
         """Point the health monitor at the active real servers of the current configuration."""

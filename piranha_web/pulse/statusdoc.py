@@ -63,6 +63,7 @@ def status_document(daemon: "Daemon") -> dict[str, Any]:
         "serial_no": daemon.loaded.cfg.serial_no, "config": str(daemon.opts.config),
         "config_sha256": daemon.loaded.sha256,
         "last_reload": {k: daemon.last_reload.get(k) for k in ("time", "ok", "error", "serial_no")},
+        "reloads": dict(getattr(daemon, "reload_stats", {})),
         "backend": daemon.kernel.name,
         "firewall": daemon.firewall.name if daemon.firewall is not None else None,
         "started": daemon.started, "updated": time.time(),

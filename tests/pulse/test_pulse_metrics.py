@@ -54,6 +54,13 @@ def test_metrics_port_serves_health_and_ipvs(tmp_path: Path) -> None:
         assert "piranha_pulse_ipvs_real_active_connections{" in body
         assert 'piranha_pulse_role{role="standalone"} 1.0' in body
         assert re.search(r'^piranha_pulse_health_checks_total\{[^}]*result="ok"[^}]*\} [1-9]', body, re.M)
+        os.kill(proc.pid, signal.SIGHUP)          # a reload is counted and timed
+        deadline = time.monotonic() + 10
+        while "piranha_pulse_reloads_total 1.0" not in body:
+            assert time.monotonic() < deadline, "reload not counted"
+            time.sleep(0.1)
+            body = _scrape(port)
+        assert "piranha_pulse_reload_failures_total 0.0" in body
         os.kill(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=15)
     finally:
