@@ -240,3 +240,28 @@ async def test_hung_server_does_not_delay_others() -> None:
     assert mon.states[("v", "slow")].state == UNKNOWN       # still inside its first 2 s check
     assert fast_checks is not None and time.time() - fast_checks < 0.6
     assert mon.checks_done >= 4
+
+
+@aio
+async def test_connect_that_does_not_complete_times_out() -> None:
+    """A listener whose accept queue is full drops SYNs: the slow (event-loop) connect path waits."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):          # fill the (tiny) accept queue; later SYNs are dropped
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        res = await run_check(make_spec("127.0.0.1", port, 0.4))
+        assert not res.ok and res.detail == "timeout"
+        assert 0.3 < time.monotonic() - t0 < 1.5
+    finally:
+        for c in fillers:
+            c.close()
+        srv.close()
