@@ -176,6 +176,7 @@ class Daemon:
     async def _shutdown(self) -> None:
         """Stop checks, remove what pulse put in the kernel (unless told to keep it)."""
         self.state = "stopped"
+        notify("STOPPING=1")
         if self.redundancy is not None:  # redundancy (issue 7): STOPPING heartbeat first = instant handover
             await self.redundancy.stop()
         loop = asyncio.get_running_loop()

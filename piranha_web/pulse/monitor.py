@@ -93,10 +93,14 @@ class Monitor:
         """Check forever at the target's interval; report state changes."""
         spread = (zlib.crc32(repr(target.key).encode()) % 1000) / 1000.0
         await asyncio.sleep(min(target.interval, 1.0) * spread)
+        debug = log.isEnabledFor(logging.DEBUG)
         while True:
             started = time.monotonic()
             result = await run_check(target.spec)
             self.checks_done += 1
+            if debug:
+                log.debug("check %s %s:%d %s in %.3fs (%s)", "/".join(target.key), target.spec.host,
+                          target.spec.port, "ok" if result.ok else "FAILED", result.duration, result.detail)
             if state.record(result.ok, time.time(), result.detail, result.duration):
                 log.info("%s %s:%d is %s (%s)", "/".join(target.key), target.spec.host,
                          target.spec.port, state.state.upper(), result.detail)
