@@ -139,56 +139,76 @@ def playwright_instance() -> Iterator[Any]:
 
 @pytest.mark.timeout(900)
 def test_seed_article_scenario(scenario: Scenario, playwright_instance: Any) -> None:
-    sc, lab = scenario, scenario.lab
-    sc.log(f"lab up: client {CLIENT_IP}, director {DIRECTOR_PUBLIC_IP}/{lab.director_private_ip}, "
-           f"rs1 {RS1[0]}, rs2 {RS2[0]} (namespaces {lab.prefix}*)")
+    sc = scenario
+    sc.log(f"lab up: client {CLIENT_IP}, director {DIRECTOR_PUBLIC_IP}/{sc.lab.director_private_ip}, "
+           f"rs1 {RS1[0]}, rs2 {RS2[0]} (namespaces {sc.lab.prefix}*)")
+    console = start_console_and_configure(sc, playwright_instance)       # article steps 1-4
+    # the client's browser starts (and warms up) before pulse: its cold start
+    # saturates the guest's one CPU for seconds, which could make a 6 s health
+    # check time out; afterwards page loads are light
+    client_page = client_browser_warm(sc, playwright_instance)
+    pulse_pid = start_pulse(sc)                                           # steps 5-11
+    client_refreshes_alternate(sc, client_page)                           # step 12
+    control_shows_both_up_with_connections(sc, console)
+    afterword_wrr_without_restart(sc, console, pulse_pid)                 # step 13, improved
+    failed_server_is_taken_out(sc, console)
+    assert sc.pulse.alive() and sc.gui.alive()  # type: ignore[union-attr]
+    sc.log("scenario complete")
 
-    # -- 1. piranha-passwd, piranha-gui ------------------------------------
+
+# -- steps ------------------------------------------------------------------
+def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
+    """piranha-passwd, piranha-gui, then the whole configuration in the director's browser."""
+    lab = sc.lab
     done = lab.run("director", [str(BIN / "piranha-passwd"), "--stdin", USER], env=sc.env,
                    input=PASSWORD + "\n", timeout=120)
     sc.log(f"piranha-passwd: {done.stdout.strip()}")
     # one worker: the guest has a single slow CPU and every worker imports the app
     sc.gui = lab.start("director", "piranha-gui", [str(BIN / "piranha-gui"), "--bind", CONSOLE,
                                                     "--workers", "1"], env=sc.env)
-    # -- 2. configure through the console in the director's browser -------
     start = time.monotonic()
-    director_browser = launch_in_netns(playwright_instance, lab.ns("director"), lab.workdir)
+    browser = launch_in_netns(playwright, lab.ns("director"), lab.workdir)
     sc.log(f"chromium up in the director namespace ({time.monotonic() - start:.1f}s, "
            "while piranha-gui starts)")
     wait_console(sc)
-    page = director_browser.new_page(viewport={"width": 1000, "height": 620})
+    page = browser.new_page(viewport={"width": 1000, "height": 620})
     console = Console(page, f"http://{CONSOLE}", ARTIFACTS / "shots", log=sc.log)
     configure_seed(console)
     check_lvs_cf(sc)
-    # the client's browser starts (and warms up) before pulse: its cold start
-    # saturates the guest's one CPU for seconds, which could make a 6 s health
-    # check time out; afterwards page loads are light
-    client_browser, client_page = client_browser_warm(sc, playwright_instance)
+    return console
 
-    # -- 3. pulse ------------------------------------------------------------
-    sc.pulse = lab.start("director", "pulse", [str(BIN / "pulse"), "-n", "-c", str(sc.lvs_cf),
-                                                "--backend", "ipvs"], env=sc.env)
+
+def start_pulse(sc: Scenario) -> int:
+    """``pulse -n --backend ipvs``; wait for both real servers; check what it set up."""
+    sc.pulse = sc.lab.start("director", "pulse", [str(BIN / "pulse"), "-n", "-c", str(sc.lvs_cf),
+                                                   "--backend", "ipvs"], env=sc.env)
     wait_until(lambda: set(sc.dests()) == {RS1[0], RS2[0]} or pulse_died(sc), timeout=90,
                interval=0.5, what="pulse to put both real servers in the IPVS table")
-    pulse_pid = sc.status()["pid"]
-    sc.log(f"pulse running, pid {pulse_pid}; status table: {sc.dests()}")
+    pid = int(sc.status()["pid"])
+    sc.log(f"pulse running, pid {pid}; status table: {sc.dests()}")
     check_director_state(sc)
+    return pid
 
-    # -- 4. the client ("samba") browses the VIP and refreshes ---------------
+
+def client_refreshes_alternate(sc: Scenario, page: Any) -> None:
+    """The client loads http://VIP/ and refreshes 4 times: the two pages alternate."""
     pages = []
     for i in range(5):
         start = time.monotonic()
         if i == 0:
-            client_page.goto(f"http://{VIP}/")
+            page.goto(f"http://{VIP}/")
         else:
-            client_page.reload()
-        pages.append(page_name(client_page.content()))
-        client_page.screenshot(path=str(ARTIFACTS / "shots" / f"client-load-{i}.png"))
+            page.reload()
+        pages.append(page_name(page.content()))
+        page.screenshot(path=str(ARTIFACTS / "shots" / f"client-load-{i}.png"))
         sc.log(f"client browser {'load' if i == 0 else 'refresh'} {i}: {pages[-1]!r} "
                f"({time.monotonic() - start:.1f}s)")
     assert set(pages) == {RS1[1], RS2[1]} and all(a != b for a, b in zip(pages, pages[1:])), \
-        f"pages do not alternate: {pages}; pulse log:\n{sc.pulse.log_text(1500)}"
+        f"pages do not alternate: {pages}; pulse log:\n{sc.pulse.log_text(1500)}"  # type: ignore[union-attr]
 
+
+def control_shows_both_up_with_connections(sc: Scenario, console: Console) -> None:
+    """CONTROL/MONITORING: pulse running, both UP, the FWM 80 table with connections."""
     control = wait_control(sc, console, lambda c: all(c["health"].get(a) == "UP" for a in (RS1[0], RS2[0])),
                            "both real servers UP")
     sc.log(f"CONTROL/MONITORING: daemon {control['daemon']!r}\n{control['table']}")
@@ -205,46 +225,44 @@ def test_seed_article_scenario(scenario: Scenario, playwright_instance: Any) -> 
     console.open_real_servers("www")
     copy_doc(console.shot("real-server"), "real-server")
 
-    # -- 5. afterword: wrr 3:1 without restarting pulse ----------------------
-    held = lab.client_hold_connection()
-    before = held.request()
-    sc.log(f"held connection {held.local} -> {VIP}:80 served by {before!r}")
-    console.edit_virtual_server("www", {}, {"scheduler": "wrr"})
-    console.set_real_weight("www", "real", 3)
-    console.set_real_weight("www", "real1", 1)
-    console.shot("real-server-wrr")
-    wait_until(lambda: sc.scheduler() == "wrr" and {a: d["weight"] for a, d in sc.dests().items()}
-               == {RS1[0]: 3, RS2[0]: 1} or pulse_died(sc),
-               timeout=60, interval=0.5, what="pulse to apply wrr 3:1")
-    assert sc.status()["pid"] == pulse_pid and sc.pulse.alive(), "pulse was restarted"
-    assert (sc.instance / "pulse.pid").read_text().strip() == str(pulse_pid)
-    sc.log(f"pulse reloaded in place (pid {pulse_pid}):\n{sc.director(['ipvsadm', '-Ln'])}")
-    names = lab.client_fetch_many(8)
-    split = Counter(names)
-    sc.log(f"8 requests with wrr 3:1: {names} -> {dict(split)}")
-    assert split == {RS1[1]: 6, RS2[1]: 2}, split
-    after = held.request()
-    sc.log(f"held connection after the reload: still open, served by {after!r}")
-    assert after == before
-    held.close()
 
-    # -- 6. one real server fails ----------------------------------------------
-    lab.stop_real_server("rs2")
+def afterword_wrr_without_restart(sc: Scenario, console: Console, pulse_pid: int) -> None:
+    """wrr 3:1 ACCEPTed while pulse runs: same pid, 6:2 split, a held connection survives."""
+    with sc.lab.client_hold_connection() as held:
+        before = held.request()
+        sc.log(f"held connection {held.local} -> {VIP}:80 served by {before!r}")
+        console.edit_virtual_server("www", {}, {"scheduler": "wrr"})
+        console.set_real_weight("www", "real", 3)
+        console.set_real_weight("www", "real1", 1)
+        console.shot("real-server-wrr")
+        wait_until(lambda: sc.scheduler() == "wrr" and {a: d["weight"] for a, d in sc.dests().items()}
+                   == {RS1[0]: 3, RS2[0]: 1} or pulse_died(sc),
+                   timeout=60, interval=0.5, what="pulse to apply wrr 3:1")
+        assert sc.status()["pid"] == pulse_pid and sc.pulse.alive(), "pulse was restarted"  # type: ignore[union-attr]
+        assert (sc.instance / "pulse.pid").read_text().strip() == str(pulse_pid)
+        sc.log(f"pulse reloaded in place (pid {pulse_pid}):\n{sc.director(['ipvsadm', '-Ln'])}")
+        names = sc.lab.client_fetch_many(8)
+        split = Counter(names)
+        sc.log(f"8 requests with wrr 3:1: {names} -> {dict(split)}")
+        assert split == {RS1[1]: 6, RS2[1]: 2}, split
+        after = held.request()
+        sc.log(f"held connection after the reload: still open, served by {after!r}")
+        assert after == before
+
+
+def failed_server_is_taken_out(sc: Scenario, console: Console) -> None:
+    """Stop rs2's web server: the console shows it DOWN and requests go to rs1."""
+    sc.lab.stop_real_server("rs2")
     sc.log("stopped rs2's web server")
     control = wait_control(sc, console, lambda c: c["health"] == {RS1[0]: "UP", RS2[0]: "DOWN"},
                            "rs1 UP, rs2 DOWN")
     sc.log(f"CONTROL/MONITORING after the failure: health {control['health']}\n{control['table']}")
     console.shot("control-rs2-down", full_page=True)
-    names = lab.client_fetch_many(4)
+    names = sc.lab.client_fetch_many(4)
     sc.log(f"4 requests with rs2 down: {names}")
     assert names == [RS1[1]] * 4
-    client_browser.close()
-    director_browser.close()
-    assert sc.pulse.alive() and sc.gui.alive()
-    sc.log("scenario complete")
 
 
-# -- steps ------------------------------------------------------------------
 def wait_console(sc: Scenario) -> None:
     """Wait until piranha-gui answers its login page inside the director namespace."""
     from tests.support.client import fetch
@@ -275,7 +293,7 @@ def configure_seed(console: Console) -> None:
     assert console.toggle_virtual_server("www") == "up"
 
 
-def client_browser_warm(sc: Scenario, playwright: Any) -> tuple[Any, Any]:
+def client_browser_warm(sc: Scenario, playwright: Any) -> Any:
     """Launch chromium in the client namespace and warm its renderer and network stack."""
     start = time.monotonic()
     browser = launch_in_netns(playwright, sc.lab.ns("client"), sc.lab.workdir)
@@ -288,7 +306,7 @@ def client_browser_warm(sc: Scenario, playwright: Any) -> tuple[Any, Any]:
     except Exception:  # noqa: BLE001 - the error page is expected
         pass
     sc.log(f"chromium up and warm in the client namespace ({time.monotonic() - start:.1f}s)")
-    return browser, page
+    return page
 
 
 def check_lvs_cf(sc: Scenario) -> None:
