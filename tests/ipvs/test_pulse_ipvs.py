@@ -146,14 +146,14 @@ def test_failed_server_is_removed_and_comes_back(pulse: Pulse, seed: SeedTopolog
     t0 = time.monotonic()
     wait_until(lambda: "192.0.2.1" not in pulse.dests(), timeout=10, interval=0.05, what="rs1 removed")
     removed_after = time.monotonic() - t0
-    assert removed_after < TIMEOUT + 1.5, removed_after          # one interval + status/poll slack
+    assert removed_after < TIMEOUT + 2.5, removed_after          # one interval + status/poll slack
     assert "192.0.2.1:80" not in pulse.ipvsadm()
     assert seed.client_fetch_many(4) == [RS2_TEXT] * 4
-    seed.start_real_server("rs1")
-    seed.wait_real_servers(["rs1"])
     t1 = time.monotonic()
+    seed.start_real_server("rs1")
     wait_until(lambda: "192.0.2.1" in pulse.dests(), timeout=15, interval=0.05, what="rs1 back")
-    assert time.monotonic() - t1 >= REENTRY * 0.4               # not before the reentry passes
+    assert time.monotonic() - t1 >= REENTRY * 0.4               # two passing checks 0.5 s apart
+    seed.wait_real_servers(["rs1"])
     assert set(seed.client_fetch_many(4)) == {RS1_TEXT, RS2_TEXT}
 
 
