@@ -48,12 +48,16 @@ class Monitor:
     def update(self, targets: list[Target]) -> None:
         """Start tasks for new/changed targets, stop those gone; unchanged ones keep their state."""
         wanted = {t.key: t for t in targets}
-        for key in list(self.tasks):
+        # a server renamed in lvs.cf (same virtual, address and port) keeps its health
+        by_place = {(k[0], t.spec.host, t.spec.port): self.states[k]
+                    for k, t in self.targets.items() if k not in wanted and k in self.states}
+        for key in set(self.tasks) | set(self.targets):
             if key not in wanted or wanted[key] != self.targets.get(key):
                 self._stop(key, keep_state=key in wanted and self._same_server(key, wanted[key]))
         for key, target in wanted.items():
             if key not in self.tasks:
-                state = self.states.get(key) or HealthState()
+                state = (self.states.get(key) or by_place.get((key[0], target.spec.host, target.spec.port))
+                         or HealthState())
                 state.rise = rise_count(target.reentry, target.interval)
                 self.states[key] = state
                 self.targets[key] = target

@@ -290,3 +290,19 @@ async def test_address_already_on_the_host_is_never_removed(tmp_path: Path) -> N
     assert vip not in run.daemon.managed.addresses  # type: ignore[union-attr]
     await run.stop()
     assert run.backends.addresses.present == {vip}  # type: ignore[attr-defined]
+
+
+@aio
+async def test_renamed_server_keeps_its_place_and_health(tmp_path: Path) -> None:
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 2)
+    applied = len(run.backends.ipvs.applied)  # type: ignore[attr-defined]
+    renamed = {"web-a": ("127.0.0.1", ls[0].port, 1), "rs2": ("127.0.0.1", ls[1].port, 1)}
+    write(run.cf, lvs_cf(renamed, serial=2))
+    await until(lambda: d.loaded.cfg.serial_no == 2)
+    await asyncio.sleep(0.3)
+    assert run.backends.ipvs.applied[applied:] == []  # type: ignore[attr-defined]
+    assert ("www", "rs1") not in d.monitor.targets and d.monitor.states[("www", "web-a")].state == "up"
+    await run.stop()
