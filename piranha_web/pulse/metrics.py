@@ -25,7 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 HEALTH_STATES = ("up", "down", "rising", "falling", "unknown")
-ROLES = ("primary", "backup", "active", "inactive", "master", "standby", "single", "stopped")
+ROLES = ("standalone", "active", "backup")  # pulse.role.Role values
 # (status key, metric suffix, help, counter?) for per-destination IPVS counters.
 DEST_STATS = (
     ("active_conns", "active_connections", "Active connections (IPVS)", False),
