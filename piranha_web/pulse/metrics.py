@@ -24,8 +24,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .role import Role
+
 HEALTH_STATES = ("up", "down", "rising", "falling", "unknown")
-ROLES = ("standalone", "active", "backup")  # pulse.role.Role values
+ROLES = tuple(r.value for r in Role)
 # (status key, metric suffix, help, counter?) for per-destination IPVS counters.
 DEST_STATS = (
     ("active_conns", "active_connections", "Active connections (IPVS)", False),
