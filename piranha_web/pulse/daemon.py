@@ -54,6 +54,8 @@ from .statusdoc import status_document
 
 log = logging.getLogger("pulse")
 
+HEALTH_COALESCE = 0.02   # seconds: health changes within this window share one reconcile
+
 
 @dataclass
 class Options:
@@ -83,6 +85,7 @@ class Counters:
     """Reconcile bookkeeping reported in the status file."""
 
     ops_applied: int = 0
+    passes_with_ops: int = 0
     last_ops: list[Op] = field(default_factory=list)
     last_errors: list[str] = field(default_factory=list)
     last_time: float | None = None
@@ -115,6 +118,7 @@ class Daemon:
         self._next_reconcile = 0.0
         self._last_status = 0.0
         self._next_status = 0.0
+        self._wake_handle: asyncio.TimerHandle | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def run(self) -> int:
@@ -320,10 +324,20 @@ class Daemon:
 
     # ---- reconcile -----------------------------------------------------------------------
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
-        """A server went up/down: reconcile at the next loop pass (immediately)."""
+        """A server went up/down: reconcile within ~20 ms.
+
+        The short delay coalesces a burst (a switch failing takes hundreds of
+        servers down within milliseconds) into one reconcile instead of one each.
+        """
         self._dirty = True
         # show it in the status file soon, but at most ~5 writes/s during a flapping storm
         self._next_status = min(self._next_status, self._last_status + 0.2)
+        if self._wake_handle is None:
+            self._wake_handle = asyncio.get_running_loop().call_later(HEALTH_COALESCE, self._health_wake)
+
+    def _health_wake(self) -> None:
+        """End of the coalescing window: let the main loop reconcile."""
+        self._wake_handle = None
         self._wake.set()
 
     def desired(self, actual: Table, now: float) -> tuple[Table, set[Address], set[MarkRule]]:
@@ -402,6 +416,7 @@ class Daemon:
         self.managed.services = (self.managed.services | set(table)) - deleted
         self._save_managed()
         if ops:
+            self.counters.passes_with_ops += 1
             self.counters.last_ops, self.counters.last_errors = ops, errors
             self.counters.last_time = time.time()
             self._next_status = 0.0     # written at the end of this loop pass

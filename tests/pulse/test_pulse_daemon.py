@@ -306,3 +306,17 @@ async def test_renamed_server_keeps_its_place_and_health(tmp_path: Path) -> None
     assert run.backends.ipvs.applied[applied:] == []  # type: ignore[attr-defined]
     assert ("www", "rs1") not in d.monitor.targets and d.monitor.states[("www", "web-a")].state == "up"
     await run.stop()
+
+
+@aio
+async def test_a_burst_of_failures_shares_few_reconciles(tmp_path: Path) -> None:
+    ls = await listeners(40)
+    run = Run(tmp_path, lvs_cf(servers(ls), timeout=0.3))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 40, timeout=10)
+    before = d.counters.passes_with_ops
+    for listener in ls:
+        await listener.stop()
+    await until(lambda: not run.weights(), timeout=10, what="all removed")
+    assert d.counters.passes_with_ops - before < 20       # 40 removals, coalesced
+    await run.stop()
