@@ -26,6 +26,9 @@ class IpvsBackend(Protocol):
     def apply(self, op: Op) -> None:
         """Apply one IPVS op (one netlink request for the real backend)."""
 
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
+        """``ipvsadm --set``: connection timeouts in seconds, 0 = leave unchanged."""
+
     def close(self) -> None:
         """Release sockets."""
 
@@ -65,6 +68,7 @@ class DryRunIpvs:
     table: Table = field(default_factory=dict)
     name: str = "dry-run"
     applied: list[Op] = field(default_factory=list)
+    timeouts: tuple[int, int, int] = (900, 120, 300)      # the kernel's defaults
 
     def dump(self) -> Table:
         """A copy of the in-memory table."""
@@ -74,6 +78,10 @@ class DryRunIpvs:
         """Mutate the in-memory table as the kernel would."""
         apply_op(self.table, op)
         self.applied.append(op)
+
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
+        """Like the kernel: 0 keeps the current value."""
+        self.timeouts = tuple(new or old for new, old in zip((tcp, tcpfin, udp), self.timeouts))  # type: ignore
 
     def close(self) -> None:
         """Nothing to release."""

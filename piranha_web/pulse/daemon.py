@@ -119,6 +119,7 @@ class Daemon:
         self._last_status = 0.0
         self._next_status = 0.0
         self._wake_handle: asyncio.TimerHandle | None = None
+        self.timeouts_applied: tuple[int, int, int] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def run(self) -> int:
@@ -409,6 +410,7 @@ class Daemon:
         if fresh:
             self._next_reconcile = time.monotonic() + self.opts.reconcile_interval
         ops, table, marks = self.compute_plan(fresh)
+        self._apply_timeouts()
         errors = [err for op in ops if op.mark is None for err in [self._apply(op)] if err]
         if any(op.mark is not None for op in ops):
             self._sync_marks(marks, errors)
@@ -421,6 +423,21 @@ class Daemon:
             self.counters.last_time = time.time()
             self._next_status = 0.0     # written at the end of this loop pass
         return ops
+
+    def _apply_timeouts(self) -> None:
+        """lvs.cf tcp_timeout/tcpfin_timeout/udp_timeout, like lvsd's ``ipvsadm --set`` (when changed)."""
+        cfg = self.loaded.cfg
+        wanted = (int(cfg.tcp_timeout or 0), int(cfg.tcpfin_timeout or 0), int(cfg.udp_timeout or 0))
+        if not programs_kernel(self.role) or not any(wanted) or wanted == self.timeouts_applied:
+            return
+        try:
+            self.kernel.ipvs.set_timeouts(*wanted)
+        except Exception as exc:  # noqa: BLE001
+            log.error("set-timeouts %s failed: %s", wanted, exc)
+            return
+        self.timeouts_applied = wanted
+        self.counters.ops_applied += 1
+        log.info("set-timeouts tcp %d tcpfin %d udp %d (0 = unchanged)", *wanted)
 
     def _apply(self, op: Op) -> str | None:
         """Apply one op to its backend, count it, log it; returns an error text on failure."""

@@ -28,6 +28,8 @@ CTRL_ATTR_FAMILY_NAME = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 IPVS_CMD_GET_SERVICE, IPVS_CMD_GET_DEST = 4, 8
+IPVS_CMD_SET_CONFIG, IPVS_CMD_GET_CONFIG = 12, 13
+ATTR_TIMEOUT_TCP, ATTR_TIMEOUT_TCP_FIN, ATTR_TIMEOUT_UDP = 4, 5, 6
 ATTR_SERVICE, ATTR_DEST = 1, 2
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK = 1, 2, 3, 4, 5
 SVC_SCHED, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = 6, 7, 8, 9
@@ -169,3 +171,20 @@ class IpvsDumper:
                         entry.dests[dk] = dest
             table[key] = entry
         return table
+
+    def get_timeouts(self) -> tuple[int, int, int]:
+        """The kernel's (tcp, tcpfin, udp) connection timeouts in seconds (``ipvsadm -L --timeout``)."""
+        found = {ATTR_TIMEOUT_TCP: 0, ATTR_TIMEOUT_TCP_FIN: 0, ATTR_TIMEOUT_UDP: 0}
+        for reply in self._request(self.family, NLM_F_REQUEST, IPVS_CMD_GET_CONFIG, b""):
+            for kind, value in attrs(reply):
+                if kind in found:
+                    found[kind] = struct.unpack("=I", value[:4])[0]
+        return found[ATTR_TIMEOUT_TCP], found[ATTR_TIMEOUT_TCP_FIN], found[ATTR_TIMEOUT_UDP]
+
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
+        """``ipvsadm --set TCP TCPFIN UDP`` (lvsd's step 1); 0 leaves a value unchanged."""
+        payload = (attr(ATTR_TIMEOUT_TCP, struct.pack("=I", tcp))
+                   + attr(ATTR_TIMEOUT_TCP_FIN, struct.pack("=I", tcpfin))
+                   + attr(ATTR_TIMEOUT_UDP, struct.pack("=I", udp)))
+        for _ in self._request(self.family, NLM_F_REQUEST | NLM_F_ACK, IPVS_CMD_SET_CONFIG, payload):
+            pass

@@ -118,6 +118,14 @@ class NetlinkIpvs:
         """Every service and destination currently in the kernel (lean raw-netlink dump)."""
         return self.dumper.dump()
 
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
+        """Connection timeouts (lvs.cf tcp_timeout/tcpfin_timeout/udp_timeout; 0 = unchanged).
+
+        pyroute2 has no request for IPVS_CMD_SET_CONFIG, so this one goes
+        through the lean socket too.
+        """
+        self.dumper.set_timeouts(tcp, tcpfin, udp)
+
     def dump_pyroute2(self) -> Table:
         """The same dump through pyroute2 (slow at scale; kept to cross-check ``dump``)."""
         return self.thread.call(self._dump)

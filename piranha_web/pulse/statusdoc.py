@@ -71,6 +71,7 @@ def status_document(daemon: "Daemon") -> dict[str, Any]:
         "last_reconcile": {"time": c.last_time, "count": len(c.last_ops),
                            "ops": [str(op) for op in c.last_ops], "errors": c.last_errors},
         "drain_seconds": daemon.opts.drain_seconds,
+        "ipvs_timeouts": list(daemon.timeouts_applied) if daemon.timeouts_applied else None,
         "draining": [f"{k} -> {dk}" for (k, dk) in sorted(daemon.drains)],
         "table": [service_dict(k, e, k in owned) for k, e in sorted(table.items())],
         "health": health_dict(daemon),

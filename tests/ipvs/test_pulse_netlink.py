@@ -51,6 +51,11 @@ SCRIPT = textwrap.dedent("""
     for op in plan({}, b.dump(), managed=new):
         b.apply(op)
     assert b.dump() == {}
+    b.set_timeouts(600, 0, 30)                         # ipvsadm --set 600 0 30
+    assert b.dumper.get_timeouts() == (600, 120, 30), b.dumper.get_timeouts()
+    out = subprocess.run(["ipvsadm", "-L", "--timeout"], capture_output=True, text=True).stdout
+    assert "Timeout (tcp tcpfin udp): 600 120 30" in out, out
+    b.set_timeouts(900, 120, 300)
     print("ok", len(want))
 """)
 

@@ -320,3 +320,17 @@ async def test_a_burst_of_failures_shares_few_reconciles(tmp_path: Path) -> None
     await until(lambda: not run.weights(), timeout=10, what="all removed")
     assert d.counters.passes_with_ops - before < 20       # 40 removals, coalesced
     await run.stop()
+
+
+@aio
+async def test_connection_timeouts_are_set_like_ipvsadm_set(tmp_path: Path) -> None:
+    ls = await listeners(1)
+    text = lvs_cf(servers(ls)).replace("network = nat", "network = nat\ntcp_timeout = 600\nudp_timeout = 30")
+    run = Run(tmp_path, text)
+    d = await run.start()
+    assert run.backends.ipvs.timeouts == (600, 120, 30)  # type: ignore[attr-defined]
+    await until(lambda: run.status().get("ipvs_timeouts") == [600, 0, 30])
+    ops = d.counters.ops_applied
+    d.reconcile()
+    assert d.counters.ops_applied == ops          # only when changed
+    await run.stop()
