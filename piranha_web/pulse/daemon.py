@@ -120,6 +120,7 @@ class Daemon:
         self._next_status = 0.0
         self._wake_handle: asyncio.TimerHandle | None = None
         self.timeouts_applied: tuple[int, int, int] | None = None
+        self._announcements: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def run(self) -> int:
@@ -188,6 +189,8 @@ class Daemon:
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             loop.remove_signal_handler(sig)
         await self.monitor.stop()
+        for task in list(self._announcements):
+            task.cancel()
         if self.opts.keep_table_on_stop:
             log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
         else:
@@ -412,6 +415,8 @@ class Daemon:
         ops, table, marks = self.compute_plan(fresh)
         self._apply_timeouts()
         errors = [err for op in ops if op.mark is None for err in [self._apply(op)] if err]
+        self._announce([op.address for op in ops if op.action == "add-address" and op.address is not None
+                        and op.address in self.managed.addresses])
         if any(op.mark is not None for op in ops):
             self._sync_marks(marks, errors)
         deleted = {op.key for op in ops if op.action == DEL_SERVICE}
@@ -423,6 +428,23 @@ class Daemon:
             self.counters.last_time = time.time()
             self._next_status = 0.0     # written at the end of this loop pass
         return ops
+
+    def _announce(self, added: list[Address]) -> None:
+        """Gratuitous ARP for VIPs just brought up, 5 times 1 s apart as Piranha's send_arp loop did.
+
+        Only for the real backend and without redundancy (the failover
+        controller announces on takeover itself).
+        """
+        if not added or self.kernel.name != "ipvs" or self.redundancy is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        from . import garp
+        task = loop.create_task(garp.announce([(a.label, a.ip) for a in added], 5, 1.0), name="garp")
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
 
     def _apply_timeouts(self) -> None:
         """lvs.cf tcp_timeout/tcpfin_timeout/udp_timeout, like lvsd's ``ipvsadm --set`` (when changed)."""

@@ -233,4 +233,7 @@ def test_stop_removes_exactly_what_pulse_added(pulse: Pulse) -> None:
     assert VIP not in addrs and "192.0.2.254" not in addrs
     assert "203.0.113.1/24" in addrs and "192.0.2.253/24" in addrs       # the lab's own addresses stay
     assert pulse.status()["state"] == "stopped"
+    log = proc.log_text(tail=200_000)
+    assert "gratuitous announcements finished (2 address(es), 5 round(s))" in log
+    assert "cannot announce" not in log and "Traceback" not in log
     pulse.run("ipvsadm", "-D", "-t", FOREIGN)
