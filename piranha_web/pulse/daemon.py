@@ -18,6 +18,11 @@ lvs.cf is drained (weight 0) for ``drain_seconds`` (default 5 s) and then
 deleted.  Servers already in the kernel at start are presumed UP until their
 first check, so restarting pulse does not flap a healthy table.
 
+What gets programmed: IPVS services (TCP, UDP, fwmark) and destinations;
+the VIPs and the NAT router address (with a gratuitous ARP burst in
+standalone mode); firewall-mark rules for fwmark services; lvs.cf's
+tcp/tcpfin/udp connection timeouts (lvsd's ``ipvsadm --set``).
+
 Signals only set flags; the main loop acts: SIGHUP reload, SIGTERM/SIGINT
 clean stop (remove pulse's mark rules, services and addresses unless
 ``keep_table_on_stop``), SIGUSR1 dumps the state to the log.

@@ -8,6 +8,8 @@ user-mode Linux, so a 1,000-service table took seconds to read.  This module
 sends the same netlink requests with a handful of syscalls and decodes only
 the attributes pulse needs with :mod:`struct`.  Changes still go through
 pyroute2 (``ipvs_netlink.py``); a test cross-checks both dumps on a real kernel.
+The connection timeouts (``IPVS_CMD_SET_CONFIG``, which pyroute2 lacks) are
+set here as well.
 """
 
 from __future__ import annotations
