@@ -16,7 +16,6 @@ export PIRANHA_INSTANCE="${PIRANHA_INSTANCE:-$ROOT/instance}"
 export PIRANHA_LVS_CF="${PIRANHA_LVS_CF:-$PIRANHA_INSTANCE/lvs.cf}"
 mkdir -p "$PIRANHA_INSTANCE"
 
-.venv/bin/piranha-config db upgrade
 if [ ! -e "$PIRANHA_LVS_CF" ]; then
     # A fresh director: an empty but valid configuration for pulse to watch.
     printf 'serial_no = 0\nservice = lvs\nnetwork = nat\n' > "$PIRANHA_LVS_CF"
@@ -24,6 +23,10 @@ fi
 
 # piranha-gui refuses to start without a password; with a terminal it asks
 # for one (as piranha-passwd would), without one it names the command to run.
+if ! .venv/bin/piranha-gui --prepare-only; then
+    echo "scripts/run.sh: set the console password with  $ROOT/.venv/bin/piranha-passwd  and run me again" >&2
+    exit 1
+fi
 .venv/bin/pulse -n -c "$PIRANHA_LVS_CF" --backend auto &
 PULSE=$!
 trap 'kill -TERM $PULSE 2>/dev/null; wait $PULSE 2>/dev/null || true' EXIT INT TERM

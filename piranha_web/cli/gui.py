@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", "-w", type=int, default=DEFAULT_WORKERS,
                         help=f"gunicorn worker processes (default {DEFAULT_WORKERS})")
     parser.add_argument("--timeout", type=int, default=30, help="gunicorn worker timeout in seconds")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="upgrade the database and make sure a console user exists "
+                             "(asking on a terminal), then exit without serving")
     return parser
 
 
@@ -87,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = create_app()  # migrations + first-start import, before any worker exists
     if not ensure_user(app, interactive=sys.stdin.isatty()):
         return 1
+    if args.prepare_only:
+        return 0
     argv_exec = gunicorn_argv(args)
     sys.stdout.flush()
     sys.stderr.flush()
