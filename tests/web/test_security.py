@@ -8,7 +8,6 @@ method on every rule, with dummy values for the URL converters.
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -22,38 +21,11 @@ from piranha_web.app import create_app
 from piranha_web.extensions import db
 from piranha_web.security import CONTENT_SECURITY_POLICY, PUBLIC_ENDPOINTS, TOKEN_AUTH_BLUEPRINTS
 from piranha_web.services import users
+from tests.support.webauth import LVS_CF, PASSWORD, TOKEN_RE, cheap_argon2  # noqa: F401 (autouse)
 
 
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests hash dozens of passwords: same argon2id code path, test-sized cost."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
-    monkeypatch.setattr(users, "_dummy_hash", None)
-
-PASSWORD = "correct horse"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 CHANGING = ("POST", "PUT", "PATCH", "DELETE")
-TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-LVS_CF = """serial_no = 1
-primary = 192.0.2.1
-service = lvs
-network = direct
-
-virtual web {
-     active = 1
-     address = 192.0.2.10 eth0:1
-     port = 80
-     protocol = tcp
-     scheduler = wlc
-     server web1 {
-         address = 198.51.100.1
-         active = 1
-         weight = 1
-     }
-}
-"""
 
 
 def build_app(tmp_path: Path, **extra: object) -> Flask:
