@@ -50,17 +50,17 @@ def write_status(path: Path, doc: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n", mode=0o644)
 
 
-def read_status(path: Path) -> dict[str, Any] | None:
-    """The parsed status, or None when missing/unreadable/corrupt."""
+def read_status(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The parsed status, or None when missing/unreadable/corrupt (never half-written: atomic)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
 def pid_alive(pid: int) -> bool:
-    """Is a process with this pid running?"""
+    """Whether a process exists (EPERM means it exists but is not ours)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,20 +1,22 @@
 """What the console knows about pulse: its pid file and its status JSON.
 
-No kernel access and no pulse imports: pulse writes ``<instance>/pulse-status.json``
-atomically and the console only reads it.  Signalling is best effort (pulse
-runs as root, the console usually not); pulse also notices a new serial_no by
-itself, so a refused signal is not an error.
+No kernel access: pulse writes ``<instance>/pulse-status.json`` atomically and
+the console only reads it, through the pure ``pulse.statusfile`` (the one
+pulse module besides ``pulse.reconcile`` the console may import).  Signalling
+is best effort (pulse runs as root, the console usually not); pulse also
+notices a new serial_no by itself, so a refused signal is not an error.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..pulse.statusfile import pid_alive, read_status
 
 
 def read_pid(pid_file: str | Path) -> int | None:
@@ -24,26 +26,6 @@ def read_pid(pid_file: str | Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return pid if pid > 0 and pid_alive(pid) else None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists (EPERM means it exists but is not ours)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def read_status(status_file: str | Path) -> dict[str, Any] | None:
-    """pulse's status JSON, or None when absent or unreadable (mid-write is impossible: atomic)."""
-    try:
-        data = json.loads(Path(status_file).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def request_reload(pid_file: str | Path) -> bool:
