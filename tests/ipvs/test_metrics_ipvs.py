@@ -8,47 +8,18 @@ health per real server, and the loopback-only binding inside the director.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.support.client import fetch
 from tests.support.processes import NsProcess, wait_until
-from tests.support.topology import VIP, SeedTopology
+from tests.support.seedpulse import pulse_argv, seed_lvs_cf
+from tests.support.topology import SeedTopology
 
 pytestmark = pytest.mark.ipvs
 
 PORT = 9539
-CF = f"""serial_no = 1
-primary = 203.0.113.1
-service = lvs
-backup_active = 0
-network = nat
-nat_router = 192.0.2.254 eth1:1
-nat_nmask = 255.255.255.0
-virtual www {{
-    active = 1
-    address = {VIP} eth0:1
-    vip_nmask = 255.255.255.0
-    port = 80
-    scheduler = rr
-    protocol = tcp
-    timeout = 0.5
-    reentry = 1
-    server real {{
-        address = 192.0.2.1
-        active = 1
-        weight = 1
-    }}
-    server real1 {{
-        address = 192.0.2.2
-        active = 1
-        weight = 1
-    }}
-}}
-"""
 
 
 def value(body: str, name: str, **labels: str) -> float:
@@ -64,11 +35,8 @@ def value(body: str, name: str, **labels: str) -> float:
 @pytest.fixture(scope="module")
 def pulse(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NsProcess]:
     work = tmp_path_factory.mktemp("pulse-metrics")
-    (work / "lvs.cf").write_text(CF)
-    exe = Path(sys.executable).with_name("pulse")
-    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "piranha_web.pulse.main"]
-    argv += ["-n", "-c", str(work / "lvs.cf"), "--backend", "ipvs", "--runtime-dir", str(work / "run"),
-             "--reconcile-interval", "1", "--metrics-port", str(PORT)]
+    (work / "lvs.cf").write_text(seed_lvs_cf())
+    argv = pulse_argv(work / "lvs.cf", work / "run", "--reconcile-interval", "1", "--metrics-port", str(PORT))
     proc = seed.start("director", "pulse-metrics", argv)
     try:
         yield proc

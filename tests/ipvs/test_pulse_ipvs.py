@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import NsProcess, wait_until
+from tests.support.seedpulse import pulse_argv, seed_lvs_cf
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
 
 pytestmark = pytest.mark.ipvs
@@ -27,38 +28,9 @@ FOREIGN = "198.51.100.50:25"
 
 
 def seed_cf(serial: int, rs2_weight: int = 1, scheduler: str = "rr") -> str:
-    """The seed article's lvs.cf on TEST-NET addresses, keyed by fwmark 80."""
-    return f"""serial_no = {serial}
-primary = 203.0.113.1
-service = lvs
-backup_active = 0
-network = nat
-nat_router = 192.0.2.254 eth1:1
-nat_nmask = 255.255.255.0
-virtual www {{
-    active = 1
-    address = {VIP} eth0:1
-    vip_nmask = 255.255.255.0
-    fwmark = 80
-    port = 80
-    send = "GET / HTTP/1.0\\r\\n\\r\\n"
-    expect = "HTTP"
-    scheduler = {scheduler}
-    protocol = tcp
-    timeout = {TIMEOUT}
-    reentry = {REENTRY}
-    server real {{
-        address = 192.0.2.1
-        active = 1
-        weight = 1
-    }}
-    server real1 {{
-        address = 192.0.2.2
-        active = 1
-        weight = {rs2_weight}
-    }}
-}}
-"""
+    """The seed article's lvs.cf keyed by fwmark 80, with an HTTP send/expect check."""
+    return seed_lvs_cf(serial, rs2_weight=rs2_weight, scheduler=scheduler, fwmark=80,
+                       send='"GET / HTTP/1.0\\r\\n\\r\\n"', expect='"HTTP"', timeout=TIMEOUT, reentry=REENTRY)
 
 
 class Pulse:
@@ -74,10 +46,7 @@ class Pulse:
         tmp.replace(self.cf)
 
     def start(self) -> None:
-        pulse = Path(sys.executable).with_name("pulse")
-        argv = [str(pulse)] if pulse.exists() else [sys.executable, "-m", "piranha_web.pulse.main"]
-        argv += ["-n", "-c", str(self.cf), "--backend", "ipvs", "--runtime-dir", str(self.rundir),
-                 "--drain-seconds", "1"]
+        argv = pulse_argv(self.cf, self.rundir, "--drain-seconds", "1")
         self.proc = self.lab.start("director", "pulse", argv)
 
     def status(self) -> dict:
