@@ -8,9 +8,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e .
+if [ ! -x .venv/bin/python ]; then
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        else
+            echo "scripts/run.sh: python3's venv module is missing: apt-get install python3-venv (as root)" >&2
+            exit 1
+        fi
+    fi
+    python3 -m venv .venv
+fi
+pip_install() {  # pip's build chatter goes to a log, shown only when it fails
+    local log=.venv/pip-install.log
+    if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then cat "$log" >&2; return 1; fi
+}
+pip_install --upgrade pip
+pip_install -e .
 
 export PIRANHA_INSTANCE="${PIRANHA_INSTANCE:-$ROOT/instance}"
 export PIRANHA_LVS_CF="${PIRANHA_LVS_CF:-$PIRANHA_INSTANCE/lvs.cf}"

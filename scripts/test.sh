@@ -30,8 +30,12 @@ else
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+pip_install() {  # pip's build chatter goes to a log, shown only when it fails
+    local log=.venv/pip-install.log
+    if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then cat "$log" >&2; return 1; fi
+}
+pip_install --upgrade pip
+pip_install -e '.[test]'
 
 # In CI nothing may be skipped for lack of a dependency (see conftest.py).
 if [ -n "${CI:-}" ]; then export PIRANHA_NO_SKIP=1; fi
