@@ -203,6 +203,17 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests hash dozens of passwords: same argon2id code path, test-sized cost.
+
+    Costlier than ``fast_hashing``: the login tests compare the timing of real
+    and dummy hashes.  Modules opt in with ``pytest.mark.usefixtures``.
+    """
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    monkeypatch.setattr(users, "_dummy_hash", None)
+
+
+@pytest.fixture
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap argon2 parameters: the console tests log in often, hashing cost is not what they test."""
     monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -12,15 +12,8 @@ from piranha_web.extensions import db
 from piranha_web.models import AuditEntry, User
 from piranha_web.services import users
 
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests hash dozens of passwords: same argon2id code path, test-sized cost."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
-    monkeypatch.setattr(users, "_dummy_hash", None)
 
 @pytest.fixture
 def users_app(tmp_path: Path) -> Flask:

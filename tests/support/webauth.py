@@ -1,16 +1,13 @@
-"""What the login and deny-by-default tests share: one user, one lvs.cf, cheap hashing.
+"""What the login, deny-by-default and audit-panel tests share: one password, one lvs.cf.
 
 test_auth and test_security build their own consoles (not the conftest
 ``app``) because they test the login path itself; this keeps their common
-ground in one place so the two cannot drift apart.
+ground in one place so they cannot drift apart.  Hashing is cheapened by
+the ``cheap_argon2`` fixture of tests/conftest.py.
 """
 from __future__ import annotations
 
 import re
-
-import pytest
-
-from piranha_web.services import users
 
 PASSWORD = "correct horse"
 TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -33,14 +30,3 @@ virtual web {
 }
 """
 
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests hash dozens of passwords: same argon2id code path, test-sized cost.
-
-    Autouse in every module that imports it.
-    """
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
-    monkeypatch.setattr(users, "_dummy_hash", None)

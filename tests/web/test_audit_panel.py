@@ -18,17 +18,9 @@ from piranha_web.app import create_app
 from piranha_web.extensions import db
 from piranha_web.models import AuditEntry
 from piranha_web.services import audit, users
+from tests.support.webauth import PASSWORD, TOKEN_RE
 
-PASSWORD = "correct horse"
-TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
-    monkeypatch.setattr(users, "_dummy_hash", None)
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
 
 @pytest.fixture

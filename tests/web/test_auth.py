@@ -13,8 +13,9 @@ from piranha_web.app import create_app
 from piranha_web.extensions import db
 from piranha_web.models import AuditEntry
 from piranha_web.services import users
-from tests.support.webauth import LVS_CF, PASSWORD, TOKEN_RE, cheap_argon2  # noqa: F401 (autouse)
+from tests.support.webauth import LVS_CF, PASSWORD, TOKEN_RE
 
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
 SESSION_COOKIE = "session="
 

@@ -21,8 +21,9 @@ from piranha_web.app import create_app
 from piranha_web.extensions import db
 from piranha_web.security import CONTENT_SECURITY_POLICY, PUBLIC_ENDPOINTS, TOKEN_AUTH_BLUEPRINTS
 from piranha_web.services import users
-from tests.support.webauth import LVS_CF, PASSWORD, TOKEN_RE, cheap_argon2  # noqa: F401 (autouse)
+from tests.support.webauth import LVS_CF, PASSWORD, TOKEN_RE
 
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 CHANGING = ("POST", "PUT", "PATCH", "DELETE")
