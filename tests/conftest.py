@@ -203,6 +203,16 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def cli_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Environment for a console on a tmp instance, as the CLIs' create_app reads it (returns tmp_path)."""
+    monkeypatch.setenv("PIRANHA_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("PIRANHA_LVS_CF", str(tmp_path / "lvs.cf"))
+    monkeypatch.setenv("PIRANHA_SECRET_KEY", "test-secret")
+    monkeypatch.delenv("PIRANHA_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests hash dozens of passwords: same argon2id code path, test-sized cost.
 

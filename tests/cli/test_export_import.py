@@ -14,16 +14,6 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "lvscf"
 SEED = DATA / "seed.cf"
 
 
-@pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Environment for a console on a tmp instance (what the CLI's create_app reads)."""
-    monkeypatch.setenv("PIRANHA_INSTANCE", str(tmp_path / "instance"))
-    monkeypatch.setenv("PIRANHA_LVS_CF", str(tmp_path / "lvs.cf"))
-    monkeypatch.setenv("PIRANHA_SECRET_KEY", "test-secret")
-    monkeypatch.delenv("PIRANHA_DATABASE_URL", raising=False)
-    return tmp_path
-
-
 def _definitions() -> object:
     from piranha_web.app import create_app
     from piranha_web.services import lvsconfig
@@ -34,9 +24,9 @@ def _definitions() -> object:
 
 
 @pytest.mark.parametrize("fmt", ["json", "keepalived"])
-def test_import_other_formats_into_the_console(instance: Path, fmt: str,
+def test_import_other_formats_into_the_console(cli_instance: Path, fmt: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    source = instance / f"seed.{fmt}"
+    source = cli_instance / f"seed.{fmt}"
     source.write_text(dumps_as(load(SEED.read_text()), fmt))
     assert main(["import", str(source)]) == 0, capsys.readouterr().err
     cfg = _definitions()
@@ -45,9 +35,9 @@ def test_import_other_formats_into_the_console(instance: Path, fmt: str,
     assert cfg.nat_router == "192.168.1.10"                              # type: ignore[attr-defined]
 
 
-def test_import_then_export_round_trip(instance: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_then_export_round_trip(cli_instance: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """import (JSON) -> publish path untouched -> export from the imported text == original."""
-    source = instance / "seed.json"
+    source = cli_instance / "seed.json"
     source.write_text(dumps_as(load(SEED.read_text()), "json"))
     assert main(["import", "--format", "json", str(source)]) == 0
     capsys.readouterr()
@@ -55,8 +45,8 @@ def test_import_then_export_round_trip(instance: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().out == source.read_text()
 
 
-def test_import_reports_errors_with_lines(instance: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    source = instance / "bad.conf"
+def test_import_reports_errors_with_lines(cli_instance: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = cli_instance / "bad.conf"
     source.write_text("virtual_server 192.0.2.1 80 {\n  lb_algo bogus\n}\n")
     assert main(["import", str(source)]) == 1
     assert f"{source}:2:" in capsys.readouterr().err

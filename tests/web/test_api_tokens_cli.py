@@ -13,15 +13,12 @@ from piranha_web.services import users
 
 
 @pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PIRANHA_INSTANCE", str(tmp_path / "instance"))
-    monkeypatch.setenv("PIRANHA_LVS_CF", str(tmp_path / "lvs.cf"))
-    monkeypatch.setenv("PIRANHA_SECRET_KEY", "test-secret")
-    monkeypatch.delenv("PIRANHA_DATABASE_URL", raising=False)
+def instance(cli_instance: Path) -> Path:
+    """A tmp instance (via the environment, as the CLI sees it) with the user alice."""
     app = create_app({"AUTO_IMPORT": False})
     with app.app_context():
         users.store_password("alice", "correct horse battery")
-    return tmp_path
+    return cli_instance
 
 
 def test_create_list_use_revoke(instance: Path, capsys: pytest.CaptureFixture[str]) -> None:
