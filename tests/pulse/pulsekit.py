@@ -31,6 +31,12 @@ def lvs_cf(servers: dict[str, tuple[str, int, int]], *, serial: int = 1, extra_v
             f"    reentry = {reentry}\n{extra_vs}{blocks}}}\n{tail}")
 
 
+def ha_pair_globals(serial: int) -> str:
+    """The global part of an lvs.cf for a primary/backup pair (192.0.2.1/.2) with fast heartbeats."""
+    return (f"serial_no = {serial}\nprimary = 192.0.2.1\nbackup_active = 1\nbackup = 192.0.2.2\n"
+            f"keepalive = 0.1\ndeadtime = 0.5\nnetwork = direct\n")
+
+
 def write(path: Path, text: str) -> None:
     """Replace the file so its mtime/size/inode change (as the console's atomic write does)."""
     tmp = path.with_suffix(".tmp")

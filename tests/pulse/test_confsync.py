@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,18 +14,14 @@ from piranha_web.pulse.confsync import (
     ConfigPuller, ConfigServer, SyncError, fetch, install, make_request,
 )
 
+sys.path.insert(0, str(Path(__file__).parent))
+from pulsekit import ha_pair_globals  # noqa: E402
+
 KEY = b"confsync-test-key-0123456789abcd"
 
 
 def conf(serial: int, rs: str = "192.0.2.11") -> str:
-    return f"""serial_no = {serial}
-primary = 192.0.2.1
-backup_active = 1
-backup = 192.0.2.2
-keepalive = 0.1
-deadtime = 0.5
-network = direct
-virtual web {{
+    return ha_pair_globals(serial) + f"""virtual web {{
     active = 1
     address = 203.0.113.10 eth0:1
     port = 80

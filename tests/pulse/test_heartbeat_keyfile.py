@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from piranha_web import lvscf
 
-BASE = """serial_no = 3
-primary = 192.0.2.1
-backup_active = 1
-backup = 192.0.2.2
-keepalive = 0.1
-deadtime = 0.5
-network = direct
-"""
+sys.path.insert(0, str(Path(__file__).parent))
+from pulsekit import ha_pair_globals  # noqa: E402
+
+BASE = ha_pair_globals(3)
 
 
 def test_parse_and_roundtrip() -> None:
