@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from flask import flash, request
+from flask import abort, flash, redirect, request
+from werkzeug.wrappers import Response
 from flask_login import current_user
 
 from .formkit import ConsoleForm
@@ -60,6 +61,36 @@ def parse_selection(value: str | None) -> tuple[int, int | None] | None:
     if not ident.isdigit():
         return None
     return int(ident), int(version) if version.isdigit() else None
+
+
+def list_action(noun: str, back: str, add: str, edit: Callable[[int], str],
+                delete: Callable[[int, int | None], Mutation],
+                toggle: Callable[[int, int | None], Mutation]) -> Response:
+    """The buttons under a list panel (VIRTUAL SERVERS, REAL SERVER, FAILOVER).
+
+    ADD goes to the ``add`` URL; EDIT, DELETE and (DE)ACTIVATE act on the
+    selected row (``edit(id)`` is its edit URL, ``delete``/``toggle`` build
+    the mutation from id and the version the list showed).  Every list
+    behaves the same, so this is written once; the caller only says where
+    to go back to.
+    """
+    action = request.form.get("action", "")
+    if action == "add":
+        return redirect(add)
+    selected = parse_selection(request.form.get("selected"))
+    if selected is None:
+        flash(f"Select a {noun} first.", "error")
+        return redirect(back)
+    ident, version = selected
+    if action == "edit":
+        return redirect(edit(ident))
+    if action == "delete":
+        perform(delete(ident, version))
+    elif action == "toggle":
+        perform(toggle(ident, version))
+    else:
+        abort(400)
+    return redirect(back)
 
 
 def page_number() -> int:

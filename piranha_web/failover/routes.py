@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from .. import formkit as fk
@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import FailoverService
 from ..services import definitions
 from ..services.lvsconfig import settings_row
-from ..viewkit import parse_selection, perform, read_form
+from ..viewkit import list_action, perform, read_form
 from . import bp
 from .forms import FailoverForm
 
@@ -27,23 +27,9 @@ def index() -> Any:
 @bp.post("/")
 def act() -> Any:
     """The list's buttons."""
-    action = request.form.get("action", "")
-    if action == "add":
-        return redirect(url_for(".new"))
-    selected = parse_selection(request.form.get("selected"))
-    if selected is None:
-        flash("Select a failover service first.", "error")
-        return redirect(url_for(".index"))
-    fid, version = selected
-    if action == "edit":
-        return redirect(url_for(".edit", fid=fid))
-    if action == "delete":
-        perform(definitions.delete_failover(fid, version))
-    elif action == "toggle":
-        perform(definitions.toggle_failover(fid, version))
-    else:
-        abort(400)
-    return redirect(url_for(".index"))
+    return list_action("failover service", back=url_for(".index"), add=url_for(".new"),
+                       edit=lambda fid: url_for(".edit", fid=fid),
+                       delete=definitions.delete_failover, toggle=definitions.toggle_failover)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 
 from .. import formkit as fk
 from ..extensions import db
 from ..models import RealServer, VirtualServer
 from ..services import definitions, pulse_status
-from ..viewkit import parse_selection, perform, read_form
+from ..viewkit import list_action, perform, read_form
 from . import bp
 from .forms import RealServerForm
 
@@ -28,24 +29,9 @@ def index(vid: int) -> Any:
 def act(vid: int) -> Any:
     """The list's buttons."""
     _virtual_or_404(vid)
-    action = request.form.get("action", "")
-    back = url_for(".index", vid=vid)
-    if action == "add":
-        return redirect(url_for(".new", vid=vid))
-    selected = parse_selection(request.form.get("selected"))
-    if selected is None:
-        flash("Select a real server first.", "error")
-        return redirect(back)
-    rid, version = selected
-    if action == "edit":
-        return redirect(url_for(".edit", vid=vid, rid=rid))
-    if action == "delete":
-        perform(definitions.delete_real(vid, rid, version))
-    elif action == "toggle":
-        perform(definitions.toggle_real(vid, rid, version))
-    else:
-        abort(400)
-    return redirect(back)
+    return list_action("real server", back=url_for(".index", vid=vid), add=url_for(".new", vid=vid),
+                       edit=lambda rid: url_for(".edit", vid=vid, rid=rid),
+                       delete=partial(definitions.delete_real, vid), toggle=partial(definitions.toggle_real, vid))
 
 
 @bp.route("/new", methods=["GET", "POST"])

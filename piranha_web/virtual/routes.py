@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from .. import formkit as fk
 from ..extensions import db
 from ..models import RealServer, VirtualServer
 from ..services import definitions
-from ..viewkit import page_number, parse_selection, perform, read_form
+from ..viewkit import list_action, page_number, perform, read_form
 from . import bp
 from .forms import MonitoringScriptsForm, VirtualServerForm, virtual_form_data
 
@@ -50,34 +50,15 @@ def _page_size() -> int:
 @bp.post("/")
 def act() -> Any:
     """The list's buttons: ADD goes to a blank form, the others act on the selected row."""
-    action = request.form.get("action", "")
-    back = url_for(".index", page=request.form.get("page") or None)
-    if action == "add":
-        return redirect(url_for(".new"))
-    selected = parse_selection(request.form.get("selected"))
-    if selected is None:
-        flash("Select a virtual server first.", "error")
-        return redirect(back)
-    vid, version = selected
-    if action == "edit":
-        return redirect(url_for(".edit", vid=vid))
-    if action == "delete":
-        perform(definitions.delete_virtual(vid, version))
-    elif action == "toggle":
-        perform(definitions.toggle_virtual(vid, version))
-    else:
-        abort(400)
-    return redirect(back)
+    return list_action("virtual server", back=url_for(".index", page=request.form.get("page") or None),
+                       add=url_for(".new"), edit=lambda vid: url_for(".edit", vid=vid),
+                       delete=definitions.delete_virtual, toggle=definitions.toggle_virtual)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> Any:
     """ADD: a VIRTUAL SERVER form with Piranha's defaults; ACCEPT creates it."""
-    if request.method == "GET":
-        form = VirtualServerForm(data=virtual_form_data(definitions.NEW_VIRTUAL))
-    else:
-        form = VirtualServerForm()
-    form.fit_choices()
+    form = _virtual_form(definitions.NEW_VIRTUAL)
     if request.method == "POST":
         if request.form.get("action") == "cancel":
             return redirect(url_for(".index"))
@@ -93,11 +74,7 @@ def new() -> Any:
 def edit(vid: int) -> Any:
     """VIRTUAL SERVER sub-panel of one virtual server."""
     vs = _virtual_or_404(vid)
-    if request.method == "GET":
-        form = VirtualServerForm(data=virtual_form_data(vs))
-    else:
-        form = VirtualServerForm()
-    form.fit_choices()
+    form = _virtual_form(vs)
     if request.method == "POST":
         if request.form.get("action") == "cancel":
             return redirect(url_for(".index"))
@@ -125,6 +102,13 @@ def monitoring(vid: int) -> Any:
             return redirect(url_for(".monitoring", vid=vid))
         return render_template("virtual/monitoring.html", form=form, vs=vs), 422
     return render_template("virtual/monitoring.html", form=form, vs=vs)
+
+
+def _virtual_form(source: object) -> VirtualServerForm:
+    """The VIRTUAL SERVER form: ``source``'s values on GET, the posted ones on POST."""
+    form = VirtualServerForm(data=virtual_form_data(source)) if request.method == "GET" else VirtualServerForm()
+    form.fit_choices()
+    return form
 
 
 def _virtual_or_404(vid: int) -> VirtualServer:
