@@ -34,15 +34,13 @@ def throttle_keys(client_addr: str | None, username: str | None) -> list[str]:
     return keys
 
 
-class LoginThrottle:
-    """``retry_after(keys)`` says how long to wait (0: go ahead); ``failed(keys)`` counts one."""
+class _PrivateSqlite:
+    """A small SQLite file only the console's user may read; ``schema`` is created on first use."""
 
-    def __init__(self, path: str | Path, *, limit: int = 5, window: float = 60.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    schema = ""
+
+    def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self.limit = limit
-        self.window = window
-        self.clock = clock
         self._ready = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -50,9 +48,22 @@ class LoginThrottle:
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         if not self._ready:
-            conn.executescript(_SCHEMA)
+            conn.executescript(self.schema)
             self._ready = True
         return conn
+
+
+class LoginThrottle(_PrivateSqlite):
+    """``retry_after(keys)`` says how long to wait (0: go ahead); ``failed(keys)`` counts one."""
+
+    schema = _SCHEMA
+
+    def __init__(self, path: str | Path, *, limit: int = 5, window: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(path)
+        self.limit = limit
+        self.window = window
+        self.clock = clock
 
     def retry_after(self, keys: Iterable[str]) -> int:
         """Seconds until an attempt for ``keys`` is allowed again; 0 when allowed now."""
@@ -92,7 +103,7 @@ CREATE TABLE IF NOT EXISTS revoked_session (
 """
 
 
-class SessionRevocations:
+class SessionRevocations(_PrivateSqlite):
     """Session ids ended by a logout, shared by every worker (same SQLite file as the throttle).
 
     Console sessions are signed cookies, so a copy of one would stay valid
@@ -100,21 +111,13 @@ class SessionRevocations:
     until the cookie would have expired anyway closes that.
     """
 
+    schema = _REVOKED_SCHEMA
+
     def __init__(self, path: str | Path, *, lifetime: float,
                  clock: Callable[[], float] = time.time) -> None:
-        self.path = str(path)
+        super().__init__(path)
         self.lifetime = lifetime
         self.clock = clock
-        self._ready = False
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        if not self._ready:
-            conn.executescript(_REVOKED_SCHEMA)
-            self._ready = True
-        return conn
 
     def revoke(self, sid: str) -> None:
         """Refuse ``sid`` from now on (until it would have expired by age)."""
