@@ -48,7 +48,7 @@ from .managed import load_managed, save_managed
 from .monitor import Monitor, Target
 from .reconcile import (
     DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceKey, Table,
-    configured_dests, desired_addresses, desired_marks, desired_table, plan, plan_addresses,
+    configured_dests_by_service, desired_addresses, desired_marks, desired_table, plan, plan_addresses,
     apply_op, plan_marks, service_key,
 )
 from .role import Role, initial_role, programs_kernel
@@ -361,26 +361,29 @@ class Daemon:
 
     def _update_drains(self, cfg: Any, actual: Table, now: float) -> None:
         """Start draining destinations that left the config; forget finished or returned ones."""
-        configured, wanted_keys = self._config_index(cfg)
-        for key in wanted_keys & set(actual):
-            for dk, dest in actual[key].dests.items():
-                pair = (key, dk)
-                if pair not in configured and pair not in self.drains and self.opts.drain_seconds > 0:
-                    log.info("draining %s -> %s for %.1fs", key, dk, self.opts.drain_seconds)
-                    self.drains[pair] = Drain(now + self.opts.drain_seconds, dest)
+        configured = self._config_index(cfg)
+        if self.opts.drain_seconds > 0:
+            for key, wanted in configured.items():
+                entry = actual.get(key)
+                if entry is None:
+                    continue
+                for dk in entry.dests.keys() - wanted:
+                    if (key, dk) not in self.drains:
+                        log.info("draining %s -> %s for %.1fs", key, dk, self.opts.drain_seconds)
+                        self.drains[(key, dk)] = Drain(now + self.opts.drain_seconds, entry.dests[dk])
         for pair, drain in list(self.drains.items()):
             key, dk = pair
             gone = key not in actual or dk not in actual[key].dests
-            if pair in configured or key not in wanted_keys or gone or now >= drain.deadline:
+            if key not in configured or dk in configured[key] or gone or now >= drain.deadline:
                 del self.drains[pair]
 
-    def _config_index(self, cfg: Any) -> tuple[set[tuple[ServiceKey, DestKey]], set[ServiceKey]]:
-        """Configured (service, dest) pairs and service keys, computed once per configuration."""
+    def _config_index(self, cfg: Any) -> dict[ServiceKey, set[DestKey]]:
+        """Configured destinations per service, computed once per configuration."""
         cached = getattr(self, "_index", None)
         if cached is None or cached[0] is not cfg:
-            cached = (cfg, configured_dests(cfg), {service_key(vs) for vs in cfg.active_virtuals()})
+            cached = (cfg, configured_dests_by_service(cfg))
             self._index = cached
-        return cached[1], cached[2]
+        return cached[1]
 
     def _drain_due(self, now: float) -> bool:
         """Has any drain deadline passed?"""

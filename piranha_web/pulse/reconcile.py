@@ -345,17 +345,24 @@ def dest_key(vs: VirtualServer, address: str, port: int | None = None) -> DestKe
     return DestKey(address, vs.port if port is None else port)
 
 
+def configured_dests_by_service(cfg: LvsConfig) -> dict[ServiceKey, set[DestKey]]:
+    """For every active virtual server's service, the destinations its active real servers may occupy.
+
+    Keyed by service so the daemon can find departed destinations with one
+    set difference per service instead of a lookup per destination.
+    """
+    out: dict[ServiceKey, set[DestKey]] = {}
+    for vs in cfg.active_virtuals():
+        dests = out.setdefault(service_key(vs), set())
+        dests.update(DestKey(rs.address, vs.server_port(rs)) for rs in vs.servers if rs.active)
+        if vs.sorry_server:
+            dests.add(dest_key(vs, vs.sorry_server))
+    return out
+
+
 def configured_dests(cfg: LvsConfig) -> set[tuple[ServiceKey, DestKey]]:
     """Every (service, destination) an active real server in ``cfg`` may occupy."""
-    out: set[tuple[ServiceKey, DestKey]] = set()
-    for vs in cfg.active_virtuals():
-        key = service_key(vs)
-        for rs in vs.servers:
-            if rs.active:
-                out.add((key, DestKey(rs.address, vs.server_port(rs))))
-        if vs.sorry_server:
-            out.add((key, dest_key(vs, vs.sorry_server)))
-    return out
+    return {(key, dk) for key, dests in configured_dests_by_service(cfg).items() for dk in dests}
 
 
 def desired_table(cfg: LvsConfig, health: HealthMap,
