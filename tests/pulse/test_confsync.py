@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from piranha_web import lvscf
 from piranha_web.pulse.confsync import (
     ConfigPuller, ConfigServer, SyncError, fetch, install, make_request,
 )
+from tests.support.ports import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pulsekit import ha_pair_globals  # noqa: E402
@@ -32,12 +32,6 @@ def conf(serial: int, rs: str = "192.0.2.11") -> str:
     }}
 }}
 """
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_sample_is_valid() -> None:
@@ -63,7 +57,7 @@ def test_pull_newer_config(tmp_path: Path) -> None:
         src, dst = tmp_path / "a.cf", tmp_path / "b.cf"
         src.write_text(conf(9, rs="192.0.2.99"))
         dst.write_text(conf(2))
-        port = _port()
+        port = free_port()
         server = ConfigServer(KEY, src, lambda: 9)
         await server.start("127.0.0.1", port)
         installed: list[int] = []
@@ -92,7 +86,7 @@ def test_wrong_key_refused_both_ways(tmp_path: Path) -> None:
     async def run() -> None:
         src = tmp_path / "a.cf"
         src.write_text(conf(9))
-        port = _port()
+        port = free_port()
         server = ConfigServer(KEY, src, lambda: 9)
         await server.start("127.0.0.1", port)
         try:
@@ -117,7 +111,7 @@ def test_pull_failure_is_reported_and_backed_off(tmp_path: Path) -> None:
         dst = tmp_path / "b.cf"
         dst.write_text(conf(2))
         puller = ConfigPuller(KEY, dst, lambda: 2, lambda cfg: None, retry_after=60)
-        port = _port()   # nobody listens
+        port = free_port()   # nobody listens
         puller.peer_serial(5, "127.0.0.1", port)
         for _ in range(100):
             if puller.stats["failed"]:

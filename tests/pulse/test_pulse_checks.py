@@ -15,6 +15,7 @@ from piranha_web.pulse.checks import (
 )
 from piranha_web.pulse.healthstate import DOWN, UNKNOWN, UP, HealthState, rise_count
 from piranha_web.pulse.monitor import Monitor, Target
+from tests.support.ports import free_port
 
 
 
@@ -47,12 +48,6 @@ async def reply(data: bytes, *, read_first: bool = True, chunks: int = 1, gap: f
         finally:
             w.close()
     return handle
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_escapes_are_decoded() -> None:

@@ -12,18 +12,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 sys.path.insert(0, str(Path(__file__).parent))
 from pulsekit import lvs_cf, write  # noqa: E402
 
 PULSE = [sys.executable, "-m", "piranha_web.pulse.main"]
 ROOT = Path(__file__).resolve().parents[2]
 HEALTHY = re.compile(r"^piranha_pulse_health_up\{[^}]*\} 1\.0$", re.MULTILINE)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scrape(port: int) -> str:
@@ -35,7 +31,7 @@ def test_metrics_port_serves_health_and_ipvs(tmp_path: Path) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
-    cf, rundir, port = tmp_path / "lvs.cf", tmp_path / "run", _free_port()
+    cf, rundir, port = tmp_path / "lvs.cf", tmp_path / "run", free_port()
     write(cf, lvs_cf({"rs1": ("127.0.0.1", listener.getsockname()[1], 1)}))
     proc = subprocess.Popen([*PULSE, "-n", "-c", str(cf), "--backend", "dry-run", "--runtime-dir",
                              str(rundir), "--metrics-port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Iterator
 import pytest
 
 from piranha_web import lvscf
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -31,12 +31,6 @@ BIN = Path(sys.executable).parent
 PASSWORD = "browser test password"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(url: str, seconds: float = 60) -> None:
@@ -59,7 +53,7 @@ def console_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env.pop("PIRANHA_SECRET_KEY", None)
     subprocess.run([str(BIN / "piranha-passwd"), "--stdin"], input=PASSWORD + "\n", env=env, check=True,
                    capture_output=True, text=True, timeout=120)
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "gui.log", "w")
     proc = subprocess.Popen([str(BIN / "piranha-gui"), "--bind", f"127.0.0.1:{port}"], env=env,
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from piranha_web.app import create_app, has_users
 from piranha_web.cli import gui
 from piranha_web.extensions import db
 from piranha_web.models import Revision, VirtualServer
+from tests.support.ports import free_port
 
 BIN = Path(sys.executable).parent
 GOOD = ("serial_no = 3\nprimary = 192.0.2.1\nnetwork = direct\n"
@@ -31,12 +31,6 @@ def env_for(tmp_path: Path) -> dict[str, str]:
     env.pop("PIRANHA_DATABASE_URL", None)
     env.pop("PIRANHA_SECRET_KEY", None)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_gunicorn_command_line_defaults() -> None:

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 import pytest
 
 from piranha_web import lvscf
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -112,12 +113,6 @@ class Browser:
         parser.feed(html)
         assert "csrf_token" in parser.fields, f"no form with a CSRF token on {path}"
         return parser.fields
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def session_flashes(cookie: str | None, secret_key: str) -> list[str]:
