@@ -112,7 +112,6 @@ def require_login() -> Any:
     abort(401)
 
 
-
 def _session_revoked() -> bool:
     """True when this cookie's session was ended by a logout (a replayed copy of the cookie)."""
     from flask import current_app

@@ -208,7 +208,7 @@ def to_keepalived(cfg: LvsConfig, role: str = "primary") -> str:
     if cfg.primary and not (cfg.backup_active and cfg.backup):
         out.append(f"! piranha: primary {cfg.primary}")
     out += ["",
-           "global_defs {", f"{_I}router_id piranha_{role}", "}", ""]
+            "global_defs {", f"{_I}router_id piranha_{role}", "}", ""]
     out += _vrrp(cfg, role)
     for vs in cfg.active_virtuals():
         out += _virtual_server(cfg, vs)

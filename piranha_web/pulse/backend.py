@@ -81,7 +81,8 @@ class DryRunIpvs:
 
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
         """Like the kernel: 0 keeps the current value."""
-        self.timeouts = tuple(new or old for new, old in zip((tcp, tcpfin, udp), self.timeouts))  # type: ignore
+        pairs = zip((tcp, tcpfin, udp), self.timeouts)
+        self.timeouts = tuple(new or old for new, old in pairs)  # type: ignore
 
     def close(self) -> None:
         """Nothing to release."""

@@ -289,7 +289,8 @@ class Daemon:
                 spec = make_spec(rs.address, vs.server_port(rs), float(vs.timeout), vs.protocol,
                                  vs.send, vs.expect, vs.use_regex, vs.send_program)
                 targets.append(Target((vs.name, rs.name), spec, float(vs.timeout), float(vs.reentry)))
-        if programs_kernel(self.role) or self.redundancy is not None:  # redundancy (issue 7): warm standby checks
+        # redundancy (issue 7): a standby keeps checking too (warm standby)
+        if programs_kernel(self.role) or self.redundancy is not None:
             self.monitor.update(targets)
         else:
             self.monitor.update([])

@@ -321,7 +321,6 @@ def _apply_dest(entry: ServiceEntry, op: Op) -> None:
     entry.dests[op.dest_key] = Dest(dest.weight, dest.fwd, stats)
 
 
-
 HealthMap = Mapping[tuple[str, str], str]   # (virtual name, server name) -> up/down/unknown
 
 

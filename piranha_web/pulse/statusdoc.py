@@ -44,7 +44,7 @@ def health_dict(daemon: "Daemon") -> dict[str, dict[str, Any]]:
         state = daemon.monitor.states.get((vs, rs))
         entry: dict[str, Any] = {"address": target.spec.host, "port": target.spec.port}
         entry.update(state.to_dict() if state else {"state": "unknown", "last_check": None,
-                                                     "last_result": "", "duration": 0.0})
+                                                    "last_result": "", "duration": 0.0})
         out.setdefault(vs, {})[rs] = entry
     return out
 

@@ -31,7 +31,8 @@ def act(vid: int) -> Any:
     _virtual_or_404(vid)
     return list_action("real server", back=url_for(".index", vid=vid), add=url_for(".new", vid=vid),
                        edit=lambda rid: url_for(".edit", vid=vid, rid=rid),
-                       delete=partial(definitions.delete_real, vid), toggle=partial(definitions.toggle_real, vid))
+                       delete=partial(definitions.delete_real, vid),
+                       toggle=partial(definitions.toggle_real, vid))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -72,7 +72,7 @@ def create_virtual(values: dict[str, Any]) -> Mutation:
     def mutate() -> Change:
         pos = (db.session.scalar(select(func.max(VirtualServer.position))) or 0) + 1
         row = VirtualServer(position=pos, **{**NEW_VIRTUAL, **{k: v for k, v in values.items()
-                                                                  if k in VIRTUAL_FIELDS}})
+                                                               if k in VIRTUAL_FIELDS}})
         db.session.add(row)
         db.session.flush()
         return Change("create", "virtual", row.name, None, snapshot(row, VIRTUAL_FIELDS), ("virtual", row.id))
@@ -181,7 +181,7 @@ def create_failover(values: dict[str, Any]) -> Mutation:
     def mutate() -> Change:
         pos = (db.session.scalar(select(func.max(FailoverService.position))) or 0) + 1
         row = FailoverService(position=pos, **{**NEW_FAILOVER, **{k: v for k, v in values.items()
-                                                                   if k in FAILOVER_FIELDS}})
+                                                                  if k in FAILOVER_FIELDS}})
         db.session.add(row)
         db.session.flush()
         return Change("create", "failover", row.name, None, snapshot(row, FAILOVER_FIELDS),

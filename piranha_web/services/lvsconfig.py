@@ -27,7 +27,6 @@ from ..models import FailoverService, GlobalSettings, RealServer, Revision, Virt
 from .schema import file_lock
 
 
-
 def _keys(cls: type, *skip: str) -> tuple[str, ...]:
     """The lvs.cf keys of a model dataclass (its public fields minus structure and line data)."""
     return tuple(f.name for f in fields(cls) if not f.name.startswith("_") and f.name not in ("line", *skip))

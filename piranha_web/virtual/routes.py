@@ -106,7 +106,10 @@ def monitoring(vid: int) -> Any:
 
 def _virtual_form(source: object) -> VirtualServerForm:
     """The VIRTUAL SERVER form: ``source``'s values on GET, the posted ones on POST."""
-    form = VirtualServerForm(data=virtual_form_data(source)) if request.method == "GET" else VirtualServerForm()
+    if request.method == "GET":
+        form = VirtualServerForm(data=virtual_form_data(source))
+    else:
+        form = VirtualServerForm()
     form.fit_choices()
     return form
 

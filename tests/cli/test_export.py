@@ -25,7 +25,7 @@ def test_export_json_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_export_uses_piranha_lvs_cf_by_default(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PIRANHA_LVS_CF", str(SEED))
     assert main(["export"]) == 0
     assert parse(capsys.readouterr().out) == load(SEED.read_text())

@@ -165,7 +165,7 @@ def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
     sc.log(f"piranha-passwd: {done.stdout.strip()}")
     # one worker: the guest has a single slow CPU and every worker imports the app
     sc.gui = lab.start("director", "piranha-gui", [str(BIN / "piranha-gui"), "--bind", CONSOLE,
-                                                    "--workers", "1"], env=sc.env)
+                                                   "--workers", "1"], env=sc.env)
     start = time.monotonic()
     browser = launch_in_netns(playwright, lab.ns("director"), lab.workdir)
     sc.log(f"chromium up in the director namespace ({time.monotonic() - start:.1f}s, "
@@ -181,7 +181,7 @@ def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
 def start_pulse(sc: Scenario) -> int:
     """``pulse -n --backend ipvs``; wait for both real servers; check what it set up."""
     sc.pulse = sc.lab.start("director", "pulse", [str(BIN / "pulse"), "-n", "-c", str(sc.lvs_cf),
-                                                   "--backend", "ipvs"], env=sc.env)
+                                                  "--backend", "ipvs"], env=sc.env)
     wait_until(lambda: set(sc.dests()) == {RS1[0], RS2[0]} or pulse_died(sc), timeout=90,
                interval=0.5, what="pulse to put both real servers in the IPVS table")
     pid = int(sc.status()["pid"])
@@ -238,7 +238,8 @@ def afterword_wrr_without_restart(sc: Scenario, console: Console, pulse_pid: int
         wait_until(lambda: sc.scheduler() == "wrr" and {a: d["weight"] for a, d in sc.dests().items()}
                    == {RS1[0]: 3, RS2[0]: 1} or pulse_died(sc),
                    timeout=60, interval=0.5, what="pulse to apply wrr 3:1")
-        assert sc.status()["pid"] == pulse_pid and sc.pulse.alive(), "pulse was restarted"  # type: ignore[union-attr]
+        pulse: Any = sc.pulse
+        assert sc.status()["pid"] == pulse_pid and pulse.alive(), "pulse was restarted"
         assert (sc.instance / "pulse.pid").read_text().strip() == str(pulse_pid)
         sc.log(f"pulse reloaded in place (pid {pulse_pid}):\n{sc.director(['ipvsadm', '-Ln'])}")
         names = sc.lab.client_fetch_many(8)

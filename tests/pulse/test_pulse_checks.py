@@ -18,7 +18,6 @@ from piranha_web.pulse.monitor import Monitor, Target
 from tests.support.ports import free_port
 
 
-
 def aio(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
     """Run an async test in a fresh event loop (no pytest plugin needed)."""
     @functools.wraps(fn)
@@ -140,7 +139,7 @@ def prog(code: str, *args: str) -> str:
 @aio
 async def test_send_program_substitutes_whole_arguments() -> None:
     spec = make_spec("127.0.0.9", 8080, 2.0, send_program=prog("import sys; print(sys.argv[1:])",
-                                                                   "%h", "%p", "x%h"), expect=None)
+                                                               "%h", "%p", "x%h"), expect=None)
     assert program_argv(spec)[-3:] == ["127.0.0.9", "8080", "x%h"]
     res = await run_check(spec)
     assert res.ok and res.detail == "exit 0"

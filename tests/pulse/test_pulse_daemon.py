@@ -198,7 +198,7 @@ async def test_keep_table_on_stop(tmp_path: Path) -> None:
 async def test_restart_over_existing_table_changes_nothing(tmp_path: Path) -> None:
     ls = await listeners(2)
     run = Run(tmp_path, lvs_cf(servers(ls)))
-    run.table[WWW] = ServiceEntry(Service("rr"), {DestKey("127.0.0.1", l.port): Dest(1, "nat") for l in ls})
+    run.table[WWW] = ServiceEntry(Service("rr"), {DestKey("127.0.0.1", s.port): Dest(1, "nat") for s in ls})
     await run.start()
     await asyncio.sleep(0.6)        # several check rounds
     assert [op.action for op in run.backends.ipvs.applied] == []  # type: ignore[attr-defined]

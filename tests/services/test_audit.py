@@ -182,8 +182,8 @@ def test_filters_and_keyset_pages(audit_app: Flask) -> None:
         assert bob.total == 7 and {e.username for e in bob.entries} == {"bob"}
         obj = audit.page(db.session, audit.Filters(object="web11"))
         assert {e.object_name for e in obj.entries} == {"web11", "web110", "web111", "web112", "web113",
-                                                         "web114", "web115", "web116", "web117", "web118",
-                                                         "web119"}
+                                                        "web114", "web115", "web116", "web117", "web118",
+                                                        "web119"}
         none = audit.page(db.session, audit.Filters(until=audit.parse_when("2000-01-01", end_of_day=True)))
         assert none.total == 0 and none.entries == []
         assert len(list(audit.iter_entries(db.session, audit.Filters(user="alice"), batch=7))) == 120

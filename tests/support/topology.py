@@ -193,7 +193,8 @@ class SeedTopology(Lab):
     # -- traffic from the client ("samba") ---------------------------------
     def client_fetch_many(self, count: int, url: str | None = None, **kwargs: object) -> list[str]:
         """*count* GETs from the client, new connection each; returns server names."""
-        return fetch_many(self.ns("client"), url or f"http://{VIP}/", count, **kwargs)  # type: ignore[arg-type]
+        target = url or f"http://{VIP}/"
+        return fetch_many(self.ns("client"), target, count, **kwargs)  # type: ignore[arg-type]
 
     def client_hold_connection(self, port: int = 80) -> HeldConnection:
         """Open one TCP connection from the client to the VIP and keep it."""

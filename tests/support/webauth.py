@@ -29,4 +29,3 @@ virtual web {
      }
 }
 """
-

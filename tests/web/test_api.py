@@ -113,7 +113,7 @@ def test_seed_configuration_through_the_api_writes_lvs_cf(api: Api, lvs_cf: Path
     vid, rids = seed(api)
     cfg = load(lvs_cf.read_text())
     assert [(s.name, s.address) for s in cfg.virtual("www").servers] == [("real", "192.168.1.1"),
-                                                                        ("real1", "192.168.1.2")]
+                                                                         ("real1", "192.168.1.2")]
     assert cfg.virtual("www").scheduler == "rr" and cfg.nat_router == "192.168.1.10"
     listed = api.get("/virtual-servers").get_json()["items"]
     assert [v["id"] for v in listed] == [vid] and listed[0]["real_server_ids"] == rids

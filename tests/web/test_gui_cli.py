@@ -52,7 +52,8 @@ def test_refuses_to_start_without_a_user_and_without_a_tty(tmp_path) -> None:
 def test_prepare_only_checks_for_a_user_and_exits_without_serving(tmp_path) -> None:
     env = env_for(tmp_path)
     run = [str(BIN / "piranha-gui"), "--prepare-only"]
-    refused = subprocess.run(run, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(run, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60)
     assert refused.returncode == 1 and "piranha-passwd" in refused.stderr
     subprocess.run([str(BIN / "piranha-passwd"), "--stdin"], env=env, input="a long enough password\n",
                    capture_output=True, text=True, timeout=60, check=True)
