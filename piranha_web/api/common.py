@@ -97,6 +97,7 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
     pulse = outcome.pulse
     return {"changed": outcome.changed, "published": outcome.published, "revision": outcome.revision,
             "serial_no": outcome.serial_no, "pending": outcome.pending,
+            "write_error": outcome.write_error,
             "pulse": {"state": pulse.state, "error": pulse.error} if pulse else None}
 
 

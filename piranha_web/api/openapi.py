@@ -73,6 +73,7 @@ def schemas() -> dict[str, Any]:
             "revision": {"type": "integer", "nullable": True},
             "serial_no": {"type": "integer", "nullable": True},
             "pending": {"type": "array", "items": {"type": "string"}},
+            "write_error": nullable_str,
             "pulse": {"type": "object", "nullable": True, "properties": {
                 "state": {"type": "string"}, "error": nullable_str}}},
             ["changed", "published"]),

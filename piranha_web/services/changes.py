@@ -78,11 +78,15 @@ class Outcome:
     pending: list[str] = field(default_factory=list)
     pulse: pulse_status.ReloadOutcome | None = None
     target: ObjectRef | None = None
+    write_error: str | None = None      # stored as ``revision`` but lvs.cf could not be written
 
     def flash(self) -> tuple[str, str]:
         """(category, message) for ``flask.flash``."""
         if not self.changed:
             return "info", "No changes."
+        if self.write_error:
+            return "error", (f"saved as revision {self.revision}, but lvs.cf was not written: "
+                             f"{self.write_error}")
         if not self.published:
             return "warning", ("Saved, but lvs.cf was not written: the configuration is not complete yet: "
                                + "; ".join(self.pending))
@@ -119,7 +123,12 @@ def run(mutate: Mutation, actor: str, client_addr: str | None) -> Outcome:
         _commit()
         # Commit first, then write (still under the lock): a crash in between leaves lvs.cf at
         # the previous stored revision, never at a text the database does not know.
-        lvsconfig.write_atomic(lvsconfig.lvs_cf_path(), rev.text)
+        try:
+            lvsconfig.write_atomic(lvsconfig.lvs_cf_path(), rev.text)
+        except OSError as err:  # nothing is lost: the revision holds it, the banner offers a rewrite
+            current_app.logger.error("cannot write %s: %s", lvsconfig.lvs_cf_path(), err)
+            return Outcome(changed=True, published=False, revision=rev.id, serial_no=rev.serial_no,
+                           target=change.target, write_error=f"{lvsconfig.lvs_cf_path()}: {err}")
         outcome = Outcome(changed=True, published=True, revision=rev.id, serial_no=rev.serial_no,
                           target=change.target)
     outcome.pulse = notify_pulse(rev.serial_no)

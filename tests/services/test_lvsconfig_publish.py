@@ -286,3 +286,21 @@ def test_an_old_failed_reload_does_not_count_against_a_new_revision() -> None:
     assert pulse_status._judge(status, 6, since=100.0) is None
     assert pulse_status._judge(dict(status, serial_no=6, last_reload={"time": 101.0, "ok": True}), 6,
                                since=100.0).state == "applied"
+
+
+def test_an_unwritable_lvs_cf_directory_is_reported_and_loses_nothing(app, lvs_cf, monkeypatch) -> None:
+    run(app, definitions.update_settings({"primary": "192.0.2.1"}, None))
+    before = lvs_cf.read_text()
+
+    def refuse(path, text, mode=0o644):
+        raise PermissionError(13, "Permission denied", str(Path(path).parent))
+
+    monkeypatch.setattr(lvsconfig.files, "write_atomic", refuse)
+    outcome = run(app, definitions.update_settings({"keepalive": 3.0}, None))
+    category, message = outcome.flash()
+    assert outcome.changed and not outcome.published and outcome.revision == 2
+    assert category == "error" and "Permission denied" in message and str(lvs_cf) in message
+    assert lvs_cf.read_text() == before
+    with app.app_context():
+        assert db.session.get(GlobalSettings, 1).keepalive == 3  # the change itself is kept
+        assert lvsconfig.disk_state()["kind"] == "modified"  # the banner offers to write it again
