@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..lvscf.files import write_atomic
 from .checks import make_spec
 from .configfile import ConfigError, LoadedConfig, attempted_serial, read_config, signature
 from .healthstate import UP
@@ -565,5 +566,7 @@ class Daemon:
 
     def _write_pid(self) -> None:
         """Write the pid file (main() already refused to start over a live one)."""
-        self.opts.runtime_dir.mkdir(parents=True, exist_ok=True)
-        (self.opts.runtime_dir / PID_NAME).write_text(f"{os.getpid()}\n", encoding="ascii")
+        # Explicit modes, whatever the umask: only root may plant files pulse reads back
+        # (pulse-managed.json decides what a stop removes) or point the pid file elsewhere.
+        self.opts.runtime_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        write_atomic(self.opts.runtime_dir / PID_NAME, f"{os.getpid()}\n", mode=0o644)

@@ -143,7 +143,7 @@ def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: obj
         print(f"pulse: already running as pid {other} ({pidfile})", file=sys.stderr)
         return 1
     try:
-        rundir.mkdir(parents=True, exist_ok=True)
+        rundir.mkdir(mode=0o755, parents=True, exist_ok=True)  # not the umask's choice
         mode = resolve_mode(backend)
         if not args.nodaemon:
             daemonize()   # before opening netlink sockets: they must belong to the daemon

@@ -334,3 +334,22 @@ async def test_connection_timeouts_are_set_like_ipvsadm_set(tmp_path: Path) -> N
     d.reconcile()
     assert d.counters.ops_applied == ops          # only when changed
     await run.stop()
+
+
+@aio
+async def test_runtime_files_are_not_writable_by_others_even_with_umask_0(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    old = os.umask(0)
+    try:
+        await run.start()
+        await until(lambda: (run.rundir / "pulse-status.json").exists(), what="status written")
+        for path in (run.rundir, run.rundir / "pulse.pid", run.rundir / "pulse-status.json"):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            assert not mode & (stat.S_IWGRP | stat.S_IWOTH), (path.name, oct(mode))
+    finally:
+        os.umask(old)
+        await run.stop()
