@@ -423,9 +423,13 @@ def desired_addresses(cfg: LvsConfig) -> set[Address]:
 
 
 def desired_marks(cfg: LvsConfig) -> set[MarkRule]:
-    """Mark rules for fwmark services that also name an address and port."""
+    """Mark rules for fwmark services that also name an IPv4 address and port.
+
+    pulse's mark table/chain is IPv4 (``ip`` family, iptables): an IPv6 rule
+    there would fail the whole rewrite, so IPv6 marks stay the admin's job.
+    """
     return {MarkRule(vs.protocol, vs.address, vs.port, vs.fwmark)
-            for vs in cfg.active_virtuals() if vs.fwmark and vs.address and vs.port}
+            for vs in cfg.active_virtuals() if vs.fwmark and vs.address and vs.port and ":" not in vs.address}
 
 
 def plan_inputs(cfg: LvsConfig, health: HealthMap) -> tuple[Table, set[Address], set[MarkRule]]:

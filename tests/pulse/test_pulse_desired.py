@@ -136,6 +136,14 @@ def test_marks_for_fwmark_services_with_address_and_port() -> None:
     assert desired_marks(cfg()) == {MarkRule("tcp", "203.0.113.11", 443, 80)}
 
 
+def test_an_ipv6_fwmark_service_gets_no_ipv4_mark_rule() -> None:
+    # pulse's table/chain is IPv4 only: an IPv6 VIP there made the whole rewrite fail,
+    # taking the IPv4 services' marks with it.
+    c = cfg()
+    c.virtual("marked").address = "2001:db8::11"
+    assert desired_marks(c) == set()
+
+
 def test_direct_routing_forwarding() -> None:
     c = load(CF.replace("network = nat", "network = direct").replace("QUIESCE", "").replace("SORRY", ""))
     t = desired_table(c, all_up(c))
