@@ -399,16 +399,18 @@ def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap) -> ServiceEntry
     return entry
 
 
-def prefixlen(mask: str | None) -> int:
-    """Prefix length of a dotted netmask; /32 when none is given."""
+def prefixlen(mask: str | None, ip: str | None = None) -> int:
+    """Prefix length of a dotted netmask or a prefix length (IPv6); the host prefix when none."""
     if not mask or mask == "0.0.0.0":
-        return 32
+        return 128 if ip is not None and ":" in ip else 32
+    if mask.isdigit():
+        return int(mask)
     return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
 
 
 def make_address(ip: str, device: str, mask: str | None) -> Address:
     """An address on ``device``; ``eth0:1`` means label eth0:1 on physical eth0."""
-    return Address(ip, prefixlen(mask), device.split(":", 1)[0], device)
+    return Address(ip, prefixlen(mask, ip), device.split(":", 1)[0], device)
 
 
 def desired_addresses(cfg: LvsConfig) -> set[Address]:

@@ -9,8 +9,8 @@ address; the device itself is never taken down.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
-import socket
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -19,6 +19,14 @@ from .nlthread import NetlinkThread
 from .reconcile import Address
 
 log = logging.getLogger("pulse.vip")
+
+
+def _canonical(ip: str | None) -> str | None:
+    """One spelling per address, as the kernel reports it."""
+    try:
+        return str(ipaddress.ip_address(ip or ""))
+    except ValueError:
+        return ip
 
 
 class IpRouteAddresses:
@@ -44,9 +52,10 @@ class IpRouteAddresses:
     def _present_of(self, addresses: set[Address]) -> set[Address]:
         """:meth:`present_of` on the netlink thread."""
         names = {int(link["index"]): link.get_attr("IFLA_IFNAME") for link in self.ipr.get_links()}
-        have = {(names.get(int(msg["index"])), msg.get_attr("IFA_ADDRESS"), int(msg["prefixlen"]))
-                for msg in self.ipr.get_addr(family=socket.AF_INET)}
-        return {a for a in addresses if (a.device, a.ip, a.prefixlen) in have}
+        # both families (IPv6 VIPs too), compared in canonical form (2001:DB8:0::1 == 2001:db8::1)
+        have = {(names.get(int(msg["index"])), _canonical(msg.get_attr("IFA_ADDRESS")), int(msg["prefixlen"]))
+                for msg in self.ipr.get_addr()}
+        return {a for a in addresses if (a.device, _canonical(a.ip), a.prefixlen) in have}
 
     def add(self, address: Address) -> None:
         """See :meth:`_add` (runs on the netlink thread)."""

@@ -132,6 +132,16 @@ def test_addresses_with_labels_and_prefixes() -> None:
     assert prefixlen(None) == 32 and prefixlen("255.255.255.128") == 25
 
 
+def test_ipv6_vips_get_ipv6_prefixes() -> None:
+    # validate() accepts an IPv6 VIP with a prefix-length vip_nmask; pulse used to crash on it
+    c = cfg()
+    www, marked = c.virtual("www"), c.virtual("marked")
+    www.address, www.vip_nmask = "2001:db8::10", "64"
+    marked.address, marked.vip_nmask, marked.fwmark = "2001:db8::11", None, None
+    assert {a for a in desired_addresses(c) if ":" in a.ip} == {
+        Address("2001:db8::10", 64, "eth0", "eth0:1"), Address("2001:db8::11", 128, "eth0", "eth0:2")}
+
+
 def test_marks_for_fwmark_services_with_address_and_port() -> None:
     assert desired_marks(cfg()) == {MarkRule("tcp", "203.0.113.11", 443, 80)}
 
