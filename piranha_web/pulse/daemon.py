@@ -194,6 +194,9 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             loop.remove_signal_handler(sig)
+        # Already stopping: a publish's SIGHUP (or a USR1) must not terminate us mid-teardown.
+        for sig in (signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)
         await self.monitor.stop()
         for task in list(self._announcements):
             task.cancel()

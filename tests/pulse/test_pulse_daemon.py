@@ -353,3 +353,22 @@ async def test_runtime_files_are_not_writable_by_others_even_with_umask_0(tmp_pa
     finally:
         os.umask(old)
         await run.stop()
+
+
+@aio
+async def test_a_late_sighup_cannot_cut_the_teardown_short(tmp_path: Path) -> None:
+    # The console SIGHUPs pulse on every publish; once the stop has begun, the default
+    # action (terminate) would leave VIPs and services behind on a node handing over.
+    import signal
+
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    before = signal.getsignal(signal.SIGHUP)
+    try:
+        await run.start()
+        assert await run.stop() == 0
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
