@@ -181,7 +181,11 @@ class Daemon:
         if now >= self._next_reconcile:
             self._fresh = True        # periodic pass: re-read the kernel (external changes, counters)
         if self._dirty or self._fresh or self._drain_due(time.time()):
-            self.reconcile()
+            try:
+                self.reconcile()
+            except Exception as exc:  # noqa: BLE001 - a kernel hiccup must not stop (and tear down) pulse
+                log.error("reconcile failed, retrying within %.0fs: %s", self.opts.reconcile_interval, exc)
+                self._actual = None   # the periodic pass re-reads the kernel and tries again
         if now >= self._next_status:
             self.write_status()
 

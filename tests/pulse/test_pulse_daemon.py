@@ -372,3 +372,27 @@ async def test_a_late_sighup_cannot_cut_the_teardown_short(tmp_path: Path) -> No
     finally:
         signal.signal(signal.SIGHUP, before)
         signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+
+@aio
+async def test_a_failing_kernel_dump_is_retried_not_fatal(tmp_path: Path) -> None:
+    # Stopping on a transient netlink error would tear the whole table down (an outage).
+    ls = await listeners(1)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    daemon = await run.start()
+    await until(lambda: len(run.weights()) == 1, what="server in")
+    real_dump, calls = run.backends.ipvs.dump, []
+
+    def flaky_dump():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(105, "No buffer space available")
+        return real_dump()
+
+    run.backends.ipvs.dump = flaky_dump  # type: ignore[method-assign]
+    daemon._fresh = True
+    daemon._wake.set()                  # wake the loop: the next pass dumps (and fails once)
+    await until(lambda: len(calls) >= 2, what="dump retried")
+    assert daemon.state == "running" and not run.task.done()
+    assert len(run.weights()) == 1
+    assert await run.stop() == 0
