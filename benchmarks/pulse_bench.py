@@ -225,7 +225,7 @@ def main() -> None:
           f"(target {c['servers']}/s: {100 * c['checks_per_s'] / c['servers']:.0f}%)")
     print(f"    checker CPU:       {c['cpu_s']:.2f} s = {c['cpu_pct']:.0f}% of one core; "
           f"{c['checks_per_cpu_s']:.0f} checks per CPU-second")
-    print(f"    checker RSS:       {c['rss_mb']:.0f} MiB (+{c['rss_growth_mb']:.0f} MiB for the tasks); "
+    print(f"    checker RSS:       {c['rss_mb']:.0f} MiB (+{c['rss_growth_mb']:.0f} MiB for the checker); "
           f"not UP at end: {c['down_at_end']}; RLIMIT_NOFILE {c['nofile']}")
 
 

@@ -27,7 +27,7 @@ def rise_count(reentry: float, interval: float) -> int:
     return max(1, math.ceil(reentry / interval - 1e-9))
 
 
-@dataclass
+@dataclass(slots=True)
 class HealthState:
     """The state of one real server and the bookkeeping to move it."""
 
