@@ -28,20 +28,19 @@ from piranha_web.lvscf import LvsConfig, RealServer, VirtualServer, dumps, parse
 
 
 def build_config(virtuals: int, servers: int) -> LvsConfig:
-    """A valid NAT config with ``virtuals`` x ``servers`` (distinct VIPs and RIPs)."""
-    cfg = LvsConfig(serial_no=1, primary="192.0.2.1", nat_router="10.255.255.254",
+    """A valid NAT config with ``virtuals`` x ``servers`` (distinct VIP:port services)."""
+    cfg = LvsConfig(serial_no=1, primary="192.0.2.1", nat_router="192.0.2.254",
                     nat_router_device="eth1:1", nat_nmask="255.255.255.0",
                     keepalive=6, deadtime=18, heartbeat=True)
     for i in range(virtuals):
         vs = VirtualServer(
-            name=f"vs{i}", active=True, address=f"198.51.{i // 250}.{i % 250 + 1}",
-            device="eth0:1", vip_nmask="255.255.255.0", port=80 + i % 3, scheduler="wlc",
+            # TEST-NET only: VIPs repeat every 250 servers, their ports tell them apart
+            name=f"vs{i}", active=True, address=f"203.0.113.{i % 250 + 1}",
+            device="eth0:1", vip_nmask="255.255.255.0", port=80 + i // 250, scheduler="wlc",
             send="GET / HTTP/1.0\\r\\n\\r\\n", expect="HTTP", load_monitor="none",
             timeout=6, reentry=15)
         for j in range(servers):
-            n = i * servers + j
-            vs.servers.append(RealServer(name=f"rs{j}", address=f"10.{n // 62500}."
-                                         f"{n // 250 % 250}.{n % 250 + 1}",
+            vs.servers.append(RealServer(name=f"rs{j}", address=f"198.51.100.{j + 1}",
                                          active=True, weight=1 + j))
         cfg.virtuals.append(vs)
     return cfg

@@ -49,11 +49,12 @@ def big_config(services: int, dests: int) -> str:
     """An lvs.cf with ``services`` virtual servers of ``dests`` real servers each."""
     out = ["serial_no = 1", "primary = 203.0.113.1", "service = lvs", "network = direct"]
     for s in range(services):
-        vip = f"10.{s // 250}.{s % 250}.1"
-        out.append(f"virtual vs{s} {{\n    active = 1\n    address = {vip} eth0:{s}\n    port = 80\n"
+        vip = f"203.0.113.{s % 250 + 1}"   # TEST-NET only: VIPs repeat, ports tell services apart
+        out.append(f"virtual vs{s} {{\n    active = 1\n    address = {vip} eth0:{s}\n"
+                   f"    port = {80 + s // 250}\n"
                    f"    scheduler = wlc\n    timeout = 6\n    reentry = 15")
         for d in range(dests):
-            out.append(f"    server rs{d} {{\n        address = 10.200.{s % 250}.{d + 1}\n"
+            out.append(f"    server rs{d} {{\n        address = 198.51.100.{d + 1}\n"
                        f"        port = {8000 + s // 250}\n        active = 1\n        weight = 1\n    }}")
         out.append("}")
     return "\n".join(out) + "\n"
