@@ -24,7 +24,7 @@ import math
 import re
 from typing import Iterable
 
-from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer
+from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer, mask_prefix
 
 from .keepalived_read import from_keepalived
 
@@ -58,18 +58,8 @@ def _physical(device: str) -> str:
     return device.split(":", 1)[0]
 
 
-def _prefix(address: str, mask: str | None) -> int:
-    """Prefix length for ``address`` from an lvs.cf mask (dotted, length or none)."""
-    net = ipaddress.ip_address(address)
-    if mask in (None, "", "0", "0.0.0.0"):
-        return net.max_prefixlen
-    if mask.isdigit():
-        return int(mask)
-    return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
-
-
 def _vip_line(address: str, device: str | None, mask: str | None) -> str:
-    text = f"{address}/{_prefix(address, mask)}"
+    text = f"{address}/{mask_prefix(mask, address)}"
     if device:
         text += f" dev {_physical(device)}"
         if ":" in device:

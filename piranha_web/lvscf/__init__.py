@@ -20,6 +20,7 @@ from .model import (
     SCHEDULERS,
     PROTOCOLS,
     NETWORKS,
+    mask_prefix,
 )
 from .parser import parse
 from .validate import validate
@@ -37,5 +38,5 @@ def load(text: str) -> LvsConfig:
 
 __all__ = [
     "LvsCfError", "Problem", "LvsConfig", "VirtualServer", "RealServer", "FailoverService",
-    "SCHEDULERS", "PROTOCOLS", "NETWORKS", "parse", "validate", "load", "dumps", "dump",
+    "SCHEDULERS", "PROTOCOLS", "NETWORKS", "mask_prefix", "parse", "validate", "load", "dumps", "dump",
 ]

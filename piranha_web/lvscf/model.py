@@ -13,6 +13,7 @@ exact line; objects built in code have no entries and report line 0.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 # Values lvs.cf accepts for enumerated keys.  sed, nq and mh are extensions:
@@ -23,6 +24,21 @@ NETWORKS = ("nat", "direct", "tunnel")
 SERVICES = ("lvs", "fos")
 LOAD_MONITORS = ("none", "uptime", "rup", "ruptime")
 CONFLICT_ACTIONS = ("nothing", "preempt")
+
+
+def mask_prefix(mask: str | None, address: str | None = None) -> int:
+    """Prefix length that a validated lvs.cf mask (vip_nmask, nat_nmask, pmask) stands for.
+
+    Piranha's "no mask" spellings (unset, empty, ``0``, ``0.0.0.0``) mean a
+    host prefix (/32, or /128 for an IPv6 ``address``); a bare number is a
+    prefix length (our IPv6 extension); anything else is a dotted mask.  One
+    definition, so pulse's addresses and the keepalived export can't disagree.
+    """
+    if not mask or mask in ("0", "0.0.0.0"):
+        return 128 if address is not None and ":" in address else 32
+    if mask.isdigit():
+        return int(mask)
+    return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
 
 
 @dataclass

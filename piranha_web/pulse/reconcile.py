@@ -35,12 +35,11 @@ connection count, which is what modern directors rely on).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..lvscf.model import LvsConfig, VirtualServer
+from ..lvscf.model import LvsConfig, VirtualServer, mask_prefix
 
 # Health states (healthstate.py re-exports these).
 UNKNOWN = "unknown"
@@ -400,12 +399,8 @@ def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap) -> ServiceEntry
 
 
 def prefixlen(mask: str | None, ip: str | None = None) -> int:
-    """Prefix length of a dotted netmask or a prefix length (IPv6); the host prefix when none."""
-    if not mask or mask == "0.0.0.0":
-        return 128 if ip is not None and ":" in ip else 32
-    if mask.isdigit():
-        return int(mask)
-    return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
+    """Prefix length of an address's lvs.cf mask (the host prefix when none)."""
+    return mask_prefix(mask, ip)
 
 
 def make_address(ip: str, device: str, mask: str | None) -> Address:

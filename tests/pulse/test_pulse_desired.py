@@ -159,3 +159,10 @@ def test_direct_routing_forwarding() -> None:
     t = desired_table(c, all_up(c))
     assert {d.fwd for d in t[WWW].dests.values()} == {"direct"}
     assert Address("192.0.2.254", 24, "eth1", "eth1:1") not in desired_addresses(c)
+
+
+def test_a_zero_mask_means_no_mask_not_a_zero_prefix() -> None:
+    # validate() accepts "0" as Piranha's "no mask": it must never become a /0 address
+    assert prefixlen("0", "203.0.113.10") == 32
+    assert prefixlen("0", "2001:db8::10") == 128
+    assert prefixlen("64", "2001:db8::10") == 64
