@@ -13,7 +13,6 @@ Optional sections are exported when present: ``reloads`` (``total``,
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .role import Role
+from .statusfile import read_status
 
 HEALTH_STATES = ("up", "down", "rising", "falling", "unknown")
 ROLES = tuple(r.value for r in Role)
@@ -211,14 +211,6 @@ def serve(port: int, get_status: Callable[[], dict[str, Any] | None],
     return server
 
 
-def read_status_file(path: str | Path) -> dict[str, Any] | None:
-    """The status document pulse last wrote, or None."""
-    try:
-        return json.loads(Path(path).read_text())  # type: ignore[no-any-return]
-    except (OSError, ValueError):
-        return None
-
-
 def serve_status_file(port: int, path: str | Path, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Export a running pulse's status file (for a pulse started without --metrics-port)."""
-    return serve(port, lambda: read_status_file(path), host)
+    return serve(port, lambda: read_status(path), host)
