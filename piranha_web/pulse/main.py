@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 
 from .configfile import ConfigError, default_config_path, read_config, summary
-from .statusfile import PID_NAME, format_status, pid_alive, read_status, runtime_dir, status_path
+from .statusfile import PID_NAME, format_status, pid_alive, read_pid, read_status, runtime_dir, status_path
 
 log = logging.getLogger("pulse")
 
@@ -135,11 +135,8 @@ def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: obj
     from .daemon import Daemon, Options
     from .kernel import make_backends, resolve_mode
     pidfile = rundir / PID_NAME
-    try:
-        other = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        other = 0
-    if other and other != os.getpid() and pid_alive(other):
+    other = read_pid(pidfile)
+    if other is not None and other != os.getpid():
         print(f"pulse: already running as pid {other} ({pidfile})", file=sys.stderr)
         return 1
     try:

@@ -70,6 +70,15 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def read_pid(pid_file: str | os.PathLike[str]) -> int | None:
+    """The pid in ``pid_file`` if it names a live process (the console's and pulse's one reading)."""
+    try:
+        pid = int(Path(pid_file).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid > 0 and pid_alive(pid) else None
+
+
 def format_status(doc: dict[str, Any]) -> str:
     """An ``ipvsadm -Ln``-like table followed by per-server health."""
     lines = [_header(doc), "Prot LocalAddress:Port Scheduler Flags",

@@ -16,16 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..pulse.statusfile import pid_alive, read_status
-
-
-def read_pid(pid_file: str | Path) -> int | None:
-    """The pid in ``pid_file`` if it names a live process."""
-    try:
-        pid = int(Path(pid_file).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if pid > 0 and pid_alive(pid) else None
+from ..pulse.statusfile import read_pid, read_status
 
 
 def request_reload(pid_file: str | Path) -> bool:
