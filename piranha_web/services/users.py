@@ -9,7 +9,6 @@ there is no default account (CVE-2000-0248).
 from __future__ import annotations
 
 import getpass
-from datetime import datetime, timezone
 from typing import Callable
 
 from argon2 import PasswordHasher
@@ -17,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import User
+from ..models import User, utcnow
 
 DEFAULT_USERNAME = "piranha"
 MIN_PASSWORD_LENGTH = 8
@@ -34,10 +33,6 @@ class PasswordError(ValueError):
 
 class UserError(ValueError):
     """A bad username or role."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def hash_password(password: str) -> str:
@@ -110,14 +105,14 @@ def set_password(session: Session, username: str, password: str, *, role: str | 
     if user is None:
         if not create:
             raise UserError(f"No such user: {name}")
-        user = User(username=name, role=role or "admin", session_epoch=0, created_at=_now())
+        user = User(username=name, role=role or "admin", session_epoch=0, created_at=utcnow())
         session.add(user)
     else:
         user.session_epoch = (user.session_epoch or 0) + 1
         if role is not None:
             user.role = role
     user.password_hash = hash_password(password)
-    user.password_changed_at = _now()
+    user.password_changed_at = utcnow()
     session.flush()
     return user, created
 
