@@ -42,10 +42,21 @@ def _checked(row: Any, version: int | None, keys: Sequence[str]) -> Any:
     return row
 
 
-def _apply(row: Any, values: dict[str, Any], keys: Sequence[str]) -> None:
-    for key, value in values.items():
-        if key in keys:
-            setattr(row, key, value)
+def _update(row: Any, values: dict[str, Any], fields: Sequence[str], object_type: str,
+            name: str | None, ref: Any) -> Change:
+    """Set the given editable ``fields`` of ``row``; the change records only those."""
+    keys = [k for k in values if k in fields]
+    before = snapshot(row, keys)
+    for key in keys:
+        setattr(row, key, values[key])
+    return Change("update", object_type, name, before, snapshot(row, keys), ref)
+
+
+def _toggle(row: Any, object_type: str, name: str, ref: Any) -> Change:
+    """(DE)ACTIVATE: flip ``active``."""
+    row.active = not row.active
+    return Change("activate" if row.active else "deactivate", object_type, name,
+                  {"active": not row.active}, {"active": row.active}, ref)
 
 
 # --------------------------------------------------------------------------- global / redundancy
@@ -54,10 +65,7 @@ def update_settings(values: dict[str, Any], version: int | None, object_type: st
     """GLOBAL SETTINGS / REDUNDANCY ACCEPT: set some top-level keys."""
     def mutate() -> Change:
         row = _checked(settings_row(), version, GLOBAL_FIELDS)
-        keys = [k for k in values if k in GLOBAL_FIELDS]
-        before = snapshot(row, keys)
-        _apply(row, values, GLOBAL_FIELDS)
-        return Change("update", object_type, None, before, snapshot(row, keys), GLOBAL_REF)
+        return _update(row, values, GLOBAL_FIELDS, object_type, None, GLOBAL_REF)
     return mutate
 
 
@@ -84,11 +92,7 @@ def update_virtual(vid: int, values: dict[str, Any], version: int | None,
     """VIRTUAL SERVER / MONITORING SCRIPTS ACCEPT."""
     def mutate() -> Change:
         row = _checked(_virtual(vid), version, VIRTUAL_FIELDS)
-        keys = [k for k in values if k in VIRTUAL_FIELDS]
-        before = snapshot(row, keys)
-        name = row.name
-        _apply(row, values, VIRTUAL_FIELDS)
-        return Change("update", object_type, name, before, snapshot(row, keys), ("virtual", vid))
+        return _update(row, values, VIRTUAL_FIELDS, object_type, row.name, ("virtual", vid))
     return mutate
 
 
@@ -107,9 +111,7 @@ def toggle_virtual(vid: int, version: int | None) -> Mutation:
     """VIRTUAL SERVERS (DE)ACTIVATE."""
     def mutate() -> Change:
         row = _checked(_virtual(vid), version, VIRTUAL_FIELDS)
-        row.active = not row.active
-        return Change("activate" if row.active else "deactivate", "virtual", row.name,
-                      {"active": not row.active}, {"active": row.active}, ("virtual", vid))
+        return _toggle(row, "virtual", row.name, ("virtual", vid))
     return mutate
 
 
@@ -142,11 +144,7 @@ def update_real(vid: int, rid: int, values: dict[str, Any], version: int | None)
     """REAL SERVER EDIT + ACCEPT."""
     def mutate() -> Change:
         row = _checked(_real(vid, rid), version, REAL_FIELDS)
-        keys = [k for k in values if k in REAL_FIELDS]
-        before = snapshot(row, keys)
-        name = _rname(row)
-        _apply(row, values, REAL_FIELDS)
-        return Change("update", "real", name, before, snapshot(row, keys), ("real", rid))
+        return _update(row, values, REAL_FIELDS, "real", _rname(row), ("real", rid))
     return mutate
 
 
@@ -164,9 +162,7 @@ def toggle_real(vid: int, rid: int, version: int | None) -> Mutation:
     """REAL SERVER (DE)ACTIVATE."""
     def mutate() -> Change:
         row = _checked(_real(vid, rid), version, REAL_FIELDS)
-        row.active = not row.active
-        return Change("activate" if row.active else "deactivate", "real", _rname(row),
-                      {"active": not row.active}, {"active": row.active}, ("real", rid))
+        return _toggle(row, "real", _rname(row), ("real", rid))
     return mutate
 
 
@@ -193,10 +189,7 @@ def update_failover(fid: int, values: dict[str, Any], version: int | None) -> Mu
     """FAILOVER EDIT + ACCEPT."""
     def mutate() -> Change:
         row = _checked(_failover(fid), version, FAILOVER_FIELDS)
-        keys = [k for k in values if k in FAILOVER_FIELDS]
-        before, name = snapshot(row, keys), row.name
-        _apply(row, values, FAILOVER_FIELDS)
-        return Change("update", "failover", name, before, snapshot(row, keys), ("failover", fid))
+        return _update(row, values, FAILOVER_FIELDS, "failover", row.name, ("failover", fid))
     return mutate
 
 
@@ -214,7 +207,5 @@ def toggle_failover(fid: int, version: int | None) -> Mutation:
     """FAILOVER (DE)ACTIVATE."""
     def mutate() -> Change:
         row = _checked(_failover(fid), version, FAILOVER_FIELDS)
-        row.active = not row.active
-        return Change("activate" if row.active else "deactivate", "failover", row.name,
-                      {"active": not row.active}, {"active": row.active}, ("failover", fid))
+        return _toggle(row, "failover", row.name, ("failover", fid))
     return mutate
