@@ -171,11 +171,6 @@ class ConsoleForm(FlaskForm):
             return device
         return self.FIELD_FOR.get(key, key)
 
-    @property
-    def has_errors(self) -> bool:
-        """Any field or general error."""
-        return bool(self.general_errors) or any(f.errors for f in self)
-
 
 def shown(value: Any) -> Any:
     """A stored value as a form shows it: None blank, 6.0 as "6"."""

@@ -36,16 +36,6 @@ def physical_device(device: str) -> str:
     return device.split(":", 1)[0]
 
 
-def device_mac(device: str) -> bytes:
-    """The device's hardware address, from sysfs (no ioctl, no privileges needed).
-
-    Only right when /sys was mounted in the caller's network namespace (``ip
-    netns exec`` does that); :func:`send_once` asks the bound socket instead.
-    """
-    with open(f"/sys/class/net/{physical_device(device)}/address", encoding="ascii") as fh:
-        return bytes.fromhex(fh.read().strip().replace(":", ""))
-
-
 def arp_announcement(mac: bytes, ip: str) -> bytes:
     """Ethernet frame: broadcast ARP request "who has IP? tell IP" from ``mac``."""
     addr = ipaddress.IPv4Address(ip).packed

@@ -429,16 +429,6 @@ def desired_marks(cfg: LvsConfig) -> set[MarkRule]:
             for vs in cfg.active_virtuals() if vs.fwmark and vs.address and vs.port and ":" not in vs.address}
 
 
-def plan_inputs(cfg: LvsConfig, health: HealthMap) -> tuple[Table, set[Address], set[MarkRule]]:
-    """Convenience for the console: desired table, addresses and marks in one call."""
-    return desired_table(cfg, health), desired_addresses(cfg), desired_marks(cfg)
-
-
 def all_up(cfg: LvsConfig) -> dict[tuple[str, str], str]:
     """A health map calling every active real server UP (what ``--plan`` assumes without a daemon)."""
     return {(vs.name, rs.name): UP for vs in cfg.active_virtuals() for rs in vs.servers if rs.active}
-
-
-def keys_of(cfg: LvsConfig) -> Iterable[ServiceKey]:
-    """Service keys of every active virtual server."""
-    return [service_key(vs) for vs in cfg.active_virtuals()]

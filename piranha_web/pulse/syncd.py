@@ -21,10 +21,9 @@ import errno
 import logging
 import shutil
 import subprocess
-from dataclasses import dataclass
 from typing import Any
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, genlmsg, nla
+from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, genlmsg, nla
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import GenericNetlinkSocket
 from pyroute2.netlink.generic import ipvs as genl_ipvs
@@ -65,16 +64,7 @@ class ipvs_daemon_msg(genlmsg):  # noqa: N801 - pyroute2 naming style
         )
 
 
-@dataclass(frozen=True)
-class SyncDaemon:
-    """One running kernel sync daemon."""
-
-    state: str       # "master" / "backup"
-    iface: str
-    sync_id: int
-
-
-def _request(cmd: int, attrs: list[tuple[str, Any]], dump: bool = False) -> list[Any]:
+def _request(cmd: int, attrs: list[tuple[str, Any]]) -> list[Any]:
     """One genetlink request on a fresh socket."""
     sock = GenericNetlinkSocket()
     try:
@@ -83,24 +73,9 @@ def _request(cmd: int, attrs: list[tuple[str, Any]], dump: bool = False) -> list
         msg["cmd"] = cmd
         msg["version"] = genl_ipvs.GENL_VERSION
         msg["attrs"] = attrs
-        flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
-        return list(sock.nlm_request(msg, msg_type=sock.prid, msg_flags=flags))
+        return list(sock.nlm_request(msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK))
     finally:
         sock.close()
-
-
-def running() -> list[SyncDaemon]:
-    """The sync daemons the kernel runs in this network namespace."""
-    out = []
-    for msg in _request(genl_ipvs.IPVS_CMD_GET_DAEMON, [], dump=True):
-        d = msg.get_attr("IPVS_CMD_ATTR_DAEMON")
-        if d is None:
-            continue
-        state = d.get_attr("IPVS_DAEMON_ATTR_STATE")
-        out.append(SyncDaemon(STATE_NAMES.get(state, str(state)),
-                              d.get_attr("IPVS_DAEMON_ATTR_MCAST_IFN") or "",
-                              int(d.get_attr("IPVS_DAEMON_ATTR_SYNC_ID") or 0)))
-    return out
 
 
 def start(state: int, iface: str, sync_id: int) -> None:

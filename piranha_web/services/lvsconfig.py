@@ -255,12 +255,6 @@ def record_revision(built: Built, username: str, comment: str, text: str | None 
     return store_revision(text, built.cfg.serial_no, username, comment)
 
 
-def iter_revisions(session: Session | None = None, limit: int = 200) -> Iterator[Revision]:
-    """Newest first, without loading the texts twice."""
-    session = session or db.session
-    yield from session.scalars(select(Revision).order_by(Revision.id.desc()).limit(limit))
-
-
 # --------------------------------------------------------------------------- hand edits
 
 _disk_cache: dict[str, tuple[tuple[int, int, int], str]] = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from piranha_web.pulse.role import Event, IllegalTransition, Role, initial_role, programs_kernel, step
+from piranha_web.pulse.role import Role, initial_role, programs_kernel
 from piranha_web.pulse.statusfile import format_status, read_status, runtime_dir, write_status
 
 
@@ -18,14 +18,6 @@ def test_initial_role_follows_piranha() -> None:
     assert initial_role(True, False, False) is Role.BACKUP
     assert programs_kernel(Role.STANDALONE) and programs_kernel(Role.ACTIVE)
     assert not programs_kernel(Role.BACKUP)
-
-
-def test_transitions_and_illegal_ones() -> None:
-    assert step(Role.BACKUP, Event.PARTNER_DEAD) is Role.ACTIVE
-    assert step(Role.ACTIVE, Event.PARTNER_ACTIVE_WE_BACKUP) is Role.BACKUP
-    assert step(Role.BACKUP, Event.PARTNER_ACTIVE_WE_MASTER) is Role.BACKUP     # no pre-emption
-    with pytest.raises(IllegalTransition):
-        step(Role.STANDALONE, Event.PARTNER_DEAD)
 
 
 def test_runtime_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
