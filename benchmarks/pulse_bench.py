@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from piranha_web.lvscf import load  # noqa: E402
-from piranha_web.pulse.checks import make_spec  # noqa: E402
+from piranha_web.pulse.health.checks import make_spec  # noqa: E402
 from piranha_web.pulse.configfile import LoadedConfig  # noqa: E402
 from piranha_web.pulse.daemon import Daemon, Options  # noqa: E402
 from piranha_web.pulse.kernel import dry_run_backends  # noqa: E402
-from piranha_web.pulse.monitor import Monitor, Target  # noqa: E402
+from piranha_web.pulse.health.monitor import Monitor, Target  # noqa: E402
 from piranha_web.pulse.reconcile import (  # noqa: E402
     DEL_SERVICE, Op, all_up, desired_table, plan,
 )
@@ -74,7 +74,7 @@ def bench_reconcile(services: int, dests: int, real_ipvs: bool = False) -> dict[
     with tempfile.TemporaryDirectory() as tmp:
         backends = dry_run_backends()
         if real_ipvs:                       # inside the IPVS guest: real netlink, addresses stay dry
-            from piranha_web.pulse.ipvs_netlink import NetlinkIpvs
+            from piranha_web.pulse.kernel.ipvs import NetlinkIpvs
             backends.ipvs, backends.name = NetlinkIpvs(), "ipvs"
         opts = Options(config=Path(tmp) / "lvs.cf", runtime_dir=Path(tmp), backend=backends.name,
                        status_interval=3600)

@@ -41,19 +41,19 @@ from pathlib import Path
 from typing import Any
 
 from ..lvscf.files import write_atomic
-from .checks import make_spec
+from .health.checks import make_spec
 from .configfile import ConfigError, LoadedConfig, attempted_serial, read_config, signature
-from .healthstate import UP
+from .health.state import UP
 from .kernel import Backends
 from .managed import load_managed, save_managed
-from .monitor import Monitor, Target
+from .health.monitor import Monitor, Target
 from .reconcile import (
     DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceKey, Table,
     configured_dests_by_service, desired_addresses, desired_marks, desired_table, plan, plan_addresses,
     apply_op, plan_marks, service_key,
 )
-from .role import Role, initial_role, programs_kernel
-from . import redundancy as _redundancy  # redundancy (issue 7)
+from .ha.role import Role, initial_role, programs_kernel
+from .ha import redundancy as _redundancy  # redundancy (issue 7)
 from .sdnotify import notify
 from .statusfile import MANAGED_NAME, PID_NAME, STATUS_NAME, write_status
 from .statusdoc import status_document
@@ -458,7 +458,7 @@ class Daemon:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        from . import garp
+        from .kernel import garp
         task = loop.create_task(garp.announce([(a.label, a.ip) for a in added], 5, 1.0), name="garp")
         self._announcements.add(task)
         task.add_done_callback(self._announcements.discard)

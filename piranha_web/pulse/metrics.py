@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from .role import Role
+from .ha.role import Role
 from .statusfile import read_status
 
 HEALTH_STATES = ("up", "down", "rising", "falling", "unknown")

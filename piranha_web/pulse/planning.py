@@ -7,10 +7,10 @@ from pathlib import Path
 
 from .configfile import LoadedConfig
 from .daemon import Daemon, Options
-from .healthstate import UNKNOWN
+from .health.state import UNKNOWN
 from .kernel import make_backends
 from .reconcile import all_up
-from .role import initial_role
+from .ha.role import initial_role
 from .statusfile import read_status, status_path
 
 

@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 from ..lvscf.model import LvsConfig, VirtualServer, mask_prefix
 
-# Health states (healthstate.py re-exports these).
+# Health states (health/state.py re-exports these).
 UNKNOWN = "unknown"
 UP = "up"
 DOWN = "down"

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .reconcile import Dest, ServiceEntry, ServiceKey
-from .role import programs_kernel
+from .ha.role import programs_kernel
 
 if TYPE_CHECKING:
     from .daemon import Daemon

@@ -53,7 +53,7 @@ def _neigh(lab: Lab, ip: str) -> str:
 
 @pytest.mark.parametrize("ip", ["192.0.2.10", "2001:db8::10"])
 def test_announcement_overrides_stale_entry(pair: Lab, ip: str) -> None:
-    from piranha_web.pulse import garp
+    from piranha_web.pulse.kernel import garp
     plen = "24" if ":" not in ip else "64"
     ip_batch([["addr", "add", f"{ip}/{plen}", "dev", "eth0", "nodad"]], pair.ns("owner"))
     ip_batch([["neigh", "replace", ip, "lladdr", BOGUS, "dev", "eth0", "nud", "stale"]],

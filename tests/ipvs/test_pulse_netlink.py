@@ -1,7 +1,7 @@
 """The pyroute2 backend against the real kernel: every attribute survives add, set and dump.
 
 No traffic: one private namespace (``lo`` up so the kernel has a local
-table, see ipvs_netlink.py) and the dump compared with what was asked.
+table, see pulse/kernel/ipvs.py) and the dump compared with what was asked.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent("""
     import subprocess, sys
     sys.path.insert(0, sys.argv[1])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    from piranha_web.pulse.ipvs_netlink import NetlinkIpvs
+    from piranha_web.pulse.kernel.ipvs import NetlinkIpvs
     from piranha_web.pulse.reconcile import *
     from piranha_web.lvscf.model import SCHEDULERS
     b = NetlinkIpvs()

@@ -11,14 +11,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from pulsekit import Listener, aio, lvs_cf, until, write  # noqa: E402
 
-from piranha_web.pulse.backend import DryRunFirewall  # noqa: E402
+from piranha_web.pulse.kernel.dryrun import DryRunFirewall  # noqa: E402
 from piranha_web.pulse.configfile import read_config  # noqa: E402
 from piranha_web.pulse.daemon import Daemon, Options  # noqa: E402
 from piranha_web.pulse.kernel import dry_run_backends  # noqa: E402
 from piranha_web.pulse.reconcile import (  # noqa: E402
     Address, Dest, DestKey, MarkRule, Service, ServiceEntry, ServiceKey,
 )
-from piranha_web.pulse.role import Role  # noqa: E402
+from piranha_web.pulse.ha.role import Role  # noqa: E402
 from piranha_web.pulse.statusfile import read_status, status_path  # noqa: E402
 
 WWW = ServiceKey.tcp("203.0.113.10", 80)

@@ -132,11 +132,11 @@ def test_op_text_is_readable() -> None:
 
 
 def test_raw_ipvs_dump_codec() -> None:
-    """The lean netlink decoder (ipvs_dump.py) on hand-built attributes; no kernel needed."""
+    """The lean netlink decoder (kernel/ipvs.py) on hand-built attributes; no kernel needed."""
     import socket
     import struct
 
-    from piranha_web.pulse.ipvs_dump import attr, attrs, parse_dest, parse_service, service_key_attr
+    from piranha_web.pulse.kernel.ipvs import attr, attrs, parse_dest, parse_service, service_key_attr
 
     svc = (attr(1, struct.pack("=H", socket.AF_INET)) + attr(2, struct.pack("=H", socket.IPPROTO_UDP))
            + attr(3, socket.inet_aton("203.0.113.10") + b"\0" * 12) + attr(4, struct.pack("!H", 53))

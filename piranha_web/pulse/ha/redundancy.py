@@ -24,15 +24,15 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..lvscf.model import LvsConfig
-from . import garp
+from ...lvscf.model import LvsConfig
+from ..kernel import garp
 from .confsync import ConfigPuller, ConfigServer
 from .failover import FailoverController, Hooks, RoleMachine, State
 from .heartbeat import Heartbeat, HeartbeatEndpoint, Link, NodeRole, load_key
-from .syncd import SyncdControl
+from ..kernel.syncd import SyncdControl
 
 if TYPE_CHECKING:
-    from .daemon import Daemon
+    from ..daemon import Daemon
 
 log = logging.getLogger("pulse.redundancy")
 
@@ -188,7 +188,7 @@ class Redundancy:
 
     def _announce(self) -> None:
         """Gratuitous ARP / NA for every address we now hold (in the background)."""
-        from .reconcile import desired_addresses
+        from ..reconcile import desired_addresses
         pairs = [(a.device, a.ip) for a in desired_addresses(self.daemon.loaded.cfg)]
         if not pairs:
             return

@@ -14,12 +14,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from piranha_web.pulse.firewall import (
+from piranha_web.pulse.kernel.firewall import (
     IPT_CHAIN, NFT_CHAIN, NFT_TABLE, iptables_restore_input, nft_delete_document, nft_sync_document,
 )
 from piranha_web.pulse.reconcile import MarkRule
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WEB = MarkRule("tcp", "203.0.113.10", 80, 80)
 TLS = MarkRule("tcp", "203.0.113.10", 443, 80)
 DNS = MarkRule("udp", "203.0.113.11", 53, 7)
@@ -56,7 +56,7 @@ def test_iptables_restore_input_declares_own_chain() -> None:
 SCRIPT = textwrap.dedent("""
     import json, subprocess, sys
     sys.path.insert(0, sys.argv[2])
-    from piranha_web.pulse.firewall import IptablesFirewall, NftFirewall, nft_available
+    from piranha_web.pulse.kernel.firewall import IptablesFirewall, NftFirewall, nft_available
     from piranha_web.pulse.reconcile import MarkRule
     web, tls = MarkRule("tcp", "203.0.113.10", 80, 80), MarkRule("tcp", "203.0.113.10", 443, 80)
     out = {}

@@ -32,8 +32,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import lvscf
-from ..lvscf.files import write_atomic
+from ... import lvscf
+from ...lvscf.files import write_atomic
 
 log = logging.getLogger("pulse.confsync")
 

@@ -7,9 +7,9 @@ import functools
 import socket
 from collections.abc import Awaitable, Callable
 
-from piranha_web.pulse.checks import CheckResult, make_spec, quick_check
-from piranha_web.pulse.healthstate import DOWN, UP
-from piranha_web.pulse.monitor import Monitor, Target
+from piranha_web.pulse.health.checks import CheckResult, make_spec, quick_check
+from piranha_web.pulse.health.state import DOWN, UP
+from piranha_web.pulse.health.monitor import Monitor, Target
 from tests.support.ports import free_port
 
 

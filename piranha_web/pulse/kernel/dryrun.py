@@ -2,7 +2,7 @@
 
 pulse touches three things in the kernel: the IPVS table, addresses on
 devices, and firewall-mark rules.  Each has a protocol here; the real ones
-live in ``ipvs_netlink.py``, ``vip.py`` and ``firewall.py``.  The dry-run
+live in ``ipvs.py``, ``addresses.py`` and ``firewall.py``.  The dry-run
 classes keep everything in memory and report it exactly as the kernel would,
 so the daemon, ``--plan`` and the tests run unprivileged.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .reconcile import Address, MarkRule, Op, Table, apply_op, copy_table
+from ..reconcile import Address, MarkRule, Op, Table, apply_op, copy_table
 
 
 class IpvsBackend(Protocol):

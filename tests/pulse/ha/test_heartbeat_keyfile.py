@@ -9,7 +9,7 @@ import pytest
 
 from piranha_web import lvscf
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 from pulsekit import ha_pair_globals  # noqa: E402
 
 BASE = ha_pair_globals(3)

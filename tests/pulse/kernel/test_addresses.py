@@ -6,7 +6,7 @@ import socket
 from typing import Any
 
 from piranha_web.pulse.reconcile import Address
-from piranha_web.pulse.vip import IpRouteAddresses
+from piranha_web.pulse.kernel.addresses import IpRouteAddresses
 
 
 class _Msg(dict):

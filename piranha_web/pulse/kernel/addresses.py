@@ -16,7 +16,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from .nlthread import NetlinkThread
-from .reconcile import Address
+from ..reconcile import Address
 
 log = logging.getLogger("pulse.vip")
 

@@ -1,4 +1,4 @@
-"""The daemon glue (redundancy.py) with a fake daemon: two nodes on loopback."""
+"""The daemon glue (ha/redundancy.py) with a fake daemon: two nodes on loopback."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from types import SimpleNamespace
 import pytest
 
 from piranha_web import lvscf
-from piranha_web.pulse import garp, redundancy
-from piranha_web.pulse.heartbeat import HeartbeatKeyError
-from piranha_web.pulse.role import Role
+from piranha_web.pulse.kernel import garp
+from piranha_web.pulse.ha import redundancy
+from piranha_web.pulse.ha.heartbeat import HeartbeatKeyError
+from piranha_web.pulse.ha.role import Role
 
 
 def _free_port_pair() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from piranha_web.pulse.garp import (
+from piranha_web.pulse.kernel.garp import (
     _checksum, arp_announcement, frame_for, physical_device, unsolicited_na,
 )
 

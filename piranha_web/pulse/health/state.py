@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .reconcile import DOWN, UNKNOWN, UP
+from ..reconcile import DOWN, UNKNOWN, UP
 
 __all__ = ["DOWN", "UNKNOWN", "UP", "HealthState", "rise_count"]
 

@@ -10,11 +10,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-from piranha_web.pulse.checks import (
+from piranha_web.pulse.health.checks import (
     HTTP_EXPECT, HTTP_SEND, decode_escapes, make_spec, program_argv, run_check,
 )
-from piranha_web.pulse.healthstate import DOWN, UNKNOWN, UP, HealthState, rise_count
-from piranha_web.pulse.monitor import Monitor, Target
+from piranha_web.pulse.health.state import DOWN, UNKNOWN, UP, HealthState, rise_count
+from piranha_web.pulse.health.monitor import Monitor, Target
 from tests.support.ports import free_port
 
 

@@ -23,7 +23,7 @@ import logging
 import subprocess
 from collections.abc import Iterable
 
-from .reconcile import MarkRule
+from ..reconcile import MarkRule
 
 log = logging.getLogger("pulse.firewall")
 

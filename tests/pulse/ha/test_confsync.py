@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from piranha_web import lvscf
-from piranha_web.pulse.confsync import (
+from piranha_web.pulse.ha.confsync import (
     ConfigPuller, ConfigServer, SyncError, fetch, install, make_request,
 )
 from tests.support.ports import free_port
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 from pulsekit import ha_pair_globals  # noqa: E402
 
 KEY = b"confsync-test-key-0123456789abcd"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from piranha_web.pulse.role import Role, initial_role, programs_kernel
+from piranha_web.pulse.ha.role import Role, initial_role, programs_kernel
 from piranha_web.pulse.statusfile import format_status, read_status, runtime_dir, write_status
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backend import (
+from .dryrun import (
     AddressBackend, DryRunAddresses, DryRunFirewall, DryRunIpvs, FirewallBackend, IpvsBackend,
 )
 
@@ -55,8 +55,8 @@ def dry_run_backends() -> Backends:
 def real_backends() -> Backends:
     """pyroute2 IPVS + IPRoute + nft/iptables (imports pyroute2 only here)."""
     from .firewall import choose_firewall
-    from .ipvs_netlink import NetlinkIpvs
-    from .vip import IpRouteAddresses
+    from .ipvs import NetlinkIpvs
+    from .addresses import IpRouteAddresses
     return Backends(NetlinkIpvs(), IpRouteAddresses(), choose_firewall, "ipvs")
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import CheckResult, CheckSpec, quick_check
-from .healthstate import HealthState, rise_count
+from .state import HealthState, rise_count
 
 log = logging.getLogger("pulse.health")
 

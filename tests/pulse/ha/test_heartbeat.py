@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from piranha_web.pulse import heartbeat as hbm
-from piranha_web.pulse.heartbeat import (
+from piranha_web.pulse.ha import heartbeat as hbm
+from piranha_web.pulse.ha.heartbeat import (
     DecodeError, Heartbeat, HeartbeatEndpoint, HeartbeatKeyError, Link, NodeRole, ReplayGuard,
     WireState, decode, encode, load_key,
 )

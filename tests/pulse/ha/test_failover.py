@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from piranha_web.pulse.failover import (
+from piranha_web.pulse.ha.failover import (
     Action, FailoverController, Hooks, IllegalTransition, RoleMachine, State,
 )
-from piranha_web.pulse.heartbeat import Heartbeat, HeartbeatEndpoint, Link, NodeRole, WireState
+from piranha_web.pulse.ha.heartbeat import Heartbeat, HeartbeatEndpoint, Link, NodeRole, WireState
 
 DEAD = 0.5
 
