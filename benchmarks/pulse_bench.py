@@ -37,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 from piranha_web.lvscf import load  # noqa: E402
 from piranha_web.pulse.health.checks import make_spec  # noqa: E402
 from piranha_web.pulse.configfile import LoadedConfig  # noqa: E402
-from piranha_web.pulse.daemon import Daemon, Options  # noqa: E402
+from piranha_web.pulse.daemon import Daemon  # noqa: E402
+from piranha_web.pulse.options import Options  # noqa: E402
+from piranha_web.pulse.reconciler import settle_gc  # noqa: E402
 from piranha_web.pulse.kernel import dry_run_backends  # noqa: E402
 from piranha_web.pulse.health.monitor import Monitor, Target  # noqa: E402
 from piranha_web.pulse.reconcile import (  # noqa: E402
@@ -82,19 +84,19 @@ def bench_reconcile(services: int, dests: int, real_ipvs: bool = False) -> dict[
         for key, state in all_up(cfg).items():
             daemon.monitor.seed(key, state)
         first, build_ms, build_cpu = timed(daemon.reconcile)
-        daemon.settle_gc()          # as the daemon does after start and after each reload
+        settle_gc()          # as the daemon does after start and after each reload
 
         changed = copy.deepcopy(cfg)
         changed.virtuals[services // 2].servers[dests // 2].weight = 5
-        daemon.loaded = LoadedConfig(changed, "y", (0, 0, 0))
-        daemon.settle_gc()
+        daemon.config.loaded = LoadedConfig(changed, "y", (0, 0, 0))
+        settle_gc()
         ops, incr_ms, incr_cpu = timed(daemon.reconcile)
 
         def core() -> list[Op]:
             """The same diff after a full dump (what the periodic pass costs)."""
             changed.virtuals[services // 2].servers[dests // 2].weight = 6
             found = plan(desired_table(changed, daemon.monitor.health()), backends.ipvs.dump(),
-                         daemon.managed.services)
+                         daemon.reconciler.managed.services)
             for op in found:
                 backends.ipvs.apply(op)
             return found

@@ -28,7 +28,6 @@ KERNEL = "piranha_web.pulse.kernel"
 # here is deleted too, so an allowance cannot outlive its cycle.
 BEING_REMOVED = [
     {"piranha_web.app", "piranha_web.auth", "piranha_web.auth.routes", "piranha_web.services.users"},
-    {"piranha_web.pulse.daemon", "piranha_web.pulse.ha.redundancy", "piranha_web.pulse.statusdoc"},
 ]
 WEB_MAY_IMPORT_OF_PULSE = {"piranha_web.pulse", "piranha_web.pulse.reconcile", "piranha_web.pulse.statusfile"}
 

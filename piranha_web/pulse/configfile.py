@@ -9,11 +9,16 @@ SHA-256 triggers a reload (so a touch does nothing).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..lvscf import LvsCfError, LvsConfig, load
+
+log = logging.getLogger("pulse")
 
 DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
 
@@ -93,3 +98,48 @@ def summary(path: Path, loaded: LoadedConfig) -> str:
     servers = sum(1 for v in virtuals for r in v.servers if r.active)
     return (f"{path}: ok (serial_no {cfg.serial_no}, service {cfg.service}, network {cfg.network}, "
             f"{len(virtuals)} active virtual servers, {servers} active real servers)")
+
+
+class ConfigWatch:
+    """The last good configuration of one file, and what became of the latest attempt to reload it.
+
+    A file that fails to load leaves the last good configuration in force;
+    its signature is remembered so the bad file is not re-read every poll.
+    """
+
+    def __init__(self, path: Path, loaded: LoadedConfig) -> None:
+        self.path = path
+        self.loaded = loaded
+        self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None,
+                                            "serial_no": loaded.cfg.serial_no}
+        self.stats: dict[str, Any] = {"total": 0, "failed": 0, "last_duration": 0.0}   # /metrics
+
+    def changed_on_disk(self) -> bool:
+        """Has the file changed since it was last read (mtime, size or inode)?"""
+        return signature(self.path) != self.loaded.signature
+
+    def reload(self, t0: float) -> bool:
+        """Re-read the file; True when a new valid configuration is now in force.
+
+        ``t0`` (``time.perf_counter()``) is when the reload began, for ``stats``.
+        """
+        self.stats["total"] += 1
+        try:
+            loaded = read_config(self.path)
+        except ConfigError as exc:
+            self.stats["failed"] += 1
+            self.stats["last_duration"] = round(time.perf_counter() - t0, 6)
+            for line in exc.lines:
+                log.error("reload failed, keeping serial_no %s: %s", self.loaded.cfg.serial_no, line)
+            self.last_reload = {"time": time.time(), "ok": False, "error": "; ".join(exc.lines),
+                                "serial_no": attempted_serial(self.path)}
+            self.loaded = LoadedConfig(self.loaded.cfg, self.loaded.sha256, signature(self.path))
+            return False
+        self.last_reload = {"time": time.time(), "ok": True, "error": None, "serial_no": loaded.cfg.serial_no}
+        if loaded.sha256 == self.loaded.sha256:
+            self.loaded = loaded
+            return False
+        log.info("reloading %s: serial_no %s -> %s", self.path, self.loaded.cfg.serial_no,
+                 loaded.cfg.serial_no)
+        self.loaded = loaded
+        return True       # the caller sets stats["last_duration"] once the new config is applied

@@ -132,7 +132,8 @@ def show_status(rundir: Path) -> int:
 
 def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: object, backend: str) -> int:
     """Refuse a second instance, pick backends, daemonize unless -n, run."""
-    from .daemon import Daemon, Options
+    from .daemon import Daemon
+    from .options import Options
     from .kernel import make_backends, resolve_mode
     pidfile = rundir / PID_NAME
     other = read_pid(pidfile)

@@ -17,14 +17,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .ha.role import Role
-from .statusfile import read_status
+from .statusfile import ServiceDoc, StatusDoc, read_status
 
 HEALTH_STATES = ("up", "down", "rising", "falling", "unknown")
 ROLES = tuple(r.value for r in Role)
@@ -53,11 +53,11 @@ def _family(name: str, doc: str, labels: list[str], counter: bool) -> Any:
     return GaugeMetricFamily(name, doc, labels=labels)
 
 
-def _service_label(svc: dict[str, Any]) -> str:
+def _service_label(svc: ServiceDoc) -> str:
     return str(svc.get("service") or f"{svc.get('protocol')}:{svc.get('addr')}:{svc.get('port')}")
 
 
-def ipvs_families(status: dict[str, Any]) -> Iterable[Any]:
+def ipvs_families(status: StatusDoc) -> Iterable[Any]:
     """Per virtual service and per real server counters from the IPVS table."""
     table = [s for s in status.get("table") or [] if isinstance(s, dict)]
     labels = ["service", "server"]
@@ -83,7 +83,7 @@ def ipvs_families(status: dict[str, Any]) -> Iterable[Any]:
     yield weight
 
 
-def health_families(status: dict[str, Any]) -> Iterable[Any]:
+def health_families(status: StatusDoc) -> Iterable[Any]:
     """Health state (one-hot), last check duration and check counts per real server."""
     labels = ["virtual", "server", "address"]
     state = GaugeMetricFamily("piranha_pulse_health_state", "1 for the real server's current health state",
@@ -114,7 +114,7 @@ def health_families(status: dict[str, Any]) -> Iterable[Any]:
     yield from (state, up, duration, last, checks)
 
 
-def daemon_families(status: dict[str, Any]) -> Iterable[Any]:
+def daemon_families(status: StatusDoc) -> Iterable[Any]:
     """Role, running revision, reloads, reconcile operations."""
     role = str(status.get("role") or "unknown").lower()
     roles = GaugeMetricFamily("piranha_pulse_role", "1 for pulse's current role", labels=["role"])
@@ -145,7 +145,7 @@ def daemon_families(status: dict[str, Any]) -> Iterable[Any]:
                               value=_num(status.get("ops_applied")))
 
 
-def redundancy_families(status: dict[str, Any]) -> Iterable[Any]:
+def redundancy_families(status: StatusDoc) -> Iterable[Any]:
     """Heartbeat packets by kind and seconds since the partner was last heard."""
     red = status.get("redundancy") or {}
     beats = CounterMetricFamily("piranha_pulse_heartbeat_packets", "Heartbeat packets by kind",
@@ -168,25 +168,25 @@ def redundancy_families(status: dict[str, Any]) -> Iterable[Any]:
 class StatusCollector:
     """A prometheus_client collector over a ``get_status()`` callable."""
 
-    def __init__(self, get_status: Callable[[], dict[str, Any] | None]) -> None:
+    def __init__(self, get_status: Callable[[], StatusDoc | None]) -> None:
         self.get_status = get_status
 
     def collect(self) -> Iterable[Any]:
-        status = self.get_status() or {}
+        status = self.get_status() or cast(StatusDoc, {})
         yield from daemon_families(status)
         yield from ipvs_families(status)
         yield from health_families(status)
         yield from redundancy_families(status)
 
 
-def render(status: dict[str, Any] | None) -> bytes:
+def render(status: StatusDoc | None) -> bytes:
     """The Prometheus text exposition of one status document."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatusCollector(lambda: status))
     return generate_latest(registry)
 
 
-def serve(port: int, get_status: Callable[[], dict[str, Any] | None],
+def serve(port: int, get_status: Callable[[], StatusDoc | None],
           host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns the server (``shutdown()``)."""
 

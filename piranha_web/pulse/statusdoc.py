@@ -1,25 +1,49 @@
-"""Builds the status document from a running :class:`~piranha_web.pulse.daemon.Daemon`.
+"""Builds the status document from what the daemon, the reconciler and the monitor hold.
 
 Kept apart from the daemon so the document's shape is visible in one place;
-``statusfile.py`` describes the layout for readers.
+its schema is ``statusfile.StatusDoc``.  The daemon hands in a
+:class:`RunInfo` snapshot instead of itself, so this module never imports
+the daemon.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from .configfile import LoadedConfig
+from .ha.role import Role, programs_kernel
+from .health.monitor import Monitor
 from .reconcile import Dest, ServiceEntry, ServiceKey
-from .ha.role import programs_kernel
+from .reconciler import Reconciler
+from .statusfile import DestDoc, HealthDoc, ServiceDoc, StatusDoc, write_status
 
-if TYPE_CHECKING:
-    from .daemon import Daemon
+log = logging.getLogger("pulse")
 
 STAT_KEYS = ("active_conns", "inactive_conns", "conns", "inpkts", "outpkts", "inbytes", "outbytes")
 
 
-def service_dict(key: ServiceKey, entry: ServiceEntry, managed: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunInfo:
+    """The daemon's own part of the document."""
+
+    state: str
+    role: Role
+    loaded: LoadedConfig
+    config: Path
+    last_reload: dict[str, Any]
+    reloads: dict[str, Any]
+    backend: str
+    started: float
+    drain_seconds: float
+
+
+def service_dict(key: ServiceKey, entry: ServiceEntry, managed: bool) -> ServiceDoc:
     """One service with its destinations, as the console shows it."""
     return {
         "service": str(key), "protocol": key.protocol, "addr": key.addr or None,
@@ -30,53 +54,96 @@ def service_dict(key: ServiceKey, entry: ServiceEntry, managed: bool) -> dict[st
     }
 
 
-def dest_dict(addr: str, port: int, dest: Dest) -> dict[str, Any]:
+def dest_dict(addr: str, port: int, dest: Dest) -> DestDoc:
     """One destination with weight, forwarding and counters (0 when unknown)."""
     out: dict[str, Any] = {"addr": addr, "port": port, "weight": dest.weight, "fwd": dest.fwd}
     out.update({k: int(dest.stats.get(k, 0)) for k in STAT_KEYS})
-    return out
+    return out  # type: ignore[return-value]  # the STAT_KEYS loop fills the counters
 
 
-def health_dict(daemon: "Daemon") -> dict[str, dict[str, Any]]:
+def health_dict(monitor: Monitor) -> dict[str, dict[str, HealthDoc]]:
     """{vs: {rs: {address, port, state, last_check, last_result, duration}}}."""
-    out: dict[str, dict[str, Any]] = {}
-    for (vs, rs), target in sorted(daemon.monitor.targets.items()):
-        state = daemon.monitor.states.get((vs, rs))
+    out: dict[str, dict[str, HealthDoc]] = {}
+    for (vs, rs), target in sorted(monitor.targets.items()):
+        state = monitor.states.get((vs, rs))
         entry: dict[str, Any] = {"address": target.spec.host, "port": target.spec.port}
         entry.update(state.to_dict() if state else {"state": "unknown", "last_check": None,
                                                     "last_result": "", "duration": 0.0})
-        out.setdefault(vs, {})[rs] = entry
+        out.setdefault(vs, {})[rs] = entry  # type: ignore[assignment]  # HealthState.to_dict's keys
     return out
 
 
-def status_document(daemon: "Daemon") -> dict[str, Any]:
+def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor,
+                    redundancy: dict[str, Any] | None) -> StatusDoc:
     """Everything the console and ``pulse --status`` show."""
     try:
-        table = daemon.actual_table(fresh=daemon.state != "running")
+        table = rec.actual_table(fresh=run.state != "running")
     except Exception as exc:  # noqa: BLE001 - status must still be written
-        table, daemon.counters.last_errors = {}, [f"dump: {exc}"]
-    owned = daemon.managed.services
-    c = daemon.counters
+        table, rec.counters.last_errors = {}, [f"dump: {exc}"]
+    owned = rec.managed.services
+    c = rec.counters
     return {
-        "pid": os.getpid(), "state": daemon.state, "role": daemon.role.value,
-        "programs_kernel": programs_kernel(daemon.role),
-        "serial_no": daemon.loaded.cfg.serial_no, "config": str(daemon.opts.config),
-        "config_sha256": daemon.loaded.sha256,
-        "last_reload": {k: daemon.last_reload.get(k) for k in ("time", "ok", "error", "serial_no")},
-        "reloads": dict(getattr(daemon, "reload_stats", {})),
-        "backend": daemon.kernel.name,
-        "firewall": daemon.firewall.name if daemon.firewall is not None else None,
-        "started": daemon.started, "updated": time.time(),
+        "pid": os.getpid(), "state": str(run.state), "role": run.role.value,
+        "programs_kernel": programs_kernel(run.role),
+        "serial_no": run.loaded.cfg.serial_no, "config": str(run.config),
+        "config_sha256": run.loaded.sha256,
+        "last_reload": {"time": run.last_reload.get("time"), "ok": bool(run.last_reload.get("ok")),
+                        "error": run.last_reload.get("error"), "serial_no": run.last_reload.get("serial_no")},
+        "reloads": dict(run.reloads),
+        "backend": run.backend,
+        "firewall": rec.firewall.name if rec.firewall is not None else None,
+        "started": run.started, "updated": time.time(),
         "ops_applied": c.ops_applied,
         "last_reconcile": {"time": c.last_time, "count": len(c.last_ops),
                            "ops": [str(op) for op in c.last_ops], "errors": c.last_errors},
-        "drain_seconds": daemon.opts.drain_seconds,
-        "ipvs_timeouts": list(daemon.timeouts_applied) if daemon.timeouts_applied else None,
-        "draining": [f"{k} -> {dk}" for (k, dk) in sorted(daemon.drains)],
+        "drain_seconds": run.drain_seconds,
+        "ipvs_timeouts": list(rec.timeouts_applied) if rec.timeouts_applied else None,
+        "draining": [f"{k} -> {dk}" for (k, dk) in sorted(rec.drains)],
         "table": [service_dict(k, e, k in owned) for k, e in sorted(table.items())],
-        "health": health_dict(daemon),
-        "addresses": [str(a) for a in sorted(daemon.managed.addresses)],
-        "marks": [str(m) for m in sorted(daemon.managed.marks)],
-        # redundancy (issue 7): own state, the peer's view (role, serial_no), counters
-        "redundancy": daemon.redundancy.status() if getattr(daemon, "redundancy", None) else None,
+        "health": health_dict(monitor),
+        "addresses": [str(a) for a in sorted(rec.managed.addresses)],
+        "marks": [str(m) for m in sorted(rec.managed.marks)],
+        "redundancy": redundancy,   # own state, the peer's view (role, serial_no), counters
     }
+
+
+def log_state(doc: StatusDoc) -> None:
+    """SIGUSR1: log the table and health."""
+    log.info("state: role %s serial_no %s ops %d", doc["role"], doc["serial_no"], doc["ops_applied"])
+    for svc in doc["table"]:
+        log.info("  %s %s: %s", svc["service"], svc["scheduler"],
+                 ", ".join(f"{d['addr']}:{d['port']} w{d['weight']}" for d in svc["dests"]) or "-")
+    for vs, servers in doc["health"].items():
+        for rs, h in servers.items():
+            log.info("  %s/%s %s:%s %s", vs, rs, h["address"], h["port"], h["state"])
+
+
+class StatusWriter:
+    """Writes the status file every ``interval``, sooner after a change, at most ~5 times a second."""
+
+    def __init__(self, path: Path, interval: float, build: Callable[[], StatusDoc]) -> None:
+        self.path = path
+        self.interval = interval
+        self.build = build
+        self._last = self._next = 0.0
+
+    def due(self) -> bool:
+        """Is a write due now?"""
+        return time.monotonic() >= self._next
+
+    def now(self) -> None:
+        """Write at the end of this loop pass (the table just changed)."""
+        self._next = 0.0
+
+    def soon(self) -> None:
+        """Write within 0.2 s of the last write (a health change; bounded in a flapping storm)."""
+        self._next = min(self._next, self._last + 0.2)
+
+    def write(self) -> None:
+        """Write the status file now; a failure is logged, never raised."""
+        self._last = time.monotonic()
+        self._next = self._last + self.interval
+        try:
+            write_status(self.path, self.build())
+        except OSError as exc:
+            log.error("cannot write status: %s", exc)

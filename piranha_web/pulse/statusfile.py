@@ -3,29 +3,18 @@
 The console runs unprivileged and never signals pulse; it reads this JSON.
 Pure standard library (plus ``lvscf.files``) so the console may import it.
 
-Layout (see ``Daemon.status_document``)::
-
-    {"pid", "state": "running"|"stopped", "role", "serial_no", "config",
-     "config_sha256", "last_reload": {"time", "ok", "error"}, "backend",
-     "firewall", "updated", "ops_applied",
-     "last_reconcile": {"time", "count", "ops": [...], "errors": [...]},
-     "table": [{"service", "protocol", "addr", "port", "fwmark", "scheduler",
-                "persistent", "netmask", "managed",
-                "dests": [{"addr", "port", "weight", "fwd", "active_conns",
-                           "inactive_conns", "conns", "inpkts", "outpkts",
-                           "inbytes", "outbytes"}]}],
-     "health": {vs: {rs: {"address", "port", "state", "last_check",
-                          "last_result", "duration"}}},
-     "addresses": [...], "marks": [...], "draining": [...]}
+The document's schema is :class:`StatusDoc` below: pulse writes exactly
+that, the console and ``pulse --status`` read it through :func:`read_status`.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from ..lvscf.files import write_atomic
 
@@ -33,6 +22,103 @@ DEFAULT_RUNTIME_DIR = "/run/piranha"
 STATUS_NAME = "pulse-status.json"
 PID_NAME = "pulse.pid"
 MANAGED_NAME = "pulse-managed.json"
+
+
+class Lifecycle(enum.StrEnum):
+    """Where the daemon is in its life (the document's ``state``)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class DestDoc(TypedDict):
+    """One real server in the kernel table, with its counters."""
+
+    addr: str
+    port: int
+    weight: int
+    fwd: str
+    active_conns: int
+    inactive_conns: int
+    conns: int
+    inpkts: int
+    outpkts: int
+    inbytes: int
+    outbytes: int
+
+
+class ServiceDoc(TypedDict):
+    """One virtual service in the kernel table."""
+
+    service: str
+    protocol: str
+    addr: str | None
+    port: int | None
+    fwmark: int | None
+    scheduler: str
+    persistent: int
+    netmask: str
+    managed: bool
+    dests: list[DestDoc]
+
+
+class HealthDoc(TypedDict, total=False):
+    """One real server's check state."""
+
+    address: str
+    port: int
+    state: str
+    last_check: float | None
+    last_result: str
+    duration: float
+    checks: dict[str, int]          # results by kind since start (absent before the first check)
+
+
+class ReloadDoc(TypedDict):
+    """The latest attempt to load lvs.cf."""
+
+    time: float | None
+    ok: bool
+    error: str | None
+    serial_no: int | None
+
+
+class ReconcileDoc(TypedDict):
+    """The latest reconcile pass that changed something."""
+
+    time: float | None
+    count: int
+    ops: list[str]
+    errors: list[str]
+
+
+class StatusDoc(TypedDict):
+    """The whole status file."""
+
+    pid: int
+    state: str                      # a Lifecycle value
+    role: str                       # a ha.role.Role value
+    programs_kernel: bool
+    serial_no: int
+    config: str
+    config_sha256: str
+    last_reload: ReloadDoc
+    reloads: dict[str, Any]         # total, failed, last_duration
+    backend: str
+    firewall: str | None
+    started: float
+    updated: float
+    ops_applied: int
+    last_reconcile: ReconcileDoc
+    drain_seconds: float
+    ipvs_timeouts: list[int] | None
+    draining: list[str]
+    table: list[ServiceDoc]
+    health: dict[str, dict[str, HealthDoc]]
+    addresses: list[str]
+    marks: list[str]
+    redundancy: dict[str, Any] | None   # ha.redundancy.Redundancy.status()
 
 
 def runtime_dir(explicit: str | None = None) -> Path:
@@ -45,18 +131,40 @@ def status_path(directory: str | os.PathLike[str] | None = None) -> Path:
     return runtime_dir(str(directory) if directory else None) / STATUS_NAME
 
 
-def write_status(path: Path, doc: dict[str, Any]) -> None:
+def write_status(path: Path, doc: StatusDoc) -> None:
     """Atomically replace the status file (readers never see half a document)."""
     write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n", mode=0o644)
 
 
-def read_status(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The parsed status, or None when missing/unreadable/corrupt (never half-written: atomic)."""
+def read_status(path: str | os.PathLike[str]) -> StatusDoc | None:
+    """The parsed status, or None when missing/unreadable/corrupt (never half-written: atomic).
+
+    A document from an older pulse may lack keys: readers use ``.get``.
+    """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return cast(StatusDoc, data) if isinstance(data, dict) else None
+
+
+def write_pid(directory: Path) -> None:
+    """Write the pid file (main() already refused to start over a live one).
+
+    Explicit modes, whatever the umask: only root may plant files pulse reads
+    back (pulse-managed.json decides what a stop removes) or point the pid
+    file elsewhere.
+    """
+    directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+    write_atomic(directory / PID_NAME, f"{os.getpid()}\n", mode=0o644)
+
+
+def remove_pid(pid_file: Path) -> None:
+    """Remove the pid file if it is there."""
+    try:
+        pid_file.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def pid_alive(pid: int) -> bool:
@@ -79,7 +187,7 @@ def read_pid(pid_file: str | os.PathLike[str]) -> int | None:
     return pid if pid > 0 and pid_alive(pid) else None
 
 
-def format_status(doc: dict[str, Any]) -> str:
+def format_status(doc: StatusDoc) -> str:
     """An ``ipvsadm -Ln``-like table followed by per-server health."""
     lines = [_header(doc), "Prot LocalAddress:Port Scheduler Flags",
              "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"]
@@ -103,7 +211,7 @@ def format_status(doc: dict[str, Any]) -> str:
 _FWD = {"nat": "Masq", "direct": "Route", "tunnel": "Tunnel"}
 
 
-def _header(doc: dict[str, Any]) -> str:
+def _header(doc: StatusDoc) -> str:
     """First lines: pid, role, config revision, last reload."""
     reload = doc.get("last_reload") or {}
     ok = "ok" if reload.get("ok", True) else f"FAILED: {reload.get('error')}"

@@ -13,7 +13,8 @@ from pulsekit import Listener, aio, lvs_cf, until, write  # noqa: E402
 
 from piranha_web.pulse.kernel.dryrun import DryRunFirewall  # noqa: E402
 from piranha_web.pulse.configfile import read_config  # noqa: E402
-from piranha_web.pulse.daemon import Daemon, Options  # noqa: E402
+from piranha_web.pulse.daemon import Daemon  # noqa: E402
+from piranha_web.pulse.options import Options  # noqa: E402
 from piranha_web.pulse.kernel import dry_run_backends  # noqa: E402
 from piranha_web.pulse.reconcile import (  # noqa: E402
     Address, Dest, DestKey, MarkRule, Service, ServiceEntry, ServiceKey,
@@ -119,7 +120,7 @@ async def test_one_weight_change_is_one_op_and_others_untouched(tmp_path: Path) 
     d = await run.start()
     await until(lambda: len(run.weights()) == 3)
     await asyncio.sleep(0.3)
-    before = d.counters.ops_applied
+    before = d.reconciler.counters.ops_applied
     applied_before = len(run.backends.ipvs.applied)  # type: ignore[attr-defined]
     write(run.cf, lvs_cf(servers(ls, (1, 7, 1)), serial=2))
     await until(lambda: run.weights().get(ls[1].port) == 7, what="weight 7")
@@ -127,7 +128,7 @@ async def test_one_weight_change_is_one_op_and_others_untouched(tmp_path: Path) 
     new_ops = run.backends.ipvs.applied[applied_before:]  # type: ignore[attr-defined]
     expected = f"set-dest TCP 203.0.113.10:80 -> 127.0.0.1:{ls[1].port} nat weight 7"
     assert [str(op) for op in new_ops] == [expected]
-    assert d.counters.ops_applied - before == 1
+    assert d.reconciler.counters.ops_applied - before == 1
     await until(lambda: run.status().get("serial_no") == 2)
     assert run.status()["last_reconcile"]["count"] == 1
     await run.stop()
@@ -149,7 +150,7 @@ async def test_invalid_reload_keeps_table_and_reports_line(tmp_path: Path) -> No
     assert doc["last_reload"]["serial_no"] == 5 and doc["serial_no"] == 1
     await asyncio.sleep(0.3)
     assert {k: (e.service, dict(e.dests)) for k, e in run.table.items()} == snapshot
-    assert d.loaded.cfg.serial_no == 1
+    assert d.current_config().serial_no == 1
     write(run.cf, good.replace("serial_no = 1", "serial_no = 6"))
     await until(lambda: run.status().get("serial_no") == 6 and run.status()["last_reload"]["ok"])
     await run.stop()
@@ -287,7 +288,7 @@ async def test_address_already_on_the_host_is_never_removed(tmp_path: Path) -> N
     run.backends.addresses.present.add(vip)  # type: ignore[attr-defined]
     await run.start()
     await until(lambda: len(run.weights()) == 1)
-    assert vip not in run.daemon.managed.addresses  # type: ignore[union-attr]
+    assert vip not in run.daemon.reconciler.managed.addresses  # type: ignore[union-attr]
     await run.stop()
     assert run.backends.addresses.present == {vip}  # type: ignore[attr-defined]
 
@@ -301,7 +302,7 @@ async def test_renamed_server_keeps_its_place_and_health(tmp_path: Path) -> None
     applied = len(run.backends.ipvs.applied)  # type: ignore[attr-defined]
     renamed = {"web-a": ("127.0.0.1", ls[0].port, 1), "rs2": ("127.0.0.1", ls[1].port, 1)}
     write(run.cf, lvs_cf(renamed, serial=2))
-    await until(lambda: d.loaded.cfg.serial_no == 2)
+    await until(lambda: d.current_config().serial_no == 2)
     await asyncio.sleep(0.3)
     assert run.backends.ipvs.applied[applied:] == []  # type: ignore[attr-defined]
     assert ("www", "rs1") not in d.monitor.targets and d.monitor.states[("www", "web-a")].state == "up"
@@ -314,11 +315,11 @@ async def test_a_burst_of_failures_shares_few_reconciles(tmp_path: Path) -> None
     run = Run(tmp_path, lvs_cf(servers(ls), timeout=0.3))
     d = await run.start()
     await until(lambda: len(run.weights()) == 40, timeout=10)
-    before = d.counters.passes_with_ops
+    before = d.reconciler.counters.passes_with_ops
     for listener in ls:
         await listener.stop()
     await until(lambda: not run.weights(), timeout=10, what="all removed")
-    assert d.counters.passes_with_ops - before < 20       # 40 removals, coalesced
+    assert d.reconciler.counters.passes_with_ops - before < 20       # 40 removals, coalesced
     await run.stop()
 
 
@@ -330,9 +331,9 @@ async def test_connection_timeouts_are_set_like_ipvsadm_set(tmp_path: Path) -> N
     d = await run.start()
     assert run.backends.ipvs.timeouts == (600, 120, 30)  # type: ignore[attr-defined]
     await until(lambda: run.status().get("ipvs_timeouts") == [600, 0, 30])
-    ops = d.counters.ops_applied
+    ops = d.reconciler.counters.ops_applied
     d.reconcile()
-    assert d.counters.ops_applied == ops          # only when changed
+    assert d.reconciler.counters.ops_applied == ops          # only when changed
     await run.stop()
 
 
@@ -390,7 +391,7 @@ async def test_a_failing_kernel_dump_is_retried_not_fatal(tmp_path: Path) -> Non
         return real_dump()
 
     run.backends.ipvs.dump = flaky_dump  # type: ignore[method-assign]
-    daemon._fresh = True
+    daemon.reconciler.fresh = True
     daemon._wake.set()                  # wake the loop: the next pass dumps (and fails once)
     await until(lambda: len(calls) >= 2, what="dump retried")
     assert daemon.state == "running" and not run.task.done()

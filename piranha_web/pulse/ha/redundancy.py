@@ -1,7 +1,8 @@
-"""Wires primary/backup failover into the pulse daemon (issue 7).
+"""Wires primary/backup failover into the pulse daemon.
 
 The daemon stays role-agnostic: it programs the kernel when
-``programs_kernel(daemon.role)`` and otherwise holds nothing.  This module
+``programs_kernel(role)`` and otherwise holds nothing.  It is reached only
+through the :class:`Host` protocol, so this module never imports it.  This module
 owns everything redundancy adds on top:
 
 * the heartbeat endpoint + :class:`~.failover.FailoverController` (policy in failover.py);
@@ -22,23 +23,41 @@ import asyncio
 import logging
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ...lvscf.model import LvsConfig
 from ..kernel import garp
+from ..kernel.syncd import SyncdControl
+from ..reconcile import desired_addresses
 from .confsync import ConfigPuller, ConfigServer
 from .failover import FailoverController, Hooks, RoleMachine, State
 from .heartbeat import Heartbeat, HeartbeatEndpoint, Link, NodeRole, load_key
-from ..kernel.syncd import SyncdControl
-
-if TYPE_CHECKING:
-    from ..daemon import Daemon
+from .role import Role, initial_role, owns_address
 
 log = logging.getLogger("pulse.redundancy")
 
 GARP_REPEATS = 5
 GARP_INTERVAL = 1.0
 COMMAND_TIMEOUT = 30.0
+
+
+class Host(Protocol):
+    """What redundancy needs of the daemon it runs in."""
+
+    def current_config(self) -> LvsConfig:
+        """The lvs.cf in force."""
+
+    def set_role(self, role: Role) -> None:
+        """Take (ACTIVE) or give up (BACKUP) the table and the addresses on the next pass."""
+
+    def reconcile(self) -> object:
+        """Run one reconcile pass now."""
+
+    def write_status(self) -> None:
+        """Write the status file now."""
+
+    def request(self, flag: str) -> None:
+        """Ask the main loop to ``reload`` (a newer lvs.cf was installed)."""
 
 
 class RedundancyError(Exception):
@@ -48,6 +67,19 @@ class RedundancyError(Exception):
 def enabled(cfg: LvsConfig) -> bool:
     """Is a backup node configured (Piranha: ``backup_active = 1`` and a backup address)?"""
     return bool(cfg.backup_active and cfg.backup and cfg.primary)
+
+
+def starting_role(host: Host, config_path: Path, forceactive: bool) -> tuple[Role, Redundancy | None]:
+    """The role to start in, and the redundancy that will move it when a backup is configured.
+
+    With a backup the node starts BACKUP and the failover controller
+    activates it; bad redundancy settings raise (pulse refuses to start).
+    """
+    cfg = host.current_config()
+    is_primary = owns_address(cfg.primary)
+    if not enabled(cfg):
+        return initial_role(cfg.backup_active, forceactive, is_primary), None
+    return Role.BACKUP, Redundancy(host, config_path, is_primary)
 
 
 def links_for(cfg: LvsConfig, is_primary: bool) -> list[Link]:
@@ -99,10 +131,10 @@ async def run_command(command: str | None, what: str) -> int | None:
 
 
 class Redundancy:
-    """Failover, config sync and sync-daemon control for one :class:`Daemon`."""
+    """Failover, config sync and sync-daemon control for one daemon (its :class:`Host`)."""
 
-    def __init__(self, daemon: "Daemon", is_primary: bool, preempt: bool = False) -> None:
-        cfg = daemon.loaded.cfg
+    def __init__(self, daemon: Host, config_path: Path, is_primary: bool, preempt: bool = False) -> None:
+        cfg = daemon.current_config()
         if not cfg.heartbeat_key_file:
             raise RedundancyError("a backup is configured but heartbeat_key_file is not set: "
                                   "heartbeats must be authenticated")
@@ -121,13 +153,13 @@ class Redundancy:
             self._on_peer)
         self.syncd = (SyncdControl(cfg.syncd_iface, cfg.syncd_id or 0)
                       if cfg.syncdaemon and cfg.syncd_iface else None)
-        path = Path(daemon.opts.config)
+        path = Path(config_path)
         self.server = ConfigServer(self.key, path, self._serial)
         self.puller = ConfigPuller(self.key, path, self._serial, self._installed)
         self._garp_task: asyncio.Task[None] | None = None
 
     def _serial(self) -> int:
-        return int(self.daemon.loaded.cfg.serial_no)
+        return int(self.daemon.current_config().serial_no)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self, force_active: bool = False) -> None:
@@ -159,7 +191,7 @@ class Redundancy:
         if self.syncd is not None:
             await self.syncd.aset_role(True)
         self.daemon.write_status()
-        await run_command(self.daemon.loaded.cfg.active_cmd, "active_cmd")
+        await run_command(self.daemon.current_config().active_cmd, "active_cmd")
 
     async def _deactivate(self) -> None:
         """Give up: remove VIPs, NAT router and the IPVS services; sync daemon to backup."""
@@ -170,17 +202,11 @@ class Redundancy:
         if self.syncd is not None and self.controller.state is not State.STOPPED:
             await self.syncd.aset_role(False)
         self.daemon.write_status()
-        await run_command(self.daemon.loaded.cfg.inactive_cmd, "inactive_cmd")
+        await run_command(self.daemon.current_config().inactive_cmd, "inactive_cmd")
 
     def _set_role(self, active: bool) -> None:
         """Switch the daemon's role (its ``set_role`` re-targets checks and wakes the loop)."""
-        from .role import Role
-        role = Role.ACTIVE if active else Role.BACKUP
-        setter = getattr(self.daemon, "set_role", None)
-        if setter is not None:
-            setter(role)
-        else:
-            self.daemon.role = role
+        self.daemon.set_role(Role.ACTIVE if active else Role.BACKUP)
 
     async def _reannounce(self) -> None:
         """Split brain healed and we won: make sure every neighbour points at us."""
@@ -188,8 +214,7 @@ class Redundancy:
 
     def _announce(self) -> None:
         """Gratuitous ARP / NA for every address we now hold (in the background)."""
-        from ..reconcile import desired_addresses
-        pairs = [(a.device, a.ip) for a in desired_addresses(self.daemon.loaded.cfg)]
+        pairs = [(a.device, a.ip) for a in desired_addresses(self.daemon.current_config())]
         if not pairs:
             return
         if self._garp_task is not None:

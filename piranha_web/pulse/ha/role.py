@@ -10,6 +10,7 @@ heartbeats move it through ``failover.RoleMachine``; the daemon only asks
 from __future__ import annotations
 
 import enum
+import socket
 
 
 class Role(enum.Enum):
@@ -32,3 +33,15 @@ def initial_role(backup_active: bool, forceactive: bool, is_primary: bool) -> Ro
 def programs_kernel(role: Role) -> bool:
     """Does this role own the IPVS table, VIPs and mark rules?"""
     return role in (Role.STANDALONE, Role.ACTIVE)
+
+
+def owns_address(address: str | None) -> bool:
+    """Does this host carry ``address`` (lvs.cf ``primary``: am I the primary node)?"""
+    if not address:
+        return False
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((address, 0))
+        return True
+    except OSError:
+        return False

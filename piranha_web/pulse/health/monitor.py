@@ -26,8 +26,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import CheckResult, CheckSpec, quick_check
-from .state import HealthState, rise_count
+from ...lvscf.model import LvsConfig
+from ..reconcile import DestKey, Table, service_key
+from .checks import CheckResult, CheckSpec, make_spec, quick_check
+from .state import UP, HealthState, rise_count
 
 log = logging.getLogger("pulse.health")
 
@@ -213,3 +215,34 @@ class Monitor:
                     self.on_change(target.key, state.state)
                 except Exception:                  # keep checking the other servers
                     log.exception("health change handler failed for %s", "/".join(target.key))
+
+
+def targets_for(cfg: LvsConfig) -> list[Target]:
+    """One check target per active real server of the active virtual servers."""
+    targets: list[Target] = []
+    for vs in cfg.active_virtuals():
+        if vs.load_monitor in ("uptime", "rup", "ruptime"):
+            log.warning("%s: load_monitor = %s is not implemented (weights stay as configured)",
+                        vs.name, vs.load_monitor)
+        for rs in vs.servers:
+            if not rs.active:
+                continue
+            spec = make_spec(rs.address, vs.server_port(rs), float(vs.timeout), vs.protocol,
+                             vs.send, vs.expect, vs.use_regex, vs.send_program)
+            targets.append(Target((vs.name, rs.name), spec, float(vs.timeout), float(vs.reentry)))
+    return targets
+
+
+def seed_from_table(monitor: Monitor, cfg: LvsConfig, table: Table) -> None:
+    """Servers already in the kernel with weight > 0 are presumed UP until checked.
+
+    So restarting pulse does not flap a healthy table.
+    """
+    for vs in cfg.active_virtuals():
+        entry = table.get(service_key(vs))
+        if entry is None:
+            continue
+        for rs in vs.servers:
+            dest = entry.dests.get(DestKey(rs.address, vs.server_port(rs)))
+            if rs.active and dest is not None and dest.weight > 0:
+                monitor.seed((vs.name, rs.name), UP)

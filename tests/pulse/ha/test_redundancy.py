@@ -7,7 +7,6 @@ import os
 import socket
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -60,8 +59,8 @@ class FakeDaemon:
     """Just what Redundancy uses of the daemon."""
 
     def __init__(self, path: Path) -> None:
-        self.opts = SimpleNamespace(config=path)
-        self.loaded = SimpleNamespace(cfg=lvscf.load(path.read_text()))
+        self.path = path
+        self.cfg = lvscf.load(path.read_text())
         self.role = Role.BACKUP
         self.reconciled: list[Role] = []
         self.requests: list[str] = []
@@ -77,7 +76,10 @@ class FakeDaemon:
 
     def request(self, flag: str) -> None:
         self.requests.append(flag)
-        self.loaded.cfg = lvscf.load(Path(self.opts.config).read_text())
+        self.cfg = lvscf.load(self.path.read_text())
+
+    def current_config(self) -> lvscf.LvsConfig:
+        return self.cfg
 
 
 @pytest.fixture
@@ -116,11 +118,11 @@ def test_refuses_without_key(tmp_path: Path) -> None:
     port, key, p, _b = _setup(tmp_path)
     p.write_text(conf_text(1, port, key).replace(f"heartbeat_key_file = {key}\n", ""))
     with pytest.raises(redundancy.RedundancyError, match="heartbeat_key_file"):
-        redundancy.Redundancy(FakeDaemon(p), is_primary=True)
+        redundancy.Redundancy(FakeDaemon(p), p, is_primary=True)
     os.chmod(key, 0o644)
     p.write_text(conf_text(1, port, key))
     with pytest.raises(HeartbeatKeyError):
-        redundancy.Redundancy(FakeDaemon(p), is_primary=True)
+        redundancy.Redundancy(FakeDaemon(p), p, is_primary=True)
 
 
 def test_links_for_both_paths() -> None:
@@ -137,7 +139,7 @@ def test_pair_roles_config_sync_and_handover(tmp_path: Path,
     async def run() -> None:
         port, key, p_path, b_path = _setup(tmp_path)
         pd, bd = FakeDaemon(p_path), FakeDaemon(b_path)
-        pr, br = redundancy.Redundancy(pd, True), redundancy.Redundancy(bd, False)
+        pr, br = redundancy.Redundancy(pd, p_path, True), redundancy.Redundancy(bd, b_path, False)
         await pr.start()
         await br.start()
         try:
@@ -150,10 +152,10 @@ def test_pair_roles_config_sync_and_handover(tmp_path: Path,
             assert br.status()["peer"]["serial_no"] == 1
             # publish on the primary: the backup pulls, installs and reloads
             p_path.write_text(conf_text(2, port, key, scheduler="wlc"))
-            pd.loaded.cfg = lvscf.load(p_path.read_text())
+            pd.cfg = lvscf.load(p_path.read_text())
             await _until(lambda: bd.requests == ["reload"])
             assert b_path.read_text() == p_path.read_text()
-            assert bd.loaded.cfg.serial_no == 2
+            assert bd.cfg.serial_no == 2
             # SIGTERM on the primary: the backup takes over without waiting for deadtime
             t0 = time.monotonic()
             await pr.stop()
