@@ -40,24 +40,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .heartbeat import Heartbeat, HeartbeatEndpoint, NodeRole, WireState
+from .heartbeat import Heartbeat, HeartbeatEndpoint
+from .role import HaState, Side
 
 log = logging.getLogger("pulse.failover")
-
-
-class State(enum.Enum):
-    """Where this node is."""
-
-    STANDBY = "standby"
-    ACTIVE = "active"
-    FAULT = "fault"
-    STOPPED = "stopped"
-
-    @property
-    def wire(self) -> WireState:
-        """What to advertise in heartbeats."""
-        return {State.STANDBY: WireState.STANDBY, State.ACTIVE: WireState.ACTIVE,
-                State.FAULT: WireState.FAULT, State.STOPPED: WireState.STOPPING}[self]
 
 
 class Action(enum.Enum):
@@ -77,10 +63,10 @@ class IllegalTransition(Exception):
 class RoleMachine:
     """The pure failover policy for one node."""
 
-    role: NodeRole
+    role: Side
     deadtime: float
     preempt: bool = False
-    state: State = State.STANDBY
+    state: HaState = HaState.STANDBY
     reason: str = "starting"
     dead_at: float = 0.0            # when the peer is declared dead
     nobody_active_since: float = 0.0
@@ -91,7 +77,7 @@ class RoleMachine:
         self.dead_at = now + self.deadtime
         self.nobody_active_since = now
         if force_active:
-            return self._go(State.ACTIVE, "forced active (--forceactive)")
+            return self._go(HaState.ACTIVE, "forced active (--forceactive)")
         self.reason = "waiting for peer"
         return Action.NONE
 
@@ -99,69 +85,69 @@ class RoleMachine:
         """An authenticated heartbeat from the peer arrived."""
         self._alive()
         self.dead_at = now + self.deadtime
-        if hb.state is WireState.ACTIVE:
+        if hb.state is HaState.ACTIVE:
             self.nobody_active_since = now
             return self._peer_active()
-        if self.state is not State.STANDBY:
+        if self.state is not HaState.STANDBY:
             return Action.NONE
-        if hb.state in (WireState.STOPPING, WireState.FAULT):
-            return self._go(State.ACTIVE, f"peer {hb.state.name.lower()}: taking over")
+        if hb.state in (HaState.STOPPED, HaState.FAULT):
+            return self._go(HaState.ACTIVE, f"peer {hb.state.advertised}: taking over")
         # Peer alive and standby: nobody serves.
-        if self.role is NodeRole.PRIMARY:
-            return self._go(State.ACTIVE, "peer standby: primary activates")
+        if self.role is Side.PRIMARY:
+            return self._go(HaState.ACTIVE, "peer standby: primary activates")
         if now - self.nobody_active_since >= self.deadtime:
-            return self._go(State.ACTIVE, "peer standby for deadtime: backup activates")
+            return self._go(HaState.ACTIVE, "peer standby for deadtime: backup activates")
         return Action.NONE
 
     def tick(self, now: float) -> Action:
         """Time passed: the dead timer may have expired."""
         self._alive()
-        if self.state is State.STANDBY and now >= self.dead_at:
-            return self._go(State.ACTIVE, "partner dead: activating")
+        if self.state is HaState.STANDBY and now >= self.dead_at:
+            return self._go(HaState.ACTIVE, "partner dead: activating")
         return Action.NONE
 
     def links(self, ok: bool) -> Action:
         """monitor_links: our monitored links changed state."""
         self._alive()
         self.links_ok = ok
-        if not ok and self.state in (State.ACTIVE, State.STANDBY):
-            was_active = self.state is State.ACTIVE
-            self._go(State.FAULT, "monitored link down")
+        if not ok and self.state in (HaState.ACTIVE, HaState.STANDBY):
+            was_active = self.state is HaState.ACTIVE
+            self._go(HaState.FAULT, "monitored link down")
             return Action.DEACTIVATE if was_active else Action.NONE
-        if ok and self.state is State.FAULT:
-            self._go(State.STANDBY, "monitored links up")
+        if ok and self.state is HaState.FAULT:
+            self._go(HaState.STANDBY, "monitored links up")
         return Action.NONE
 
     def stop(self) -> Action:
         """SIGTERM: release everything; the driver announces STOPPING."""
-        was_active = self.state is State.ACTIVE
-        self.state, self.reason = State.STOPPED, "stopping"
+        was_active = self.state is HaState.ACTIVE
+        self.state, self.reason = HaState.STOPPED, "stopping"
         return Action.DEACTIVATE if was_active else Action.NONE
 
     def _peer_active(self) -> Action:
         """The peer claims the service."""
-        if self.state is State.STANDBY and self.preempt and self.role is NodeRole.PRIMARY:
-            return self._go(State.ACTIVE, "preempting: primary takes the service back")
-        if self.state is not State.ACTIVE:
+        if self.state is HaState.STANDBY and self.preempt and self.role is Side.PRIMARY:
+            return self._go(HaState.ACTIVE, "preempting: primary takes the service back")
+        if self.state is not HaState.ACTIVE:
             return Action.NONE
-        if self.role is NodeRole.PRIMARY:
+        if self.role is Side.PRIMARY:
             self.reason = "peer also active: primary keeps the service"
             return Action.REANNOUNCE
-        self._go(State.STANDBY, "peer active: backup steps down")
+        self._go(HaState.STANDBY, "peer active: backup steps down")
         return Action.DEACTIVATE
 
-    def _go(self, state: State, reason: str) -> Action:
+    def _go(self, state: HaState, reason: str) -> Action:
         """Enter ``state``; activation is refused while links are down."""
-        if state is State.ACTIVE and not self.links_ok:
-            self.state, self.reason = State.FAULT, "would activate but a monitored link is down"
+        if state is HaState.ACTIVE and not self.links_ok:
+            self.state, self.reason = HaState.FAULT, "would activate but a monitored link is down"
             return Action.NONE
         self.state, self.reason = state, reason
-        log.info("%s: %s", state.value.upper(), reason)
-        return Action.ACTIVATE if state is State.ACTIVE else Action.NONE
+        log.info("%s: %s", state.name, reason)
+        return Action.ACTIVATE if state is HaState.ACTIVE else Action.NONE
 
     def _alive(self) -> None:
         """No input is legal once stopped."""
-        if self.state is State.STOPPED:
+        if self.state is HaState.STOPPED:
             raise IllegalTransition("role machine is stopped")
 
 
@@ -201,7 +187,7 @@ class FailoverController:
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
-    def state(self) -> State:
+    def state(self) -> HaState:
         """Current role state."""
         return self.machine.state
 
@@ -234,11 +220,11 @@ class FailoverController:
     def _announce(self, copies: int = 1) -> None:
         """Send our state now (in addition to the periodic heartbeat)."""
         if self.endpoint is not None:
-            self.endpoint.send(self.machine.state.wire, self.serial_no(), copies=copies)
+            self.endpoint.send(self.machine.state, self.serial_no(), copies=copies)
 
     def _heartbeat(self, hb: Heartbeat) -> None:
         """Endpoint callback: feed the machine, then let the daemon look at the peer."""
-        if self.machine.state is State.STOPPED:
+        if self.machine.state is HaState.STOPPED:
             return
         self._apply(self.machine.heartbeat(hb, time.monotonic()))
         if self.on_peer is not None:
@@ -247,8 +233,8 @@ class FailoverController:
     def _apply(self, action: Action) -> None:
         """Record the transition, queue the hook and tell the peer at once on a change."""
         last = self.transitions[-1][1] if self.transitions else None
-        if last != self.machine.state.value:
-            self.transitions.append((time.monotonic(), self.machine.state.value,
+        if last != self.machine.state.label:
+            self.transitions.append((time.monotonic(), self.machine.state.label,
                                      self.machine.reason))
             self._announce()
         if action is not Action.NONE:
@@ -270,7 +256,7 @@ class FailoverController:
                 self._announce()
                 next_send = now + self.keepalive
             wake = next_send
-            if self.machine.state is State.STANDBY:
+            if self.machine.state is HaState.STANDBY:
                 wake = min(wake, self.machine.dead_at + 0.001)
             await asyncio.sleep(max(0.0, wake - time.monotonic()))
 
@@ -296,7 +282,7 @@ class FailoverController:
         """Role, reason, peer view and counters for the status JSON."""
         out: dict[str, object] = {
             "node_role": self.machine.role.name.lower(),
-            "state": self.machine.state.value,
+            "state": self.machine.state.label,
             "reason": self.machine.reason,
             "preempt": self.machine.preempt,
         }

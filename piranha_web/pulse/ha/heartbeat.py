@@ -31,7 +31,6 @@ by the skew setting.
 from __future__ import annotations
 
 import asyncio
-import enum
 import hashlib
 import hmac
 import ipaddress
@@ -45,6 +44,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from .role import HaState, Side
+
 log = logging.getLogger("pulse.heartbeat")
 
 MAGIC = 0x50554C53
@@ -57,22 +58,6 @@ REBOOT_GRACE = 1.0   # seconds of peer silence before a lower boot_id is believe
 DEFAULT_MAX_SKEW = 30.0
 
 
-class NodeRole(enum.IntEnum):
-    """Which end of the pair the sender is, per lvs.cf (primary / backup address)."""
-
-    PRIMARY = 1
-    BACKUP = 2
-
-
-class WireState(enum.IntEnum):
-    """What the sender advertises about itself."""
-
-    STANDBY = 1    # alive, not serving (Piranha's "inactive")
-    ACTIVE = 2     # owns the VIPs
-    STOPPING = 3   # shutting down: take over now, do not wait for deadtime
-    FAULT = 4      # alive but unable to serve (link down): take over now
-
-
 class HeartbeatKeyError(Exception):
     """The shared secret file is missing, unsafe or too short."""
 
@@ -81,8 +66,8 @@ class HeartbeatKeyError(Exception):
 class Heartbeat:
     """One decoded, authenticated heartbeat."""
 
-    role: NodeRole
-    state: WireState
+    role: Side
+    state: HaState
     sender: str
     boot_id: int
     counter: int
@@ -132,7 +117,7 @@ def decode(key: bytes, data: bytes) -> Heartbeat:
     if not hmac.compare_digest(mac, hmac.new(key, head, hashlib.sha256).digest()):
         raise DecodeError("bad_mac")
     try:
-        return Heartbeat(NodeRole(role), WireState(state), _unpack_addr(sender), boot, counter,
+        return Heartbeat(Side(role), HaState(state), _unpack_addr(sender), boot, counter,
                          serial, ts)
     except ValueError:
         raise DecodeError("bad_field") from None
@@ -212,8 +197,8 @@ class Link:
 class PeerView:
     """What we last heard from the peer (for the FSM, config sync and the status JSON)."""
 
-    role: NodeRole | None = None
-    state: WireState | None = None
+    role: Side | None = None
+    state: HaState | None = None
     serial_no: int | None = None
     boot_id: int | None = None
     heard_at: float | None = None          # monotonic
@@ -224,7 +209,7 @@ class PeerView:
         """JSON-friendly snapshot for the status file."""
         return {
             "role": self.role.name.lower() if self.role else None,
-            "state": self.state.name.lower() if self.state else None,
+            "state": self.state.advertised if self.state else None,
             "serial_no": self.serial_no,
             "last_heard": self.heard_wall,
         }
@@ -251,7 +236,7 @@ class HeartbeatEndpoint:
     drop reason) and :attr:`peer` (the last accepted message).
     """
 
-    def __init__(self, key: bytes, role: NodeRole, links: Iterable[Link], port: int,
+    def __init__(self, key: bytes, role: Side, links: Iterable[Link], port: int,
                  on_heartbeat: Callable[[Heartbeat], None], max_skew: float = DEFAULT_MAX_SKEW,
                  peer_port: int | None = None) -> None:
         self.key = key
@@ -287,7 +272,7 @@ class HeartbeatEndpoint:
             transport.close()
         self._transports.clear()
 
-    def send(self, state: WireState, serial_no: int, copies: int = 1) -> None:
+    def send(self, state: HaState, serial_no: int, copies: int = 1) -> None:
         """Send our current state on every path (``copies`` times, for a stop notice)."""
         sender = self.links[0].local if self.links else "0.0.0.0"
         for _ in range(copies):

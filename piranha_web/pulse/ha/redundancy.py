@@ -30,9 +30,9 @@ from ..kernel import garp
 from ..kernel.syncd import SyncdControl
 from ..reconcile import desired_addresses
 from .confsync import ConfigPuller, ConfigServer
-from .failover import FailoverController, Hooks, RoleMachine, State
-from .heartbeat import Heartbeat, HeartbeatEndpoint, Link, NodeRole, load_key
-from .role import Role, initial_role, owns_address
+from .failover import FailoverController, Hooks, RoleMachine
+from .heartbeat import Heartbeat, HeartbeatEndpoint, Link, load_key
+from .role import HaState, Role, Side, initial_role, owns_address
 
 log = logging.getLogger("pulse.redundancy")
 
@@ -140,7 +140,7 @@ class Redundancy:
                                   "heartbeats must be authenticated")
         self.daemon = daemon
         self.key = load_key(cfg.heartbeat_key_file)
-        self.role = NodeRole.PRIMARY if is_primary else NodeRole.BACKUP
+        self.role = Side.PRIMARY if is_primary else Side.BACKUP
         self.links = links_for(cfg, is_primary)
         self.port = cfg.heartbeat_port
         self.endpoint = HeartbeatEndpoint(self.key, self.role, self.links, self.port,
@@ -199,7 +199,7 @@ class Redundancy:
             self._garp_task.cancel()
         self._set_role(active=False)
         self.daemon.reconcile()
-        if self.syncd is not None and self.controller.state is not State.STOPPED:
+        if self.syncd is not None and self.controller.state is not HaState.STOPPED:
             await self.syncd.aset_role(False)
         self.daemon.write_status()
         await run_command(self.daemon.current_config().inactive_cmd, "inactive_cmd")

@@ -1,4 +1,4 @@
-"""The node's role: standalone, active or backup.
+"""The failover vocabulary: the node's role, its side of the pair and its failover state.
 
 pulse picks the starting role by Piranha's rules (piranha.md §4.1): no backup
 configured → STANDALONE (programs the table); ``--forceactive`` or owning the
@@ -19,6 +19,36 @@ class Role(enum.Enum):
     STANDALONE = "standalone"
     ACTIVE = "active"
     BACKUP = "backup"
+
+
+class Side(enum.IntEnum):
+    """Which node of the pair this is, per lvs.cf's primary/backup addresses (value: heartbeat code)."""
+
+    PRIMARY = 1
+    BACKUP = 2
+
+
+class HaState(enum.IntEnum):
+    """A node's failover state: where its role machine is and what its heartbeats advertise.
+
+    The value is the heartbeat wire code.  ACTIVE is the state in which the
+    daemon's role is :attr:`Role.ACTIVE`; in every other state it is BACKUP.
+    """
+
+    STANDBY = 1    # alive, not serving (Piranha's "inactive")
+    ACTIVE = 2     # owns the VIPs
+    STOPPED = 3    # shutting down: the peer takes over now, without waiting for deadtime
+    FAULT = 4      # alive but unable to serve (a monitored link is down): the peer takes over now
+
+    @property
+    def label(self) -> str:
+        """Lower-case name, for logs and the status file."""
+        return self.name.lower()
+
+    @property
+    def advertised(self) -> str:
+        """How the state reads when a peer advertises it (a peer shutting down is "stopping")."""
+        return "stopping" if self is HaState.STOPPED else self.label
 
 
 def initial_role(backup_active: bool, forceactive: bool, is_primary: bool) -> Role:

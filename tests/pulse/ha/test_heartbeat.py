@@ -11,16 +11,17 @@ import pytest
 
 from piranha_web.pulse.ha import heartbeat as hbm
 from piranha_web.pulse.ha.heartbeat import (
-    DecodeError, Heartbeat, HeartbeatEndpoint, HeartbeatKeyError, Link, NodeRole, ReplayGuard,
-    WireState, decode, encode, load_key,
+    DecodeError, Heartbeat, HeartbeatEndpoint, HeartbeatKeyError, Link, ReplayGuard,
+    decode, encode, load_key,
 )
+from piranha_web.pulse.ha.role import HaState, Side
 
 KEY = b"k" * 32
 
 
-def _hb(counter: int = 1, boot: int = 1000, state: WireState = WireState.ACTIVE,
+def _hb(counter: int = 1, boot: int = 1000, state: HaState = HaState.ACTIVE,
         ts: int | None = None, sender: str = "127.0.0.1") -> Heartbeat:
-    return Heartbeat(NodeRole.PRIMARY, state, sender, boot, counter, 7,
+    return Heartbeat(Side.PRIMARY, state, sender, boot, counter, 7,
                      time.time_ns() if ts is None else ts)
 
 
@@ -130,9 +131,9 @@ async def _pair(key_a: bytes = KEY, key_b: bytes = KEY):
     port = _free_udp_port()
     got_a: list[Heartbeat] = []
     got_b: list[Heartbeat] = []
-    a = HeartbeatEndpoint(key_a, NodeRole.PRIMARY, [Link("127.0.0.1", "127.0.0.2")], port,
+    a = HeartbeatEndpoint(key_a, Side.PRIMARY, [Link("127.0.0.1", "127.0.0.2")], port,
                           got_a.append)
-    b = HeartbeatEndpoint(key_b, NodeRole.BACKUP, [Link("127.0.0.2", "127.0.0.1")], port,
+    b = HeartbeatEndpoint(key_b, Side.BACKUP, [Link("127.0.0.2", "127.0.0.1")], port,
                           got_b.append)
     await a.start()
     await b.start()
@@ -148,12 +149,12 @@ def test_endpoint_exchange_and_peer_view() -> None:
     async def run() -> None:
         a, b, got_a, got_b = await _pair()
         try:
-            a.send(WireState.ACTIVE, serial_no=12)
-            b.send(WireState.STANDBY, serial_no=11)
+            a.send(HaState.ACTIVE, serial_no=12)
+            b.send(HaState.STANDBY, serial_no=11)
             await _settle()
-            assert [h.state for h in got_b] == [WireState.ACTIVE]
+            assert [h.state for h in got_b] == [HaState.ACTIVE]
             assert got_b[0].serial_no == 12 and got_b[0].sender == "127.0.0.1"
-            assert [h.state for h in got_a] == [WireState.STANDBY]
+            assert [h.state for h in got_a] == [HaState.STANDBY]
             assert b.peer.as_dict()["role"] == "primary"
             assert b.peer.as_dict()["serial_no"] == 12
             assert a.stats["sent"] == 1 and b.stats["received"] == 1
@@ -167,19 +168,19 @@ def test_endpoint_drops_forged_and_replayed() -> None:
     async def run() -> None:
         a, b, got_a, got_b = await _pair(key_b=b"other-key" * 4)
         try:
-            a.send(WireState.ACTIVE, 1)
+            a.send(HaState.ACTIVE, 1)
             await _settle()
             assert got_b == [] and b.stats["dropped_bad_mac"] == 1
             # a captured valid packet, sent twice: the second copy is a replay/duplicate
             b.key = KEY
-            a.send(WireState.ACTIVE, 1)
+            a.send(HaState.ACTIVE, 1)
             await _settle()
             assert len(got_b) == 1
             for _ in range(70):
-                a.send(WireState.ACTIVE, 1)
+                a.send(HaState.ACTIVE, 1)
             await _settle()
             assert len(got_b) == 71
-            old = encode(KEY, Heartbeat(NodeRole.PRIMARY, WireState.STOPPING, "127.0.0.1",
+            old = encode(KEY, Heartbeat(Side.PRIMARY, HaState.STOPPED, "127.0.0.1",
                                         a.boot_id, 1, 1, time.time_ns()))
             b._received(old, "127.0.0.1")
             assert b.stats["dropped_replay"] == 1 and len(got_b) == 71
@@ -200,16 +201,16 @@ def test_two_paths_duplicates_are_not_attacks() -> None:
     async def run() -> None:
         port = _free_udp_port()
         got: list[Heartbeat] = []
-        a = HeartbeatEndpoint(KEY, NodeRole.PRIMARY, [Link("127.0.0.1", "127.0.0.2"),
-                                                      Link("127.0.1.1", "127.0.1.2")], port,
+        a = HeartbeatEndpoint(KEY, Side.PRIMARY, [Link("127.0.0.1", "127.0.0.2"),
+                                                  Link("127.0.1.1", "127.0.1.2")], port,
                               lambda h: None)
-        b = HeartbeatEndpoint(KEY, NodeRole.BACKUP, [Link("127.0.0.2", "127.0.0.1"),
-                                                     Link("127.0.1.2", "127.0.1.1")], port,
+        b = HeartbeatEndpoint(KEY, Side.BACKUP, [Link("127.0.0.2", "127.0.0.1"),
+                                                 Link("127.0.1.2", "127.0.1.1")], port,
                               got.append)
         await a.start()
         await b.start()
         try:
-            a.send(WireState.ACTIVE, 3)
+            a.send(HaState.ACTIVE, 3)
             await _settle()
             assert len(got) == 1
             assert b.stats["dropped_duplicate"] == 1
