@@ -18,7 +18,7 @@ the web console can import this one module to show what Apply would do.
 * ``apply_op(table, op)``: mutate an in-memory table as the kernel would
   (the dry-run backend).
 
-Desired-table rules, from Piranha's lvsd/nanny (piranha.md §4.2-4.3):
+Desired-table rules, from Piranha's lvsd and nanny:
 
 * only ``active = 1`` virtual and real servers count;
 * a real server is in the table while its check says UP; otherwise it is left

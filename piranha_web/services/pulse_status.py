@@ -2,7 +2,8 @@
 
 No kernel access: pulse writes ``<instance>/pulse-status.json`` atomically and
 the console only reads it, through the pure ``pulse.statusfile`` (the one
-pulse module besides ``pulse.reconcile`` the console may import).  Signalling
+pulse module besides ``pulse.reconcile`` the console may import), whose
+``StatusDoc`` is the document's one schema for writer and reader.  Signalling
 is best effort (pulse runs as root, the console usually not); pulse also
 notices a new serial_no by itself, so a refused signal is not an error.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..pulse.statusfile import read_pid, read_status
+from ..pulse.statusfile import HealthDoc, ServiceDoc, StatusDoc, read_pid, read_status
 
 
 def request_reload(pid_file: str | Path) -> bool:
@@ -56,7 +57,7 @@ def wait_for_serial(pid_file: str | Path, status_file: str | Path, serial_no: in
         time.sleep(interval)
 
 
-def _judge(status: dict[str, Any] | None, serial_no: int, since: float | None = None) -> ReloadOutcome | None:
+def _judge(status: StatusDoc | None, serial_no: int, since: float | None = None) -> ReloadOutcome | None:
     """applied/failed once the status speaks about our revision, else None (keep waiting).
 
     A failed reload counts only if it happened after we signalled (``since``,
@@ -80,7 +81,7 @@ def _judge(status: dict[str, Any] | None, serial_no: int, since: float | None = 
 def summary(pid_file: str | Path, status_file: str | Path) -> dict[str, Any]:
     """Everything the CONTROL/MONITORING panel shows, normalised for the template."""
     pid = read_pid(pid_file)
-    status = read_status(status_file) or {}
+    status: StatusDoc | dict[str, Any] = read_status(status_file) or {}
     last = status.get("last_reload") or {}
     return {
         "running": pid is not None,
@@ -91,29 +92,24 @@ def summary(pid_file: str | Path, status_file: str | Path) -> dict[str, Any]:
         "last_reload": last,
         "ipvs": ipvs_rows(status),
         "health": health_rows(status),
-        "updated": status.get("time") or status.get("updated"),
+        "updated": status.get("updated"),
     }
 
 
-def ipvs_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
+def ipvs_rows(status: StatusDoc | dict[str, Any]) -> list[ServiceDoc]:
     """The IPVS table pulse reports (``table``: services with their ``dests``)."""
-    table = status.get("table") or status.get("ipvs") or []
-    if isinstance(table, dict):
-        table = table.get("services") or []
+    table: list[ServiceDoc] = status.get("table") or []
     return [s for s in table if isinstance(s, dict)]
 
 
-def health_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-real-server health, flattened from ``{virtual: {server: {...}}}``."""
-    health = status.get("health") or {}
+def health_rows(status: StatusDoc | dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-real-server health, flattened from ``{virtual: {server: HealthDoc}}``."""
+    health: dict[str, dict[str, HealthDoc]] = status.get("health") or {}
     rows: list[dict[str, Any]] = []
-    if isinstance(health, dict):
-        for vname, servers in sorted(health.items()):
-            if not isinstance(servers, dict):
-                continue
-            for sname, info in sorted(servers.items()):
-                if isinstance(info, dict):
-                    rows.append(dict(info, virtual=vname, name=sname))
-    elif isinstance(health, list):
-        rows = [h for h in health if isinstance(h, dict)]
+    for vname, servers in sorted(health.items()):
+        if not isinstance(servers, dict):
+            continue
+        for sname, info in sorted(servers.items()):
+            if isinstance(info, dict):
+                rows.append(dict(info, virtual=vname, name=sname))
     return rows

@@ -1,10 +1,10 @@
 """lvs.cf replication between the two pulses over an authenticated TCP channel.
 
-Piranha left copying lvs.cf to the backup to the administrator (piranha.md §8
-item 1).  Here every heartbeat carries the sender's ``serial_no``; the side
-with the *lower* serial pulls the file from its peer (so a backup that was
-down catches up when it returns, and the primary catches up after the
-backup was edited during an outage).  The serial only moves forward.
+Piranha left copying lvs.cf to the backup to the administrator. Here every
+heartbeat carries the sender's ``serial_no``; the side with the *lower* serial
+pulls the file from its peer (so a backup that was down catches up when it
+returns, and the primary catches up after the backup was edited during an
+outage). The serial only moves forward.
 
 Channel: TCP on ``heartbeat_port + 1`` of each node's heartbeat address, one
 request per connection, HMAC-SHA256 with the heartbeat key::

@@ -4,7 +4,7 @@ The machine (:class:`RoleMachine`) is pure: every input carries ``now``
 (monotonic seconds) and every method returns the :class:`Action` the driver
 must perform, so the whole policy is unit-tested without sockets or timers.
 
-Policy (Piranha's pulse, piranha.md §4.1, with its §8 item 7 gaps closed):
+Policy (Piranha's pulse, with the gaps noted below closed):
 
 * Both nodes start STANDBY and arm the dead timer (``deadtime``).
   ``--forceactive`` starts ACTIVE at once.

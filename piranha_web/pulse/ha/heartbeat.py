@@ -1,10 +1,9 @@
 """Authenticated pulse heartbeats: the wire format, replay protection and the UDP endpoint.
 
-Piranha sent a bare 4-byte magic number in native byte order (piranha.md
-§4.1, §8 item 6): spoofable by anyone on the segment and broken between
-little- and big-endian nodes.  Here every heartbeat is a fixed-size message in
-network byte order, signed with HMAC-SHA256 over a shared secret read from
-``heartbeat_key_file``::
+Piranha sent a bare 4-byte magic number in native byte order: spoofable by
+anyone on the segment and broken between little- and big-endian nodes. Here
+every heartbeat is a fixed-size message in network byte order, signed with
+HMAC-SHA256 over a shared secret read from ``heartbeat_key_file``::
 
     magic    u32   0x50554c53 ("PULS")
     version  u8    1

@@ -1,6 +1,6 @@
 """The failover vocabulary: the node's role, its side of the pair and its failover state.
 
-pulse picks the starting role by Piranha's rules (piranha.md §4.1): no backup
+pulse picks the starting role by Piranha's pulse rules: no backup
 configured → STANDALONE (programs the table); ``--forceactive`` or owning the
 ``primary`` address → ACTIVE; otherwise BACKUP (holds nothing).  After that,
 heartbeats move it through ``failover.RoleMachine``; the daemon only asks

@@ -1,6 +1,6 @@
 """One health check of one real server: TCP connect, send/expect, UDP, or an external program.
 
-Semantics follow nanny (piranha.md §4.3) with its known bugs fixed:
+Semantics follow Piranha's nanny with its known bugs fixed:
 
 * ``timeout`` bounds the whole check (connect + send + read).
 * ``expect`` is read until enough bytes arrived, EOF or timeout (nanny did a

@@ -2,7 +2,7 @@
 
 After a takeover the VIPs move to a new MAC; clients and routers keep the old
 one in their neighbour caches until told.  Piranha forked ``send_arp`` five
-times a second apart per address (piranha.md §4.5).  Here the frames are built
+times a second apart per address.  Here the frames are built
 in-process (pure functions, unit-tested byte for byte) and sent from one raw
 socket per device: the first copy at once, then ``repeats - 1`` more,
 ``interval`` apart, in case the first is lost.
