@@ -1,0 +1,51 @@
+"""The Reconciler on its own, against the dry-run backends: no daemon, no event loop, no checks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from piranha_web import lvscf
+from piranha_web.pulse.kernel import dry_run_backends
+from piranha_web.pulse.reconcile import DestKey, ServiceEntry, Service, ServiceKey, all_up
+from piranha_web.pulse.reconciler import Reconciler
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pulsekit import lvs_cf  # noqa: E402
+
+WEB = ServiceKey.tcp("203.0.113.10", 80)
+FOREIGN = ServiceKey.tcp("198.51.100.7", 25)
+RS1, RS2 = DestKey("192.0.2.1", 80), DestKey("192.0.2.2", 80)
+
+
+def _cfg(servers: dict[str, tuple[str, int, int]]) -> lvscf.LvsConfig:
+    return lvscf.load(lvs_cf(servers))
+
+
+def test_programs_drains_then_deletes_and_tears_down_only_its_own(tmp_path: Path) -> None:
+    kernel = dry_run_backends()
+    rec = Reconciler(kernel, tmp_path, drain_seconds=60)
+    both = _cfg({"rs1": ("192.0.2.1", 80, 1), "rs2": ("192.0.2.2", 80, 1)})
+    ops = rec.reconcile(both, all_up(both), programs=True, announce=False)
+    assert {str(op).split()[0] for op in ops} >= {"add-service", "add-dest", "add-address"}
+    assert set(kernel.ipvs.dump()[WEB].dests) == {RS1, RS2}
+
+    # someone else's service is never touched
+    kernel.ipvs.table[FOREIGN] = ServiceEntry(Service("wlc"))  # type: ignore[attr-defined]  # dry run only
+    one = _cfg({"rs1": ("192.0.2.1", 80, 1)})
+    rec.reconcile(one, all_up(one), programs=True, announce=False)
+    assert kernel.ipvs.dump()[WEB].dests[RS2].weight == 0          # draining, not gone
+    assert [f"{k} -> {dk}" for k, dk in rec.drains] == [f"{WEB} -> {RS2}"]
+
+    rec.teardown()
+    assert set(kernel.ipvs.dump()) == {FOREIGN}
+    assert not rec.managed.services and not rec.managed.addresses
+
+
+def test_a_node_that_does_not_program_holds_nothing(tmp_path: Path) -> None:
+    kernel = dry_run_backends()
+    rec = Reconciler(kernel, tmp_path)
+    cfg = _cfg({"rs1": ("192.0.2.1", 80, 1)})
+    rec.reconcile(cfg, all_up(cfg), programs=True, announce=False)
+    rec.reconcile(cfg, all_up(cfg), programs=False, announce=False)
+    assert kernel.ipvs.dump() == {} and not rec.managed.addresses
