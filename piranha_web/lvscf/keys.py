@@ -35,7 +35,7 @@ ALWAYS, IF_SET, NEVER = "always", "if_set", "never"
 
 MAX_SECONDS = 604800           # a week: longer than any sane check, heartbeat or re-entry
 MIN_SECONDS = 0.001            # a millisecond: shorter makes pulse spin
-IPVS_SECONDS = 2 ** 31 // 1000 - 1   # kernel stores seconds * HZ in an int
+IPVS_SECONDS = (2 ** 31 - 1) // 1000   # kernel stores seconds * HZ (up to 1000) in an int
 U32 = 2 ** 32 - 1
 INT64 = 2 ** 63 - 1
 

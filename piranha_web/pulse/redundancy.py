@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..lvscf.health import split_program
 from ..lvscf.model import LvsConfig
 from . import garp
 from .confsync import ConfigPuller, ConfigServer
@@ -83,7 +83,7 @@ async def run_command(command: str | None, what: str) -> int | None:
     if not command:
         return None
     try:
-        proc = await asyncio.create_subprocess_exec(*shlex.split(command),
+        proc = await asyncio.create_subprocess_exec(*split_program(command),
                                                     stdin=asyncio.subprocess.DEVNULL)
         code = await asyncio.wait_for(proc.wait(), COMMAND_TIMEOUT)
     except (OSError, ValueError) as exc:
