@@ -109,7 +109,7 @@ KEYS: tuple[Key, ...] = (
     _k("backup_shared", G, STR),
     _k("heartbeat", G, BOOL, write=ALWAYS, default=False, gui_default=True, panel=P_REDUNDANCY),
     _k("heartbeat_port", G, PORT, write=ALWAYS, default=539, gui_default=539, low=1, high=65534,
-       panel=P_REDUNDANCY, label="Heartbeat runs on port", form="heartbeat_port",
+       panel=P_REDUNDANCY, label="Heartbeat runs on port", form="integer_or_default",
        doc="config sync listens on the next port"),
     _secs("keepalive", G, 2, 6, panel=P_REDUNDANCY, label="Heartbeat Interval (seconds)"),
     _secs("deadtime", G, 5, 18, panel=P_REDUNDANCY, label="Assume dead after (seconds)"),

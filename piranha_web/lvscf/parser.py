@@ -167,8 +167,9 @@ def _t_seconds(tok: str) -> float:
     """Integer seconds as Piranha, or (our extension) a decimal fraction."""
     try:
         return c_int(tok)
-    except _Stop:
-        pass
+    except _Stop as stop:
+        if stop.message == E_RANGE:
+            raise
     s = tok.strip()
     if s and _FLOAT_CHARS.issuperset(s) and any(ch in _DIGITS for ch in s):
         try:
@@ -185,8 +186,9 @@ def _t_port(tok: str) -> int:
     """Port number, or a TCP service name resolved like ``getservbyname``."""
     try:
         return c_int(tok)
-    except _Stop:
-        pass
+    except _Stop as stop:
+        if stop.message == E_RANGE:
+            raise
     try:
         return socket.getservbyname(tok, "tcp")
     except (OSError, ValueError, UnicodeError):

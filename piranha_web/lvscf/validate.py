@@ -303,9 +303,8 @@ def warnings(cfg: LvsConfig) -> list[Problem]:
     found: list[Problem] = []
     if (cfg.backup_active is not True and _is_number(cfg.keepalive) and _is_number(cfg.deadtime)
             and 0 < cfg.deadtime <= cfg.keepalive):
-        found.append(Problem(cfg.key_line("deadtime"), _deadtime_message(cfg) + " (unused while "
-                                                                                 "backup_active = 0)",
-                             "deadtime"))
+        message = _deadtime_message(cfg) + " (unused while backup_active = 0)"
+        found.append(Problem(cfg.key_line("deadtime"), message, "deadtime"))
     return found
 
 

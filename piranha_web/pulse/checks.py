@@ -41,6 +41,8 @@ _LINGER_RST = struct.pack("ii", 1, 0)
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 _STREAM_NONBLOCK = socket.SOCK_STREAM | _NONBLOCK
 _IN_PROGRESS = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     """Everything needed to check one real server."""
