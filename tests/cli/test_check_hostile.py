@@ -1,4 +1,4 @@
-"""``piranha-config check`` and ``pulse --check`` on hostile files: line-numbered errors, never a traceback."""
+"""``piranha-config check`` and ``pulse --check`` on hostile files: line-numbered errors, no traceback."""
 
 from __future__ import annotations
 

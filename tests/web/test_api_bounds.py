@@ -20,7 +20,8 @@ from .test_api import Api, api, seed  # noqa: F401  (the api fixture)
     ({"persistent": 2 ** 32}, "persistent"),
     ({"fwmark": 2 ** 32}, "fwmark"),
 ])
-def test_crashing_virtual_values_are_422_by_key(api: Api, body: dict[str, Any], key: str) -> None:  # noqa: F811
+def test_crashing_virtual_values_are_422_by_key(
+        api: Api, body: dict[str, Any], key: str) -> None:  # noqa: F811
     vid, _ = seed(api)
     before = api.get(f"/virtual-servers/{vid}").get_json()
     r = api.patch(f"/virtual-servers/{vid}", body)
