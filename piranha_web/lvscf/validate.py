@@ -178,7 +178,7 @@ def _check_numbers(c: _Collector, obj: Any, block: str, skip: tuple[str, ...] = 
         if k.kind == keys.SECONDS:
             _check_seconds(c, obj, k)
         else:
-            _check_int(c, obj, k.name, k.low, k.high)
+            _check_int(c, obj, k.field, k.low, k.high)
 
 
 _TEXT_KINDS = (keys.STR, keys.QUOTED, keys.ADDRESS, keys.DEVICE)
