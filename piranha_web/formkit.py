@@ -13,9 +13,15 @@ import ipaddress
 from typing import Any, Callable, ClassVar
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import HiddenField, StringField
+from wtforms.fields.core import UnboundField
+
+from .lvscf import keys
 
 Converter = Callable[[Any], Any]
+# Longer input is no number any lvs.cf key can hold (and Python refuses > 4300 digits).
+MAX_NUMBER_CHARS = 40
+INT64 = 2 ** 63 - 1
 
 
 def text(value: Any) -> str | None:
@@ -52,10 +58,15 @@ def optional_integer(value: Any) -> int | None:
     raw = text(value)
     if raw is None:
         return None
+    if len(raw) > MAX_NUMBER_CHARS:
+        raise ValueError("too many digits: out of range")
     try:
-        return int(raw, 10)
+        out = int(raw, 10)
     except ValueError:
         raise ValueError(f"'{raw}' is not a whole number") from None
+    if not -INT64 - 1 <= out <= INT64:
+        raise ValueError(f"{out} is out of range")
+    return out
 
 
 def zero_if_blank(value: Any) -> int:
@@ -69,6 +80,8 @@ def seconds(value: Any) -> float:
     raw = text(value)
     if raw is None:
         raise ValueError("a number of seconds is required")
+    if len(raw) > MAX_NUMBER_CHARS:
+        raise ValueError("too many digits: not a number of seconds")
     try:
         out = float(raw)
     except ValueError:
@@ -86,6 +99,39 @@ def boolean(value: Any) -> bool:
 def choice(value: Any) -> str | None:
     """A drop-down value; blank ("Unused") means not set."""
     return text(value)
+
+
+def int_boolean(value: Any) -> int:
+    """A checkbox stored as the integer 0/1 (``monitor_links``)."""
+    return int(boolean(value))
+
+
+CONVERTERS: dict[str, Converter] = {
+    "text": text, "raw_text": raw_text, "required_text": required_text, "integer": integer,
+    "optional_integer": optional_integer, "zero_if_blank": zero_if_blank, "seconds": seconds,
+    "boolean": boolean, "choice": choice, "int_boolean": int_boolean,
+}
+
+
+def converter(key: keys.Key) -> Converter:
+    """The converter the key table names for ``key``'s form field."""
+    if key.form == "integer_or_default":
+        fallback = key.gui_default
+        return lambda v: optional_integer(v) or fallback
+    if key.form is None:
+        raise KeyError(f"{key.block} {key.name} is not a form field")
+    return CONVERTERS[key.form]
+
+
+def field(block: str, name: str, field_class: type = StringField, **kwargs: Any) -> UnboundField:
+    """The form field of lvs.cf key ``name`` in ``block``: its label and converter come from the key table.
+
+    The field carries its converter (``.convert``); :class:`ConsoleForm` collects them.
+    """
+    key = keys.key(block, name)
+    unbound: UnboundField = field_class(key.label, **kwargs)
+    unbound.convert = converter(key)  # type: ignore[attr-defined]
+    return unbound
 
 
 try:  # WTForms >= 3.3 deprecates (value, label) tuples
@@ -124,7 +170,15 @@ class ConsoleForm(FlaskForm):
 
     version = HiddenField("version")
 
+    # Field name -> converter, collected from the fields (in declaration order) by __init_subclass__.
     CONVERTERS: ClassVar[dict[str, Converter]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found = [(name, value) for name in dir(cls)
+                 if isinstance(value := getattr(cls, name, None), UnboundField) and hasattr(value, "convert")]
+        found.sort(key=lambda item: item[1].creation_counter)
+        cls.CONVERTERS = {name: value.convert for name, value in found}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -16,6 +16,7 @@ from flask import Response, jsonify
 
 from .. import __version__, lvscf
 from ..convert.jsonfmt import field_types
+from ..lvscf import keys
 from . import bp
 from .resources import (FAILOVER_WRITABLE, REAL_WRITABLE, REDUNDANCY_FIELDS, SETTINGS_WRITABLE,
                         VIRTUAL_WRITABLE)
@@ -35,9 +36,22 @@ def _json_type(hint: Any) -> dict[str, Any]:
     return {**schema, "nullable": True} if nullable else dict(schema)
 
 
-def _props(model: type, keys: tuple[str, ...]) -> dict[str, Any]:
+_BLOCK_OF = {lvscf.LvsConfig: keys.GLOBAL, lvscf.VirtualServer: keys.VIRTUAL, lvscf.RealServer: keys.SERVER,
+             lvscf.FailoverService: keys.FAILOVER}
+
+
+def _props(model: type, names: tuple[str, ...]) -> dict[str, Any]:
+    """JSON types from the model's hints; numeric bounds from the key table."""
     hints = field_types(model)
-    return {k: _json_type(hints[k]) for k in keys}
+    block = _BLOCK_OF[model]
+    out = {}
+    for name in names:
+        schema = _json_type(hints[name])
+        key = keys.key(block, name)
+        if key.low is not None and key.high is not None:
+            schema.update(minimum=key.low, maximum=key.high)
+        out[name] = schema
+    return out
 
 
 def _object(props: dict[str, Any], required: list[str] | None = None, extra: bool = True) -> dict[str, Any]:

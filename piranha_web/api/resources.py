@@ -12,6 +12,7 @@ from flask import Response, url_for
 
 from .. import lvscf
 from ..extensions import db
+from ..lvscf import keys
 from ..models import FailoverService, RealServer, VirtualServer
 from ..services import definitions
 from ..services.lvsconfig import FAILOVER_FIELDS, GLOBAL_FIELDS, REAL_FIELDS, VIRTUAL_FIELDS, settings_row
@@ -19,13 +20,12 @@ from . import bp
 from .common import fields_of, if_match, json_body, listing, outcome_dict, run, with_etag
 from .errors import ApiError
 
-REDUNDANCY_FIELDS = ("backup_active", "backup", "backup_private", "heartbeat", "heartbeat_port", "keepalive",
-                     "deadtime", "heartbeat_key_file", "monitor_links", "syncdaemon", "syncd_iface",
-                     "syncd_id")
-SETTINGS_WRITABLE = tuple(k for k in GLOBAL_FIELDS if k != "serial_no")   # serial_no: the publisher's
-VIRTUAL_WRITABLE = VIRTUAL_FIELDS
-REAL_WRITABLE = REAL_FIELDS
-FAILOVER_WRITABLE = FAILOVER_FIELDS
+# What the API shows and accepts comes from the key table (serial_no is the publisher's: read-only).
+REDUNDANCY_FIELDS = keys.api_fields(keys.GLOBAL, panel=keys.P_REDUNDANCY)
+SETTINGS_WRITABLE = keys.api_fields(keys.GLOBAL, writable=True)
+VIRTUAL_WRITABLE = keys.api_fields(keys.VIRTUAL, writable=True)
+REAL_WRITABLE = keys.api_fields(keys.SERVER, writable=True)
+FAILOVER_WRITABLE = keys.api_fields(keys.FAILOVER, writable=True)
 
 
 def row_dict(row: Any, keys: tuple[str, ...], **extra: Any) -> dict[str, Any]:

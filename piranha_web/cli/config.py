@@ -72,7 +72,7 @@ def register_check(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from piranha_web.lvscf import LvsCfError, load
+    from piranha_web.lvscf import LvsCfError, load, warnings
 
     path = args.file or _default_path()
     text = _read(path)
@@ -84,6 +84,8 @@ def run_check(args: argparse.Namespace) -> int:
             key = f"{p.key}: " if p.key else ""
             print(f"{path}:{p.line}: {key}{p.message}", file=sys.stderr)
         return 1
+    for p in warnings(cfg):
+        print(f"{path}:{p.line}: warning: {p.key}: {p.message}", file=sys.stderr)
     servers = sum(len(v.servers) for v in cfg.virtuals)
     active = len(cfg.active_virtuals())
     print(f"{path}: ok, {_plural(len(cfg.virtuals), 'virtual server')} ({active} active), "

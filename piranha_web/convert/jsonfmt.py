@@ -12,6 +12,7 @@ because a silently dropped key is a silently changed load balancer.
 from __future__ import annotations
 
 import json
+import math
 import types
 import typing
 from dataclasses import MISSING, fields
@@ -85,6 +86,8 @@ def _check_value(path: str, value: Any, hint: Any) -> Any:
     # bool is an int in Python; JSON true is never a port or a weight.
     if isinstance(value, bool) and bool not in allowed:
         raise _error(path, f"expected {_type_name(allowed)}, got boolean")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _error(path, "expected a finite number")
     if isinstance(value, float) and int in allowed and float not in allowed:
         if not value.is_integer():
             raise _error(path, "expected integer, got a fraction")
@@ -147,6 +150,10 @@ def from_json(text: str) -> LvsConfig:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _error("", f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+    except ValueError as exc:          # an integer of more than 4300 digits
+        raise _error("", f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise _error("", "invalid JSON: nested too deeply") from None
     return from_dict(data)
 
 

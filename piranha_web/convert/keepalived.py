@@ -34,7 +34,7 @@ VRRP_ROUTER_ID = 51
 _KINDS = {"nat": "NAT", "direct": "DR", "tunnel": "TUN"}
 # A plain HTTP request as lvs.cf writes it (escapes undecoded), optional Host header.
 _EOL = r"(?:\\r\\n|\\n|\r\n|\n)"
-_HTTP_SEND = re.compile(rf"^(?:GET|HEAD) (\S+) HTTP/1\.[01](?:{_EOL}Host: (\S+))?(?:{_EOL}){{0,2}}$")
+_HTTP_SEND = re.compile(rf"^(?:GET|HEAD) (\S+) HTTP/1\.[01](?:{_EOL}Host: (\S+?))?(?:{_EOL}){{0,2}}$")
 _STATUS = re.compile(r"^HTTP/1\.[01] ([1-5][0-9][0-9])$")
 _I = "    "
 
@@ -46,9 +46,15 @@ def _num(value: float) -> str:
     return f"{value:.6f}".rstrip("0")
 
 
+def _quotable(value: str) -> bool:
+    """Can keepalived.conf carry ``value`` as one quoted string (no quote, no control character)?"""
+    return '"' not in value and all(ch >= " " and ch != "\x7f" for ch in value)
+
+
 def _quote(obj_name: str, key: str, value: str) -> str:
-    if '"' in value or "\n" in value:
-        raise LvsCfError(Problem(0, f"{obj_name}: {key} contains a double quote or line break, "
+    """``value`` in double quotes: braces, ``!`` and ``#`` inside it stay data."""
+    if not _quotable(value):
+        raise LvsCfError(Problem(0, f"{obj_name}: {key} contains a double quote or a control character, "
                                     "which keepalived.conf cannot carry", key))
     return f'"{value}"'
 
@@ -122,13 +128,14 @@ def _check_block(vs: VirtualServer, rs: RealServer, port: int) -> list[str]:
             out.append(f"{_I}! piranha: expect {vs.expect} (keepalived checks the exit status)")
         return out + ["}"]
     match = _HTTP_SEND.match(vs.send or "")
-    if vs.protocol == "tcp" and match and (vs.expect or "HTTP").startswith("HTTP"):
+    if (vs.protocol == "tcp" and match and (vs.expect or "HTTP").startswith("HTTP")
+            and all(_quotable(part) for part in match.groups() if part)):
         status = _STATUS.match(vs.expect or "")
-        url = ["url {", f"{_I}path {match.group(1)}"]
+        url = ["url {", f"{_I}path {_quote(vs.name, 'send', match.group(1))}"]
         url += [f"{_I}status_code {status.group(1)}"] if status else []
         out = ["HTTP_GET {", *(_I + line for line in url + ["}"]), f"{_I}{timeout}"]
         if match.group(2):
-            out.append(f"{_I}virtualhost {match.group(2)}")
+            out.append(f"{_I}virtualhost {_quote(vs.name, 'send', match.group(2))}")
         return out + ["}"]
     kind = "UDP_CHECK" if vs.protocol == "udp" else "TCP_CHECK"
     out = [f"{kind} {{", f"{_I}{timeout}"]
@@ -187,8 +194,11 @@ def to_keepalived(cfg: LvsConfig, role: str = "primary") -> str:
     """keepalived.conf for the director ``role`` ("primary" or "backup").
 
     The two directors differ only in the VRRP ``state``/``priority`` and the
-    unicast addresses, so export once per node.  Raises :class:`LvsCfError`
-    for a value keepalived.conf cannot carry (a double quote in a command).
+    unicast addresses, so export once per node.  Every string taken from a
+    value (URL path, virtual host, program line) is written in double quotes.
+    Raises :class:`LvsCfError` for a program line keepalived.conf cannot carry
+    (a double quote or control character); an HTTP request it cannot carry
+    becomes a connect check with a ``! piranha:`` note.
     """
     if role not in ("primary", "backup"):
         raise ValueError(f"role must be 'primary' or 'backup', not {role!r}")

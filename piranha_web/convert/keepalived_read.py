@@ -16,10 +16,12 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from piranha_web.lvscf import SCHEDULERS as _SCHEDULERS
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer
 
 _KINDS = {"NAT": "nat", "DR": "direct", "TUN": "tunnel"}
-_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
+# Longer numbers are out of every lvs.cf range (and Python refuses ints of > 4300 digits).
+_MAX_DIGITS = 40
 _HINT = "piranha:"
 _TOP_HINT = re.compile(r"^[!#]\s*piranha:\s*(primary|serial_no)\s+(\S+)\s*$", re.MULTILINE)
 
@@ -116,6 +118,8 @@ def _one(node: Node, count: int = 1) -> list[str]:
 def _number(node: Node, integer: bool = False) -> float:
     text = _one(node)[0]
     try:
+        if len(text) > _MAX_DIGITS:
+            raise ValueError(text)
         value = int(text) if integer else float(text)
     except ValueError:
         raise _fail(node.line, f"{node.keyword}: expected a number, got {text!r}", node.keyword) from None
@@ -286,11 +290,12 @@ def _virtual(node: Node, index: int, kinds: list[tuple[str, int]]) -> VirtualSer
     if vs.fwmark:
         hinted_address, hinted_port = _hint(node.hints, "address"), _hint(node.hints, "port")
         vs.address = _ip(node, hinted_address) if hinted_address else None
-        vs.port = int(hinted_port) if hinted_port and hinted_port.isdigit() else 0
+        vs.port = int(_number(Node("port", [hinted_port], node.line), integer=True)) if hinted_port else 0
         vs.protocol = "udp" if _hint(node.hints, "protocol") == "udp" else vs.protocol
     reentry = _hint(node.hints, "reentry")
     if reentry:
-        vs.reentry = float(reentry) if "." in reentry else int(reentry)
+        value = _number(Node("reentry", [reentry], node.line))
+        vs.reentry = int(value) if float(value).is_integer() and "." not in reentry else value
     quiesce: list[bool] = []
     real_nodes = [n for n in node.children or [] if n.keyword == "real_server"]
     vs.servers = [_real_server(vs, n, quiesce) for n in real_nodes]
@@ -356,7 +361,7 @@ def from_keepalived(text: str) -> LvsConfig:
     hints = dict(_TOP_HINT.findall(text))
     if cfg.primary is None and "primary" in hints:
         cfg.primary = hints["primary"]
-    if hints.get("serial_no", "").isdigit():
+    if hints.get("serial_no", "").isdigit() and len(hints["serial_no"]) <= _MAX_DIGITS:
         cfg.serial_no = int(hints["serial_no"])
     cfg.backup_active = vrrp.backup is not None
     if vrrp.advert is not None:

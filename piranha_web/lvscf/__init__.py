@@ -7,6 +7,7 @@ Public API::
 
     parse(text) -> LvsConfig        # syntax only; raises LvsCfError (line numbers)
     validate(cfg) -> None           # semantics; raises LvsCfError with every problem
+    warnings(cfg) -> [Problem]      # harmless now, wrong if enabled (never refuses)
     load(text) -> LvsConfig         # parse + validate
     dumps(cfg) -> str               # canonical Piranha layout; parse(dumps(c)) == c
 """
@@ -23,7 +24,7 @@ from .model import (
     mask_prefix,
 )
 from .parser import parse
-from .validate import validate
+from .validate import validate, warnings
 from .writer import dumps
 
 dump = dumps
@@ -38,5 +39,6 @@ def load(text: str) -> LvsConfig:
 
 __all__ = [
     "LvsCfError", "Problem", "LvsConfig", "VirtualServer", "RealServer", "FailoverService",
-    "SCHEDULERS", "PROTOCOLS", "NETWORKS", "mask_prefix", "parse", "validate", "load", "dumps", "dump",
+    "SCHEDULERS", "PROTOCOLS", "NETWORKS", "mask_prefix", "parse", "validate", "warnings", "load",
+    "dumps", "dump",
 ]

@@ -16,6 +16,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from .keys import FAILOVER, GLOBAL, SERVER, VIRTUAL
+from .keys import default as _default
+
 # Values lvs.cf accepts for enumerated keys.  sed, nq and mh are extensions:
 # Piranha's reader refused them although the kernel has them.
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh")
@@ -46,9 +49,9 @@ class RealServer:
     """A ``server NAME { }`` block: one real server behind a virtual server."""
 
     name: str
-    address: str = "0.0.0.0"
-    active: bool = False
-    weight: int = 1
+    address: str = _default(SERVER, "address")
+    active: bool = _default(SERVER, "active")
+    weight: int = _default(SERVER, "weight")
     # None: inherit the virtual server's port (as Piranha copies it at parse time).
     port: int | None = None
     line: int = field(default=0, compare=False, repr=False)
@@ -64,25 +67,25 @@ class VirtualServer:
     """A ``virtual NAME { }`` block: one IPVS service and its real servers."""
 
     name: str
-    active: bool = False
+    active: bool = _default(VIRTUAL, "active")
     address: str | None = None          # the VIP (first token of `address`)
     device: str | None = None           # alias device, e.g. eth0:1 (second token)
     vip_nmask: str | None = None
     sorry_server: str | None = None
     fwmark: int | None = None
-    port: int = 80
-    protocol: str = "tcp"
-    scheduler: str = "wlc"
-    persistent: int = 0
+    port: int = _default(VIRTUAL, "port")
+    protocol: str = _default(VIRTUAL, "protocol")
+    scheduler: str = _default(VIRTUAL, "scheduler")
+    persistent: int = _default(VIRTUAL, "persistent")
     pmask: str | None = None
     send: str | None = None             # raw, escapes undecoded, quotes stripped
     expect: str | None = None
-    use_regex: bool = False
+    use_regex: bool = _default(VIRTUAL, "use_regex")
     send_program: str | None = None
     load_monitor: str | None = None
-    timeout: float = 10                 # fractional seconds are our extension
-    reentry: float = 180
-    quiesce_server: bool = False
+    timeout: float = _default(VIRTUAL, "timeout")                 # fractional seconds are our extension
+    reentry: float = _default(VIRTUAL, "reentry")
+    quiesce_server: bool = _default(VIRTUAL, "quiesce_server")
     client_monitor: str | None = None
     servers: list[RealServer] = field(default_factory=list)
     line: int = field(default=0, compare=False, repr=False)
@@ -102,15 +105,15 @@ class FailoverService:
     """A ``failover NAME { }`` block (FOS mode: a service moved between nodes)."""
 
     name: str
-    active: bool = False
+    active: bool = _default(FAILOVER, "active")
     address: str | None = None
     device: str | None = None
     vip_nmask: str | None = None
-    port: int = 80
+    port: int = _default(FAILOVER, "port")
     send: str | None = None
     expect: str | None = None
-    timeout: float = 10
-    reentry: float = 180
+    timeout: float = _default(FAILOVER, "timeout")
+    reentry: float = _default(FAILOVER, "reentry")
     start_cmd: str | None = None
     stop_cmd: str | None = None
     line: int = field(default=0, compare=False, repr=False)
@@ -125,39 +128,39 @@ class FailoverService:
 class LvsConfig:
     """A whole lvs.cf: global settings, redundancy, virtual and failover services."""
 
-    serial_no: int = 0
+    serial_no: int = _default(GLOBAL, "serial_no")
     primary: str | None = None
     primary_private: str | None = None
     primary_shared: str | None = None
-    service: str = "lvs"
+    service: str = _default(GLOBAL, "service")
     rsh_command: str | None = None
-    backup_active: bool = False
+    backup_active: bool = _default(GLOBAL, "backup_active")
     backup: str | None = None
     backup_private: str | None = None
     backup_shared: str | None = None
-    heartbeat: bool = False
-    heartbeat_port: int = 539
-    keepalive: float = 2
-    deadtime: float = 5
+    heartbeat: bool = _default(GLOBAL, "heartbeat")
+    heartbeat_port: int = _default(GLOBAL, "heartbeat_port")
+    keepalive: float = _default(GLOBAL, "keepalive")
+    deadtime: float = _default(GLOBAL, "deadtime")
     heartbeat_key_file: str | None = None   # extension: HMAC secret for heartbeats
-    network: str = "nat"
+    network: str = _default(GLOBAL, "network")
     nat_router: str | None = None        # first token of `nat_router`
     nat_router_device: str | None = None  # second token
     nat_nmask: str | None = None
     reservation_conflict_action: str | None = None
-    debug_level: str = "NONE"
+    debug_level: str = _default(GLOBAL, "debug_level")
     active_cmd: str | None = None
     inactive_cmd: str | None = None
-    monitor_links: int = 0
-    syncdaemon: bool = False
+    monitor_links: int = _default(GLOBAL, "monitor_links")
+    syncdaemon: bool = _default(GLOBAL, "syncdaemon")
     syncd_iface: str | None = None
     syncd_id: int | None = None
-    tcp_timeout: int = 0
-    tcpfin_timeout: int = 0
-    udp_timeout: int = 0
-    hard_shutdown: bool = True
+    tcp_timeout: int = _default(GLOBAL, "tcp_timeout")
+    tcpfin_timeout: int = _default(GLOBAL, "tcpfin_timeout")
+    udp_timeout: int = _default(GLOBAL, "udp_timeout")
+    hard_shutdown: bool = _default(GLOBAL, "hard_shutdown")
     ipvsadm: str | None = None
-    sync: bool = False
+    sync: bool = _default(GLOBAL, "sync")
     virtuals: list[VirtualServer] = field(default_factory=list)
     failovers: list[FailoverService] = field(default_factory=list)
     _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)

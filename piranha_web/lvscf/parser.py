@@ -28,6 +28,7 @@ import math
 import socket
 from typing import Any, Callable
 
+from . import keys
 from .errors import LvsCfError, Problem
 from .model import FailoverService, LvsConfig, RealServer, VirtualServer
 
@@ -42,6 +43,12 @@ E_BOOL = "boolean expected"
 E_UNKNOWN = "unknown command"
 E_LIST = "list expected"
 E_EMPTY = "Empty configuration"
+E_RANGE = "integer out of range (too many digits)"
+
+BOM = "\ufeff"
+MAX_PROBLEMS = 100
+# A longer integer is out of every range lvs.cf has (Python refuses > 4300 digits anyway).
+MAX_DIGITS = 40
 
 _BLANKS = " \t"
 _OTHER_ASCII_SPACE = "\v\f\x1c\x1d\x1e\x1f"
@@ -115,7 +122,7 @@ def c_int(tok: str) -> int:
 
     ``0x1F`` is hex, a leading ``0`` means octal (``010`` == 8), a sign is allowed.
     """
-    if tok.isdigit() and tok.isascii() and (tok[0] != "0" or len(tok) == 1):
+    if tok.isdigit() and tok.isascii() and (tok[0] != "0" or len(tok) == 1) and len(tok) < MAX_DIGITS:
         return int(tok)         # the common case: plain decimal
     s = tok.lstrip(" \t\n\v\f\r")
     neg = False
@@ -124,6 +131,8 @@ def c_int(tok: str) -> int:
         s = s[1:]
     if not s:
         raise _Stop(E_INT)
+    if len(s.lstrip("0xX")) > MAX_DIGITS and (_DIGITS | _HEX | {"x", "X"}).issuperset(s):
+        raise _Stop(E_RANGE)
     if s[0] != "0":
         if not _DIGITS.issuperset(s):
             raise _Stop(E_INT)
@@ -158,8 +167,9 @@ def _t_seconds(tok: str) -> float:
     """Integer seconds as Piranha, or (our extension) a decimal fraction."""
     try:
         return c_int(tok)
-    except _Stop:
-        pass
+    except _Stop as stop:
+        if stop.message == E_RANGE:
+            raise
     s = tok.strip()
     if s and _FLOAT_CHARS.issuperset(s) and any(ch in _DIGITS for ch in s):
         try:
@@ -176,8 +186,9 @@ def _t_port(tok: str) -> int:
     """Port number, or a TCP service name resolved like ``getservbyname``."""
     try:
         return c_int(tok)
-    except _Stop:
-        pass
+    except _Stop as stop:
+        if stop.message == E_RANGE:
+            raise
     try:
         return socket.getservbyname(tok, "tcp")
     except (OSError, ValueError, UnicodeError):
@@ -291,95 +302,39 @@ def _set_virtual_port(obj: Any, vals: list[str]) -> None:
     obj.port = port
 
 
-_GLOBAL: dict[str, Entry] = {
-    "serial_no": _field("serial_no", _v_int),
-    "primary": _field("primary", _v_str),
-    "primary_private": _field("primary_private", _v_str),
-    "primary_shared": _field("primary_shared", _v_str),
-    "backup": _field("backup", _v_str),
-    "backup_private": _field("backup_private", _v_str),
-    "backup_shared": _field("backup_shared", _v_str),
-    "backup_active": _field("backup_active", _v_bool),
-    "service": _field("service", _v_str),
-    "rsh_command": _field("rsh_command", _v_str),
-    "heartbeat": _field("heartbeat", _v_bool),
-    "heartbeat_port": _field("heartbeat_port", _v_port),
-    "keepalive": _field("keepalive", _v_seconds),
-    "deadtime": _field("deadtime", _v_seconds),
-    "heartbeat_key_file": _field("heartbeat_key_file", _v_str),  # extension (pulse HMAC)
-    "network": _field("network", _v_str),
-    "nat_router": _special(_set_nat_router),
-    "nat_nmask": _field("nat_nmask", _v_str),
-    "reservation_conflict_action": _field("reservation_conflict_action", _v_str),
-    "debug_level": _field("debug_level", _v_str),
-    "active_cmd": _field("active_cmd", _v_str),
-    "inactive_cmd": _field("inactive_cmd", _v_str),
-    "monitor_links": _field("monitor_links", _v_int),
-    "syncdaemon": _field("syncdaemon", _v_bool),
-    "syncd_iface": _field("syncd_iface", _v_str),
-    "syncd_id": _field("syncd_id", _v_int),
-    "tcp_timeout": _field("tcp_timeout", _v_int),
-    "tcpfin_timeout": _field("tcpfin_timeout", _v_int),
-    "udp_timeout": _field("udp_timeout", _v_int),
-    "hard_shutdown": _field("hard_shutdown", _v_bool),
-    "ipvsadm": _field("ipvsadm", _v_str),
-    "sync": _field("sync", _v_bool),
-    # legacy, parsed and unused by Piranha
-    "master": _discard(_v_str),
-    "dirs": _discard(_v_list),
+_CONVERTERS: dict[str, Callable[[list[str]], Any]] = {
+    keys.INT: _v_int, keys.BOOL: _v_bool, keys.SECONDS: _v_seconds, keys.PORT: _v_port,
+    keys.FWMARK: _v_fwmark, keys.STR: _v_str, keys.QUOTED: _v_str, keys.LIST: _v_list,
 }
 
-_VIRTUAL: dict[str, Entry] = {
-    "active": _field("active", _v_bool),
-    "address": _special(_set_address),
-    "vip_nmask": _field("vip_nmask", _v_str),
-    "sorry_server": _field("sorry_server", _v_str),
-    "fwmark": _field("fwmark", _v_fwmark),
-    "port": _special(_set_virtual_port),
-    "protocol": _field("protocol", _v_str),
-    "scheduler": _field("scheduler", _v_str),
-    "persistent": _field("persistent", _v_int),
-    "pmask": _field("pmask", _v_str),
-    "send": _field("send", _v_str),
-    "expect": _field("expect", _v_str),
-    "use_regex": _field("use_regex", _v_bool),
-    "send_program": _field("send_program", _v_str),
-    "load_monitor": _field("load_monitor", _v_str),
-    "timeout": _field("timeout", _v_seconds),
-    "reentry": _field("reentry", _v_seconds),
-    "quiesce_server": _field("quiesce_server", _v_bool),
-    "client_monitor": _field("client_monitor", _v_str),
-    "start_cmd": _discard(_v_str),
-    "stop_cmd": _discard(_v_str),
-    "master": _discard(_v_str),
-    "dirs": _discard(_v_list),
-}
 
-# Same parser as virtual blocks: check the syntax of LVS-only keys, keep FOS ones.
-_FAILOVER: dict[str, Entry] = dict(_VIRTUAL)
-_FAILOVER.update({
-    "fwmark": _discard(_v_fwmark),
-    "persistent": _discard(_v_int),
-    "use_regex": _discard(_v_bool),
-    "quiesce_server": _discard(_v_bool),
-    "protocol": _discard(_v_str),
-    "scheduler": _discard(_v_str),
-    "sorry_server": _discard(_v_str),
-    "pmask": _discard(_v_str),
-    "send_program": _discard(_v_str),
-    "load_monitor": _discard(_v_str),
-    "client_monitor": _discard(_v_str),
-    "port": _field("port", _v_port),
-    "start_cmd": _field("start_cmd", _v_str),
-    "stop_cmd": _field("stop_cmd", _v_str),
-})
+def _entry(k: keys.Key) -> Entry:
+    """How the parser handles one key of the table."""
+    if k.kind == keys.ADDRESS:
+        return _special(_set_nat_router if k.name == "nat_router" else _set_address)
+    if k.block == keys.VIRTUAL and k.name == "port":
+        return _special(_set_virtual_port)
+    conv = _CONVERTERS[k.kind]
+    return _field(k.field, conv) if k.field else _discard(conv)
 
-_SERVER: dict[str, Entry] = {
-    "address": _field("address", _v_str),
-    "active": _field("active", _v_bool),
-    "weight": _field("weight", _v_int),
-    "port": _field("port", _v_int),
-}
+
+def _table(block: str) -> dict[str, Entry]:
+    """Keyword -> entry for the keys that have a line of their own in ``block``."""
+    return {k.name: _entry(k) for k in keys.of(block) if k.kind not in (keys.NAME, keys.DEVICE)}
+
+
+def _shared(own: str, other: str) -> dict[str, Entry]:
+    """Virtual and failover blocks share one grammar: the other block's keys are checked and dropped."""
+    table = {k.name: _discard(_CONVERTERS[k.kind]) for k in keys.of(other)
+             if k.kind not in (keys.NAME, keys.DEVICE, keys.ADDRESS)}
+    table.update(_table(own))
+    return table
+
+
+_GLOBAL = _table(keys.GLOBAL)
+_VIRTUAL = _shared(keys.VIRTUAL, keys.FAILOVER)
+_FAILOVER = _shared(keys.FAILOVER, keys.VIRTUAL)
+_SERVER = _table(keys.SERVER)
 
 KEYWORDS = {
     "global": frozenset(_GLOBAL), "virtual": frozenset(_VIRTUAL),
@@ -390,31 +345,28 @@ KEYWORDS = {
 # --------------------------------------------------------------------------- parser
 
 def parse(text: str) -> LvsConfig:
-    """Parse lvs.cf ``text``; raise :class:`LvsCfError` naming the first bad line.
+    """Parse lvs.cf ``text``; raise :class:`LvsCfError` naming every bad line.
 
     Only syntax and value types are checked here; call ``validate`` (or use
-    ``load``) for the semantic rules.
+    ``load``) for the semantic rules.  A bad line is reported and skipped, so
+    one typo does not hide the next (at most ``MAX_PROBLEMS`` are reported).
+    A UTF-8 byte order mark before the first line is ignored.
     """
+    if text.startswith(BOM):
+        text = text[1:]
     if not text.strip(" \t\r\n"):
         raise LvsCfError(Problem(0, E_EMPTY))
-    cfg = LvsConfig()
-    block: Any = cfg
-    kind = "global"
-    table = _GLOBAL
-    outer: Any = None          # virtual/failover that holds the current server block
-    outer_kind = ""
-    opened_at = outer_opened_at = 0
-    lineno = 0
-    toks: list[str] = []
-    try:
-        lines = text.split("\n")
-        if "\r" in text:               # a line ends at its first CR (DOS files)
-            lines = [line.partition("\r")[0] for line in lines]
-        # str.split() splits on exactly blank and tab for an ASCII line without the
-        # other ASCII whitespace (\v \f \x1c-\x1f), which the whole text is checked for once.
-        fast = not any(ch in text for ch in _OTHER_ASCII_SPACE)
-        for lineno, line in enumerate(lines, 1):
-            toks = []       # (reset first: a quote error must not blame the previous key)
+    state = _State()
+    lines = text.split("\n")
+    if "\r" in text:               # a line ends at its first CR (DOS files)
+        lines = [line.partition("\r")[0] for line in lines]
+    # str.split() splits on exactly blank and tab for an ASCII line without the
+    # other ASCII whitespace (\v \f \x1c-\x1f), which the whole text is checked for once.
+    fast = not any(ch in text for ch in _OTHER_ASCII_SPACE)
+    problems: list[Problem] = []
+    for lineno, line in enumerate(lines, 1):
+        toks: list[str] = []   # (reset first: a quote error must not blame the previous key)
+        try:
             if fast and line.isascii() and '"' not in line and "'" not in line:
                 toks = line.split()
                 if not toks or toks[0][0] == "#":
@@ -424,60 +376,100 @@ def parse(text: str) -> LvsConfig:
                 if not line or line[0] == "#":
                     continue
                 toks = _tokenize(line)
-            key = toks[0]
-            entry = table.get(key)
-            if entry is not None and len(toks) > 1 and toks[1] == "=":
-                attr, fn = entry
-                if attr is None:
-                    fn(block, toks[2:])
-                elif len(toks) == 3:
-                    value = toks[2] if fn is None else fn(toks[2])
-                    if attr:
-                        setattr(block, attr, value)
-                else:
-                    raise _Stop(E_MISSING if len(toks) < 3 else E_EXTRA)
-                block._lines[key] = lineno
-                continue
-            if key == "}" and len(toks) == 1:
-                if kind == "global":
-                    raise _Stop("unexpected '}' (no block is open)")
-                if kind == "server":
-                    block, kind, opened_at = outer, outer_kind, outer_opened_at
-                    table = _VIRTUAL if kind == "virtual" else _FAILOVER
-                else:
-                    block, kind, table = cfg, "global", _GLOBAL
-                continue
-            if key in ("virtual", "failover", "server") and entry is None:
-                opening = _open_block(toks, kind)
-                if opening == "server":
-                    outer, outer_kind, outer_opened_at = block, kind, opened_at
-                    server = RealServer(name=toks[1], line=lineno)
-                    if kind == "virtual":
-                        block.servers.append(server)
-                    # else: checked but dropped, real servers mean nothing to FOS
-                    block = server
-                    kind, table = "server", _SERVER
-                elif opening == "virtual":
-                    block = VirtualServer(name=toks[1], line=lineno)
-                    cfg.virtuals.append(block)
-                    kind, table = "virtual", _VIRTUAL
-                else:
-                    block = FailoverService(name=toks[1], line=lineno)
-                    cfg.failovers.append(block)
-                    kind, table = "failover", _FAILOVER
-                opened_at = lineno
-                continue
-            if entry is None:
-                raise _Stop(_unknown_message(key, kind), key)
-            raise _Stop(E_EQUAL, key)
-    except _Stop as stop:
-        where = stop.key or (toks[0] if toks else None)
-        raise LvsCfError(Problem(lineno, stop.message, where)) from None
-    if kind != "global":
-        raise LvsCfError(Problem(
-            opened_at, f"{E_EOF}: block '{kind} {block.name}' opened here is never closed",
-            kind))
-    return cfg
+            state.line(toks, lineno)
+        except _Stop as stop:
+            problems.append(Problem(lineno, stop.message, stop.key or (toks[0] if toks else None)))
+            if len(problems) >= MAX_PROBLEMS:
+                break
+            state.recover(toks, lineno)
+    if state.kind != "global" and len(problems) < MAX_PROBLEMS:
+        problems.append(Problem(
+            state.opened_at, f"{E_EOF}: block '{state.kind} {state.block.name}' opened here is never "
+            "closed", state.kind))
+    if problems:
+        raise LvsCfError(problems)
+    return state.cfg
+
+
+class _State:
+    """Where the parser is: the configuration so far and the block being filled."""
+
+    def __init__(self) -> None:
+        self.cfg = LvsConfig()
+        self.block: Any = self.cfg
+        self.kind = "global"
+        self.table = _GLOBAL
+        self.outer: Any = None          # virtual/failover that holds the current server block
+        self.outer_kind = ""
+        self.opened_at = self.outer_opened_at = 0
+
+    def line(self, toks: list[str], lineno: int) -> None:
+        """Apply one non-blank, non-comment line (its tokens)."""
+        key = toks[0]
+        entry = self.table.get(key)
+        if entry is not None and len(toks) > 1 and toks[1] == "=":
+            attr, fn = entry
+            if attr is None:
+                fn(self.block, toks[2:])
+            elif len(toks) == 3:
+                value = toks[2] if fn is None else fn(toks[2])
+                if attr:
+                    setattr(self.block, attr, value)
+            else:
+                raise _Stop(E_MISSING if len(toks) < 3 else E_EXTRA)
+            self.block._lines[key] = lineno
+            return
+        if key == "}" and len(toks) == 1:
+            self.close()
+            return
+        if key in ("virtual", "failover", "server") and entry is None:
+            self.open(_open_block(toks, self.kind), toks[1], lineno)
+            return
+        if entry is None:
+            raise _Stop(_unknown_message(key, self.kind), key)
+        raise _Stop(E_EQUAL, key)
+
+    def close(self) -> None:
+        """A ``}`` line."""
+        if self.kind == "global":
+            raise _Stop("unexpected '}' (no block is open)")
+        if self.kind == "server":
+            self.block, self.kind, self.opened_at = self.outer, self.outer_kind, self.outer_opened_at
+            self.table = _VIRTUAL if self.kind == "virtual" else _FAILOVER
+        else:
+            self.block, self.kind, self.table = self.cfg, "global", _GLOBAL
+
+    def open(self, opening: str, name: str, lineno: int) -> None:
+        """Enter a ``virtual``/``failover``/``server`` block called ``name``."""
+        if opening == "server":
+            self.outer, self.outer_kind, self.outer_opened_at = self.block, self.kind, self.opened_at
+            server = RealServer(name=name, line=lineno)
+            if self.kind == "virtual":
+                self.block.servers.append(server)
+            # else: checked but dropped, real servers mean nothing to FOS
+            self.block = server
+            self.kind, self.table = "server", _SERVER
+        elif opening == "virtual":
+            self.block = VirtualServer(name=name, line=lineno)
+            self.cfg.virtuals.append(self.block)
+            self.kind, self.table = "virtual", _VIRTUAL
+        else:
+            self.block = FailoverService(name=name, line=lineno)
+            self.cfg.failovers.append(self.block)
+            self.kind, self.table = "failover", _FAILOVER
+        self.opened_at = lineno
+
+    def recover(self, toks: list[str], lineno: int) -> None:
+        """After a bad line: still enter a block its line clearly opens, so its keys do not cascade."""
+        if "{" not in toks[1:] or toks[0] not in ("virtual", "failover", "server"):
+            return
+        what = toks[0]
+        if what == "server" and self.kind not in ("virtual", "failover"):
+            return
+        if what != "server":
+            while self.kind != "global":
+                self.close()
+        self.open(what, toks[1] if toks[1] != "{" else "", lineno)
 
 
 def _open_block(toks: list[str], kind: str) -> str:

@@ -25,10 +25,13 @@ except where noted):
 from __future__ import annotations
 
 import math
+import re
 import socket
 from typing import Any
 
+from . import keys
 from .errors import LvsCfError, Problem
+from .health import expect_pattern, split_program
 from .model import (
     CONFLICT_ACTIONS,
     LOAD_MONITORS,
@@ -155,12 +158,65 @@ def _check_int(c: _Collector, obj: Any, key: str, low: float, high: float) -> No
         c.add(obj, key, f"{value} is out of range ({low}..{high})")
 
 
-def _check_seconds(c: _Collector, obj: Any, key: str, allow_zero: bool) -> None:
+def _check_seconds(c: _Collector, obj: Any, k: keys.Key) -> None:
+    key = k.name
     value = getattr(obj, key)
+    low, high = k.low or 0, k.high or keys.MAX_SECONDS
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         c.add(obj, key, "number of seconds expected")
-    elif value < 0 or (value == 0 and not allow_zero):
-        c.add(obj, key, f"must be {'0 or more' if allow_zero else 'more than 0'} seconds")
+    elif value < 0 or (value == 0 and low > 0):
+        c.add(obj, key, f"must be {'more than 0' if low > 0 else '0 or more'} seconds")
+    elif not low <= value <= high:
+        c.add(obj, key, f"{_n(value)} seconds is out of range ({_n(low)}..{_n(high)})")
+
+
+def _check_numbers(c: _Collector, obj: Any, block: str, skip: tuple[str, ...] = ()) -> None:
+    """Every bounded number of ``block``: finite, and inside what pulse, IPVS and SQLite hold."""
+    for k in keys.of(block):
+        if k.low is None or k.high is None or not k.field or k.name in skip:
+            continue
+        if k.kind == keys.SECONDS:
+            _check_seconds(c, obj, k)
+        else:
+            _check_int(c, obj, k.field, k.low, k.high)
+
+
+_TEXT_KINDS = (keys.STR, keys.QUOTED, keys.ADDRESS, keys.DEVICE)
+
+
+def _check_types(c: _Collector, obj: Any, block: str) -> None:
+    """Text keys are writable text, booleans are booleans."""
+    for k in keys.of(block):
+        if not k.field or k.kind == keys.NAME:
+            continue
+        if k.kind in _TEXT_KINDS:
+            _check_text(c, obj, k.field, getattr(obj, k.field))
+        elif k.kind == keys.BOOL:
+            _check_bool(c, obj, k.field)
+
+
+def _check_program(c: _Collector, obj: Any, key: str, what: str) -> None:
+    """A program line pulse runs: an absolute path, and shlex can split it."""
+    value = getattr(obj, key)
+    if not isinstance(value, str):
+        return
+    try:
+        args = split_program(value)
+    except ValueError as exc:
+        c.add(obj, key, f"cannot be split into arguments ({exc}); balance the quotes")
+        return
+    if not args[0].startswith("/"):
+        c.add(obj, key, f"{what} must start with an absolute path")
+
+
+def _check_regex(c: _Collector, obj: Any) -> None:
+    """``use_regex = 1``: ``expect`` must compile as pulse compiles it."""
+    if obj.use_regex is not True or not isinstance(obj.expect, str):
+        return
+    try:
+        expect_pattern(obj.expect)
+    except (re.error, RecursionError, OverflowError) as exc:
+        c.add(obj, "expect", f"invalid regular expression: {exc}")
 
 
 def _check_choice(c: _Collector, obj: Any, key: str, choices: tuple[str, ...]) -> None:
@@ -201,38 +257,21 @@ def _check_name(c: _Collector, obj: Any, kind: str) -> None:
 
 # --------------------------------------------------------------------------- object checks
 
-_GLOBAL_TEXT = ("primary_shared", "backup_shared", "rsh_command", "debug_level", "active_cmd",
-                "inactive_cmd", "ipvsadm", "service", "network", "reservation_conflict_action",
-                "syncd_iface", "nat_nmask", "primary", "primary_private", "backup",
-                "backup_private", "nat_router", "nat_router_device", "heartbeat_key_file")
-_GLOBAL_BOOLS = ("backup_active", "heartbeat", "syncdaemon", "hard_shutdown", "sync")
-
-
 def _check_global(c: _Collector, cfg: LvsConfig) -> None:
-    for key in _GLOBAL_TEXT:
-        _check_text(c, cfg, key, getattr(cfg, key))
-    for key in _GLOBAL_BOOLS:
-        _check_bool(c, cfg, key)
-    _check_int(c, cfg, "serial_no", 0, 2 ** 63 - 1)
-    _check_int(c, cfg, "heartbeat_port", 1, 65535)
-    _check_int(c, cfg, "monitor_links", 0, 1)
-    _check_int(c, cfg, "syncd_id", 0, 255)
-    for key in ("tcp_timeout", "tcpfin_timeout", "udp_timeout"):
-        _check_int(c, cfg, key, 0, MAX_U32)
-    _check_seconds(c, cfg, "keepalive", allow_zero=False)
-    _check_seconds(c, cfg, "deadtime", allow_zero=False)
-    if (isinstance(cfg.keepalive, (int, float)) and isinstance(cfg.deadtime, (int, float))
+    _check_types(c, cfg, keys.GLOBAL)
+    _check_numbers(c, cfg, keys.GLOBAL)
+    if (cfg.backup_active is True and _is_number(cfg.keepalive) and _is_number(cfg.deadtime)
             and 0 < cfg.deadtime <= cfg.keepalive):
-        c.add(cfg, "deadtime", f"deadtime ({_n(cfg.deadtime)}) must be longer than keepalive "
-                               f"({_n(cfg.keepalive)})")
+        c.add(cfg, "deadtime", _deadtime_message(cfg))
     _check_choice(c, cfg, "service", SERVICES)
     _check_choice(c, cfg, "network", NETWORKS)
     _check_choice(c, cfg, "reservation_conflict_action", CONFLICT_ACTIONS)
     for key in ("primary", "primary_private", "backup", "backup_private"):
         _check_ip(c, cfg, key, getattr(cfg, key), required=False)
-        if getattr(cfg, key) in _UNSPECIFIED:
+        # Piranha's GUI writes backup = 0.0.0.0 when there is no backup: it means "none".
+        if getattr(cfg, key) in _UNSPECIFIED and key != "backup":
             c.add(cfg, key, f"invalid host name or ip address: {getattr(cfg, key)}")
-    if cfg.backup_active is True and not cfg.backup:
+    if cfg.backup_active is True and (not cfg.backup or cfg.backup in _UNSPECIFIED):
         c.add(cfg, "backup_active", "backup_active = 1 but no backup address is set")
     nat_family = _check_ip(c, cfg, "nat_router", cfg.nat_router, required=False)
     if cfg.nat_router is not None and cfg.nat_router in _UNSPECIFIED:
@@ -245,28 +284,37 @@ def _check_global(c: _Collector, cfg: LvsConfig) -> None:
     if isinstance(cfg.heartbeat_key_file, str) and not cfg.heartbeat_key_file.startswith("/"):
         c.add(cfg, "heartbeat_key_file", "heartbeat_key_file must be an absolute path")
     for key in ("active_cmd", "inactive_cmd"):
-        value = getattr(cfg, key)
-        if isinstance(value, str) and not value.startswith("/"):
-            c.add(cfg, key, "command must start with an absolute path")
+        _check_program(c, cfg, key, "command")
     if (cfg.service == "lvs" and cfg.network == "nat" and cfg.nat_router is None
             and any(v.active for v in cfg.virtuals)):
         c.add(cfg, "network", "network = nat needs nat_router (the real servers' gateway)")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _deadtime_message(cfg: LvsConfig) -> str:
+    return f"deadtime ({_n(cfg.deadtime)}) must be longer than keepalive ({_n(cfg.keepalive)})"
+
+
+def warnings(cfg: LvsConfig) -> list[Problem]:
+    """Settings that do no harm now but would if enabled (``check`` prints them, nothing refuses)."""
+    found: list[Problem] = []
+    if (cfg.backup_active is not True and _is_number(cfg.keepalive) and _is_number(cfg.deadtime)
+            and 0 < cfg.deadtime <= cfg.keepalive):
+        message = _deadtime_message(cfg) + " (unused while backup_active = 0)"
+        found.append(Problem(cfg.key_line("deadtime"), message, "deadtime"))
+    return found
 
 
 def _n(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-_VIRTUAL_TEXT = ("address", "device", "vip_nmask", "sorry_server", "protocol", "scheduler",
-                 "pmask", "send", "expect", "send_program", "load_monitor", "client_monitor")
-
-
 def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
     _check_name(c, vs, "virtual")
-    for key in _VIRTUAL_TEXT:
-        _check_text(c, vs, key, getattr(vs, key))
-    for key in ("active", "use_regex", "quiesce_server"):
-        _check_bool(c, vs, key)
+    _check_types(c, vs, keys.VIRTUAL)
     family = _check_ip(c, vs, "address", vs.address, required=vs.active is True)
     if vs.device is not None and vs.address is None:
         c.add(vs, "address", "a device needs an address")
@@ -278,18 +326,15 @@ def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
         if family and sorry and sorry != family and cfg.network != "tunnel":
             c.add(vs, "sorry_server", "sorry_server and the virtual address are of "
                                       "different IP families")
-    _check_int(c, vs, "fwmark", 1, MAX_U32)
+    _check_numbers(c, vs, keys.VIRTUAL, skip=("port",))
     _check_int(c, vs, "port", 0 if vs.fwmark else 1, 65535)
-    _check_int(c, vs, "persistent", 0, MAX_U32)
     _check_choice(c, vs, "protocol", PROTOCOLS)
     _check_choice(c, vs, "scheduler", SCHEDULERS)
     _check_choice(c, vs, "load_monitor", LOAD_MONITORS)
-    _check_seconds(c, vs, "timeout", allow_zero=False)
-    _check_seconds(c, vs, "reentry", allow_zero=True)
-    for key in ("send_program", "client_monitor"):
-        value = getattr(vs, key)
-        if isinstance(value, str) and not value.startswith("/"):
-            c.add(vs, key, "program must start with an absolute path")
+    _check_program(c, vs, "send_program", "program")
+    if isinstance(vs.client_monitor, str) and not vs.client_monitor.startswith("/"):
+        c.add(vs, "client_monitor", "program must start with an absolute path")
+    _check_regex(c, vs)
     names: set[str] = set()
     targets: set[tuple[str, int]] = set()
     for rs in vs.servers:
@@ -307,30 +352,24 @@ def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
 def _check_server(c: _Collector, cfg: LvsConfig, vs: VirtualServer, rs: RealServer,
                   vip_family: int | None) -> None:
     _check_name(c, rs, "server")
-    _check_text(c, rs, "address", rs.address)
-    for key in ("active",):
-        _check_bool(c, rs, key)
+    _check_types(c, rs, keys.SERVER)
     family = _check_ip(c, rs, "address", rs.address, required=rs.active is True)
     if (vip_family and family and family != vip_family and cfg.network != "tunnel"):
         c.add(rs, "address", "real server and virtual address are of different IP families "
                              "(only network = tunnel can mix them)")
-    _check_int(c, rs, "weight", 0, 65535)
+    _check_numbers(c, rs, keys.SERVER, skip=("port",))
     _check_int(c, rs, "port", 0 if vs.fwmark else 1, 65535)
 
 
 def _check_failover(c: _Collector, cfg: LvsConfig, fos: FailoverService) -> None:
     _check_name(c, fos, "failover")
-    for key in ("address", "device", "vip_nmask", "send", "expect", "start_cmd", "stop_cmd"):
-        _check_text(c, fos, key, getattr(fos, key))
-    _check_bool(c, fos, "active")
+    _check_types(c, fos, keys.FAILOVER)
     family = _check_ip(c, fos, "address", fos.address, required=fos.active is True)
     if fos.device is not None and fos.address is None:
         c.add(fos, "address", "a device needs an address")
     _check_device(c, fos, "address", fos.device)
     _check_mask(c, fos, "vip_nmask", fos.vip_nmask, family, allow_prefix=True)
-    _check_int(c, fos, "port", 1, 65535)
-    _check_seconds(c, fos, "timeout", allow_zero=False)
-    _check_seconds(c, fos, "reentry", allow_zero=True)
+    _check_numbers(c, fos, keys.FAILOVER)
     if fos.active is True and cfg.service == "fos":
         for key in ("start_cmd", "stop_cmd"):
             if not getattr(fos, key):

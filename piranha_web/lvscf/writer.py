@@ -12,97 +12,33 @@ Unlike the GUI, lines are never truncated and keys Piranha's reader rejects
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
 from typing import Any
 
+from . import keys
 from .errors import LvsCfError, Problem
-from .model import FailoverService, LvsConfig, RealServer, VirtualServer
+from .model import LvsConfig
 
-# (key, kind, always) — kind: "num", "str", "quoted" (send/expect/commands), "addr".
-_GLOBAL_KEYS: tuple[tuple[str, str, bool], ...] = (
-    ("serial_no", "num", True),
-    ("primary", "str", False),
-    ("primary_private", "str", False),
-    ("primary_shared", "str", False),
-    ("service", "str", True),
-    ("rsh_command", "str", False),
-    ("backup_active", "num", True),
-    ("backup", "str", False),
-    ("backup_private", "str", False),
-    ("backup_shared", "str", False),
-    ("heartbeat", "num", True),
-    ("heartbeat_port", "num", True),
-    ("keepalive", "num", True),
-    ("deadtime", "num", True),
-    ("network", "str", True),
-    ("nat_router", "nat", False),
-    ("nat_nmask", "str", False),
-    ("reservation_conflict_action", "str", False),
-    ("debug_level", "str", True),
-    ("active_cmd", "str", False),
-    ("inactive_cmd", "str", False),
-    ("monitor_links", "num", False),
-    ("syncdaemon", "num", False),
-    # Not written by the GUI (0.8.6 additions and legacy keys): after its keys.
-    ("syncd_iface", "str", False),
-    ("syncd_id", "num", False),
-    ("heartbeat_key_file", "str", False),   # extension: pulse heartbeat secret
-    ("tcp_timeout", "num", False),
-    ("tcpfin_timeout", "num", False),
-    ("udp_timeout", "num", False),
-    ("hard_shutdown", "num", False),
-    ("ipvsadm", "str", False),
-    ("sync", "num", False),
-)
-
-_VIRTUAL_KEYS: tuple[tuple[str, str, bool], ...] = (
-    ("active", "num", True),
-    ("address", "addr", False),
-    ("sorry_server", "str", False),
-    ("vip_nmask", "str", False),
-    ("fwmark", "num", False),
-    ("port", "num", True),
-    ("persistent", "num", False),
-    ("pmask", "str", False),
-    ("send", "quoted", False),
-    ("expect", "quoted", False),
-    ("use_regex", "num", True),
-    ("send_program", "quoted", False),
-    ("load_monitor", "str", False),
-    ("scheduler", "str", True),
-    ("protocol", "str", True),
-    ("timeout", "num", True),
-    ("reentry", "num", True),
-    ("quiesce_server", "num", True),
-    ("client_monitor", "str", False),
-)
-
-_SERVER_KEYS: tuple[tuple[str, str, bool], ...] = (
-    ("address", "str", True),
-    ("active", "num", True),
-    ("port", "num", False),
-    ("weight", "num", True),
-)
-
-_FAILOVER_KEYS: tuple[tuple[str, str, bool], ...] = (
-    ("active", "num", True),
-    ("address", "addr", False),
-    ("vip_nmask", "str", False),
-    ("port", "num", True),
-    ("send", "quoted", False),
-    ("expect", "quoted", False),
-    ("timeout", "num", True),
-    ("reentry", "num", True),
-    ("start_cmd", "quoted", False),
-    ("stop_cmd", "quoted", False),
-)
+# Writer kinds: "num", "str", "quoted" (send/expect/commands), "addr" (IP [DEVICE]), "nat".
+_WRITE_KIND = {keys.INT: "num", keys.BOOL: "num", keys.SECONDS: "num", keys.PORT: "num",
+               keys.FWMARK: "num", keys.STR: "str", keys.QUOTED: "quoted"}
+Row = tuple[str, str, bool, Any]
 
 
-def _defaults(cls: type) -> dict[str, Any]:
-    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+def _rows(block: str) -> tuple[Row, ...]:
+    """(key, writer kind, always, Piranha default) of ``block``'s written keys, in file order."""
+    out: list[Row] = []
+    for k in keys.of(block):
+        if k.write == keys.NEVER:
+            continue
+        kind = ("nat" if block == keys.GLOBAL else "addr") if k.kind == keys.ADDRESS else _WRITE_KIND[k.kind]
+        out.append((k.name, kind, k.write == keys.ALWAYS, k.default))
+    return tuple(out)
 
 
-_DEFAULTS = {cls: _defaults(cls) for cls in (LvsConfig, VirtualServer, RealServer, FailoverService)}
+_GLOBAL_KEYS = _rows(keys.GLOBAL)
+_VIRTUAL_KEYS = _rows(keys.VIRTUAL)
+_SERVER_KEYS = _rows(keys.SERVER)
+_FAILOVER_KEYS = _rows(keys.FAILOVER)
 
 
 def _num(value: Any) -> str:
@@ -135,9 +71,8 @@ def _token(obj: Any, key: str, value: str, prefer_quotes: bool = False) -> str:
     raise _unwritable(obj, key, "value contains both quote kinds and cannot be written")
 
 
-def _emit(out: list[str], indent: str, obj: Any, keys: tuple[tuple[str, str, bool], ...]) -> None:
-    defaults = _DEFAULTS[type(obj)]
-    for key, kind, always in keys:
+def _emit(out: list[str], indent: str, obj: Any, rows: tuple[Row, ...]) -> None:
+    for key, kind, always, default in rows:
         if kind == "nat":
             value = obj.nat_router
             if value is None:
@@ -148,7 +83,7 @@ def _emit(out: list[str], indent: str, obj: Any, keys: tuple[tuple[str, str, boo
             out.append(f"{indent}nat_router = {text}")
             continue
         value = getattr(obj, key)
-        if value is None or (not always and value == defaults.get(key)):
+        if value is None or (not always and value == default):
             continue
         if kind == "num":
             text = _num(value)

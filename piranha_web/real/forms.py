@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from wtforms import StringField
-
 from .. import formkit as fk
+from ..lvscf.keys import SERVER as S
 
 
 class RealServerForm(fk.ConsoleForm):
     """Name, Address, Weight (+ an optional port: blank = the virtual server's port)."""
 
-    name = StringField("Name")
-    address = StringField("Address")
-    port = StringField("Port")
-    weight = StringField("Weight")
+    name = fk.field(S, "name")
+    address = fk.field(S, "address")
+    port = fk.field(S, "port")
+    weight = fk.field(S, "weight")
 
-    CONVERTERS: ClassVar[dict[str, fk.Converter]] = {
-        "name": fk.required_text, "address": fk.text, "port": fk.optional_integer, "weight": fk.integer,
-    }
     FIELD_FOR: ClassVar[dict[str, str]] = {"server": "name"}

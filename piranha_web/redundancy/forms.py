@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, StringField
+from wtforms import BooleanField, HiddenField
 
 from .. import formkit as fk
+from ..lvscf.keys import GLOBAL as G
 
 
 class RedundancyForm(fk.ConsoleForm):
     """Backup addresses, heartbeat timing, link monitoring and the sync daemon."""
 
-    backup = StringField("Redundant server public IP")
-    backup_private = StringField("Redundant server private IP")
-    keepalive = StringField("Heartbeat Interval (seconds)")
-    deadtime = StringField("Assume dead after (seconds)")
-    heartbeat_port = StringField("Heartbeat runs on port")
-    monitor_links = BooleanField("Monitor NIC links for failures")
-    syncdaemon = BooleanField("Syncdaemon")
-    syncd_iface = StringField("Sync daemon interface")
-    syncd_id = StringField("Sync daemon id")
-
-    CONVERTERS: ClassVar[dict[str, fk.Converter]] = {
-        "backup": fk.text, "backup_private": fk.text, "keepalive": fk.seconds, "deadtime": fk.seconds,
-        "heartbeat_port": lambda v: fk.optional_integer(v) or 539,
-        "monitor_links": lambda v: int(fk.boolean(v)), "syncdaemon": fk.boolean,
-        "syncd_iface": fk.text, "syncd_id": fk.optional_integer,
-    }
+    backup = fk.field(G, "backup")
+    backup_private = fk.field(G, "backup_private")
+    keepalive = fk.field(G, "keepalive")
+    deadtime = fk.field(G, "deadtime")
+    heartbeat_port = fk.field(G, "heartbeat_port")
+    heartbeat_key_file = fk.field(G, "heartbeat_key_file")
+    monitor_links = fk.field(G, "monitor_links", BooleanField)
+    syncdaemon = fk.field(G, "syncdaemon", BooleanField)
+    syncd_iface = fk.field(G, "syncd_iface")
+    syncd_id = fk.field(G, "syncd_id")
 
 
 class ToggleForm(FlaskForm):

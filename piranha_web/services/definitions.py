@@ -13,20 +13,15 @@ from typing import Any, Sequence
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..lvscf import keys
 from ..models import FailoverService, RealServer, VirtualServer
 from .changes import Change, Conflict, Mutation, NotFound
 from .lvsconfig import FAILOVER_FIELDS, GLOBAL_FIELDS, GLOBAL_REF, REAL_FIELDS, VIRTUAL_FIELDS, settings_row
 
 # GUI defaults for new objects (parse.php add_virtual / add_server), not the parser's.
-NEW_VIRTUAL: dict[str, Any] = {
-    "name": "", "active": False, "address": "", "device": "eth0:1", "port": 80, "protocol": "tcp",
-    "scheduler": "wlc", "timeout": 6, "reentry": 15, "send": "GET / HTTP/1.0\\r\\n\\r\\n",
-    "expect": "HTTP", "use_regex": False, "load_monitor": "none", "quiesce_server": False,
-    "persistent": 0,
-}
-NEW_REAL: dict[str, Any] = {"name": "", "address": "", "active": False, "weight": 1, "port": None}
-NEW_FAILOVER: dict[str, Any] = {"name": "", "active": False, "address": "", "device": "eth0:1", "port": 80,
-                                "timeout": 10, "reentry": 180}
+NEW_VIRTUAL: dict[str, Any] = keys.gui_defaults(keys.VIRTUAL)
+NEW_REAL: dict[str, Any] = keys.gui_defaults(keys.SERVER)
+NEW_FAILOVER: dict[str, Any] = keys.gui_defaults(keys.FAILOVER)
 
 
 def snapshot(row: Any, keys: Sequence[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,21 +22,17 @@ from sqlalchemy.orm import Session
 
 from .. import lvscf
 from ..extensions import db
-from ..lvscf import files
+from ..lvscf import files, keys
 from ..models import FailoverService, GlobalSettings, RealServer, Revision, VirtualServer
 from .schema import file_lock
 
 
-def _keys(cls: type, *skip: str) -> tuple[str, ...]:
-    """The lvs.cf keys of a model dataclass (its public fields minus structure and line data)."""
-    return tuple(f.name for f in fields(cls) if not f.name.startswith("_") and f.name not in ("line", *skip))
-
-
-# Every key must have a DB column (tests/services/test_lvsconfig.py checks it), or an import would drop it.
-GLOBAL_FIELDS = _keys(lvscf.LvsConfig, "virtuals", "failovers")
-VIRTUAL_FIELDS = _keys(lvscf.VirtualServer, "servers")
-REAL_FIELDS = _keys(lvscf.RealServer)
-FAILOVER_FIELDS = _keys(lvscf.FailoverService)
+# The lvs.cf keys of each block, from the key table.  Every key must have a DB column
+# (tests/services/test_lvsconfig.py checks it), or an import would drop it.
+GLOBAL_FIELDS = keys.fields(keys.GLOBAL)
+VIRTUAL_FIELDS = keys.fields(keys.VIRTUAL)
+REAL_FIELDS = keys.fields(keys.SERVER)
+FAILOVER_FIELDS = keys.fields(keys.FAILOVER)
 
 ObjectRef = tuple[str, int]  # ("global"|"virtual"|"real"|"failover", row id)
 GLOBAL_REF: ObjectRef = ("global", 1)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField
 
 from .. import formkit as fk
+from ..lvscf.keys import VIRTUAL as V
 from ..lvscf.model import LOAD_MONITORS, PROTOCOLS, SCHEDULERS
 
 SCHEDULER_LABELS = {
@@ -24,29 +25,23 @@ YES_NO = [("1", "Yes"), ("0", "No")]
 class VirtualServerForm(fk.ConsoleForm):
     """The VIRTUAL SERVER sub-panel; ``address`` problems land on the VIP field."""
 
-    name = StringField("Name")
-    port = StringField("Application port")
-    protocol = SelectField("Protocol", choices=fk.options([(p, p) for p in PROTOCOLS]))
-    address = StringField("Virtual IP Address")
-    vip_nmask = SelectField("Virtual IP Network Mask", choices=fk.netmasks(16), validate_choice=False)
-    sorry_server = StringField("Sorry Server")
-    fwmark = StringField("Firewall Mark")
-    device = StringField("Device")
-    reentry = StringField("Re-entry Time (seconds)")
-    timeout = StringField("Service Timeout (seconds)")
-    quiesce_server = RadioField("Quiesce server", choices=fk.options(YES_NO), default="0")
-    load_monitor = SelectField("Load monitoring tool", choices=LOAD_MONITOR_CHOICES, validate_choice=False)
-    scheduler = SelectField("Scheduling", choices=SCHEDULER_CHOICES, validate_choice=False)
-    persistent = StringField("Persistence")
-    pmask = SelectField("Persistence Network Mask", choices=fk.netmasks(16), validate_choice=False)
+    name = fk.field(V, "name")
+    port = fk.field(V, "port")
+    protocol = fk.field(V, "protocol", SelectField, choices=fk.options([(p, p) for p in PROTOCOLS]))
+    address = fk.field(V, "address")
+    vip_nmask = fk.field(V, "vip_nmask", SelectField, choices=fk.netmasks(16), validate_choice=False)
+    sorry_server = fk.field(V, "sorry_server")
+    fwmark = fk.field(V, "fwmark")
+    device = fk.field(V, "device")
+    reentry = fk.field(V, "reentry")
+    timeout = fk.field(V, "timeout")
+    quiesce_server = fk.field(V, "quiesce_server", RadioField, choices=fk.options(YES_NO), default="0")
+    load_monitor = fk.field(V, "load_monitor", SelectField, choices=LOAD_MONITOR_CHOICES,
+                            validate_choice=False)
+    scheduler = fk.field(V, "scheduler", SelectField, choices=SCHEDULER_CHOICES, validate_choice=False)
+    persistent = fk.field(V, "persistent")
+    pmask = fk.field(V, "pmask", SelectField, choices=fk.netmasks(16), validate_choice=False)
 
-    CONVERTERS: ClassVar[dict[str, fk.Converter]] = {
-        "name": fk.required_text, "port": fk.integer, "protocol": fk.choice, "address": fk.text,
-        "vip_nmask": fk.choice, "sorry_server": fk.text, "fwmark": fk.optional_integer, "device": fk.text,
-        "reentry": fk.seconds, "timeout": fk.seconds, "quiesce_server": fk.boolean,
-        "load_monitor": fk.choice, "scheduler": fk.choice, "persistent": fk.zero_if_blank,
-        "pmask": fk.choice,
-    }
     FIELD_FOR: ClassVar[dict[str, str]] = {"virtual": "name"}
 
     def fit_choices(self) -> None:
@@ -59,14 +54,10 @@ class VirtualServerForm(fk.ConsoleForm):
 class MonitoringScriptsForm(fk.ConsoleForm):
     """The MONITORING SCRIPTS sub-panel: send/expect or an external program."""
 
-    send_program = StringField("Sending Program")
-    send = StringField("Send")
-    expect = StringField("Expect")
-    use_regex = BooleanField("Treat expect string as a regular expression")
-
-    CONVERTERS: ClassVar[dict[str, fk.Converter]] = {
-        "send_program": fk.text, "send": fk.raw_text, "expect": fk.raw_text, "use_regex": fk.boolean,
-    }
+    send_program = fk.field(V, "send_program")
+    send = fk.field(V, "send")
+    expect = fk.field(V, "expect")
+    use_regex = fk.field(V, "use_regex", BooleanField)
 
 
 def virtual_form_data(row: object) -> dict[str, object]:

@@ -77,7 +77,7 @@ def test_seed_export_says_what_pulse_does(seed_file: Path) -> None:
     assert "192.168.1.10/24 dev eth1 label eth1:1" in text     # the NAT router address
     assert "real_server 192.168.1.1 80 {" in text and "real_server 192.168.1.2 80 {" in text
     assert f"virtual_router_id {VRRP_ROUTER_ID}" in text
-    assert "HTTP_GET" in text and "path /" in text
+    assert "HTTP_GET" in text and 'path "/"' in text
 
 
 def test_seed_round_trips(seed_file: Path) -> None:

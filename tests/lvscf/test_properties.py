@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from piranha_web.lvscf import (
     parse,
     validate,
 )
+from piranha_web.lvscf.health import expect_pattern, split_program
 from piranha_web.lvscf.model import (
     CONFLICT_ACTIONS,
     LOAD_MONITORS,
@@ -42,6 +44,25 @@ free_text = st.text(
     st.characters(exclude_categories=["Cs"], exclude_characters="\n\r\x00"),
     max_size=12).filter(lambda s: not ('"' in s and "'" in s))
 paths = st.builds(lambda s: "/" + s, free_text)
+
+
+def _splits(command: str) -> bool:
+    try:
+        return split_program(command)[0].startswith("/")
+    except ValueError:
+        return False
+
+
+def _compiles(expect: str | None) -> bool:
+    try:
+        expect_pattern(expect or "")
+    except re.error:
+        return False
+    return True
+
+
+# Program lines pulse runs: shlex must split them (an unbalanced quote is refused).
+programs = paths.filter(_splits)
 ipv4 = st.ip_addresses(v=4).filter(lambda a: not a.is_unspecified).map(str)
 ipv6 = st.ip_addresses(v=6).filter(lambda a: not a.is_unspecified).map(str)
 devices = st.sampled_from(["eth0", "eth0:1", "eth1:12", "bond0.100", "enp3s0f1:vip"])
@@ -56,7 +77,7 @@ ports = st.integers(1, 65535)
 bools = st.booleans()
 any_port = st.integers(0, 65535)
 weights = st.integers(0, 65535)
-u32 = st.integers(0, 2 ** 32 - 1)
+ipvs_seconds = st.integers(0, (2 ** 31 - 1) // 1000)
 counts = st.integers(0, 3)
 few = st.integers(0, 2)
 families = st.sampled_from(["v4", "v6"])
@@ -64,6 +85,7 @@ prefixes = st.integers(0, 128).map(str)
 reentries = st.just(0) | seconds
 opt_text = st.none() | free_text
 opt_paths = st.none() | paths
+opt_programs = st.none() | programs
 opt_devices = st.none() | devices
 opt_masks = st.none() | masks
 opt_prefixes = st.none() | prefixes
@@ -98,18 +120,19 @@ def _virtual_server(draw: st.DrawFn, index: int) -> VirtualServer:
         port=draw(any_port if fwmark else ports),
         protocol=draw(protocols),
         scheduler=draw(schedulers),
-        persistent=draw(u32),
+        persistent=draw(ipvs_seconds),
         pmask=draw(opt_masks if v4 else opt_prefixes),
         send=draw(opt_text),
         expect=draw(opt_text),
         use_regex=draw(bools),
-        send_program=draw(opt_paths),
+        send_program=draw(opt_programs),
         load_monitor=draw(opt_monitors),
         timeout=draw(seconds),
         reentry=draw(reentries),
         quiesce_server=draw(bools),
         client_monitor=draw(opt_paths),
     )
+    vs.use_regex = vs.use_regex and _compiles(vs.expect)
     seen: set[tuple[str, int]] = set()
     for i in range(draw(counts)):
         rs = _real_server(draw, i, "v4" if v4 else "v6", fwmark is not None)
@@ -139,7 +162,7 @@ global_fields = st.fixed_dictionaries({
     "backup_private": opt_ipv4,
     "backup_shared": opt_text,
     "heartbeat": bools,
-    "heartbeat_port": ports,
+    "heartbeat_port": st.integers(1, 65534),   # config sync listens on the next port
     "heartbeat_key_file": opt_paths,
     "network": st.sampled_from(NETWORKS),
     "nat_router": ipv4,
@@ -147,13 +170,13 @@ global_fields = st.fixed_dictionaries({
     "nat_nmask": opt_masks,
     "reservation_conflict_action": st.none() | st.sampled_from(CONFLICT_ACTIONS),
     "debug_level": st.sampled_from(["NONE", "LOW", "x y"]),
-    "active_cmd": opt_paths,
-    "inactive_cmd": opt_paths,
+    "active_cmd": opt_programs,
+    "inactive_cmd": opt_programs,
     "monitor_links": st.integers(0, 1),
     "syncdaemon": bools,
     "syncd_iface": st.none() | st.sampled_from(["eth0", "eth1", "bond0.7"]),
     "syncd_id": st.none() | st.integers(0, 255),
-    "tcp_timeout": u32,
+    "tcp_timeout": ipvs_seconds,
     "tcpfin_timeout": st.integers(0, 600),
     "udp_timeout": st.integers(0, 600),
     "hard_shutdown": bools,

@@ -72,7 +72,8 @@ def test_minimal_configs_are_valid() -> None:
     (HEAD + "syncd_id = 256", 3, "syncd_id", "out of range"),
     (HEAD + "tcp_timeout = -5", 3, "tcp_timeout", "out of range"),
     (HEAD + "keepalive = 0", 3, "keepalive", "more than 0"),
-    (HEAD + "keepalive = 6\ndeadtime = 5", 4, "deadtime", "longer than keepalive"),
+    (HEAD + "backup_active = 1\nbackup = 192.0.2.2\nkeepalive = 6\ndeadtime = 5", 6, "deadtime",
+     "longer than keepalive"),
     # enumerations
     (_vs("scheduler = fifo"), 6, "scheduler", "invalid argument"),
     (_vs("protocol = sctp"), 6, "protocol", "invalid argument"),

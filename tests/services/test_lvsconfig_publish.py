@@ -147,7 +147,8 @@ def test_a_change_that_breaks_another_object_is_refused_naming_it(app) -> None:
 
 def test_an_incomplete_configuration_is_saved_but_not_written(app, lvs_cf) -> None:
     with app.app_context():  # a state the console cannot publish (say, left by an older version)
-        db.session.get(GlobalSettings, 1).deadtime = 1
+        row = db.session.get(GlobalSettings, 1)
+        row.backup_active, row.backup, row.deadtime = True, "192.0.2.2", 1
         db.session.commit()
     outcome = run(app, definitions.create_virtual({"name": "www", "address": "203.0.113.10"}))
     assert outcome.changed and not outcome.published and not lvs_cf.exists()

@@ -115,6 +115,20 @@ def test_first_start_imports_an_existing_file(app_factory, login_as, tmp_path) -
         assert db.session.query(Revision).count() == 1
 
 
+def test_first_start_with_an_integer_of_thousands_of_digits(app_factory, login_as) -> None:
+    app = app_factory("serial_no = " + "9" * 5000 + "\n")
+    with app.app_context():
+        assert db.session.query(Revision).count() == 0
+    assert login_as(app).get("/settings/").status_code == 200
+
+
+def test_first_start_imports_a_piranha_gui_file_with_a_bom_and_no_backup(app_factory) -> None:
+    app = app_factory("\ufeffserial_no = 5\nprimary = 192.0.2.1\nbackup_active = 0\nbackup = 0.0.0.0\n"
+                      "network = direct\nkeepalive = 6\ndeadtime = 6\n")
+    with app.app_context():
+        assert db.session.query(Revision).one().serial_no == 5
+
+
 def test_first_start_leaves_an_invalid_file_for_the_banner(app_factory, login_as) -> None:
     app = app_factory("serial_no = 1\nport = 80\n")
     with app.app_context():

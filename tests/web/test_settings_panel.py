@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from piranha_web import lvscf
 
+PANEL = "/redundancy/"   # the panel form (the ENABLE/DISABLE form comes first on the page)
 LABELS = ["Primary server public IP", "Primary server private IP", "Use network type", "NAT Router IP",
           "NAT Router netmask", "NAT Router device"]
 
@@ -105,9 +108,43 @@ def test_redundancy_enable_needs_a_backup_address(console, lvs_cf) -> None:
 
 
 def test_redundancy_deadtime_must_exceed_keepalive(console) -> None:
-    response = console.submit("/redundancy/", {"keepalive": "10", "deadtime": "5"})
+    console.submit("/settings/", {"primary": "192.0.2.1"})
+    console.submit("/redundancy/", {"backup": "192.0.2.2"}, action=PANEL)
+    toggle = console.form("/redundancy/", action="/redundancy/toggle")
+    console.client.post("/redundancy/toggle", data=toggle)
+    response = console.submit("/redundancy/", {"keepalive": "10", "deadtime": "5"}, action=PANEL)
     assert response.status_code == 422
     assert 'id="deadtime-error"' in response.get_data(as_text=True)
+
+
+def test_redundancy_short_deadtime_is_accepted_without_a_backup(console, lvs_cf) -> None:
+    """Neither setting is used while backup_active = 0 (``piranha-config check`` warns)."""
+    response = console.submit("/redundancy/", {"keepalive": "10", "deadtime": "5"}, action=PANEL)
+    assert response.status_code in (302, 303)
+    assert lvscf.load(lvs_cf.read_text()).deadtime == 5
+
+
+def test_redundancy_shows_and_saves_the_heartbeat_key_file(console, lvs_cf) -> None:
+    html = console.get("/redundancy/").get_data(as_text=True)
+    assert 'id="heartbeat_key_file"' in html and "Heartbeat key file" in html
+    response = console.submit("/redundancy/", {"heartbeat_key_file": "relative/key"}, action=PANEL)
+    assert response.status_code == 422
+    assert 'id="heartbeat_key_file-error"' in response.get_data(as_text=True)
+    console.submit("/redundancy/", {"heartbeat_key_file": "/etc/sysconfig/ha/heartbeat.key"}, action=PANEL)
+    assert lvscf.load(lvs_cf.read_text()).heartbeat_key_file == "/etc/sysconfig/ha/heartbeat.key"
+
+
+@pytest.mark.parametrize(("panel", "values", "field"), [
+    ("/redundancy/", {"keepalive": "1e-300"}, "keepalive"),
+    ("/redundancy/", {"deadtime": "1e308"}, "deadtime"),
+    ("/redundancy/", {"heartbeat_port": str(2 ** 64)}, "heartbeat_port"),
+    ("/redundancy/", {"syncd_id": "9" * 5000}, "syncd_id"),
+])
+def test_out_of_range_numbers_are_field_errors(console, panel: str, values: dict[str, str],
+                                               field: str) -> None:
+    response = console.submit(panel, values, action=panel)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
 
 
 def test_redundancy_non_numbers_are_refused_by_field(console) -> None:

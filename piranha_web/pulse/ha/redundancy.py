@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 from pathlib import Path
 from typing import Any, Protocol
 
+from ...lvscf.health import split_program
 from ...lvscf.model import LvsConfig
 from ..kernel import garp
 from ..kernel.syncd import SyncdControl
@@ -115,7 +115,7 @@ async def run_command(command: str | None, what: str) -> int | None:
     if not command:
         return None
     try:
-        proc = await asyncio.create_subprocess_exec(*shlex.split(command),
+        proc = await asyncio.create_subprocess_exec(*split_program(command),
                                                     stdin=asyncio.subprocess.DEVNULL)
         code = await asyncio.wait_for(proc.wait(), COMMAND_TIMEOUT)
     except (OSError, ValueError) as exc:

@@ -24,13 +24,14 @@ import asyncio
 import errno
 import os
 import re
-import shlex
 import socket
 import struct
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
+
+from ...lvscf.health import decode_escapes, expect_pattern, split_program
 
 HTTP_SEND = "GET / HTTP/1.0\r\n\r\n"
 HTTP_EXPECT = "HTTP"
@@ -40,22 +41,6 @@ _LINGER_RST = struct.pack("ii", 1, 0)
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 _STREAM_NONBLOCK = socket.SOCK_STREAM | _NONBLOCK
 _IN_PROGRESS = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
-
-
-def decode_escapes(text: str) -> str:
-    """Decode nanny's backslash escapes; an unknown escape is kept as written."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
-            out.append(_ESCAPES[text[i + 1]])
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -77,12 +62,12 @@ def make_spec(host: str, port: int, timeout: float, protocol: str = "tcp",
               send: str | None = None, expect: str | None = None, use_regex: bool = False,
               send_program: str | None = None) -> CheckSpec:
     """Build a spec from lvs.cf values (raw strings, escapes not yet decoded)."""
-    program = tuple(shlex.split(send_program)) if send_program else None
+    program = tuple(split_program(send_program)) if send_program else None
     if program is None and send is None and expect is None and port == 80 and protocol == "tcp":
         send, expect = HTTP_SEND, HTTP_EXPECT
     send_b = decode_escapes(send).encode() if send is not None else None
     expect_b = decode_escapes(expect).encode() if expect is not None else None
-    regex = re.compile(expect_b) if (use_regex and expect_b is not None) else None
+    regex = expect_pattern(expect) if (use_regex and expect is not None) else None
     return CheckSpec(host, port, timeout, protocol, send_b, expect_b, use_regex, program, regex)
 
 
