@@ -15,6 +15,8 @@ from typing import Any, Callable, ClassVar
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
+from .models import MAX_ROW_ID, row_id
+
 Converter = Callable[[Any], Any]
 
 
@@ -53,9 +55,12 @@ def optional_integer(value: Any) -> int | None:
     if raw is None:
         return None
     try:
-        return int(raw, 10)
+        number = int(raw, 10)
     except ValueError:
-        raise ValueError(f"'{raw}' is not a whole number") from None
+        raise ValueError(f"'{raw[:40]}' is not a whole number") from None
+    if not -MAX_ROW_ID <= number <= MAX_ROW_ID:  # the database could not store it
+        raise ValueError(f"'{raw[:40]}' is out of range")
+    return number
 
 
 def zero_if_blank(value: Any) -> int:
@@ -144,10 +149,7 @@ class ConsoleForm(FlaskForm):
 
     def expected_version(self) -> int | None:
         """The version the form was loaded with (None for new objects)."""
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
+        return row_id(self.version.data)
 
     def attach(self, fields: dict[str, list[str]], general: list[str] | None = None) -> None:
         """Put errors on the fields they name; anything else goes above the form."""

@@ -16,6 +16,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .extensions import Base
 
 
+# The largest value an INTEGER column (row ids, versions) can hold in SQLite.
+MAX_ROW_ID = 2 ** 63 - 1
+
+
+def row_id(text: object) -> int | None:
+    """``text`` as a row id or version (decimal digits, 0..MAX_ROW_ID); None for anything else.
+
+    Anything bigger could never name a row, and handing it to SQLite raises
+    OverflowError instead of finding nothing.
+    """
+    value = str(text) if isinstance(text, (str, int)) and not isinstance(text, bool) else ""
+    if not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if number <= MAX_ROW_ID else None
+
+
 def utcnow() -> datetime:
     """Timezone-aware now in UTC (stored naive-UTC by SQLite)."""
     return datetime.now(timezone.utc)

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from flask_login import current_user
 
 from .formkit import ConsoleForm
+from .models import row_id
 from .services import changes
 from .services.changes import Conflict, Mutation, NotFound, Outcome, Rejected
 
@@ -55,12 +56,9 @@ def perform(mutation: Mutation, form: ConsoleForm | None = None) -> Outcome | No
 
 def parse_selection(value: str | None) -> tuple[int, int | None] | None:
     """A list radio value ``"<id>:<version>"`` -> (id, version)."""
-    if not value:
-        return None
-    ident, _, version = value.partition(":")
-    if not ident.isdigit():
-        return None
-    return int(ident), int(version) if version.isdigit() else None
+    ident, _, version = (value or "").partition(":")
+    number = row_id(ident)
+    return None if number is None else (number, row_id(version))
 
 
 def list_action(noun: str, back: str, add: str, edit: Callable[[int], str],

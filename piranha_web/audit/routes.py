@@ -10,6 +10,7 @@ from typing import Any, Iterator
 from flask import Response, abort, current_app, render_template, request, stream_with_context
 
 from ..extensions import db
+from ..models import row_id
 from ..services import audit
 from . import bp
 
@@ -34,9 +35,10 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        abort(400, description=f"{name} must be an entry id")
-    return int(value)
+    number = row_id(value)
+    if number is None:  # digits beyond the id range name no entry
+        abort(404 if value.isdigit() else 400, description=f"{name} must be an entry id")
+    return number
 
 
 @bp.get("/")

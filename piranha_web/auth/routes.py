@@ -101,5 +101,9 @@ def logout() -> Any:
 
 @bp.app_context_processor
 def _logout_form() -> dict[str, Any]:
-    """Every page can render the logout button (``logout_form``) in its header."""
-    return {"logout_form": LogoutForm}
+    """Every page can render the logout button (``logout_form``) in its header.
+
+    The button's form never reads the request body (``formdata=None``): error
+    pages render it too, including the 413 for a body too large to read.
+    """
+    return {"logout_form": lambda: LogoutForm(formdata=None)}

@@ -7,6 +7,7 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 
 from .. import formkit as fk
+from ..models import row_id
 from ..services import definitions
 from ..services.lvsconfig import settings_row
 from ..viewkit import perform, read_form
@@ -39,8 +40,8 @@ def toggle() -> Any:
     form = ToggleForm()
     row = settings_row()
     if form.validate_on_submit():
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
-        perform(definitions.update_settings({"backup_active": not row.backup_active}, version, "redundancy"))
+        perform(definitions.update_settings({"backup_active": not row.backup_active},
+                                            row_id(form.version.data), "redundancy"))
     return redirect(url_for(".index"))
 
 
