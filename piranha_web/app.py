@@ -9,11 +9,9 @@ from typing import Any
 from flask import Flask, request
 from flask_login import current_user
 from sqlalchemy import select
-from werkzeug.routing import IntegerConverter
 
 from .config import PROJECT_ROOT, build_config
 from .extensions import csrf, db, login_manager
-from .models import MAX_ROW_ID
 from .strictjson import StrictJSONProvider, StrictRequest
 
 log = logging.getLogger(__name__)
@@ -23,14 +21,6 @@ CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "virtual", "real", "f
                       "tokens")
 # Endpoints reachable without a login (security.require_login enforces the rest).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
-
-class RowIdConverter(IntegerConverter):
-    """``<int:...>`` that never matches beyond ``MAX_ROW_ID``: such a URL is a 404, not a DB overflow."""
-
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
-                 max: int | None = MAX_ROW_ID, signed: bool = False) -> None:  # noqa: A002
-        super().__init__(map, fixed_digits, min, max, signed)
-
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, schema upgrade, blueprints, auth guard."""
@@ -42,7 +32,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=settings["INSTANCE_PATH"],
     )
     app.config.update(settings)
-    app.url_map.converters["int"] = RowIdConverter
     app.json = StrictJSONProvider(app)
     app.request_class = StrictRequest
     register_extensions(app)

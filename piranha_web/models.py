@@ -33,6 +33,11 @@ def row_id(text: object) -> int | None:
     return number if number <= MAX_ROW_ID else None
 
 
+def ids_fit(values: dict[str, object] | None) -> bool:
+    """Whether every integer URL value (``<int:vid>``...) could be a row id; else it names no row."""
+    return all(v <= MAX_ROW_ID for v in (values or {}).values() if isinstance(v, int))
+
+
 def utcnow() -> datetime:
     """Timezone-aware now in UTC (stored naive-UTC by SQLite)."""
     return datetime.now(timezone.utc)

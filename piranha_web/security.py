@@ -24,6 +24,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
 from .extensions import csrf
+from .models import ids_fit
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 # Blueprints that authenticate every request themselves instead of by session cookie: the
@@ -103,6 +104,8 @@ def require_login() -> Any:
         logout_user()
         session.clear()
     if current_user.is_authenticated:
+        if not ids_fit(request.view_args):
+            abort(404)  # beyond the row-id range: no such object (and no database overflow)
         if (request.method not in SAFE_METHODS and request.endpoint not in ANY_ROLE_ENDPOINTS
                 and not getattr(current_user, "can_write", False)):
             abort(403)
@@ -154,7 +157,9 @@ def _init_throttle(app: Flask) -> None:
     path = app.config.get("LOGIN_THROTTLE_DB") or os.path.join(instance, "login-throttle.sqlite")
     app.extensions["piranha_login_throttle"] = LoginThrottle(
         path, limit=int(app.config.get("LOGIN_FAILURE_LIMIT", 5)),
-        window=float(app.config.get("LOGIN_FAILURE_WINDOW", 60)))
+        window=float(app.config.get("LOGIN_FAILURE_WINDOW", 60)),
+        delay_base=float(app.config.get("LOGIN_FAILURE_DELAY", 0.5)),
+        delay_max=float(app.config.get("LOGIN_FAILURE_DELAY_MAX", 4.0)))
     app.extensions["piranha_session_revocations"] = SessionRevocations(
         path, lifetime=app.permanent_session_lifetime.total_seconds())
 

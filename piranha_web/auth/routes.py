@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from ..security import SESSION_ID_KEY, login_throttle, session_revocations
 from ..services import audit, users
 from . import bp
 from .forms import LoginForm, LogoutForm
-from .throttle import throttle_keys
+from .throttle import throttle_keys, user_key
 
 FAILED_MESSAGE = "Invalid username or password."
 
@@ -61,7 +62,8 @@ def login() -> Any:
     user = users.authenticate(db.session, username, form.password.data or "")
     if user is None:
         db.session.rollback()
-        throttle.failed(keys)
+        throttle.failed(keys + [user_key(username)])
+        time.sleep(throttle.failure_delay(user_key(username)))
         audit.record(username, "login.failure", "session", username, client_addr=addr,
                      detail={"reason": "bad username or password"})
         return _render(form, status=401, error=FAILED_MESSAGE)
