@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .config import PROJECT_ROOT, build_config
 from .extensions import csrf, db, login_manager
+from .instance import ensure_private_dir, secure_sqlite
 from .strictjson import StrictJSONProvider, StrictRequest
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=settings["INSTANCE_PATH"],
     )
     app.config.update(settings)
+    ensure_private_dir(settings["INSTANCE_PATH"])
+    secure_sqlite(settings["DATABASE_URL"])
     app.json = StrictJSONProvider(app)
     app.request_class = StrictRequest
     register_extensions(app)

@@ -12,6 +12,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from .instance import ensure_private_dir
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LVS_CF = "/etc/sysconfig/ha/lvs.cf"
 SYSTEM_INSTANCE = "/var/lib/piranha"
@@ -40,7 +42,7 @@ def read_or_create_secret_key(instance: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    instance.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(instance)
     key = secrets.token_hex(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -22,11 +22,12 @@ that spreads over many addresses.  Each operation is one short
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Callable, Iterable
+
+from ..instance import create_private
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_failure (
@@ -67,7 +68,7 @@ class _PrivateSqlite:
 
     def _connect(self) -> sqlite3.Connection:
         if not self._ready:  # create it private (0600) before SQLite creates it with the umask
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            create_private(self.path)
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         if not self._ready:
             conn.executescript(self.schema)
