@@ -8,11 +8,10 @@ first start), so two installs never share one.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
-from .instance import ensure_private_dir
+from .instance import read_or_create_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LVS_CF = "/etc/sysconfig/ha/lvs.cf"
@@ -37,20 +36,7 @@ def instance_path(env: dict[str, str] | None = None) -> Path:
 
 def read_or_create_secret_key(instance: Path) -> str:
     """Read ``instance/secret_key``; create it 0600 (race-safe with O_EXCL) if absent."""
-    path = instance / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    ensure_private_dir(instance)
-    key = secrets.token_hex(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another gunicorn worker won the race
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
-    return key
+    return read_or_create_secret(instance / "secret_key")
 
 
 def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

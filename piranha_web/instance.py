@@ -11,6 +11,7 @@ private; files left wider by an older version are tightened at start.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -55,3 +56,21 @@ def _tighten(path: Path, mode: int) -> None:
         return
     if st.st_uid == os.geteuid() and st.st_mode & 0o777 & ~mode:
         os.chmod(path, mode)
+
+
+def read_or_create_secret(path: str | os.PathLike[str]) -> str:
+    """The hex secret in ``path``; created (64 hex digits, 0600, O_EXCL against racing workers) if absent."""
+    target = Path(path)
+    try:
+        return target.read_text().strip()
+    except FileNotFoundError:
+        pass
+    ensure_private_dir(target.parent)
+    value = secrets.token_hex(32)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:  # another gunicorn worker won the race
+        return target.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value

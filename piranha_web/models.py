@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import Base
@@ -76,7 +76,7 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """One append-only, hash-chained audit record (written by services.audit)."""
+    """One append-only, HMAC-chained audit record (written by services.audit)."""
 
     __tablename__ = "audit_entry"
     __table_args__ = {"sqlite_autoincrement": True}
@@ -92,6 +92,9 @@ class AuditEntry(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # True: ``hash`` is an HMAC under the instance's audit key; False: plain SHA-256 (entries
+    # written before the key existed).
+    keyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Revision(Base):
