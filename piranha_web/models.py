@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import Base
@@ -243,3 +243,35 @@ class FailoverService(Base):
     stop_cmd: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+def utcnow_naive() -> datetime:
+    """Now in UTC without tzinfo (what the DateTime columns of api_token hold)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if ts else None
+
+
+class ApiToken(Base):
+    """One bearer token of one user (``revoked_at`` set = no longer accepted); see services.tokens."""
+
+    __tablename__ = "api_token"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow_naive)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def as_dict(self) -> dict[str, object]:
+        """What listings show (never the hash)."""
+        return {"id": self.id, "name": self.name, "user": self.user.username, "prefix": self.prefix,
+                "created_at": _iso(self.created_at), "last_used_at": _iso(self.last_used_at),
+                "revoked": self.revoked_at is not None}

@@ -23,6 +23,7 @@ from flask import Flask, Response, abort, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
+from .config import flag
 from .extensions import csrf
 from .models import ids_fit
 
@@ -64,9 +65,8 @@ class TlsAwareSessionInterface(SecureCookieSessionInterface):
 
 
 def behind_proxy(app: Flask) -> bool:
-    """PIRANHA_BEHIND_PROXY=1 (or config BEHIND_PROXY) trusts one proxy's X-Forwarded-* headers."""
-    value = app.config.get("BEHIND_PROXY", os.environ.get("PIRANHA_BEHIND_PROXY", ""))
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    """PIRANHA_BEHIND_PROXY=1 (config BEHIND_PROXY) trusts one proxy's X-Forwarded-* headers."""
+    return flag(app.config.get("BEHIND_PROXY"))
 
 
 def init_app(app: Flask) -> None:
@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = TlsAwareSessionInterface()
     # Signed cookies are refused once this old (counted from when the cookie was last issued:
     # login, or any change to the session): a copied cookie does not stay good forever.
-    hours = float(app.config.get("SESSION_HOURS") or os.environ.get("PIRANHA_SESSION_HOURS") or 12)
+    hours = float(app.config.get("SESSION_HOURS") or 12)
     app.permanent_session_lifetime = timedelta(hours=hours)
     if "csrf" not in app.extensions:
         csrf.init_app(app)

@@ -9,7 +9,7 @@ from flask import g, request
 from ..models import ids_fit
 from . import bp
 from .errors import error_response
-from .tokens import verify
+from ..services.tokens import verify
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -33,7 +33,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _home() -> str:
-    return url_for("control.index") if "control.index" in current_app.view_functions else "/"
+    return url_for("control.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

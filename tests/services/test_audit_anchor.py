@@ -112,8 +112,8 @@ def test_a_forged_or_deleted_checkpoint_is_found(chain: Flask) -> None:
     assert not verify(chain).ok
 
 
-def test_a_rolled_back_entry_is_neither_anchored_nor_logged(chain: Flask,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_a_rolled_back_entry_is_neither_anchored_nor_logged(
+        chain: Flask, caplog: pytest.LogCaptureFixture) -> None:
     with chain.app_context():
         audit.record("alice", "virtual.create", "virtual", "dropped", after={"port": 1}, session=db.session)
         db.session.rollback()
@@ -124,7 +124,8 @@ def test_a_rolled_back_entry_is_neither_anchored_nor_logged(chain: Flask,
 
 def test_syslog_line_cannot_be_given_extra_fields() -> None:
     name = 'eve action=publish" revision=9 user="root\\'
-    line = audit.syslog_line({"id": 7, "username": name, "client_addr": "192.0.2.9", "action": "login.failure",
+    line = audit.syslog_line({"id": 7, "username": name, "client_addr": "192.0.2.9",
+                              "action": "login.failure",
                               "object_type": "session", "object_name": name, "detail": '{"a":"b c"}',
                               "hash": "ab" * 32}, audit_anchor.Checkpoint(7, 7, "ab" * 32, 1))
     words = shlex.split(line)
@@ -151,7 +152,8 @@ def test_old_unkeyed_chain_is_kept_and_continued_after_the_migration(tmp_path: P
             digest = hashlib.sha256((prev + audit.canonical_json(row)).encode("ascii")).hexdigest()
             conn.execute(text("INSERT INTO audit_entry (id, ts, username, client_addr, action, object_type, "
                               "object_name, detail, revision, prev_hash, hash) VALUES (:id, :ts, :username, "
-                              ":client_addr, :action, :object_type, :object_name, :detail, :revision, :p, :h)"),
+                              ":client_addr, :action, :object_type, :object_name, :detail, :revision, "
+                              ":p, :h)"),
                          {**row, "p": prev, "h": digest})
             prev = digest
     engine.dispose()

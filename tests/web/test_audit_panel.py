@@ -158,7 +158,8 @@ def test_csv_export_defuses_formulas(panel_app: Flask, panel: FlaskClient) -> No
     ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
     ("\rx", "'\rx"), ("a,=cmd", "a,'=cmd"), ("a;+cmd", "a;'+cmd"), ("a|@x", "a|'@x"), ('a,"=x', "a,\"'=x"),
     ("a\n-1", "a\n'-1"), ("a\t=1", "a\t'=1"), ("plain name", "plain name"), ("a=b", "a=b")])
-def test_csv_guard_covers_every_cell_start(panel_app: Flask, panel: FlaskClient, name: str, safe: str) -> None:
+def test_csv_guard_covers_every_cell_start(panel_app: Flask, panel: FlaskClient, name: str,
+                                           safe: str) -> None:
     with panel_app.app_context():
         audit.record("alice", "virtual.create", "virtual", name, after={"port": 1})
     body = panel.get("/audit/export.csv").get_data(as_text=True)

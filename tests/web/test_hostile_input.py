@@ -66,7 +66,7 @@ def form_bodies(token: str) -> list[dict[str, str]]:
 def walked(app_factory: Any, login_as: Any) -> tuple[Flask, Any, str]:
     app = app_factory(LVS_CF)
     console = login_as(app)
-    from piranha_web.api import tokens
+    from piranha_web.services import tokens
 
     with app.app_context():
         _, secret = tokens.create("piranha", "walk", "test")
@@ -141,7 +141,7 @@ def test_a_post_over_one_megabyte_is_413(walked: tuple[Flask, Any, str]) -> None
     big = "x" * (1024 * 1024 + 10)
     assert console.post("/virtual/1/", data={"name": big}).status_code == 413
     r = console.client.patch("/api/v1/virtual-servers/1", data=json.dumps({"name": big}),
-                           content_type="application/json", headers={"Authorization": f"Bearer {secret}"})
+                             content_type="application/json", headers={"Authorization": f"Bearer {secret}"})
     assert r.status_code == 413
 
 
