@@ -83,7 +83,10 @@ def list_action(noun: str, back: str, add: str, edit: Callable[[int], str],
     action = request.form.get("action", "")
     if action == "add":
         return redirect(add)
-    selected = parse_selection(request.form.get("selected"))
+    raw = request.form.get("selected") or ""
+    selected = parse_selection(raw)
+    if selected is None and raw.partition(":")[0].isdigit():
+        abort(404, f"There is no such {noun}.")  # an id beyond the row-id range
     if selected is None:
         flash(f"Select a {noun} first.", "error")
         return redirect(back)

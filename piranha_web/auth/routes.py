@@ -50,7 +50,7 @@ def login() -> Any:
     username = form.username.data.strip()
     addr = request.remote_addr
     throttle = login_throttle(current_app)
-    keys = throttle_keys(addr, username)
+    keys = throttle_keys(addr)
     wait = throttle.retry_after(keys)
     if wait:
         audit.warn("login throttled: user=%s addr=%s retry_after=%s", username, addr, wait)
@@ -62,8 +62,9 @@ def login() -> Any:
     user = users.authenticate(db.session, username, form.password.data or "")
     if user is None:
         db.session.rollback()
-        throttle.failed(keys + [user_key(username)])
-        time.sleep(throttle.failure_delay(user_key(username)))
+        per_user = user_key(username)
+        throttle.failed(keys + ([per_user] if per_user else []))
+        time.sleep(throttle.failure_delay(per_user))  # slows a guesser; never refuses the right password
         audit.record(username, "login.failure", "session", username, client_addr=addr,
                      detail={"reason": "bad username or password"})
         return _render(form, status=401, error=FAILED_MESSAGE)

@@ -3,17 +3,17 @@
 Counters live in a small SQLite file in the instance directory (not in
 process memory), so two workers enforce one limit.  Two kinds of counter:
 
-* refusing ones, per client address and per (user name, address): after
-  ``limit`` failures within ``window`` seconds further attempts from that
-  address (for anyone, resp. for that user) get 429 with ``Retry-After``
-  until the oldest failure ages out;
+* a refusing one per client address: after ``limit`` failures within
+  ``window`` seconds further attempts from that address (for any user, so
+  also for each (user, address) pair) get 429 with ``Retry-After`` until
+  the oldest failure ages out;
 * a per-user one that never refuses: once a user name has ``limit``
   failures in the window, from any mix of addresses, every further FAILED
   attempt for it is answered only after a delay that doubles with each
   failure (capped).  A correct password is never delayed or refused by it.
 
 A lockout per user name would let anyone keep an admin out by sending five
-wrong passwords a minute; counting per (user, address) keeps that away from
+wrong passwords a minute; refusing only per address keeps that away from
 the addresses the admin uses, and the per-user delay still slows a guesser
 that spreads over many addresses.  Each operation is one short
 ``BEGIN IMMEDIATE`` transaction.
@@ -43,13 +43,9 @@ def _user(username: str | None) -> str:
     return (username or "").strip()[:64]
 
 
-def throttle_keys(client_addr: str | None, username: str | None) -> list[str]:
-    """The refusing counters of one attempt: its address, and the user name from that address."""
-    addr = client_addr or "-"
-    keys = [f"addr:{addr}"]
-    if _user(username):
-        keys.append(f"pair:{addr}|{_user(username)}")
-    return keys
+def throttle_keys(client_addr: str | None) -> list[str]:
+    """The refusing counters of one attempt: its client address."""
+    return [f"addr:{client_addr or '-'}"]
 
 
 def user_key(username: str | None) -> str | None:

@@ -171,15 +171,10 @@ def test_old_unkeyed_chain_is_kept_and_continued_after_the_migration(tmp_path: P
     assert not result.ok and result.broken_id == 4 and "not keyed" in result.reason
 
 
-def test_cli_verify_reports_truncation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_verify_reports_truncation(cli_instance: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from piranha_web.cli import config as config_cli
 
-    instance = tmp_path / "instance"
-    monkeypatch.setenv("PIRANHA_INSTANCE", str(instance))
-    monkeypatch.setenv("PIRANHA_LVS_CF", str(tmp_path / "lvs.cf"))
-    monkeypatch.delenv("PIRANHA_DATABASE_URL", raising=False)
-    app = new_app(instance)
+    app = new_app(cli_instance / "instance")
     with app.app_context():
         for i in range(3):
             audit.record("alice", "publish", "revision", str(i))
