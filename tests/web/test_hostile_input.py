@@ -59,6 +59,8 @@ def form_bodies(token: str) -> list[dict[str, str]]:
               ("edit", "delete", "toggle", "add", "accept")]
     bodies += [{"action": "accept", "name": "x", "version": BIG, **v} for v in (numbers, floats, tiny)]
     bodies.append({"action": "accept", "name": "x", "port": "-" + BIG, "weight": "-" + BIG})
+    bodies.append({"action": "accept", "name": "x\x00y", "address": "192.0.2.1\x00", "send": "\x00" * 10,
+                   "port": "9" * 5000, "weight": "1" * 5000, "timeout": "9" * 5000, "version": "9" * 5000})
     return [{"csrf_token": token, **b} for b in bodies]
 
 
