@@ -209,8 +209,18 @@ def _session_rolled_back(session: Session) -> None:
 
 
 def _committed(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    """Anchor the chain's head outside the database, then copy each new entry to syslog."""
-    head = anchor(engine)
+    """Anchor the chain's head outside the database, then copy each new entry to syslog.
+
+    The change these entries describe is already committed, so a checkpoint
+    that cannot be written is reported, not raised: the caller still has to
+    finish (write lvs.cf, tell pulse), and the next write anchors again.
+    """
+    try:
+        head = anchor(engine)
+    except Exception as exc:  # noqa: BLE001 - any failure here must not undo a committed change
+        head = None
+        _setup_syslog()
+        log.error("audit checkpoint not written: %s", _one_line(exc))
     for row in rows:
         _to_syslog(row, head)
 
