@@ -12,14 +12,15 @@ from sqlalchemy import select
 
 from .config import PROJECT_ROOT, build_config
 from .extensions import csrf, db, login_manager
+from .instance import ensure_private_dir, secure_sqlite
+from .security import PUBLIC_ENDPOINTS
+from .strictjson import StrictJSONProvider, StrictRequest
 
 log = logging.getLogger(__name__)
 
 # Our console areas; each package holds a ``bp`` blueprint (routes.py + forms.py beside it).
 CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "virtual", "real", "failover", "revisions",
                       "tokens")
-# Endpoints reachable without a login (security.require_login enforces the rest).
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -32,6 +33,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=settings["INSTANCE_PATH"],
     )
     app.config.update(settings)
+    ensure_private_dir(settings["INSTANCE_PATH"])
+    secure_sqlite(settings["DATABASE_URL"])
+    app.json = StrictJSONProvider(app)
+    app.request_class = StrictRequest
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
@@ -83,25 +88,15 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals the base template needs: the AUDIT LOG tab target and the hand-edit banner."""
+    """Globals the base template needs: the hand-edit banner."""
     from .services import lvsconfig
-
-    audit_endpoint = _first_plain_endpoint(app, "audit.")
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
         banner = None
         if current_user.is_authenticated and request.endpoint not in PUBLIC_ENDPOINTS:
             banner = lvsconfig.disk_state()
-        return {"disk_state": banner, "audit_endpoint": audit_endpoint}
-
-
-def _first_plain_endpoint(app: Flask, prefix: str) -> str | None:
-    """The first GET endpoint under ``prefix`` that needs no URL arguments (the audit list)."""
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith(prefix) and not rule.arguments and "GET" in (rule.methods or ()):
-            return rule.endpoint
-    return None
+        return {"disk_state": banner}
 
 
 def register_errorhandlers(app: Flask) -> None:

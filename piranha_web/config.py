@@ -1,5 +1,9 @@
 """Configuration from the environment (PIRANHA_*) plus the instance directory.
 
+The one module that reads the environment: the console gets everything
+through ``build_config`` (app.config), the command-line tools through the
+helpers below.
+
 There is no literal secret fallback: the secret key comes from
 ``PIRANHA_SECRET_KEY`` or from ``<instance>/secret_key`` (created 0600 on
 first start), so two installs never share one.
@@ -8,12 +12,14 @@ first start), so two installs never share one.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+
+from .instance import read_or_create_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LVS_CF = "/etc/sysconfig/ha/lvs.cf"
+DEFAULT_BIND = "127.0.0.1:3636"
 SYSTEM_INSTANCE = "/var/lib/piranha"
 
 
@@ -33,22 +39,24 @@ def instance_path(env: dict[str, str] | None = None) -> Path:
     return Path(env.get("PIRANHA_INSTANCE") or default_instance_path()).resolve()
 
 
+def lvs_cf_path(env: Mapping[str, str] | None = None) -> str:
+    """The lvs.cf the console publishes and the tools read: $PIRANHA_LVS_CF or DEFAULT_LVS_CF."""
+    return (os.environ if env is None else env).get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF
+
+
+def bind_address(env: Mapping[str, str] | None = None) -> str:
+    """Where piranha-gui listens: $PIRANHA_BIND or DEFAULT_BIND."""
+    return (os.environ if env is None else env).get("PIRANHA_BIND") or DEFAULT_BIND
+
+
+def flag(value: Any) -> bool:
+    """A yes/no setting: 1, true, yes, on (any case) mean yes."""
+    return str(value if value is not None else "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def read_or_create_secret_key(instance: Path) -> str:
     """Read ``instance/secret_key``; create it 0600 (race-safe with O_EXCL) if absent."""
-    path = instance / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another gunicorn worker won the race
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
-    return key
+    return read_or_create_secret(instance / "secret_key")
 
 
 def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -59,7 +67,13 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "INSTANCE_PATH": str(inst),
         "DATABASE_URL": env.get("PIRANHA_DATABASE_URL") or f"sqlite:///{inst / 'piranha.db'}",
-        "LVS_CF": env.get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF,
+        "LVS_CF": lvs_cf_path(env),
+        # Trust one reverse proxy's X-Forwarded-* headers (security.init_app installs ProxyFix).
+        "BEHIND_PROXY": flag(env.get("PIRANHA_BEHIND_PROXY")),
+        # A session cookie is refused this many hours after it was last issued.
+        "SESSION_HOURS": float(env.get("PIRANHA_SESSION_HOURS") or 12),
+        # /metrics without a token from 127.0.0.1/::1.
+        "METRICS_ALLOW_LOOPBACK": flag(env.get("PIRANHA_METRICS_LOOPBACK")),
         # pulse's runtime dir (systemd: /run/piranha) when it is not the instance dir.
         "PULSE_PID_FILE": str(Path(env.get("PIRANHA_PULSE_RUNTIME") or inst) / "pulse.pid"),
         "PULSE_STATUS_FILE": str(Path(env.get("PIRANHA_PULSE_RUNTIME") or inst) / "pulse-status.json"),

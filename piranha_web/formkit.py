@@ -17,11 +17,11 @@ from wtforms import HiddenField, StringField
 from wtforms.fields.core import UnboundField
 
 from .lvscf import keys
+from .models import MAX_ROW_ID, row_id
 
 Converter = Callable[[Any], Any]
 # Longer input is no number any lvs.cf key can hold (and Python refuses > 4300 digits).
 MAX_NUMBER_CHARS = 40
-INT64 = 2 ** 63 - 1
 
 
 def text(value: Any) -> str | None:
@@ -64,7 +64,7 @@ def optional_integer(value: Any) -> int | None:
         out = int(raw, 10)
     except ValueError:
         raise ValueError(f"'{raw}' is not a whole number") from None
-    if not -INT64 - 1 <= out <= INT64:
+    if not -MAX_ROW_ID - 1 <= out <= MAX_ROW_ID:  # SQLite's integer range
         raise ValueError(f"{out} is out of range")
     return out
 
@@ -198,10 +198,7 @@ class ConsoleForm(FlaskForm):
 
     def expected_version(self) -> int | None:
         """The version the form was loaded with (None for new objects)."""
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
+        return row_id(self.version.data)
 
     def attach(self, fields: dict[str, list[str]], general: list[str] | None = None) -> None:
         """Put errors on the fields they name; anything else goes above the form."""

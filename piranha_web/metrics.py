@@ -17,7 +17,6 @@ pulse runs against the serial last published, and pulse's own status.
 from __future__ import annotations
 
 import ipaddress
-import os
 import time
 from datetime import timezone
 from functools import wraps
@@ -29,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
+from .config import flag
 from .extensions import db
 
 bp = Blueprint("metrics", __name__)
@@ -72,7 +72,7 @@ class ConsoleCollector:
     """Numbers read from the database and pulse's status file at scrape time."""
 
     def collect(self) -> Iterable[Any]:
-        from .api.tokens import ApiToken
+        from .models import ApiToken
         from .models import AuditEntry, Revision
         from .services import pulse_status
 
@@ -110,8 +110,7 @@ def _loopback(addr: str | None) -> bool:
 
 
 def _loopback_allowed() -> bool:
-    value = current_app.config.get("METRICS_ALLOW_LOOPBACK", os.environ.get("PIRANHA_METRICS_LOOPBACK", ""))
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    return flag(current_app.config.get("METRICS_ALLOW_LOOPBACK"))
 
 
 @bp.before_request
@@ -120,7 +119,7 @@ def _allowed() -> Any:
     if _loopback_allowed() and _loopback(request.remote_addr):
         return None
     from .api.auth import bearer_token
-    from .api.tokens import verify
+    from .services.tokens import verify
 
     secret = bearer_token()
     if secret and verify(secret) is not None:

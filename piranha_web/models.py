@@ -10,10 +10,32 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import Base
+
+
+# The largest value an INTEGER column (row ids, versions) can hold in SQLite.
+MAX_ROW_ID = 2 ** 63 - 1
+
+
+def row_id(text: object) -> int | None:
+    """``text`` as a row id or version (decimal digits, 0..MAX_ROW_ID); None for anything else.
+
+    Anything bigger could never name a row, and handing it to SQLite raises
+    OverflowError instead of finding nothing.
+    """
+    value = str(text) if isinstance(text, (str, int)) and not isinstance(text, bool) else ""
+    if not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if number <= MAX_ROW_ID else None
+
+
+def ids_fit(values: dict[str, object] | None) -> bool:
+    """Whether every integer URL value (``<int:vid>``...) could be a row id; else it names no row."""
+    return all(v <= MAX_ROW_ID for v in (values or {}).values() if isinstance(v, int))
 
 
 def utcnow() -> datetime:
@@ -54,7 +76,7 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """One append-only, hash-chained audit record (written by services.audit)."""
+    """One append-only, HMAC-chained audit record (written by services.audit)."""
 
     __tablename__ = "audit_entry"
     __table_args__ = {"sqlite_autoincrement": True}
@@ -70,6 +92,9 @@ class AuditEntry(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # True: ``hash`` is an HMAC under the instance's audit key; False: plain SHA-256 (entries
+    # written before the key existed).
+    keyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Revision(Base):
@@ -218,3 +243,35 @@ class FailoverService(Base):
     stop_cmd: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+def utcnow_naive() -> datetime:
+    """Now in UTC without tzinfo (what the DateTime columns of api_token hold)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if ts else None
+
+
+class ApiToken(Base):
+    """One bearer token of one user (``revoked_at`` set = no longer accepted); see services.tokens."""
+
+    __tablename__ = "api_token"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow_naive)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def as_dict(self) -> dict[str, object]:
+        """What listings show (never the hash)."""
+        return {"id": self.id, "name": self.name, "user": self.user.username, "prefix": self.prefix,
+                "created_at": _iso(self.created_at), "last_used_at": _iso(self.last_used_at),
+                "revoked": self.revoked_at is not None}

@@ -23,7 +23,9 @@ from flask import Flask, Response, abort, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
+from .config import flag
 from .extensions import csrf
+from .models import ids_fit
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 # Blueprints that authenticate every request themselves instead of by session cookie: the
@@ -63,9 +65,8 @@ class TlsAwareSessionInterface(SecureCookieSessionInterface):
 
 
 def behind_proxy(app: Flask) -> bool:
-    """PIRANHA_BEHIND_PROXY=1 (or config BEHIND_PROXY) trusts one proxy's X-Forwarded-* headers."""
-    value = app.config.get("BEHIND_PROXY", os.environ.get("PIRANHA_BEHIND_PROXY", ""))
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    """PIRANHA_BEHIND_PROXY=1 (config BEHIND_PROXY) trusts one proxy's X-Forwarded-* headers."""
+    return flag(app.config.get("BEHIND_PROXY"))
 
 
 def init_app(app: Flask) -> None:
@@ -78,7 +79,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = TlsAwareSessionInterface()
     # Signed cookies are refused once this old (counted from when the cookie was last issued:
     # login, or any change to the session): a copied cookie does not stay good forever.
-    hours = float(app.config.get("SESSION_HOURS") or os.environ.get("PIRANHA_SESSION_HOURS") or 12)
+    hours = float(app.config.get("SESSION_HOURS") or 12)
     app.permanent_session_lifetime = timedelta(hours=hours)
     if "csrf" not in app.extensions:
         csrf.init_app(app)
@@ -103,6 +104,8 @@ def require_login() -> Any:
         logout_user()
         session.clear()
     if current_user.is_authenticated:
+        if not ids_fit(request.view_args):
+            abort(404)  # beyond the row-id range: no such object (and no database overflow)
         if (request.method not in SAFE_METHODS and request.endpoint not in ANY_ROLE_ENDPOINTS
                 and not getattr(current_user, "can_write", False)):
             abort(403)
@@ -154,7 +157,9 @@ def _init_throttle(app: Flask) -> None:
     path = app.config.get("LOGIN_THROTTLE_DB") or os.path.join(instance, "login-throttle.sqlite")
     app.extensions["piranha_login_throttle"] = LoginThrottle(
         path, limit=int(app.config.get("LOGIN_FAILURE_LIMIT", 5)),
-        window=float(app.config.get("LOGIN_FAILURE_WINDOW", 60)))
+        window=float(app.config.get("LOGIN_FAILURE_WINDOW", 60)),
+        delay_base=float(app.config.get("LOGIN_FAILURE_DELAY", 0.5)),
+        delay_max=float(app.config.get("LOGIN_FAILURE_DELAY_MAX", 4.0)))
     app.extensions["piranha_session_revocations"] = SessionRevocations(
         path, lifetime=app.permanent_session_lifetime.total_seconds())
 

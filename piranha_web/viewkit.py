@@ -1,16 +1,25 @@
-"""What every console view does with a change: run it, flash the result, or explain the refusal."""
+"""What every console view does with a change: run it, flash the result, or explain the refusal.
+
+The panels differ only in their form, template and mutation; the flow
+around them (the list buttons, the edit panel's GET / CANCEL / ACCEPT /
+422, the "or 404" lookups) is written once here.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from flask import abort, flash, redirect, request
+from flask import abort, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 from flask_login import current_user
 
-from .formkit import ConsoleForm
+from .extensions import db
+from .formkit import ConsoleForm, row_data
+from .models import FailoverService, RealServer, VirtualServer, row_id
 from .services import changes
 from .services.changes import Conflict, Mutation, NotFound, Outcome, Rejected
+
+FormT = TypeVar("FormT", bound=ConsoleForm)
 
 
 def actor() -> str:
@@ -55,12 +64,9 @@ def perform(mutation: Mutation, form: ConsoleForm | None = None) -> Outcome | No
 
 def parse_selection(value: str | None) -> tuple[int, int | None] | None:
     """A list radio value ``"<id>:<version>"`` -> (id, version)."""
-    if not value:
-        return None
-    ident, _, version = value.partition(":")
-    if not ident.isdigit():
-        return None
-    return int(ident), int(version) if version.isdigit() else None
+    ident, _, version = (value or "").partition(":")
+    number = row_id(ident)
+    return None if number is None else (number, row_id(version))
 
 
 def list_action(noun: str, back: str, add: str, edit: Callable[[int], str],
@@ -77,7 +83,10 @@ def list_action(noun: str, back: str, add: str, edit: Callable[[int], str],
     action = request.form.get("action", "")
     if action == "add":
         return redirect(add)
-    selected = parse_selection(request.form.get("selected"))
+    raw = request.form.get("selected") or ""
+    selected = parse_selection(raw)
+    if selected is None and raw.partition(":")[0].isdigit():
+        abort(404, f"There is no such {noun}.")  # an id beyond the row-id range
     if selected is None:
         flash(f"Select a {noun} first.", "error")
         return redirect(back)
@@ -112,3 +121,64 @@ def read_form(form: ConsoleForm) -> tuple[dict[str, Any], bool]:
             if name == "csrf_token":
                 form.general_errors.extend(messages)
     return values, ok and not errors
+
+
+def panel_form(form_class: type[FormT], source: Any,
+               initial: Callable[[Any], dict[str, Any]] | None = None) -> FormT:
+    """The panel's form: on GET filled from ``source`` (a row or a defaults dict), else the posted values.
+
+    ``initial`` turns ``source`` into form data when a plain copy of the
+    form's fields (``row_data``) is not what the form shows.
+    """
+    if request.method == "POST":
+        return form_class()
+    data = initial(source) if initial else row_data(source, list(form_class.CONVERTERS))
+    return form_class(data=data)
+
+
+def edit_panel(form: ConsoleForm, template: str,
+               change: Callable[[dict[str, Any], int | None], Mutation],
+               done: str | Callable[[Outcome], str], *, cancel: str | None = None,
+               context: dict[str, Any] | None = None) -> Any:
+    """One edit panel: GET shows it; CANCEL goes to ``cancel``; ACCEPT runs ``change(values, version)``.
+
+    An accepted change redirects to ``done`` (or ``done(outcome)``); a
+    refused one (conversion, validation, conflict) shows the same panel
+    again with its errors and status 422.
+    """
+    def show(status: int = 200) -> Any:
+        return render_template(template, form=form, **(context or {})), status
+
+    if request.method != "POST":
+        return show()
+    if cancel is not None and request.form.get("action") == "cancel":
+        return redirect(cancel)
+    values, ok = read_form(form)
+    outcome = perform(change(values, form.expected_version()), form) if ok else None
+    if outcome is None:
+        return show(422)
+    return redirect(done(outcome) if callable(done) else done)
+
+
+def virtual_or_404(vid: int) -> VirtualServer:
+    """The virtual server ``vid``, or 404."""
+    vs = db.session.get(VirtualServer, vid)
+    if vs is None:
+        abort(404, "This virtual server does not exist (any more).")
+    return vs
+
+
+def real_or_404(vid: int, rid: int) -> RealServer:
+    """Real server ``rid`` of virtual server ``vid``, or 404 (also when it belongs to another one)."""
+    rs = db.session.get(RealServer, rid)
+    if rs is None or rs.virtual_id != vid:
+        abort(404, "This real server does not exist (any more).")
+    return rs
+
+
+def failover_or_404(fid: int) -> FailoverService:
+    """The failover service ``fid``, or 404."""
+    row = db.session.get(FailoverService, fid)
+    if row is None:
+        abort(404, "This failover service does not exist (any more).")
+    return row

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import g, request
 
+from ..models import ids_fit
 from . import bp
 from .errors import error_response
-from .tokens import verify
+from ..services.tokens import verify
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_ID = 2147483647
 
 
 def bearer_token() -> str | None:
@@ -32,7 +32,7 @@ def authenticate() -> Any:
         message = "missing bearer token" if secret is None else "invalid or revoked token"
         return error_response(401, message)
     g.api_token = token
-    if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+    if not ids_fit(request.view_args):
         return error_response(404, "no such object")   # ids beyond the database's integer range
     g.api_user = token.user
     if request.method not in SAFE_METHODS and not token.user.can_write:

@@ -10,6 +10,7 @@ from flask import Response, jsonify, request
 
 from ..convert.jsonfmt import check_fields
 from ..lvscf import LvsCfError
+from ..models import row_id
 from ..services import changes
 from ..services.changes import Conflict, Mutation, NotFound, Outcome, Rejected
 from .auth import actor
@@ -20,9 +21,9 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400/415/422 ApiError."""
     if not request.is_json:
         raise ApiError(415, "send a JSON body with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    data = request.get_json(silent=True)  # strict: see piranha_web.strictjson
     if data is None:
-        raise ApiError(400, "request body is not valid JSON")
+        raise ApiError(400, "request body is not valid JSON (NaN, Infinity and deep nesting are refused)")
     if not isinstance(data, dict):
         raise ApiError(422, "request body must be a JSON object",
                        [{"field": "", "message": "expected a JSON object"}])
@@ -65,9 +66,10 @@ def if_match() -> int | None:
     tag = tag[2:] if tag.startswith("W/") else tag
     tag = tag.strip('"')
     tag = tag[1:] if tag.startswith("v") else tag
-    if not tag.isdigit():
-        raise ApiError(400, f"If-Match {raw!r} is not a version tag from an ETag (like \"v3\")")
-    return int(tag)
+    version = row_id(tag)
+    if version is None:
+        raise ApiError(400, f"If-Match {raw[:40]!r} is not a version tag from an ETag (like \"v3\")")
+    return version
 
 
 def etag(version: int) -> str:

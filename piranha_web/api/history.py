@@ -22,7 +22,7 @@ def _int_arg(name: str, default: int | None = None, low: int = 1, high: int = 2 
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
         raise ApiError(422, f"{name} must be an integer {low}..{high}",
                        [{"field": name, "message": f"expected an integer {low}..{high}"}])
     return int(raw)

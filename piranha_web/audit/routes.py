@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any, Iterator
 
 from flask import Response, abort, current_app, render_template, request, stream_with_context
 
 from ..extensions import db
+from ..models import row_id
 from ..services import audit
 from . import bp
 
@@ -34,9 +36,10 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        abort(400, description=f"{name} must be an entry id")
-    return int(value)
+    number = row_id(value)
+    if number is None:  # digits beyond the id range name no entry
+        abort(404 if value.isdigit() else 400, description=f"{name} must be an entry id")
+    return number
 
 
 @bp.get("/")
@@ -70,7 +73,7 @@ def export_csv() -> Response:
 
     def rows() -> Iterator[str]:
         buf = io.StringIO()
-        writer = csv.writer(buf)
+        writer = csv.writer(buf, quoting=csv.QUOTE_ALL)
         writer.writerow(CSV_COLUMNS)
         for entry in audit.iter_entries(db.session, filters):
             data = audit.entry_dict(entry)
@@ -84,11 +87,23 @@ def export_csv() -> Response:
     return _download(rows(), "text/csv", "piranha-audit.csv")
 
 
+# A formula trigger at the start of the cell or right after something a spreadsheet may split
+# cells on (comma, semicolon, pipe, tab, line break), optionally behind an opening quote.
+_FORMULA_START = re.compile(r"""(^|[,;|\t\r\n])(["']?)(?=[=+\-@\t\r])""")
+
+
 def _csv_safe(value: Any) -> Any:
-    """Defuse spreadsheet formulas: user-chosen names must not run in whoever opens the export."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+    """Defuse spreadsheet formulas: user-chosen names must not run in whoever opens the export.
+
+    Every place a spreadsheet could start reading a cell (the start, and after
+    any separator it might be told to use on import) gets a ``'`` before a
+    leading ``= + - @``, tab or CR, which makes the rest plain text.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    return _FORMULA_START.sub(lambda m: f"{m.group(1)}{m.group(2)}'", value)
 
 
 @bp.get("/export.json")

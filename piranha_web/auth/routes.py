@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from ..security import SESSION_ID_KEY, login_throttle, session_revocations
 from ..services import audit, users
 from . import bp
 from .forms import LoginForm, LogoutForm
-from .throttle import throttle_keys
+from .throttle import throttle_keys, user_key
 
 FAILED_MESSAGE = "Invalid username or password."
 
@@ -32,7 +33,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _home() -> str:
-    return url_for("control.index") if "control.index" in current_app.view_functions else "/"
+    return url_for("control.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -49,7 +50,7 @@ def login() -> Any:
     username = form.username.data.strip()
     addr = request.remote_addr
     throttle = login_throttle(current_app)
-    keys = throttle_keys(addr, username)
+    keys = throttle_keys(addr)
     wait = throttle.retry_after(keys)
     if wait:
         audit.warn("login throttled: user=%s addr=%s retry_after=%s", username, addr, wait)
@@ -61,7 +62,9 @@ def login() -> Any:
     user = users.authenticate(db.session, username, form.password.data or "")
     if user is None:
         db.session.rollback()
-        throttle.failed(keys)
+        per_user = user_key(username)
+        throttle.failed(keys + ([per_user] if per_user else []))
+        time.sleep(throttle.failure_delay(per_user))  # slows a guesser; never refuses the right password
         audit.record(username, "login.failure", "session", username, client_addr=addr,
                      detail={"reason": "bad username or password"})
         return _render(form, status=401, error=FAILED_MESSAGE)
@@ -101,5 +104,9 @@ def logout() -> Any:
 
 @bp.app_context_processor
 def _logout_form() -> dict[str, Any]:
-    """Every page can render the logout button (``logout_form``) in its header."""
-    return {"logout_form": LogoutForm}
+    """Every page can render the logout button (``logout_form``) in its header.
+
+    The button's form never reads the request body (``formdata=None``): error
+    pages render it too, including the 413 for a body too large to read.
+    """
+    return {"logout_form": lambda: LogoutForm(formdata=None)}

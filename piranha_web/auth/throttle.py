@@ -1,20 +1,33 @@
 """Failed-login throttle shared by every gunicorn worker.
 
 Counters live in a small SQLite file in the instance directory (not in
-process memory), so two workers enforce one limit: after ``limit`` failures
-within ``window`` seconds for a client address OR a user name, further
-attempts get 429 with ``Retry-After`` until the oldest failure ages out.
-Each operation is one short ``BEGIN IMMEDIATE`` transaction.
+process memory), so two workers enforce one limit.  Two kinds of counter:
+
+* a refusing one per client address: after ``limit`` failures within
+  ``window`` seconds further attempts from that address (for any user, so
+  also for each (user, address) pair) get 429 with ``Retry-After`` until
+  the oldest failure ages out;
+* a per-user one that never refuses: once a user name has ``limit``
+  failures in the window, from any mix of addresses, every further FAILED
+  attempt for it is answered only after a delay that doubles with each
+  failure (capped).  A correct password is never delayed or refused by it.
+
+A lockout per user name would let anyone keep an admin out by sending five
+wrong passwords a minute; refusing only per address keeps that away from
+the addresses the admin uses, and the per-user delay still slows a guesser
+that spreads over many addresses.  Each operation is one short
+``BEGIN IMMEDIATE`` transaction.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Callable, Iterable
+
+from ..instance import create_private
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_failure (
@@ -26,12 +39,18 @@ CREATE INDEX IF NOT EXISTS ix_login_failure_key_ts ON login_failure (key, ts);
 """
 
 
-def throttle_keys(client_addr: str | None, username: str | None) -> list[str]:
-    """The counters one attempt belongs to: its address and the user name it tried."""
-    keys = [f"addr:{client_addr or '-'}"]
-    if username:
-        keys.append(f"user:{username.strip()[:64]}")
-    return keys
+def _user(username: str | None) -> str:
+    return (username or "").strip()[:64]
+
+
+def throttle_keys(client_addr: str | None) -> list[str]:
+    """The refusing counters of one attempt: its client address."""
+    return [f"addr:{client_addr or '-'}"]
+
+
+def user_key(username: str | None) -> str | None:
+    """The per-user counter (delays failures, never refuses), or None without a user name."""
+    return f"user:{_user(username)}" if _user(username) else None
 
 
 class _PrivateSqlite:
@@ -45,7 +64,7 @@ class _PrivateSqlite:
 
     def _connect(self) -> sqlite3.Connection:
         if not self._ready:  # create it private (0600) before SQLite creates it with the umask
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            create_private(self.path)
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         if not self._ready:
             conn.executescript(self.schema)
@@ -59,11 +78,21 @@ class LoginThrottle(_PrivateSqlite):
     schema = _SCHEMA
 
     def __init__(self, path: str | Path, *, limit: int = 5, window: float = 60.0,
+                 delay_base: float = 0.5, delay_max: float = 4.0,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(path)
         self.limit = limit
         self.window = window
+        self.delay_base = delay_base
+        self.delay_max = delay_max
         self.clock = clock
+
+    def _recent(self, conn: sqlite3.Connection, key: str, now: float, most: int) -> list[float]:
+        """Timestamps of ``key``'s failures in the window, newest first (at most ``most``)."""
+        rows = conn.execute(
+            "SELECT ts FROM login_failure WHERE key = ? AND ts > ? ORDER BY ts DESC LIMIT ?",
+            (key, now - self.window, most)).fetchall()
+        return [row[0] for row in rows]
 
     def retry_after(self, keys: Iterable[str]) -> int:
         """Seconds until an attempt for ``keys`` is allowed again; 0 when allowed now."""
@@ -72,15 +101,26 @@ class LoginThrottle(_PrivateSqlite):
         conn = self._connect()
         try:
             for key in keys:
-                rows = conn.execute(
-                    "SELECT ts FROM login_failure WHERE key = ? AND ts > ? ORDER BY ts DESC LIMIT ?",
-                    (key, now - self.window, self.limit)).fetchall()
-                if len(rows) >= self.limit:
+                stamps = self._recent(conn, key, now, self.limit)
+                if len(stamps) >= self.limit:
                     # Allowed again once the limit-th most recent failure leaves the window.
-                    wait = max(wait, rows[-1][0] + self.window - now)
+                    wait = max(wait, stamps[-1] + self.window - now)
         finally:
             conn.close()
         return max(1, math.ceil(wait)) if wait > 0 else 0
+
+    def failure_delay(self, key: str | None) -> float:
+        """Seconds to hold a failed attempt's answer: 0 up to ``limit`` failures, then doubling, capped."""
+        if key is None:
+            return 0.0
+        conn = self._connect()
+        try:
+            count = len(self._recent(conn, key, self.clock(), 64))
+        finally:
+            conn.close()
+        if count <= self.limit:
+            return 0.0
+        return min(self.delay_max, self.delay_base * 2.0 ** (count - self.limit - 1))
 
     def failed(self, keys: Iterable[str]) -> None:
         """Count one failed attempt against every key; drop rows older than the window."""

@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-DEFAULT_LVS_CF = "/etc/sysconfig/ha/lvs.cf"
+from ..config import DEFAULT_LVS_CF, lvs_cf_path
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("piranha_web.cli.config:register_check", "check an lvs.cf file (syntax and rules)"),
@@ -44,7 +44,7 @@ class UserError(Exception):
 # --------------------------------------------------------------------------- check / fmt
 
 def _default_path() -> str:
-    return os.environ.get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF
+    return lvs_cf_path()
 
 
 def _read(path: str) -> str:

@@ -1,7 +1,8 @@
-"""``piranha-config audit verify|list``: check and read the hash-chained audit log.
+"""``piranha-config audit verify|list``: check and read the HMAC-chained audit log.
 
-``verify`` walks the chain and names the first entry whose link or hash is
-wrong (exit 1), else prints ``ok, N entries``.  ``list`` prints entries
+``verify`` walks the chain with the instance's audit key and checkpoint and
+names the first entry whose link or hash is wrong, or reports a truncated
+tail (exit 1), else prints ``ok, N entries``.  ``list`` prints entries
 oldest first, filtered like the AUDIT LOG panel, as text or JSON lines.
 """
 
@@ -43,9 +44,11 @@ def run_verify(args: argparse.Namespace) -> int:
     with _app_context():
         result = audit.verify(db.session)
     if result.ok:
-        print(f"ok, {result.count} entries")
+        legacy = f" ({result.unkeyed} from before the audit key, unkeyed)" if result.unkeyed else ""
+        print(f"ok, {result.count} entries{legacy}")
         return 0
-    print(f"audit chain broken at entry {result.broken_id}: {result.reason} "
+    where = f"at entry {result.broken_id}" if result.broken_id is not None else "at its end"
+    print(f"audit chain broken {where}: {result.reason} "
           f"({result.count} entries before it are intact)", file=sys.stderr)
     return 1
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import DEFAULT_LVS_CF
+from ..config import DEFAULT_LVS_CF, lvs_cf_path
 
 
 @dataclass
@@ -242,7 +241,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 if any check failed."""
-    path = args.file or os.environ.get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF
+    path = args.file or lvs_cf_path()
     checks = run_checks(path)
     if args.json:
         print(json.dumps([asdict(c) for c in checks], indent=2))

@@ -13,17 +13,17 @@ into lvs.cf text first.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from .config import DEFAULT_LVS_CF, UserError
+from ..config import DEFAULT_LVS_CF, lvs_cf_path
+from .config import UserError
 
 FORMATS = ("lvs.cf", "json", "keepalived")
 
 
 def _default_source() -> str:
-    return os.environ.get("PIRANHA_LVS_CF") or DEFAULT_LVS_CF
+    return lvs_cf_path()
 
 
 def _print_problems(path: str, err: Any) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -33,7 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _actor() -> str:
-    return f"cli:{os.environ.get('USER') or os.getuid()}"
+    from ..services.users import system_actor
+
+    return system_actor()
 
 
 def _context() -> Any:
@@ -43,7 +44,7 @@ def _context() -> Any:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    from ..api import tokens
+    from ..services import tokens
 
     with _context():
         try:
@@ -58,7 +59,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..api import tokens
+    from ..services import tokens
 
     with _context():
         rows = [t.as_dict() for t in tokens.listing(args.user, include_revoked=args.all)]
@@ -73,7 +74,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from ..api import tokens
+    from ..services import tokens
 
     with _context():
         try:

@@ -15,9 +15,8 @@ import os
 import sys
 from typing import Sequence
 
-from ..config import PROJECT_ROOT
+from ..config import DEFAULT_BIND, PROJECT_ROOT, bind_address
 
-DEFAULT_BIND = "127.0.0.1:3636"
 DEFAULT_WORKERS = 2
 
 
@@ -25,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """``--bind``, ``--workers``, ``--timeout``."""
     parser = argparse.ArgumentParser(prog="piranha-gui",
                                      description="Run the piranha-web console (gunicorn).")
-    parser.add_argument("--bind", "-b", default=os.environ.get("PIRANHA_BIND") or DEFAULT_BIND,
+    parser.add_argument("--bind", "-b", default=bind_address(),
                         help=f"address:port to listen on (default {DEFAULT_BIND}; "
                              "keep it local or behind TLS)")
     parser.add_argument("--workers", "-w", type=int, default=DEFAULT_WORKERS,
@@ -67,7 +66,8 @@ def ensure_user(app: object, interactive: bool) -> bool:
         print("piranha-gui: no console user has a password yet; refusing to start.\n"
               "Set one first with:  piranha-passwd", file=sys.stderr)
         return False
-    from ..services.users import PasswordError, UserError, prompt_and_set_password
+    from ..services.users import PasswordError, UserError
+    from .passwd import prompt_and_set_password
 
     print("No console user yet: set the password of user 'piranha' (as piranha-passwd would).")
     try:

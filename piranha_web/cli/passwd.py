@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from ..services.users import DEFAULT_USERNAME, MIN_PASSWORD_LENGTH
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def read_password(args: argparse.Namespace, *, stdin: TextIO | None = None,
                   prompt: Callable[[str], str] = getpass.getpass) -> str:
     """The new password from stdin (one line) or the two no-echo prompts; policy checked."""
-    from ..services.users import check_password_policy, read_new_password
+    from ..services.users import check_password_policy
 
     if args.stdin:
         line = (stdin or sys.stdin).readline()
@@ -45,6 +45,29 @@ def read_password(args: argparse.Namespace, *, stdin: TextIO | None = None,
         check_password_policy(password)
         return password
     return read_new_password(prompt)
+
+
+def read_new_password(prompt: Callable[[str], str] = getpass.getpass) -> str:
+    """Ask ``New Password:`` then ``Verify:`` without echo; raise PasswordError if refused."""
+    from ..services.users import PasswordError, check_password_policy
+
+    password = prompt("New Password: ")
+    if not password:
+        raise PasswordError("Empty password refused.")
+    verify = prompt("Verify: ")
+    check_password_policy(password, verify)
+    return password
+
+
+def prompt_and_set_password(username: str = DEFAULT_USERNAME, *,
+                            prompt: Callable[[str], str] = getpass.getpass) -> Any:
+    """``piranha-gui``'s first start: prompt, then store and audit in the current app's database.
+
+    Raises PasswordError / UserError with a printable message when refused.
+    """
+    from ..services.users import store_password
+
+    return store_password(username, read_new_password(prompt))
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None,

@@ -34,8 +34,6 @@ def index() -> Any:
         "control/index.html", pulse=pulse, auto=auto, rate=rate, last=last, running_rev=running_rev,
         reload_time=_when(pulse["last_reload"].get("time")), updated=_when(pulse["updated"]),
         lvs_cf=str(lvsconfig.lvs_cf_path()),
-        password_endpoint=("auth.password" if "auth.password" in current_app.view_functions
-                           else "control.password_help"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import render_template, url_for
 from sqlalchemy import select
 
 from .. import formkit as fk
@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import FailoverService
 from ..services import definitions
 from ..services.lvsconfig import settings_row
-from ..viewkit import list_action, perform, read_form
+from ..viewkit import edit_panel, failover_or_404, list_action, panel_form
 from . import bp
 from .forms import FailoverForm
 
@@ -35,33 +35,17 @@ def act() -> Any:
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> Any:
     """ADD a failover service."""
-    if request.method == "GET":
-        form = FailoverForm(data=fk.row_data(definitions.NEW_FAILOVER, list(FailoverForm.CONVERTERS)))
-        return render_template("failover/edit.html", form=form, row=None)
-    form = FailoverForm()
-    if request.form.get("action") == "cancel":
-        return redirect(url_for(".index"))
-    values, ok = read_form(form)
-    if ok and perform(definitions.create_failover(values), form):
-        return redirect(url_for(".index"))
-    return render_template("failover/edit.html", form=form, row=None), 422
+    return edit_panel(panel_form(FailoverForm, definitions.NEW_FAILOVER), "failover/edit.html",
+                      lambda values, _version: definitions.create_failover(values),
+                      url_for(".index"), cancel=url_for(".index"), context={"row": None})
 
 
 @bp.route("/<int:fid>", methods=["GET", "POST"])
 def edit(fid: int) -> Any:
     """EDIT one failover service."""
-    row = db.session.get(FailoverService, fid)
-    if row is None:
-        abort(404, "This failover service does not exist (any more).")
-    if request.method == "GET":
-        form = FailoverForm(data=fk.row_data(row, list(FailoverForm.CONVERTERS)))
-        form.vip_nmask.choices = fk.with_current(fk.netmasks(16), form.vip_nmask.data)
-        return render_template("failover/edit.html", form=form, row=row)
-    form = FailoverForm()
+    row = failover_or_404(fid)
+    form = panel_form(FailoverForm, row)
     form.vip_nmask.choices = fk.with_current(fk.netmasks(16), form.vip_nmask.data)
-    if request.form.get("action") == "cancel":
-        return redirect(url_for(".index"))
-    values, ok = read_form(form)
-    if ok and perform(definitions.update_failover(fid, values, form.expected_version()), form):
-        return redirect(url_for(".index"))
-    return render_template("failover/edit.html", form=form, row=row), 422
+    return edit_panel(form, "failover/edit.html",
+                      lambda values, version: definitions.update_failover(fid, values, version),
+                      url_for(".index"), cancel=url_for(".index"), context={"row": row})

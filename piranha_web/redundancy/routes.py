@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import redirect, url_for
 
 from .. import formkit as fk
+from ..models import row_id
 from ..services import definitions
+from ..services.changes import Mutation
 from ..services.lvsconfig import settings_row
-from ..viewkit import perform, read_form
+from ..viewkit import edit_panel, panel_form, perform
 from . import bp
 from .forms import RedundancyForm, ToggleForm
 
@@ -18,19 +20,20 @@ from .forms import RedundancyForm, ToggleForm
 def index() -> Any:
     """The REDUNDANCY panel; ACCEPT publishes."""
     row = settings_row()
-    if request.method == "GET":
-        form = RedundancyForm(data=fk.row_data(row, list(RedundancyForm.CONVERTERS)))
-        form.monitor_links.data = bool(row.monitor_links)
-    else:
-        form = RedundancyForm()
-    if request.method == "POST":
-        values, ok = read_form(form)
+
+    def change(values: dict[str, Any], version: int | None) -> Mutation:
         if not row.primary_private:
             values.pop("backup_private", None)  # the field is only offered with a private primary
-        if ok and perform(definitions.update_settings(values, form.expected_version(), "redundancy"), form):
-            return redirect(url_for(".index"))
-        return _render(form, row, 422)
-    return _render(form, row)
+        return definitions.update_settings(values, version, "redundancy")
+
+    form = panel_form(RedundancyForm, row, _initial)
+    return edit_panel(form, "redundancy/index.html", change, url_for(".index"),
+                      context={"row": row, "toggle_form": ToggleForm(data={"version": str(row.version)})})
+
+
+def _initial(row: Any) -> dict[str, Any]:
+    """The row as the form shows it (``monitor_links`` is stored as 0/1, the checkbox wants a bool)."""
+    return {**fk.row_data(row, list(RedundancyForm.CONVERTERS)), "monitor_links": bool(row.monitor_links)}
 
 
 @bp.post("/toggle")
@@ -39,11 +42,6 @@ def toggle() -> Any:
     form = ToggleForm()
     row = settings_row()
     if form.validate_on_submit():
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
-        perform(definitions.update_settings({"backup_active": not row.backup_active}, version, "redundancy"))
+        perform(definitions.update_settings({"backup_active": not row.backup_active},
+                                            row_id(form.version.data), "redundancy"))
     return redirect(url_for(".index"))
-
-
-def _render(form: RedundancyForm, row: Any, status: int = 200) -> Any:
-    toggle_form = ToggleForm(data={"version": str(row.version)})
-    return render_template("redundancy/index.html", form=form, row=row, toggle_form=toggle_form), status

@@ -1,9 +1,14 @@
-"""The audit log: one append-only, hash-chained table plus a copy to syslog.
+"""The audit log: one append-only, HMAC-chained table plus a copy to syslog.
 
 Every entry stores ``prev_hash`` (the previous entry's ``hash``) and
-``hash = sha256(prev_hash + canonical JSON of its own fields)``, so editing
-or deleting any row breaks the chain from that row on, and
-``piranha-config audit verify`` names the first broken entry.
+``hash = HMAC-SHA256(key, prev_hash + canonical JSON of its own fields)``
+under the instance's audit key (services.audit_anchor), so editing or
+deleting any row breaks the chain from that row on even for someone who
+can rewrite the database, and ``piranha-config audit verify`` names the
+first broken entry.  After each commit the chain's head is anchored outside
+the database (checkpoint file and syslog line), which is what reveals a
+truncated tail.  Entries from before the key existed keep plain SHA-256
+hashes (``keyed`` false) and can only precede keyed ones.
 
 Two gunicorn workers may write at the same time.  Linking needs "read the
 last hash, insert the next row" to be atomic, so the row is inserted FIRST
@@ -24,16 +29,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import AuditEntry
+from . import audit_anchor
+from .audit_anchor import Checkpoint, CheckpointError
 
 GENESIS_HASH = "0" * 64
 SYSLOG_IDENT = "piranha-web"
 SYSLOG_SOCKET = "/dev/log"
 HASHED_FIELDS = ("id", "ts", "username", "client_addr", "action", "object_type", "object_name",
                  "detail", "revision")
+PENDING_KEY = "piranha_audit_pending"  # Session.info: entries waiting for their transaction's commit
 
 log = logging.getLogger("piranha_web.audit")
 _syslog_ready = False
@@ -91,9 +99,17 @@ def canonical_json(fields: Mapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def compute_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    """``sha256(prev_hash + canonical_json(fields))`` as hex."""
-    return hashlib.sha256((prev_hash + canonical_json(fields)).encode("ascii")).hexdigest()
+def compute_hash(prev_hash: str, fields: Mapping[str, Any], secret: bytes | None) -> str:
+    """``HMAC-SHA256(secret, prev_hash + canonical_json(fields))``; plain SHA-256 when ``secret`` is None."""
+    text = prev_hash + canonical_json(fields)
+    if secret is None:
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+    return audit_anchor.mac(secret, text)
+
+
+def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """The keyed hash of an entry under the current instance's audit key."""
+    return compute_hash(prev_hash, fields, audit_anchor.key())
 
 
 # --------------------------------------------------------------------------- writing
@@ -104,16 +120,18 @@ def _utcnow_naive() -> datetime:
 
 def _append(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     """Insert a row (taking the write lock), then link it to its predecessor. Returns the row."""
+    secret = audit_anchor.key()
     placeholder = "pending-" + uuid.uuid4().hex
     new_id = conn.execute(
-        insert(_table).values(**values, prev_hash=GENESIS_HASH, hash=placeholder).returning(_table.c.id)
+        insert(_table).values(**values, prev_hash=GENESIS_HASH, hash=placeholder, keyed=True)
+        .returning(_table.c.id)
     ).scalar_one()
     prev = conn.execute(
         select(_table.c.hash).where(_table.c.id < new_id).order_by(_table.c.id.desc()).limit(1)
     ).scalar()
     prev_hash = prev or GENESIS_HASH
     row = dict(values, id=new_id)
-    digest = compute_hash(prev_hash, row)
+    digest = compute_hash(prev_hash, row, secret)
     conn.execute(update(_table).where(_table.c.id == new_id).values(prev_hash=prev_hash, hash=digest))
     row.update(prev_hash=prev_hash, hash=digest)
     return row
@@ -133,11 +151,13 @@ def _append_own_transaction(values: dict[str, Any]) -> dict[str, Any]:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
             conn.exec_driver_sql("COMMIT")
-            return row
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("LOCK TABLE audit_entry IN SHARE ROW EXCLUSIVE MODE")
-        return _append(conn, values)
+    else:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE audit_entry IN SHARE ROW EXCLUSIVE MODE")
+            row = _append(conn, values)
+    _committed(engine, [row])
+    return row
 
 
 def record(actor: str, action: str, object_type: str, object_name: str | None = None,
@@ -167,14 +187,53 @@ def record(actor: str, action: str, object_type: str, object_name: str | None = 
         "detail": json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
         "revision": revision,
     }
-    if session is not None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(_lock_pg())
-        row = _append(session.connection(), values)
-    else:
-        row = _append_own_transaction(values)
-    _to_syslog(row)
+    if session is None:
+        return _append_own_transaction(values)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_lock_pg())
+    row = _append(session.connection(), values)
+    session.info.setdefault(PENDING_KEY, []).append(row)  # anchored and logged once committed
     return row
+
+
+@event.listens_for(Session, "after_commit")
+def _session_committed(session: Session) -> None:
+    rows = session.info.pop(PENDING_KEY, None)
+    if rows:
+        _committed(session.get_bind(), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _session_rolled_back(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)  # those entries never existed
+
+
+def _committed(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    """Anchor the chain's head outside the database, then copy each new entry to syslog.
+
+    The change these entries describe is already committed, so a checkpoint
+    that cannot be written is reported, not raised: the caller still has to
+    finish (write lvs.cf, tell pulse), and the next write anchors again.
+    """
+    try:
+        head = anchor(engine)
+    except Exception as exc:  # noqa: BLE001 - any failure here must not undo a committed change
+        head = None
+        _setup_syslog()
+        log.error("audit checkpoint not written: %s", _one_line(exc))
+    for row in rows:
+        _to_syslog(row, head)
+
+
+def anchor(engine: Engine) -> Checkpoint | None:
+    """Record the committed head (count, last id and hash, first keyed id) in the checkpoint file."""
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count(_table.c.id))).scalar() or 0
+        last = conn.execute(select(_table.c.id, _table.c.hash).order_by(_table.c.id.desc()).limit(1)).first()
+        keyed_from = conn.execute(select(func.min(_table.c.id)).where(_table.c.keyed.is_(True))).scalar()
+    if last is None:
+        return None
+    return audit_anchor.advance_checkpoint(Checkpoint(count, last.id, last.hash, keyed_from))
 
 
 def _lock_pg() -> Any:
@@ -220,15 +279,32 @@ def _one_line(value: Any) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def syslog_line(row: Mapping[str, Any]) -> str:
-    """The one-line syslog form of an entry (no passwords are ever in entries)."""
+def _quoted(value: Any) -> str:
+    """A syslog field value: numbers as they are, anything else in double quotes with \\ and \" escaped."""
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return '"' + _one_line(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def syslog_line(row: Mapping[str, Any], head: Checkpoint | None = None) -> str:
+    """The one-line syslog form of an entry plus the chain's head (no passwords are ever in entries).
+
+    Every value is a number or a quoted, escaped string (``shlex.split`` reads
+    it back), so a user name holding ``key=value`` pairs or quotes cannot add
+    fields.  ``chain_count``/``chain_head`` anchor the chain on the log host.
+    """
     obj = row.get("object_type") or ""
     if row.get("object_name"):
         obj = f"{obj}/{row['object_name']}"
-    rev = f" revision={row['revision']}" if row.get("revision") is not None else ""
-    return _one_line(f"audit id={row.get('id')} user={row.get('username')} "
-                     f"addr={row.get('client_addr') or '-'} action={row.get('action')} "
-                     f"object={obj or '-'}{rev} detail={row.get('detail')}")
+    fields: list[tuple[str, Any]] = [
+        ("id", row.get("id")), ("user", row.get("username")), ("addr", row.get("client_addr")),
+        ("action", row.get("action")), ("object", obj or None), ("revision", row.get("revision")),
+        ("detail", row.get("detail")), ("hash", row.get("hash"))]
+    if head is not None:
+        fields += [("chain_count", head.count), ("chain_head", head.last_hash)]
+    return "audit " + " ".join(f"{name}={_quoted(value)}" for name, value in fields)
 
 
 def warn(message: str, *args: Any) -> None:
@@ -237,21 +313,25 @@ def warn(message: str, *args: Any) -> None:
     log.warning(message, *(_one_line(a) for a in args))
 
 
-def _to_syslog(row: Mapping[str, Any]) -> None:
+def _to_syslog(row: Mapping[str, Any], head: Checkpoint | None = None) -> None:
     _setup_syslog()
-    log.info(syslog_line(row))
+    log.info(syslog_line(row, head))
 
 
 # --------------------------------------------------------------------------- reading
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """Outcome of a chain check: ``broken_id`` is the first entry whose link is wrong."""
+    """Outcome of a chain check: ``broken_id`` is the first entry whose link is wrong.
+
+    ``unkeyed`` counts the intact entries written before the audit key existed.
+    """
 
     ok: bool
     count: int
     broken_id: int | None = None
     reason: str = ""
+    unkeyed: int = 0
 
 
 def row_fields(entry: AuditEntry) -> dict[str, Any]:
@@ -260,17 +340,43 @@ def row_fields(entry: AuditEntry) -> dict[str, Any]:
 
 
 def verify(session: Session) -> VerifyResult:
-    """Walk the chain in id order; report the first entry that does not link or does not hash."""
-    prev = GENESIS_HASH
-    count = 0
+    """Walk the chain in id order against the key and the checkpoint; report the first problem.
+
+    Finds edited entries (their HMAC no longer matches), deleted ones (the
+    next entry's link breaks; recomputing needs the key), entries turned
+    back into unkeyed ones (below ``keyed_from`` only) and a truncated tail
+    (the checkpoint's head is gone or differs).
+    """
+    secret = audit_anchor.key()
+    try:
+        point = audit_anchor.read_checkpoint(secret=secret)
+    except CheckpointError as err:
+        return VerifyResult(False, 0, None, str(err))
+    keyed_from = point.keyed_from if point is not None else None
+    prev, count, unkeyed, keyed_seen, head_seen = GENESIS_HASH, 0, 0, False, point is None
     for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=500)):
         if entry.prev_hash != prev:
             return VerifyResult(False, count, entry.id, "prev_hash does not match the previous entry")
-        if entry.hash != compute_hash(entry.prev_hash, row_fields(entry)):
+        if not entry.keyed and (keyed_seen or (keyed_from is not None and entry.id >= keyed_from)):
+            return VerifyResult(False, count, entry.id, "entry is not keyed, but the chain is keyed from "
+                                f"entry {keyed_from or '?'} on")
+        if entry.hash != compute_hash(entry.prev_hash, row_fields(entry), secret if entry.keyed else None):
             return VerifyResult(False, count, entry.id, "hash does not match the entry's contents")
+        keyed_seen = keyed_seen or entry.keyed
+        unkeyed += not entry.keyed
         prev = entry.hash
         count += 1
-    return VerifyResult(True, count)
+        if point is not None and entry.id == point.last_id:
+            head_seen = True
+            if (count, entry.hash) != (point.count, point.last_hash):
+                return VerifyResult(False, count, entry.id, f"the checkpoint records {point.count} entries "
+                                    f"up to this one with another hash: entries were removed or rewritten")
+    if point is not None and not head_seen:
+        return VerifyResult(False, count, None, f"truncated: the checkpoint records {point.count} entries "
+                            f"up to entry {point.last_id}, the database holds {count} up to it")
+    if point is None and keyed_seen:
+        return VerifyResult(False, count, None, "the checkpoint file is missing for a keyed chain")
+    return VerifyResult(True, count, unkeyed=unkeyed)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 
 from ..config import PROJECT_ROOT
+from ..instance import ensure_private_dir
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -39,7 +40,7 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def upgrade(engine: Engine, instance_path: str | Path, revision: str = "head") -> None:
     """Bring the database to ``revision`` under ``<instance>/migrate.lock``."""
-    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(instance_path)
     with file_lock(Path(instance_path) / "migrate.lock"):
         cfg = alembic_config(str(engine.url))
         with engine.begin() as conn:

@@ -1,7 +1,9 @@
 """Console users: create, set password, verify.
 
 One place that hashes and checks passwords, used by the login page, by
-``piranha-passwd`` and by ``piranha-gui``'s first-start check.  Passwords are
+``piranha-passwd`` and by ``piranha-gui``'s first-start check.  Asking for a
+password on a terminal and building the app are the command-line tools' job
+(piranha_web.cli.passwd); this module only works inside an app context.  Passwords are
 hashed in-process with argon2id (never handed to a shell: CVE-2000-0322), and
 there is no default account (CVE-2000-0248).
 """
@@ -9,7 +11,6 @@ there is no default account (CVE-2000-0248).
 from __future__ import annotations
 
 import getpass
-from typing import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -135,37 +136,6 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(stored):
         user.password_hash = hash_password(password)
     return user
-
-
-def read_new_password(prompt: Callable[[str], str] = getpass.getpass) -> str:
-    """Ask ``New Password:`` then ``Verify:`` without echo; raise PasswordError if refused."""
-    password = prompt("New Password: ")
-    if not password:
-        raise PasswordError("Empty password refused.")
-    verify = prompt("Verify: ")
-    check_password_policy(password, verify)
-    return password
-
-
-def prompt_and_set_password(username: str = DEFAULT_USERNAME, *,
-                            prompt: Callable[[str], str] = getpass.getpass,
-                            actor: str | None = None) -> User:
-    """Interactive first-start helper for ``piranha-gui``: prompt, store, audit, commit.
-
-    Works inside an application context (uses ``db.session``) or builds the
-    app from the environment (PIRANHA_INSTANCE / PIRANHA_DATABASE_URL) first.
-    Raises PasswordError / UserError with a printable message when refused.
-    """
-    from flask import has_app_context
-
-    password = read_new_password(prompt)
-    if has_app_context():
-        return store_password(username, password, actor=actor)
-    from ..app import create_app
-
-    app = create_app({"AUTO_IMPORT": False})
-    with app.app_context():
-        return store_password(username, password, actor=actor)
 
 
 def store_password(username: str, password: str, *, actor: str | None = None,

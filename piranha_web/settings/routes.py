@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import url_for
 
 from .. import formkit as fk
 from ..services import definitions
 from ..services.lvsconfig import settings_row
-from ..viewkit import perform, read_form
+from ..viewkit import edit_panel, panel_form
 from . import bp
 from .forms import GlobalSettingsForm
 
@@ -17,15 +17,8 @@ from .forms import GlobalSettingsForm
 @bp.route("/", methods=["GET", "POST"])
 def index() -> Any:
     """The GLOBAL SETTINGS panel."""
-    row = settings_row()
-    if request.method == "GET":
-        form = GlobalSettingsForm(data=fk.row_data(row, list(GlobalSettingsForm.CONVERTERS)))
-    else:
-        form = GlobalSettingsForm()
+    form = panel_form(GlobalSettingsForm, settings_row())
     form.nat_nmask.choices = fk.with_current(fk.netmasks(16), form.nat_nmask.data)
-    if request.method == "POST":
-        values, ok = read_form(form)
-        if ok and perform(definitions.update_settings(values, form.expected_version(), "global"), form):
-            return redirect(url_for(".index"))
-        return render_template("settings/index.html", form=form), 422
-    return render_template("settings/index.html", form=form)
+    return edit_panel(form, "settings/index.html",
+                      lambda values, version: definitions.update_settings(values, version, "global"),
+                      url_for(".index"))

@@ -12,7 +12,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..api import tokens
+from ..services import tokens
 from ..extensions import db
 from ..viewkit import actor
 from . import bp

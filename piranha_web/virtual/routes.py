@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .. import formkit as fk
 from ..extensions import db
 from ..models import RealServer, VirtualServer
 from ..services import definitions
-from ..viewkit import list_action, page_number, perform, read_form
+from ..viewkit import edit_panel, list_action, page_number, panel_form, virtual_or_404
 from . import bp
 from .forms import MonitoringScriptsForm, VirtualServerForm, virtual_form_data
 
@@ -58,64 +57,33 @@ def act() -> Any:
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> Any:
     """ADD: a VIRTUAL SERVER form with Piranha's defaults; ACCEPT creates it."""
-    form = _virtual_form(definitions.NEW_VIRTUAL)
-    if request.method == "POST":
-        if request.form.get("action") == "cancel":
-            return redirect(url_for(".index"))
-        values, ok = read_form(form)
-        outcome = perform(definitions.create_virtual(values), form) if ok else None
-        if outcome is not None:
-            return redirect(url_for(".edit", vid=outcome.target[1]) if outcome.target else url_for(".index"))
-        return render_template("virtual/edit.html", form=form, vs=None), 422
-    return render_template("virtual/edit.html", form=form, vs=None)
+    return edit_panel(
+        _virtual_form(definitions.NEW_VIRTUAL), "virtual/edit.html",
+        lambda values, _version: definitions.create_virtual(values),
+        lambda outcome: url_for(".edit", vid=outcome.target[1]) if outcome.target else url_for(".index"),
+        cancel=url_for(".index"), context={"vs": None})
 
 
 @bp.route("/<int:vid>/", methods=["GET", "POST"])
 def edit(vid: int) -> Any:
     """VIRTUAL SERVER sub-panel of one virtual server."""
-    vs = _virtual_or_404(vid)
-    form = _virtual_form(vs)
-    if request.method == "POST":
-        if request.form.get("action") == "cancel":
-            return redirect(url_for(".index"))
-        values, ok = read_form(form)
-        if ok and perform(definitions.update_virtual(vid, values, form.expected_version()), form):
-            return redirect(url_for(".edit", vid=vid))
-        return render_template("virtual/edit.html", form=form, vs=vs), 422
-    return render_template("virtual/edit.html", form=form, vs=vs)
+    vs = virtual_or_404(vid)
+    return edit_panel(_virtual_form(vs), "virtual/edit.html",
+                      lambda values, version: definitions.update_virtual(vid, values, version),
+                      url_for(".edit", vid=vid), cancel=url_for(".index"), context={"vs": vs})
 
 
 @bp.route("/<int:vid>/monitoring", methods=["GET", "POST"])
 def monitoring(vid: int) -> Any:
     """MONITORING SCRIPTS sub-panel: send/expect strings or a sending program."""
-    vs = _virtual_or_404(vid)
-    if request.method == "GET":
-        form = MonitoringScriptsForm(data=fk.row_data(vs, list(MonitoringScriptsForm.CONVERTERS)))
-    else:
-        form = MonitoringScriptsForm()
-    if request.method == "POST":
-        if request.form.get("action") == "cancel":
-            return redirect(url_for(".edit", vid=vid))
-        values, ok = read_form(form)
-        mutation = definitions.update_virtual(vid, values, form.expected_version(), "monitoring")
-        if ok and perform(mutation, form):
-            return redirect(url_for(".monitoring", vid=vid))
-        return render_template("virtual/monitoring.html", form=form, vs=vs), 422
-    return render_template("virtual/monitoring.html", form=form, vs=vs)
+    vs = virtual_or_404(vid)
+    return edit_panel(panel_form(MonitoringScriptsForm, vs), "virtual/monitoring.html",
+                      lambda values, version: definitions.update_virtual(vid, values, version, "monitoring"),
+                      url_for(".monitoring", vid=vid), cancel=url_for(".edit", vid=vid), context={"vs": vs})
 
 
 def _virtual_form(source: object) -> VirtualServerForm:
-    """The VIRTUAL SERVER form: ``source``'s values on GET, the posted ones on POST."""
-    if request.method == "GET":
-        form = VirtualServerForm(data=virtual_form_data(source))
-    else:
-        form = VirtualServerForm()
+    """The VIRTUAL SERVER form, with values loaded from a file kept selectable."""
+    form = panel_form(VirtualServerForm, source, virtual_form_data)
     form.fit_choices()
     return form
-
-
-def _virtual_or_404(vid: int) -> VirtualServer:
-    vs = db.session.get(VirtualServer, vid)
-    if vs is None:
-        abort(404, "This virtual server does not exist (any more).")
-    return vs

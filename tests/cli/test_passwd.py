@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from piranha_web.app import create_app
 from piranha_web.cli import passwd
@@ -105,3 +106,32 @@ def test_console_script_reads_stdin(env: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert check("piranha", "via-console-script")
     assert not (tmp_path / "lvs.cf").exists()  # setting a password never touches lvs.cf
+
+
+@pytest.fixture
+def prompt_app(tmp_path: Path) -> Flask:
+    """A console app (piranha-gui's first start runs the prompt inside its app context)."""
+    return create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "LVS_CF": str(tmp_path / "lvs.cf"),
+                       "AUTO_IMPORT": False})
+
+
+def test_prompt_and_set_password_asks_twice_without_echo(prompt_app: Flask) -> None:
+    asked: list[str] = []
+    answers = iter(["s3cret-pass", "s3cret-pass"])
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return next(answers)
+
+    with prompt_app.app_context():
+        user = passwd.prompt_and_set_password("piranha", prompt=prompt)
+        assert asked == ["New Password: ", "Verify: "]
+        assert users.authenticate(db.session, user.username, "s3cret-pass") is not None
+
+
+def test_prompt_and_set_password_refuses_a_mismatch(prompt_app: Flask) -> None:
+    answers = iter(["s3cret-pass", "s3cret-paSS"])
+    with prompt_app.app_context():
+        with pytest.raises(users.PasswordError, match="do not match"):
+            passwd.prompt_and_set_password("piranha", prompt=lambda _: next(answers))
+        assert not users.any_user_exists(db.session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,13 @@ from piranha_web.models import AuditEntry
 from piranha_web.services import audit
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def syslog_fields(line: str) -> dict[str, str]:
+    """A syslog line read back the way a log host's parser would (quoted key=value pairs)."""
+    words = shlex.split(line)
+    assert words[0] == "audit"
+    return dict(word.split("=", 1) for word in words[1:])
 
 
 def new_app(instance: Path) -> Flask:
@@ -54,7 +62,7 @@ def test_record_links_entries_by_hash(audit_app: Flask) -> None:
         rows = db.session.query(AuditEntry).order_by(AuditEntry.id).all()
         assert [r.prev_hash for r in rows] == [audit.GENESIS_HASH, rows[0].hash, rows[1].hash]
         for row in rows:
-            assert row.hash == audit.compute_hash(row.prev_hash, audit.row_fields(row))
+            assert row.keyed and row.hash == audit.entry_hash(row.prev_hash, audit.row_fields(row))
         assert json.loads(rows[1].detail) == {"port": [80, 8001]}
         assert rows[1].revision == 1
         assert audit.verify(db.session) == audit.VerifyResult(True, 3)
@@ -91,10 +99,10 @@ def test_verify_notices_a_deleted_entry_and_a_rehashed_one(audit_app: Flask) -> 
         db.session.execute(text("DELETE FROM audit_entry WHERE id = 2"))
         db.session.commit()
         assert audit.verify(db.session).broken_id == 3
-        # Re-hashing a forged row in place still breaks the link of the next one.
+        # Re-hashing a forged row in place (even with the key) still breaks the link of the next one.
         row = db.session.get(AuditEntry, 3)
         row.prev_hash = db.session.get(AuditEntry, 1).hash
-        row.hash = audit.compute_hash(row.prev_hash, audit.row_fields(row))
+        row.hash = audit.entry_hash(row.prev_hash, audit.row_fields(row))
         db.session.commit()
         assert audit.verify(db.session).broken_id == 4
 
@@ -137,9 +145,10 @@ def test_entries_go_to_syslog(audit_app: Flask, caplog: pytest.LogCaptureFixture
         with audit_app.app_context():
             audit.record("alice", "publish", "revision", "7", revision=7, client_addr="127.0.0.5",
                          detail={"pulse": "reloaded"})
-    line = caplog.records[-1].getMessage()
-    assert "user=alice" in line and "addr=127.0.0.5" in line and "action=publish" in line
-    assert "revision=7" in line and "reloaded" in line
+    fields = syslog_fields(caplog.records[-1].getMessage())
+    assert (fields["user"], fields["addr"], fields["action"]) == ("alice", "127.0.0.5", "publish")
+    assert fields["revision"] == "7" and "reloaded" in fields["detail"]
+    assert fields["chain_count"] == "1" and len(fields["chain_head"]) == 64
     assert audit.SYSLOG_IDENT == "piranha-web"
 
 
@@ -162,7 +171,7 @@ def test_syslog_handler_uses_dev_log_with_ident(monkeypatch: pytest.MonkeyPatch,
             handler.close()
         logger.handlers[:] = saved
         server.close()
-    assert "piranha-web[" in data and "action=logout" in data
+    assert "piranha-web[" in data and 'action="logout"' in data
 
 
 def test_filters_and_keyset_pages(audit_app: Flask) -> None:

@@ -75,36 +75,3 @@ def test_more_users_and_the_readonly_role(users_app: Flask) -> None:
 def test_password_policy(password: str, verify: str, message: str) -> None:
     with pytest.raises(users.PasswordError, match=message):
         users.check_password_policy(password, verify)
-
-
-def test_prompt_and_set_password_asks_twice_without_echo(users_app: Flask) -> None:
-    asked: list[str] = []
-    answers = iter(["s3cret-pass", "s3cret-pass"])
-
-    def prompt(text: str) -> str:
-        asked.append(text)
-        return next(answers)
-
-    with users_app.app_context():
-        user = users.prompt_and_set_password("piranha", prompt=prompt)
-        assert asked == ["New Password: ", "Verify: "]
-        assert users.authenticate(db.session, user.username, "s3cret-pass") is not None
-
-
-def test_prompt_and_set_password_refuses_a_mismatch(users_app: Flask) -> None:
-    answers = iter(["s3cret-pass", "s3cret-paSS"])
-    with users_app.app_context():
-        with pytest.raises(users.PasswordError, match="do not match"):
-            users.prompt_and_set_password("piranha", prompt=lambda _: next(answers))
-        assert not users.any_user_exists(db.session)
-
-
-def test_prompt_and_set_password_without_an_app_uses_the_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PIRANHA_INSTANCE", str(tmp_path / "inst"))
-    monkeypatch.setenv("PIRANHA_LVS_CF", str(tmp_path / "lvs.cf"))
-    monkeypatch.delenv("PIRANHA_DATABASE_URL", raising=False)
-    users.prompt_and_set_password("admin", prompt=lambda _: "s3cret-pass")
-    app = create_app({"AUTO_IMPORT": False})
-    with app.app_context():
-        assert users.get_user(db.session, "admin") is not None

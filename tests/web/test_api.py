@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from piranha_web.api import tokens
+from piranha_web.services import tokens
 from piranha_web.api.openapi import document
 from piranha_web.extensions import db
 from piranha_web.lvscf import load

@@ -39,7 +39,7 @@ def test_create_needs_csrf_and_a_name(console: Any) -> None:
 
 
 def test_admins_see_everyones_tokens(app: Flask, console: Any) -> None:
-    from piranha_web.api import tokens
+    from piranha_web.services import tokens
 
     add_user(app, "carol", role="admin")
     with app.app_context():

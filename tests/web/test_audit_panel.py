@@ -56,7 +56,8 @@ def bulk_chain(app: Flask, n: int, start: datetime) -> None:
                    "object_name": f"www/real{i % 10}", "revision": i,
                    "detail": json.dumps({"weight": [i, i + 1]}, sort_keys=True, separators=(",", ":"))}
             row["prev_hash"] = prev
-            row["hash"] = prev = audit.compute_hash(prev, row)
+            row["hash"] = prev = audit.entry_hash(prev, row)
+            row["keyed"] = True
             rows.append(row)
         conn.execute(insert(AuditEntry.__table__), rows)
         db.session.commit()
@@ -151,6 +152,21 @@ def test_csv_export_defuses_formulas(panel_app: Flask, panel: FlaskClient) -> No
         audit.record("alice", "virtual.create", "virtual", "=HYPERLINK(\"http://x\")", after={"port": 1})
     rows = list(csv.DictReader(io.StringIO(panel.get("/audit/export.csv").get_data(as_text=True))))
     assert rows[-1]["object_name"].startswith("'=")
+
+
+@pytest.mark.parametrize("name,safe", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("a,=cmd", "a,'=cmd"), ("a;+cmd", "a;'+cmd"), ("a|@x", "a|'@x"), ('a,"=x', "a,\"'=x"),
+    ("a\n-1", "a\n'-1"), ("a\t=1", "a\t'=1"), ("plain name", "plain name"), ("a=b", "a=b")])
+def test_csv_guard_covers_every_cell_start(panel_app: Flask, panel: FlaskClient, name: str,
+                                           safe: str) -> None:
+    with panel_app.app_context():
+        audit.record("alice", "virtual.create", "virtual", name, after={"port": 1})
+    body = panel.get("/audit/export.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert rows[-1]["object_name"] == safe
+    assert rows[-1]["username"] == "alice"
+    assert '"=' not in body and ",=" not in body
 
 
 def test_login_logout_and_password_changes_are_in_the_log(panel_app: Flask, panel: FlaskClient) -> None:

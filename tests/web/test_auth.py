@@ -171,16 +171,43 @@ def test_sixth_failure_from_one_address_gets_429_with_retry_after(auth_client: F
     assert auth_client.get("/").status_code == 302  # not logged in
 
 
-def test_sixth_failure_for_one_user_from_many_addresses_gets_429(auth_client: FlaskClient) -> None:
+def test_failures_for_a_user_from_one_address_do_not_lock_out_another_address(tmp_path: Path) -> None:
+    """Five wrong passwords for ``piranha`` from A: A is refused, the right password from B still works."""
+    app = make_app(tmp_path, LOGIN_FAILURE_DELAY=0.01, LOGIN_FAILURE_DELAY_MAX=0.05)
+    attacker, admin = app.test_client(), app.test_client()
+    for _ in range(5):
+        assert login(attacker, password="wrong password",
+                     environ_base={"REMOTE_ADDR": "127.0.3.1"}).status_code == 401
+    assert login(attacker, environ_base={"REMOTE_ADDR": "127.0.3.1"}).status_code == 429  # per address
+    assert login(admin, environ_base={"REMOTE_ADDR": "127.0.3.2"}).status_code == 302
+    assert admin.get("/", environ_base={"REMOTE_ADDR": "127.0.3.2"}).status_code == 200
+
+
+def test_failures_for_a_user_from_many_addresses_delay_but_never_refuse(tmp_path: Path) -> None:
+    app = make_app(tmp_path, LOGIN_FAILURE_DELAY=0.2, LOGIN_FAILURE_DELAY_MAX=0.4)
+    client = app.test_client()
     for i in range(5):
-        r = login(auth_client, password="wrong password", environ_base={"REMOTE_ADDR": f"127.0.3.{i}"})
+        r = login(client, password="wrong password", environ_base={"REMOTE_ADDR": f"127.0.3.{i}"})
         assert r.status_code == 401
-    r = login(auth_client, password="wrong password", environ_base={"REMOTE_ADDR": "127.0.3.99"})
-    assert r.status_code == 429
-    assert "Retry-After" in r.headers
-    # Another user from a fresh address is unaffected.
-    assert login(auth_client, username="other", password="wrong password",
-                 environ_base={"REMOTE_ADDR": "127.0.4.1"}).status_code == 401
+    started = time.monotonic()
+    r = login(client, password="wrong password", environ_base={"REMOTE_ADDR": "127.0.3.99"})
+    assert r.status_code == 401 and time.monotonic() - started >= 0.2  # slowed, not refused
+    started = time.monotonic()
+    assert login(client, environ_base={"REMOTE_ADDR": "127.0.3.98"}).status_code == 302
+    assert time.monotonic() - started < 0.2  # the right password is not delayed
+
+
+def test_failure_delay_doubles_and_is_capped(tmp_path: Path) -> None:
+    from piranha_web.auth.throttle import LoginThrottle, user_key
+
+    throttle = LoginThrottle(tmp_path / "t.sqlite", limit=5, window=60, delay_base=0.5, delay_max=4)
+    key = user_key("piranha")
+    delays = []
+    for _ in range(10):
+        throttle.failed([key])
+        delays.append(throttle.failure_delay(key))
+    assert delays == [0, 0, 0, 0, 0, 0.5, 1, 2, 4, 4]
+    assert throttle.failure_delay(user_key("other")) == 0
 
 
 def test_throttle_is_shared_between_workers(tmp_path: Path) -> None:

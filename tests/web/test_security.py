@@ -16,6 +16,7 @@ from typing import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.routing import IntegerConverter
 
 from piranha_web.app import create_app
 from piranha_web.extensions import db
@@ -50,9 +51,9 @@ def token_authenticated(endpoint: str) -> bool:
 
 def dummy_value(converter: object) -> object:
     """Something each converter accepts; ids/names of the imported sample where it helps."""
-    kind = type(converter).__name__
-    if kind == "IntegerConverter":
+    if isinstance(converter, IntegerConverter):
         return 1
+    kind = type(converter).__name__
     if kind == "FloatConverter":
         return 1.0
     if kind == "UUIDConverter":

@@ -11,49 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from sqlalchemy import DateTime, ForeignKey, String, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import select
 
-from ..extensions import Base, db
-from ..models import User
+from ..extensions import db
+from ..models import ApiToken, User, utcnow_naive
+from . import audit
 
 TOKEN_PREFIX = "pwt_"
 MAX_TOKEN_NAME = 64
 # last_used_at is a write per request otherwise; minute precision is plenty.
 _TOUCH_EVERY = timedelta(seconds=60)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-class ApiToken(Base):
-    """One bearer token of one user (``revoked_at`` set = no longer accepted)."""
-
-    __tablename__ = "api_token"
-    __table_args__ = {"sqlite_autoincrement": True}
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(64))
-    prefix: Mapped[str] = mapped_column(String(16))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
-    user: Mapped[User] = relationship(lazy="joined")
-
-    def as_dict(self) -> dict[str, object]:
-        """What listings show (never the hash)."""
-        return {"id": self.id, "name": self.name, "user": self.user.username, "prefix": self.prefix,
-                "created_at": _iso(self.created_at), "last_used_at": _iso(self.last_used_at),
-                "revoked": self.revoked_at is not None}
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if ts else None
 
 
 class TokenError(ValueError):
@@ -67,8 +36,6 @@ def hash_token(secret: str) -> str:
 
 def create(username: str, name: str, actor: str, client_addr: str | None = None) -> tuple[ApiToken, str]:
     """A new token for ``username``; returns (row, secret). The secret is never stored."""
-    from ..services import audit
-
     name = name.strip()
     if not name or len(name) > MAX_TOKEN_NAME or not name.isprintable():
         raise TokenError(f"token name must be 1-{MAX_TOKEN_NAME} printable characters")
@@ -88,13 +55,11 @@ def create(username: str, name: str, actor: str, client_addr: str | None = None)
 def revoke(token_id: int, actor: str, client_addr: str | None = None,
            only_user: str | None = None) -> ApiToken:
     """Revoke token ``token_id`` (``only_user``: it must belong to that user)."""
-    from ..services import audit
-
     row = db.session.get(ApiToken, token_id)
     if row is None or (only_user is not None and row.user.username != only_user):
         raise TokenError(f"no token {token_id}")
     if row.revoked_at is None:
-        row.revoked_at = _now()
+        row.revoked_at = utcnow_naive()
         audit.record(actor, "token.revoke", "token", f"{row.user.username}/{row.name}",
                      {"revoked": False}, {"revoked": True}, client_addr=client_addr, session=db.session)
         db.session.commit()
@@ -118,7 +83,7 @@ def verify(secret: str) -> ApiToken | None:
     row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
     if row is None or row.revoked_at is not None:
         return None
-    now = _now()
+    now = utcnow_naive()
     if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
         row.last_used_at = now
         db.session.commit()
