@@ -15,8 +15,6 @@ import os
 import sys
 from typing import Sequence
 
-from ..config import PROJECT_ROOT
-
 DEFAULT_BIND = "127.0.0.1:3636"
 DEFAULT_WORKERS = 2
 
@@ -39,13 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def gunicorn_argv(args: argparse.Namespace) -> list[str]:
     """The gunicorn command line (an argument list: nothing goes through a shell)."""
-    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT_ROOT), "--bind", args.bind,
+    argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind,
             "--workers", str(max(1, args.workers)), "--timeout", str(args.timeout),
             "--graceful-timeout", "10", "--access-logfile", "-", "--error-logfile", "-"]
     if _gunicorn_has("control_socket_disable"):
         # gunicorn >= 24 opens a control socket in $HOME by default: not wanted for a console
         argv.append("--no-control-socket")
-    return argv + ["wsgi:app"]
+    return argv + ["piranha_web.wsgi:app"]
 
 
 def _gunicorn_has(setting: str) -> bool:

@@ -12,9 +12,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 
-from ..config import PROJECT_ROOT
+from ..resources import data_dir
 
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+MIGRATIONS_DIR = data_dir("migrations")
 
 
 @contextmanager

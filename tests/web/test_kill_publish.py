@@ -5,7 +5,7 @@ of some stored revision, SQLite's integrity check passes, the audit chain
 verifies, and every revision number a client was told about (the flash
 "revision N" carried by the POST response's session cookie) exists.
 
-Runs ``python -m gunicorn wsgi:app`` (what piranha-gui execs) with one
+Runs ``python -m gunicorn piranha_web.wsgi:app`` (what piranha-gui execs) with one
 worker on a tmp instance; the HTTP client is plain http.client with a
 hand-kept cookie, so the test needs nothing beyond the standard library.
 """
@@ -140,9 +140,9 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--bind", f"127.0.0.1:{self.port}",
+        argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
                 "--workers", "1", "--timeout", "30", "--no-control-socket", "--error-logfile", "-",
-                "wsgi:app"]
+                "piranha_web.wsgi:app"]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
