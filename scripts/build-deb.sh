@@ -53,7 +53,9 @@ build_wheel() {   # from the tracked (and new, unignored) files only: no stale b
     mkdir -p "$WORK/src"
     git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/src" 2>/dev/null ||
         { say "not a git checkout: building from the tree as is"; cp -a . "$WORK/src"; }
-    "$BUILD_PY" -m pip wheel -q --no-deps -w "$WORK/wheel" "$WORK/src" >&2
+    local isolation=()   # an isolated build env would fetch setuptools from the index each time
+    "$BUILD_PY" -c 'import setuptools, wheel' 2>/dev/null && isolation=(--no-build-isolation)
+    "$BUILD_PY" -m pip wheel -q --no-deps "${isolation[@]}" -w "$WORK/wheel" "$WORK/src" >&2
 }
 
 fill_wheelhouse() {
@@ -61,11 +63,12 @@ fill_wheelhouse() {
     missing=$("$BUILD_PY" - "$REQUIREMENTS" "$WHEELHOUSE" <<'EOF'
 import re, sys
 from pathlib import Path
-have = {re.sub(r"[-_.]+", "_", p.name.split("-")[0]).lower() + "==" + p.name.split("-")[1]
-        for p in Path(sys.argv[2]).glob("*.whl")}
+def key(name, version):
+    return re.sub(r"[-_.]+", "_", name).lower() + "==" + version
+have = {key(*p.name.split("-")[:2]) for p in Path(sys.argv[2]).glob("*.whl")}
 for line in Path(sys.argv[1]).read_text().splitlines():
     line = line.split("#")[0].strip()
-    if line and re.sub(r"[-_.]+", "_", line).lower() not in have:
+    if line and key(*line.split("==")) not in have:
         print(line)
 EOF
 )
@@ -108,7 +111,6 @@ install_files() {
         gzip -9n < "$p" > "$STAGE/usr/share/man/man${p##*.}/${p##*/}.gz"
     done
     install -m 644 packaging/debian/copyright "$doc/copyright"
-    install -D -m 644 packaging/debian/lintian-overrides "$STAGE/usr/share/lintian/overrides/piranha-web"
     install -D -m 644 packaging/debian/lintian-overrides "$STAGE/usr/share/lintian/overrides/piranha-web"
     install -m 644 docs/operations.md docs/lvs.cf.md "$doc/"
     install -m 644 deploy/examples/lvs.cf deploy/examples/keepalived.conf "$doc/examples/"
