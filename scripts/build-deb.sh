@@ -48,14 +48,9 @@ mkdir -p "$STAGE" "$OUT" "$WHEELHOUSE"
 
 say() { echo "build-deb: $*" >&2; }
 
-build_wheel() {   # from the tracked (and new, unignored) files only: no stale build/ leftovers
+build_wheel() {
     say "wheel"
-    mkdir -p "$WORK/src"
-    git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/src" 2>/dev/null ||
-        { say "not a git checkout: building from the tree as is"; cp -a . "$WORK/src"; }
-    local isolation=()   # an isolated build env would fetch setuptools from the index each time
-    "$BUILD_PY" -c 'import setuptools, wheel' 2>/dev/null && isolation=(--no-build-isolation)
-    "$BUILD_PY" -m pip wheel -q --no-deps "${isolation[@]}" -w "$WORK/wheel" "$WORK/src" >&2
+    scripts/build-wheel.sh "$WORK/wheel" >/dev/null
 }
 
 fill_wheelhouse() {
