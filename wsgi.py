@@ -1,5 +1,5 @@
-"""gunicorn entry point: ``gunicorn wsgi:app``."""
+"""gunicorn entry point from a checkout: ``gunicorn wsgi:app`` (installed: ``piranha_web.wsgi:app``)."""
 
-from piranha_web.app import create_app
+from piranha_web.wsgi import app
 
-app = create_app()
+__all__ = ["app"]

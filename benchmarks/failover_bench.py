@@ -4,7 +4,7 @@ measure until the first request through the VIP is answered by the other directo
 keepalive 0.1 s, deadtime 0.5 s (the lab of tests/ipvs/test_failover.py).  Needs
 root and an IPVS kernel; run it inside the guest::
 
-    /work/shared/tools/with-ipvs-kernel --timeout 1800 -- \\
+    scripts/ipvs-kernel --timeout 1800 -- \\
         .venv/bin/python benchmarks/failover_bench.py --runs 20
 
 Prints one line per run and min / median / max at the end.  Each run alternates

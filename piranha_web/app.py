@@ -10,9 +10,10 @@ from flask import Flask, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from .config import PROJECT_ROOT, build_config
+from .config import build_config
 from .extensions import csrf, db, login_manager
 from .instance import ensure_private_dir, secure_sqlite
+from .resources import data_dir
 from .security import PUBLIC_ENDPOINTS
 from .strictjson import StrictJSONProvider, StrictRequest
 
@@ -28,8 +29,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = build_config(config)
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(data_dir("templates")),
+        static_folder=str(data_dir("static")),
         instance_path=settings["INSTANCE_PATH"],
     )
     app.config.update(settings)

@@ -5,12 +5,14 @@
 #   2. a virtualenv in .venv with the project and its test extra;
 #   3. the host suite (everything not marked `ipvs`);
 #   4. the real-IPVS suite (tests/ipvs, tests/e2e): directly when this kernel
-#      has IPVS and we are root, else inside shared/tools/with-ipvs-kernel.
+#      has IPVS and we are root, else inside scripts/ipvs-kernel (a guest
+#      kernel fetched with apt; see that script).
 # Extra arguments go to both pytest runs (e.g. -x, -k NAME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SYSTEM_PACKAGES=(chromium ipvsadm nftables iptables iproute2 kmod keepalived systemd procps python3-venv)
+SYSTEM_PACKAGES=(chromium ipvsadm nftables iptables iproute2 kmod keepalived systemd procps python3-venv
+                 dpkg-dev lintian man-db groff-base python3-markupsafe python3-argon2 python3-cffi-backend)
 
 install_system_packages() {
     local missing=()
@@ -45,12 +47,12 @@ echo "== host suite =="
 
 echo "== real-IPVS suite =="
 IPVS_TESTS=(tests/ipvs tests/e2e)
-RUNNER="${PIRANHA_IPVS_RUNNER:-$ROOT/../shared/tools/with-ipvs-kernel}"
 if [ "$(id -u)" = 0 ] && { [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; } && [ -e /proc/net/ip_vs ]; then
     .venv/bin/python -m pytest -m ipvs "${IPVS_TESTS[@]}" "$@"
-elif [ -x "$RUNNER" ]; then
-    "$RUNNER" --timeout 1800 --mem 2G -- .venv/bin/python -m pytest -m ipvs -p no:cacheprovider "${IPVS_TESTS[@]}" "$@"
+elif [ "$(id -u)" = 0 ]; then
+    scripts/ipvs-kernel --timeout 3000 --mem 2G -- \
+        .venv/bin/python -m pytest -m ipvs -p no:cacheprovider "${IPVS_TESTS[@]}" "$@"
 else
-    echo "test.sh: no kernel with IPVS and no runner at $RUNNER: real-IPVS tests NOT run" >&2
+    echo "test.sh: the real-IPVS suite needs root (scripts/ipvs-kernel boots a guest kernel): NOT run" >&2
     [ -z "${CI:-}" ] || exit 1
 fi

@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("piranha_web.cli.config_audit:register", "verify or list the audit log"),
     "db": ("piranha_web.cli.config_db:register_db", "manage the console database (db upgrade)"),
     "import": ("piranha_web.cli.config_db:register_import", "import lvs.cf/JSON/keepalived into the DB"),
+    "publish": ("piranha_web.cli.config_db:register_publish", "write lvs.cf from the DB and tell pulse"),
     "export": ("piranha_web.cli.config_export:register_export", "write lvs.cf as lvs.cf/JSON/keepalived"),
     "doctor": ("piranha_web.cli.config_doctor:register", "check this host has what pulse needs"),
     "install-units": ("piranha_web.cli.config_units:register", "install the systemd units"),

@@ -1,9 +1,15 @@
-"""``piranha-config db upgrade`` and ``piranha-config import FILE``: the console's database."""
+"""``piranha-config db upgrade``, ``import FILE [--publish]`` and ``publish``: the console's database.
+
+``publish`` (and ``import --publish``) goes through the same path as ACCEPT
+in the console (:func:`piranha_web.services.changes.publish`): a new
+revision, lvs.cf written atomically, pulse told, its answer printed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def register_db(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +34,50 @@ def register_import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="lvs.cf, JSON or keepalived.conf to import")
     parser.add_argument("--format", "-f", choices=("lvs.cf", "json", "keepalived"), default=None,
                         help="format of FILE (default: detected from its content)")
+    parser.add_argument("--publish", action="store_true",
+                        help="then write lvs.cf and tell pulse, as ACCEPT in the console does")
     parser.set_defaults(func=run_import)
+
+
+def register_publish(parser: argparse.ArgumentParser) -> None:
+    """``publish``: write the stored configuration to lvs.cf and tell pulse."""
+    parser.add_argument("--comment", "-m", default="published from the command line",
+                        help="revision comment (default: %(default)s)")
+    parser.set_defaults(func=run_publish)
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    """Publish what the database holds now."""
+    from ..app import create_app
+
+    return _publish(create_app({"AUTO_IMPORT": False}), args.comment)
+
+
+def _publish(app: Any, comment: str) -> int:
+    """ACCEPT's publish path; print the revision and pulse's answer; 1 unless lvs.cf was written."""
+    from ..services import changes
+    from ..services.users import system_actor
+
+    with app.app_context():
+        try:
+            outcome = changes.publish(system_actor(), comment)
+        except changes.Rejected as err:
+            for msg in [m for ms in err.fields.values() for m in ms] + err.general:
+                print(f"piranha-config: not published: {msg}", file=sys.stderr)
+            return 1
+    path = app.config["LVS_CF"]
+    if outcome.write_error:
+        print(f"piranha-config: revision {outcome.revision} stored, but lvs.cf was not written: "
+              f"{outcome.write_error}", file=sys.stderr)
+        return 1
+    if not outcome.published:
+        print("piranha-config: not published, the configuration is not complete yet: "
+              + "; ".join(outcome.pending), file=sys.stderr)
+        return 1
+    pulse = outcome.pulse
+    answer = "not-running" if pulse is None else pulse.state + (f": {pulse.error}" if pulse.error else "")
+    print(f"{path}: published revision {outcome.revision} (serial_no {outcome.serial_no}); pulse: {answer}")
+    return 1 if pulse is not None and pulse.state == "failed" else 0
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -67,9 +116,13 @@ def run_import(args: argparse.Namespace) -> int:
             lvsconfig._audit(system_actor(), "import", "lvs.cf", args.file, None,
                              {"serial_no": rev.serial_no}, rev.id, None)
             db.session.commit()
-        print(f"{args.file}: imported as revision {rev.id} (serial_no {rev.serial_no}); "
-              f"the console publishes to {app.config['LVS_CF']} on the next ACCEPT")
-    return 0
+        if args.publish:
+            print(f"{args.file}: imported as revision {rev.id} (serial_no {rev.serial_no})")
+        else:
+            print(f"{args.file}: imported as revision {rev.id} (serial_no {rev.serial_no}); "
+                  f"the console publishes to {app.config['LVS_CF']} on the next ACCEPT "
+                  "(or: piranha-config publish)")
+    return _publish(app, f"published after importing {args.file}") if args.publish else 0
 
 
 def _safe_url(url: str) -> str:

@@ -17,11 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..resources import data_dir
 from .config import UserError
 
 UNITS = ("pulse.service", "piranha-gui.service")
 TEMPLATE_BINDIR = "/usr/local/bin"
-UNIT_SOURCE = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+UNIT_SOURCE = data_dir("deploy") / "systemd"
 DEFAULT_UNIT_DIR = "/etc/systemd/system"
 
 
@@ -38,8 +39,8 @@ def render(unit: str, bindir: Path, source: Path = UNIT_SOURCE) -> str:
     try:
         text = (source / unit).read_text()
     except OSError as exc:
-        raise UserError(f"{source / unit}: cannot read ({exc.strerror or exc}); install-units needs the "
-                        "deploy/systemd directory of the piranha-web source") from None
+        raise UserError(f"{source / unit}: cannot read ({exc.strerror or exc}); the installation "
+                        "lacks its systemd units (package data deploy/systemd)") from None
     return text.replace(f"{TEMPLATE_BINDIR}/", f"{bindir}/")
 
 

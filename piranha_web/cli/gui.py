@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Sequence
 
-from ..config import DEFAULT_BIND, PROJECT_ROOT, bind_address
+from ..config import DEFAULT_BIND, bind_address
 
 DEFAULT_WORKERS = 2
 
@@ -38,13 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def gunicorn_argv(args: argparse.Namespace) -> list[str]:
     """The gunicorn command line (an argument list: nothing goes through a shell)."""
-    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT_ROOT), "--bind", args.bind,
+    argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind,
             "--workers", str(max(1, args.workers)), "--timeout", str(args.timeout),
             "--graceful-timeout", "10", "--access-logfile", "-", "--error-logfile", "-"]
     if _gunicorn_has("control_socket_disable"):
         # gunicorn >= 24 opens a control socket in $HOME by default: not wanted for a console
         argv.append("--no-control-socket")
-    return argv + ["wsgi:app"]
+    return argv + ["piranha_web.wsgi:app"]
 
 
 def _gunicorn_has(setting: str) -> bool:

@@ -136,6 +136,17 @@ def run(mutate: Mutation, actor: str, client_addr: str | None) -> Outcome:
     return outcome
 
 
+def publish(actor: str, comment: str) -> Outcome:
+    """Publish the stored definitions as they are: ACCEPT's path without an edit.
+
+    The command line uses this after an import (or on its own): the
+    definitions become the next revision, lvs.cf is written and pulse is
+    told, with the same validation, lock, audit entry and pulse answer as a
+    change made in the console.
+    """
+    return run(lambda: Change("publish", "lvs.cf", None, None, None, comment=comment), actor, None)
+
+
 def _mutate(mutate: Mutation) -> Change:
     """Run the mutation and flush, turning DB-level refusals into user-facing errors."""
     try:

@@ -12,10 +12,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 
-from ..config import PROJECT_ROOT
 from ..instance import ensure_private_dir
+from ..resources import data_dir
 
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+MIGRATIONS_DIR = data_dir("migrations")
 
 
 @contextmanager

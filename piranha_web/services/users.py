@@ -13,7 +13,12 @@ from __future__ import annotations
 import getpass
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import VerificationError, VerifyMismatchError
+
+try:
+    from argon2.exceptions import InvalidHashError
+except ImportError:  # argon2-cffi < 21.2 (Debian 12's python3-argon2, used by the .deb) calls it InvalidHash
+    from argon2.exceptions import InvalidHash as InvalidHashError  # type: ignore[attr-defined,no-redef]
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +29,9 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 ROLES = ("admin", "readonly")
 
-_hasher = PasswordHasher()  # argon2id with argon2-cffi's RFC 9106 "low memory" defaults
+# argon2id with RFC 9106's "low memory" parameters, spelled out: argon2-cffi's own defaults
+# differ between the versions we run on (pip's current one, Debian 12's 21.1).
+_hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4, hash_len=32, salt_len=16)
 _dummy_hash: str | None = None
 
 

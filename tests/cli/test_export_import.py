@@ -50,3 +50,33 @@ def test_import_reports_errors_with_lines(cli_instance: Path, capsys: pytest.Cap
     source.write_text("virtual_server 192.0.2.1 80 {\n  lb_algo bogus\n}\n")
     assert main(["import", str(source)]) == 1
     assert f"{source}:2:" in capsys.readouterr().err
+
+
+def test_import_publish_writes_what_export_prints(cli_instance: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``import --publish`` goes through ACCEPT's path: lvs.cf written, equal to ``export``."""
+    lvs_cf = cli_instance / "lvs.cf"
+    assert main(["import", "--publish", str(SEED)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "imported as revision 1" in out
+    assert f"{lvs_cf}: published revision 2 (serial_no 2); pulse: not-running" in out
+    assert main(["export"]) == 0
+    assert capsys.readouterr().out == lvs_cf.read_text()
+    assert load(lvs_cf.read_text()).virtual("www") is not None
+
+
+def test_publish_prints_the_revision_and_pulses_answer(cli_instance: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from piranha_web.services import changes, pulse_status
+
+    assert main(["import", str(SEED)]) == 0
+    assert not (cli_instance / "lvs.cf").exists()  # import alone leaves lvs.cf to a publish
+    monkeypatch.setattr(changes, "notify_pulse", lambda serial: pulse_status.ReloadOutcome("applied", None))
+    capsys.readouterr()
+    assert main(["publish", "-m", "from the test"]) == 0
+    assert "published revision 2 (serial_no 2); pulse: applied" in capsys.readouterr().out
+    monkeypatch.setattr(changes, "notify_pulse",
+                        lambda serial: pulse_status.ReloadOutcome("failed", "line 3: bad"))
+    assert main(["publish"]) == 1  # pulse refused the file: the exit status says so
+    assert "published revision 3 (serial_no 3); pulse: failed: line 3: bad" in capsys.readouterr().out
+    assert load((cli_instance / "lvs.cf").read_text()).serial_no == 3

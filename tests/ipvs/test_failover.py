@@ -17,7 +17,7 @@ active; healed: primary wins).
 
 Run::
 
-    /work/shared/tools/with-ipvs-kernel --timeout 900 -- \\
+    scripts/ipvs-kernel --timeout 900 -- \\
         .venv/bin/python -m pytest -m ipvs tests/ipvs/test_failover.py -s
 """
 from __future__ import annotations

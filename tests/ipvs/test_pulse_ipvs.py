@@ -1,7 +1,7 @@
 """pulse as a real process programming kernel IPVS in the seed lab (NAT, rr, fwmark 80).
 
 Run inside the IPVS guest:
-    /work/shared/tools/with-ipvs-kernel -- .venv/bin/python -m pytest -m ipvs tests/ipvs
+    scripts/ipvs-kernel -- .venv/bin/python -m pytest -m ipvs tests/ipvs
 The tests share one pulse process and run in file order; each leaves the lab
 as it found it (both real servers up, weights 1).
 """

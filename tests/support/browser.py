@@ -6,7 +6,7 @@ it over inherited pipes; a two-line wrapper that ``exec``s
 child processes) in the namespace while the test process stays outside.
 Two browsers in two namespaces can be driven from the same test.
 
-Measured in the with-ipvs-kernel UML guest (one slow CPU): driver start
+Measured in the scripts/ipvs-kernel UML guest (one slow CPU): driver start
 ~3-5 s, launch ~4 s, first page ~4-8 s, later pages ~1.5 s with
 ``--single-process`` (multi-process chromium forks a renderer per site and
 pays 3-7 s per navigation there).  The Debian ``/usr/bin/chromium`` shell
@@ -66,7 +66,7 @@ def single_process_default() -> bool:
     env = os.environ.get("PIRANHA_E2E_CHROMIUM_SINGLE_PROCESS")
     if env is not None:
         return env == "1"
-    return os.environ.get("WITH_IPVS_KERNEL_BACKEND") in ("uml", "qemu")
+    return os.environ.get("PIRANHA_IPVS_BACKEND") in ("uml", "qemu")
 
 
 def launch_in_netns(playwright: Any, netns: str, workdir: Path, *,

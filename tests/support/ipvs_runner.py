@@ -1,7 +1,7 @@
 """Tell whether this process can run the ``ipvs``-marked tests.
 
 Those tests need root (network namespaces, netlink) and a kernel with IPVS:
-either the ``with-ipvs-kernel`` guest or a real IPVS host.  They are
+either the ``scripts/ipvs-kernel`` guest or a real IPVS host.  They are
 *deselected* on ordinary hosts with ``-m "not ipvs"``; if someone selects
 them anyway they must fail loudly, never skip (CI treats skips as failures).
 """
@@ -15,15 +15,15 @@ from pathlib import Path
 IPVS_PROC = Path("/proc/net/ip_vs")
 RUN_HINT = (
     "the ipvs tests need root and a kernel with IPVS; run them with\n"
-    "  /work/shared/tools/with-ipvs-kernel --timeout 1200 -- "
+    "  scripts/ipvs-kernel --timeout 1800 --mem 2G -- "
     ".venv/bin/python -m pytest -m ipvs tests/ipvs tests/e2e\n"
     "and deselect them elsewhere with -m 'not ipvs'"
 )
 
 
 def in_guest() -> bool:
-    """True inside the ``with-ipvs-kernel`` guest (it exports this variable)."""
-    return os.environ.get("WITH_IPVS_KERNEL_GUEST") == "1"
+    """True inside the ``scripts/ipvs-kernel`` guest (it exports this variable)."""
+    return os.environ.get("PIRANHA_IPVS_GUEST") == "1"
 
 
 def _load_ip_vs() -> None:

@@ -204,7 +204,7 @@ class SeedTopology(Lab):
 def reap_stale_namespaces(prefix: str = PREFIX) -> list[str]:
     """Delete namespaces left by dead runs (``pw<pid>-…`` whose pid is gone).
 
-    Only matters on a persistent IPVS host; inside with-ipvs-kernel every
+    Only matters on a persistent IPVS host; inside scripts/ipvs-kernel every
     namespace dies with the guest anyway.
     """
     stale = []

@@ -37,7 +37,8 @@ def test_gunicorn_command_line_defaults() -> None:
     argv = gui.gunicorn_argv(gui.build_parser().parse_args([]))
     assert argv[:3] == [sys.executable, "-m", "gunicorn"]
     assert argv[argv.index("--bind") + 1] == "127.0.0.1:3636"
-    assert argv[argv.index("--workers") + 1] == "2" and argv[-1] == "wsgi:app"
+    assert argv[argv.index("--workers") + 1] == "2" and argv[-1] == "piranha_web.wsgi:app"
+    assert "--chdir" not in argv  # the app is found as a package, from any directory
     argv = gui.gunicorn_argv(gui.build_parser().parse_args(["--bind", "127.0.0.1:9", "--workers", "3"]))
     assert "127.0.0.1:9" in argv and "3" in argv
 

@@ -5,7 +5,7 @@ of some stored revision, SQLite's integrity check passes, the audit chain
 verifies, and every revision number a client was told about (the flash
 "revision N" carried by the POST response's session cookie) exists.
 
-Runs ``python -m gunicorn wsgi:app`` (what piranha-gui execs) with one
+Runs ``python -m gunicorn piranha_web.wsgi:app`` (what piranha-gui execs) with one
 worker on a tmp instance; the HTTP client is plain http.client with a
 hand-kept cookie, so the test needs nothing beyond the standard library.
 """
@@ -24,14 +24,12 @@ import subprocess
 import sys
 import threading
 import time
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
 from piranha_web import lvscf
+from tests.support.httpform import Browser
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -42,77 +40,6 @@ PASSWORD = "kill-test-password"
 KILLS = int(os.environ.get("PIRANHA_KILL_TEST_KILLS", "50"))
 STARTUP_TIMEOUT = 30.0
 REVISION_RE = re.compile(r"revision (\d+)")
-
-
-class FormFields(HTMLParser):
-    """The fields of the first POST form whose action is ``action`` (what a browser submits)."""
-
-    def __init__(self, action: str) -> None:
-        super().__init__()
-        self.action, self.fields, self._in, self._done, self._select = action, {}, False, False, None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if (tag == "form" and not self._done and a.get("method", "").lower() == "post"
-                and a.get("action") == self.action):
-            self._in = True
-        if not self._in:
-            return
-        if tag == "input" and a.get("name") and a.get("type", "text") not in ("submit", "button"):
-            if a.get("type") in ("radio", "checkbox"):
-                if "checked" in a:
-                    self.fields[a["name"]] = a.get("value", "on")
-            else:
-                self.fields[a["name"]] = a.get("value", "")
-        elif tag == "select":
-            self._select = a.get("name")
-        elif tag == "option" and self._select:
-            self.fields.setdefault(self._select, a.get("value", ""))
-            if "selected" in a:
-                self.fields[self._select] = a.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._in:
-            self._in, self._done = False, True
-        elif tag == "select":
-            self._select = None
-
-
-class Browser:
-    """http.client + one session cookie: enough for a login and form posts."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.cookie: str | None = None
-
-    def request(self, method: str, path: str, form: dict[str, Any] | None = None,
-                timeout: float = 10.0) -> tuple[int, dict[str, str], str]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            headers = {"User-Agent": "kill-test"}
-            body = None
-            if self.cookie:
-                headers["Cookie"] = self.cookie
-            if form is not None:
-                body = urlencode(form)
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            conn.request(method, path, body=body, headers=headers)
-            resp = conn.getresponse()
-            text = resp.read().decode("utf-8", "replace")
-            for name, value in resp.getheaders():
-                if name.lower() == "set-cookie" and value.startswith("session="):
-                    self.cookie = value.split(";", 1)[0]
-            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text
-        finally:
-            conn.close()
-
-    def form(self, path: str, action: str | None = None) -> dict[str, str]:
-        status, _, html = self.request("GET", path)
-        assert status == 200, f"GET {path} -> {status}"
-        parser = FormFields(action or path)
-        parser.feed(html)
-        assert "csrf_token" in parser.fields, f"no form with a CSRF token on {path}"
-        return parser.fields
 
 
 def session_flashes(cookie: str | None, secret_key: str) -> list[str]:
@@ -140,9 +67,9 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--bind", f"127.0.0.1:{self.port}",
+        argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
                 "--workers", "1", "--timeout", "30", "--no-control-socket", "--error-logfile", "-",
-                "wsgi:app"]
+                "piranha_web.wsgi:app"]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
@@ -152,7 +79,7 @@ class Server:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     pass
-                status, _, _ = Browser(self.port).request("GET", "/login", timeout=5)
+                status, _, _ = Browser(self.port, "kill-test").request("GET", "/login", timeout=5)
                 if status == 200:
                     return
             except OSError:
@@ -256,7 +183,7 @@ def test_sigkill_during_publishes_loses_nothing(tmp_path: Path) -> None:
     secret = (instance / "secret_key").read_text().strip()
     port = free_port()
     server = Server(env, port, tmp_path / "gunicorn.log")
-    browser = Browser(port)
+    browser = Browser(port, "kill-test")
     rng = random.Random(int(os.environ.get("PIRANHA_KILL_TEST_SEED", "5")))
     told: set[int] = set()
     counter = [0]
@@ -264,11 +191,7 @@ def test_sigkill_during_publishes_loses_nothing(tmp_path: Path) -> None:
     started = time.monotonic()
     try:
         server.start()
-        token = FormFields("/login")
-        token.feed(browser.request("GET", "/login")[2])
-        status, headers, _ = browser.request("POST", "/login", {"csrf_token": token.fields["csrf_token"],
-                                                                "username": "piranha", "password": PASSWORD})
-        assert status == 302 and headers["location"] == "/", "login failed"
+        browser.login("piranha", PASSWORD)
         for _ in range(KILLS):
             publisher = Publisher(browser, secret, counter, told)
             publisher.start()
