@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -23,12 +22,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "piranha_web"
 KERNEL = "piranha_web.pulse.kernel"
-# Import cycles known and being removed on another branch: listed (as a
-# warning) but not failed.  Once one is gone the test fails until its entry
-# here is deleted too, so an allowance cannot outlive its cycle.
-BEING_REMOVED = [
-    {"piranha_web.app", "piranha_web.auth", "piranha_web.auth.routes", "piranha_web.services.users"},
-]
 WEB_MAY_IMPORT_OF_PULSE = {"piranha_web.pulse", "piranha_web.pulse.reconcile", "piranha_web.pulse.statusfile"}
 
 
@@ -177,13 +170,7 @@ def _describe(cycles: list[tuple[list[str], list[str]]]) -> str:
 
 def test_no_import_cycle_inside_piranha_web() -> None:
     cycles = _cycles(_graph())
-    pending = [c for c in cycles if set(c[1]) in BEING_REMOVED]
-    wrong = [c for c in cycles if c not in pending]
-    assert not wrong, "import cycles:\n" + _describe(wrong)
-    stale = [sorted(m) for m in BEING_REMOVED if not any(set(c[1]) == m for c in cycles)]
-    assert not stale, f"gone, so delete them from BEING_REMOVED: {stale}"
-    if pending:
-        warnings.warn(UserWarning("import cycles still to remove:\n" + _describe(pending)))
+    assert not cycles, "import cycles:\n" + _describe(cycles)
 
 
 def test_pyroute2_only_in_pulse_kernel() -> None:
