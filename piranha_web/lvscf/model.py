@@ -26,6 +26,9 @@ PROTOCOLS = ("tcp", "udp")
 NETWORKS = ("nat", "direct", "tunnel")
 SERVICES = ("lvs", "fos")
 LOAD_MONITORS = ("none", "uptime", "rup", "ruptime")
+CHECKS = ("tcp", "send-expect", "http", "https", "dns", "program", "agent", "none")
+DNS_QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
+              "SRV": 33}
 CONFLICT_ACTIONS = ("nothing", "preempt")
 
 
@@ -54,6 +57,24 @@ class RealServer:
     weight: int = _default(SERVER, "weight")
     # None: inherit the virtual server's port (as Piranha copies it at parse time).
     port: int | None = None
+    fall: int | None = None             # health-check extensions (None: inherit / Piranha's meaning)
+    rise: int | None = None
+    check_interval: float | None = None
+    check_timeout: float | None = None
+    check: str | None = None
+    check_path: str | None = None
+    check_host: str | None = None
+    check_status: str | None = None
+    check_body: str | None = None
+    check_digest: str | None = None
+    check_port: int | None = None
+    check_verify: bool | None = None
+    check_ca_file: str | None = None
+    check_query: str | None = None
+    check_qtype: str | None = None
+    check_dynamic: bool | None = None
+    agent_port: int | None = None
+    slowstart: float | None = None
     line: int = field(default=0, compare=False, repr=False)
     _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -87,6 +108,24 @@ class VirtualServer:
     reentry: float = _default(VIRTUAL, "reentry")
     quiesce_server: bool = _default(VIRTUAL, "quiesce_server")
     client_monitor: str | None = None
+    fall: int | None = None             # health-check extensions (None: inherit / Piranha's meaning)
+    rise: int | None = None
+    check_interval: float | None = None
+    check_timeout: float | None = None
+    check: str | None = None
+    check_path: str | None = None
+    check_host: str | None = None
+    check_status: str | None = None
+    check_body: str | None = None
+    check_digest: str | None = None
+    check_port: int | None = None
+    check_verify: bool | None = None
+    check_ca_file: str | None = None
+    check_query: str | None = None
+    check_qtype: str | None = None
+    check_dynamic: bool | None = None
+    agent_port: int | None = None
+    slowstart: float | None = None
     servers: list[RealServer] = field(default_factory=list)
     line: int = field(default=0, compare=False, repr=False)
     _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)

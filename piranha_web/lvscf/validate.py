@@ -31,9 +31,11 @@ from typing import Any
 
 from . import keys
 from .errors import LvsCfError, Problem
-from .health import expect_pattern, split_program
+from .health import check_settings, expect_pattern, parse_status, split_program
 from .model import (
+    CHECKS,
     CONFLICT_ACTIONS,
+    DNS_QTYPES,
     LOAD_MONITORS,
     NETWORKS,
     PROTOCOLS,
@@ -175,6 +177,8 @@ def _check_numbers(c: _Collector, obj: Any, block: str, skip: tuple[str, ...] = 
     for k in keys.of(block):
         if k.low is None or k.high is None or not k.field or k.name in skip:
             continue
+        if k.default is None and getattr(obj, k.field) is None:
+            continue          # an optional key left unset
         if k.kind == keys.SECONDS:
             _check_seconds(c, obj, k)
         else:
@@ -191,7 +195,7 @@ def _check_types(c: _Collector, obj: Any, block: str) -> None:
             continue
         if k.kind in _TEXT_KINDS:
             _check_text(c, obj, k.field, getattr(obj, k.field))
-        elif k.kind == keys.BOOL:
+        elif k.kind == keys.BOOL and not (k.default is None and getattr(obj, k.field) is None):
             _check_bool(c, obj, k.field)
 
 
@@ -335,6 +339,7 @@ def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
     if isinstance(vs.client_monitor, str) and not vs.client_monitor.startswith("/"):
         c.add(vs, "client_monitor", "program must start with an absolute path")
     _check_regex(c, vs)
+    _check_health(c, vs, None)
     names: set[str] = set()
     targets: set[tuple[str, int]] = set()
     for rs in vs.servers:
@@ -359,6 +364,49 @@ def _check_server(c: _Collector, cfg: LvsConfig, vs: VirtualServer, rs: RealServ
                              "(only network = tunnel can mix them)")
     _check_numbers(c, rs, keys.SERVER, skip=("port",))
     _check_int(c, rs, "port", 0 if vs.fwmark else 1, 65535)
+    _check_health(c, vs, rs)
+
+
+def _check_health(c: _Collector, vs: VirtualServer, rs: RealServer | None) -> None:
+    """Health-check keys of ``vs`` (``rs`` None) or of one real server's overrides."""
+    obj: Any = vs if rs is None else rs
+    _check_choice(c, obj, "check", CHECKS)
+    _check_choice(c, obj, "check_qtype", tuple(DNS_QTYPES))
+    if isinstance(obj.check_digest, str) and not _HEX_DIGEST.fullmatch(obj.check_digest):
+        c.add(obj, "check_digest", "an MD5 digest is 32 hexadecimal digits")
+    if isinstance(obj.check_body, str):
+        try:
+            re.compile(obj.check_body.encode())
+        except (re.error, RecursionError, OverflowError) as exc:
+            c.add(obj, "check_body", f"invalid regular expression: {exc}")
+    if isinstance(obj.check_ca_file, str) and not obj.check_ca_file.startswith("/"):
+        c.add(obj, "check_ca_file", "check_ca_file must be an absolute path")
+    if isinstance(obj.check_status, str):
+        try:
+            parse_status(obj.check_status)
+        except ValueError as exc:
+            c.add(obj, "check_status", str(exc))
+    try:
+        cs = check_settings(vs, rs)
+    except (ValueError, TypeError, ArithmeticError):
+        return                # a bad number or status, reported on its own line above
+    if cs.timeout > cs.interval:
+        key = "check_timeout" if obj.check_timeout is not None else "check_interval"
+        c.add(obj, key, f"check_timeout ({_n(cs.timeout)}) must not be longer than the check "
+                        f"interval ({_n(cs.interval)})")
+    if cs.kind not in CHECKS:
+        return
+    if cs.kind == "program" and not vs.send_program:
+        c.add(obj, "check", "check = program needs send_program")
+    if cs.kind == "agent" and cs.agent_port is None:
+        c.add(obj, "check", "check = agent needs agent_port")
+    if cs.kind == "dns" and not cs.query:
+        c.add(obj, "check", "check = dns needs check_query")
+    if cs.dynamic and cs.kind != "program":
+        c.add(obj, "check_dynamic", "check_dynamic = 1 needs check = program")
+
+
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{32}")
 
 
 def _check_failover(c: _Collector, cfg: LvsConfig, fos: FailoverService) -> None:

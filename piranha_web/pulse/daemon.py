@@ -173,7 +173,8 @@ class Daemon:
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
         ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(),
-                                        programs_kernel(self.role), announce=self.redundancy is None)
+                                        programs_kernel(self.role), announce=self.redundancy is None,
+                                        weights=self.monitor.weights())
         if ops:
             self.status_file.now()
         return ops

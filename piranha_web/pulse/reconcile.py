@@ -28,9 +28,9 @@ Desired-table rules, from Piranha's lvsd and nanny:
 * a real server that left the configuration is kept at weight 0 until its
   drain deadline passes (``drains``), then left out (so deleted).
 
-New servers enter at their full configured weight: Piranha's weight/32 slow
-start is not reproduced (lc/wlc/sed/nq already favour an empty server only by
-connection count, which is what modern directors rely on).
+* an UP real server gets the weight in ``weights`` when it has one there
+  (agent, dynamic weight, load monitor, slow start: see ``health/weights.py``),
+  else its configured weight.
 """
 
 from __future__ import annotations
@@ -364,11 +364,12 @@ def configured_dests(cfg: LvsConfig) -> set[tuple[ServiceKey, DestKey]]:
 
 
 def desired_table(cfg: LvsConfig, health: HealthMap,
-                  drains: Mapping[tuple[ServiceKey, DestKey], Dest] | None = None) -> Table:
-    """The IPVS table pulse wants, given lvs.cf, health states and destinations being drained."""
+                  drains: Mapping[tuple[ServiceKey, DestKey], Dest] | None = None,
+                  weights: Mapping[tuple[str, str], int] | None = None) -> Table:
+    """The IPVS table pulse wants, given lvs.cf, health states, destinations being drained and weights."""
     table: Table = {}
     for vs in cfg.active_virtuals():
-        table[service_key(vs)] = _entry(cfg, vs, health)
+        table[service_key(vs)] = _entry(cfg, vs, health, weights or {})
     for (key, dk), old in (drains or {}).items():
         entry = table.get(key)
         if entry is not None and dk not in entry.dests:
@@ -376,7 +377,8 @@ def desired_table(cfg: LvsConfig, health: HealthMap,
     return table
 
 
-def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap) -> ServiceEntry:
+def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap,
+           weights: Mapping[tuple[str, str], int]) -> ServiceEntry:
     """One service with the destinations its health allows."""
     entry = ServiceEntry(service_attrs(vs))
     any_up = False
@@ -388,7 +390,7 @@ def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap) -> ServiceEntry
         dk = DestKey(rs.address, vs.server_port(rs))
         if state == UP:
             any_up = True
-            entry.dests[dk] = Dest(rs.weight, cfg.network)
+            entry.dests[dk] = Dest(weights.get((vs.name, rs.name), rs.weight), cfg.network)
         else:
             any_unknown = any_unknown or state == UNKNOWN
             if vs.quiesce_server:

@@ -40,6 +40,7 @@ from .statusfile import MANAGED_NAME
 log = logging.getLogger("pulse")
 
 Health = dict[tuple[str, str], str]
+Weights = dict[tuple[str, str], int]
 
 
 @dataclass
@@ -116,13 +117,13 @@ class Reconciler:
 
     # ---- what the kernel should hold ----------------------------------------------------
     def desired(self, cfg: LvsConfig, health: Health, programs: bool, actual: Table,
-                now: float) -> tuple[Table, set[Address], set[MarkRule]]:
+                now: float, weights: Weights | None = None) -> tuple[Table, set[Address], set[MarkRule]]:
         """What the kernel should hold now (nothing when this node does not program it)."""
         if not programs:
             self.drains.clear()
             return {}, set(), set()
         self._update_drains(cfg, actual, now)
-        table = desired_table(cfg, health, {k: d.dest for k, d in self.drains.items()})
+        table = desired_table(cfg, health, {k: d.dest for k, d in self.drains.items()}, weights)
         return table, desired_addresses(cfg), desired_marks(cfg)
 
     def _update_drains(self, cfg: LvsConfig, actual: Table, now: float) -> None:
@@ -149,11 +150,11 @@ class Reconciler:
             self._index = (cfg, configured_dests_by_service(cfg))
         return self._index[1]
 
-    def compute_plan(self, cfg: LvsConfig, health: Health, programs: bool,
-                     fresh: bool = True) -> tuple[list[Op], Table, set[MarkRule]]:
+    def compute_plan(self, cfg: LvsConfig, health: Health, programs: bool, fresh: bool = True,
+                     weights: Weights | None = None) -> tuple[list[Op], Table, set[MarkRule]]:
         """Ops that would be applied now (used by reconcile and ``--plan``)."""
         actual = self.actual_table(fresh)
-        table, addresses, marks = self.desired(cfg, health, programs, actual, time.time())
+        table, addresses, marks = self.desired(cfg, health, programs, actual, time.time(), weights)
         ops = plan(table, actual, self.managed.services, self.drains.keys())
         mine = set(self.managed.addresses)
         have = self.kernel.addresses.present_of(addresses | mine)
@@ -163,7 +164,8 @@ class Reconciler:
         return ops, table, marks
 
     # ---- changing it --------------------------------------------------------------------
-    def reconcile(self, cfg: LvsConfig, health: Health, programs: bool, announce: bool) -> list[Op]:
+    def reconcile(self, cfg: LvsConfig, health: Health, programs: bool, announce: bool,
+                  weights: Weights | None = None) -> list[Op]:
         """Apply the minimal diff; errors are logged and retried next pass.
 
         ``announce``: send gratuitous ARP for addresses brought up (off when a
@@ -173,7 +175,7 @@ class Reconciler:
         self.dirty = self.fresh = False
         if fresh:
             self._next_periodic = time.monotonic() + self.reconcile_interval
-        ops, table, marks = self.compute_plan(cfg, health, programs, fresh)
+        ops, table, marks = self.compute_plan(cfg, health, programs, fresh, weights)
         if programs:
             self._apply_timeouts(cfg)
         errors = [err for op in ops if op.mark is None for err in [self._apply(op)] if err]
