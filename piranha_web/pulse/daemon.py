@@ -46,7 +46,7 @@ class Daemon:
         self.config = ConfigWatch(opts.config, loaded)
         self.role = Role.STANDALONE
         self.state = Lifecycle.STARTING
-        self.monitor = Monitor(self._on_health_change)
+        self.monitor = Monitor(self._on_health_change, opts.load_period)
         self.reconciler = Reconciler(backends, opts.runtime_dir, opts.drain_seconds, opts.reconcile_interval)
         self.redundancy: _redundancy.Redundancy | None = None
         self.started = time.time()

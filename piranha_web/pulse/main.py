@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep a removed real server at weight 0 this long before deleting it (default 5)")
     p.add_argument("--reconcile-interval", type=float, default=5.0,
                    help="seconds between full table reconciliations (default 5)")
+    p.add_argument("--load-period", type=float, default=20.0,
+                   help="seconds between load_monitor samples of a real server (default 20, as nanny)")
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("PULSE_METRICS_PORT") or 0),
                    help="serve Prometheus /metrics on this port (default 0: off; see docs/api.md)")
     p.add_argument("--metrics-address", default="127.0.0.1", help="address for --metrics-port")
@@ -155,7 +157,7 @@ def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: obj
         return 1
     opts = Options(config=config, runtime_dir=rundir, backend=mode, drain_seconds=args.drain_seconds,
                    reconcile_interval=args.reconcile_interval, keep_table_on_stop=args.keep_table_on_stop,
-                   forceactive=args.forceactive)
+                   forceactive=args.forceactive, load_period=max(0.1, args.load_period))
     return asyncio.run(Daemon(opts, backends, loaded).run())  # type: ignore[arg-type]
 
 
