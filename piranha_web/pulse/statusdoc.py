@@ -18,8 +18,10 @@ from typing import Any
 
 from .configfile import LoadedConfig
 from .ha.role import Role, programs_kernel
-from .health.monitor import Monitor
-from .reconcile import Dest, ServiceEntry, ServiceKey
+from .health.monitor import Monitor, Target
+from .health.state import HealthState
+from .health.weights import kernel_weight, slow_start_percent
+from .reconcile import UNKNOWN, UP, Dest, ServiceEntry, ServiceKey
 from .reconciler import Reconciler
 from .statusfile import DestDoc, HealthDoc, ServiceDoc, StatusDoc, write_status
 
@@ -61,14 +63,31 @@ def dest_dict(addr: str, port: int, dest: Dest) -> DestDoc:
     return out  # type: ignore[return-value]  # the STAT_KEYS loop fills the counters
 
 
+def display_state(target: Target, state: HealthState | None, now: float) -> str:
+    """UP, DOWN, DRAINING (weight 0 from the agent), SLOW-START n %, or UNKNOWN."""
+    if state is None or state.effective == UNKNOWN:
+        return "UNKNOWN"
+    if state.effective != UP:
+        return "DOWN"
+    if state.drain:
+        return "DRAINING"
+    pct = slow_start_percent(target.weight, state, target.slowstart, now)
+    return "UP" if pct is None else f"SLOW-START {pct} %"
+
+
 def health_dict(monitor: Monitor) -> dict[str, dict[str, HealthDoc]]:
-    """{vs: {rs: {address, port, state, last_check, last_result, duration}}}."""
+    """{vs: {rs: {address, port, state, display, weights, last check, counts, history}}}."""
     out: dict[str, dict[str, HealthDoc]] = {}
+    now = time.monotonic()
     for (vs, rs), target in sorted(monitor.targets.items()):
         state = monitor.states.get((vs, rs))
         entry: dict[str, Any] = {"address": target.spec.host, "port": target.spec.port}
         entry.update(state.to_dict() if state else {"state": "unknown", "last_check": None,
                                                     "last_result": "", "duration": 0.0})
+        entry["configured_weight"] = target.weight
+        up = state is not None and state.effective == UP
+        entry["weight"] = kernel_weight(target.weight, state, target.slowstart, now) if up and state else 0
+        entry["display"] = display_state(target, state, now)
         out.setdefault(vs, {})[rs] = entry  # type: ignore[assignment]  # HealthState.to_dict's keys
     return out
 

@@ -18,6 +18,7 @@ Pure: the caller feeds results and timestamps; nothing here sleeps or does I/O.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ from ..reconcile import DOWN, UNKNOWN, UP
 __all__ = ["DOWN", "UNKNOWN", "UP", "HealthState", "rise_count", "HISTORY"]
 
 HISTORY = 20      # results kept for the console's strip
+# Upper bounds (seconds) of the check-duration histogram; the last bucket is +Inf.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(slots=True)
@@ -52,6 +55,8 @@ class HealthState:
     load_weight: int | None = None      # load monitor (nanny's formula)
     ramp_start: float | None = None     # slow start began here (monotonic seconds)
     weight: int | None = None           # the weight last handed to the kernel (status only)
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    duration_sum: float = 0.0
 
     @property
     def streak(self) -> int:
@@ -63,6 +68,8 @@ class HealthState:
         self.last_check, self.last_result, self.duration, self.last_ok = when, detail, duration, ok
         self.checks["ok" if ok else "fail"] += 1
         self.history.append(ok)
+        self.buckets[bisect_left(DURATION_BUCKETS, duration)] += 1
+        self.duration_sum += duration
         before = self.state
         if ok:
             self.successes += 1
@@ -91,4 +98,5 @@ class HealthState:
                 "checks": dict(self.checks), "successes": self.successes, "failures": self.failures,
                 "changed_at": self.changed_at, "history": "".join("+" if r else "-" for r in self.history),
                 "weight": self.weight, "drain": self.drain, "maint": self.maint,
-                "agent_pct": self.agent_pct}
+                "agent_pct": self.agent_pct, "duration_buckets": list(self.buckets),
+                "duration_sum": round(self.duration_sum, 6)}
