@@ -13,10 +13,11 @@ import ipaddress
 from typing import Any, Callable, ClassVar
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.core import UnboundField
 
 from .lvscf import keys
+from .lvscf.model import CHECKS, DNS_QTYPES
 from .models import MAX_ROW_ID, row_id
 
 Converter = Callable[[Any], Any]
@@ -91,6 +92,17 @@ def seconds(value: Any) -> float:
     return out
 
 
+def optional_seconds(value: Any) -> float | None:
+    """A number of seconds, or blank for "not set" (inherit, or Piranha's meaning)."""
+    return None if text(value) is None else seconds(value)
+
+
+def optional_boolean(value: Any) -> bool | None:
+    """A yes/no/unset drop-down: blank means "not set" (a real server inherits its virtual's)."""
+    raw = text(value)
+    return None if raw is None else boolean(raw)
+
+
 def boolean(value: Any) -> bool:
     """Checkbox / yes-no radio."""
     return value in (True, "1", "y", "yes", "on", "true")
@@ -109,7 +121,8 @@ def int_boolean(value: Any) -> int:
 CONVERTERS: dict[str, Converter] = {
     "text": text, "raw_text": raw_text, "required_text": required_text, "integer": integer,
     "optional_integer": optional_integer, "zero_if_blank": zero_if_blank, "seconds": seconds,
-    "boolean": boolean, "choice": choice, "int_boolean": int_boolean,
+    "boolean": boolean, "choice": choice, "int_boolean": int_boolean, "optional_seconds": optional_seconds,
+    "optional_boolean": optional_boolean,
 }
 
 
@@ -221,6 +234,43 @@ class ConsoleForm(FlaskForm):
         if device and device in self._fields and message.startswith("invalid device name"):
             return device
         return self.FIELD_FOR.get(key, key)
+
+
+YES_NO_UNSET = [("", "(unset)"), ("1", "Yes"), ("0", "No")]
+
+
+def _tristate(value: Any) -> str:
+    """A stored optional boolean as its drop-down value ("1", "0", "" for unset)."""
+    if value is True or value is False:
+        return "1" if value else "0"
+    return "" if value is None else str(value)
+
+
+def panel_health_keys(block: str, panel: str) -> tuple[str, ...]:
+    """The health-check keys of ``block`` that ``panel`` edits, in table order."""
+    return tuple(k.name for k in keys.of(block) if k.name in keys.HEALTH_KEYS and k.panel == panel)
+
+
+def health_fields(block: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """Form fields of the health-check keys ``names`` of ``block`` (drop-downs for the enumerations).
+
+    ``HEALTH_KEYS`` lists them for the template, in table order.
+    """
+    out: dict[str, Any] = {"HEALTH_KEYS": names}
+    for name in names:
+        key = keys.key(block, name)
+        if name == "check":
+            out[name] = field(block, name, SelectField, choices=options([("", "(derived)")] + [
+                (c, c) for c in CHECKS]), validate_choice=False)
+        elif name == "check_qtype":
+            out[name] = field(block, name, SelectField, choices=options([("", "(A)")] + [
+                (q, q) for q in DNS_QTYPES]), validate_choice=False)
+        elif key.kind == keys.BOOL:
+            out[name] = field(block, name, SelectField, choices=options(YES_NO_UNSET), coerce=_tristate,
+                              validate_choice=False)
+        else:
+            out[name] = field(block, name)
+    return out
 
 
 def shown(value: Any) -> Any:

@@ -114,13 +114,19 @@ HEALTH_DOC = {
     "agent_port": "agent: TCP port of the HAProxy-style agent",
     "slowstart": "seconds a returning server takes to climb to its weight",
 }
+HEALTH_KEYS = tuple(HEALTH_DOC)
 
 
 def _health_keys(block: str, panel: str, scripts_panel: str) -> tuple[Key, ...]:
     """The health-check keys of ``block`` (virtual or server), optional and unset by default."""
+    forms = {INT: "optional_integer", SECONDS: "optional_seconds", BOOL: "optional_boolean",
+             STR: "text", QUOTED: "raw_text"}
+
     def one(name: str, kind: str, label: str, low: float | None = None, high: float | None = None,
             on: str = scripts_panel) -> Key:
-        return Key(name, block, kind, low=low, high=high, panel=on, label=label, doc=HEALTH_DOC[name])
+        form = "choice" if name in ("check", "check_qtype") else forms[kind]
+        return Key(name, block, kind, low=low, high=high, panel=on, label=label, form=form,
+                   doc=HEALTH_DOC[name])
     return (
         one("fall", INT, "Fall (failures)", 1, 1000, panel),
         one("rise", INT, "Rise (successes)", 1, 1000, panel),

@@ -107,9 +107,16 @@ def lab(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Iterato
              for role, (addr, _) in REAL_SERVERS.items()]
     (work / "lvs.cf").write_text(lvs_cf(stub))
     pulse = seed.start("director", "pulse", pulse_argv(work / "lvs.cf", work / "run", "--load-period", "1"))
+
+    def ready() -> bool:
+        if not pulse.alive():
+            raise RuntimeError(f"pulse died:\n{pulse.log_text()}")
+        return len(lab.weights(8080)) == 2 and len(lab.weights(80)) == 2
     try:
-        wait_until(lambda: len(lab.weights(8080)) == 2 and len(lab.weights(80)) == 2, timeout=60,
-                   interval=0.3, what="both real servers in www and web")
+        try:
+            wait_until(ready, timeout=60, interval=0.3, what="both real servers in www and web")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\npulse log:\n{pulse.log_text()[-4000:]}") from None
         yield lab
     finally:
         pulse.stop()
