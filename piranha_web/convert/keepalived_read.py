@@ -227,6 +227,8 @@ def _apply_check(vs: VirtualServer, check: Node, rs: RealServer, port: int) -> N
         tokens = " ".join(path.args).split(" ")
         vs.send_program = " ".join("%h" if t == rs.address else "%p" if t == str(port) else t
                                    for t in tokens)
+        if any(n.keyword == "misc_dynamic" for n in body):
+            vs.check, vs.check_dynamic = "program", True
 
 
 def _real_server(vs: VirtualServer, node: Node, kind_quiesce: list[bool]) -> RealServer:
@@ -235,6 +237,12 @@ def _real_server(vs: VirtualServer, node: Node, kind_quiesce: list[bool]) -> Rea
     port = vs.port
     if len(args) > 1:
         port = int(_number(Node("port", [args[1]], node.line), integer=True))
+    elif vs.fwmark:      # keepalived's fwmark real servers have no port: the checker's connect_port
+        check = _check_of(node)
+        body = check.children or [] if check else []
+        probe = next((n for n in body if n.keyword == "connect_port"), None)
+        if probe is not None:
+            port = int(_number(probe, integer=True))
     name = _hint(node.hints, "server") or f"rs_{address}"
     rs = RealServer(name=name, address=address, active=True, port=None if port == vs.port else port)
     for n in node.children or []:
@@ -370,4 +378,23 @@ def from_keepalived(text: str) -> LvsConfig:
     if vrrp.deadtime is not None:
         cfg.deadtime = vrrp.deadtime
     _place_addresses(cfg, vrrp)
+    _read_global_defs(cfg, nodes)
     return cfg
+
+
+def _read_global_defs(cfg: LvsConfig, nodes: list[Node]) -> None:
+    """``lvs_sync_daemon IFACE INSTANCE [id N]`` and ``lvs_timeouts tcp N tcpfin N udp N``."""
+    for defs in (n for n in nodes if n.keyword == "global_defs"):
+        for n in defs.children or []:
+            if n.keyword == "lvs_sync_daemon":
+                args = _one(n, 2)
+                cfg.syncdaemon, cfg.syncd_iface = True, args[0]
+                if "id" in args[2:-1]:
+                    ident = Node("id", [args[args.index("id") + 1]], n.line)
+                    cfg.syncd_id = int(_number(ident, integer=True))
+            elif n.keyword == "lvs_timeouts":
+                pairs = dict(zip(n.args[::2], n.args[1::2]))
+                for name in ("tcp", "tcpfin", "udp"):
+                    if name in pairs:
+                        value = Node(f"lvs_timeouts {name}", [pairs[name]], n.line)
+                        setattr(cfg, f"{name}_timeout", int(_number(value, integer=True)))

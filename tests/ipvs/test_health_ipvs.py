@@ -114,7 +114,7 @@ def lab(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         return len(lab.weights(8080)) == 2 and len(lab.weights(80)) == 2
     try:
         try:
-            wait_until(ready, timeout=60, interval=0.3, what="both real servers in www and web")
+            wait_until(ready, timeout=240, interval=0.5, what="both real servers in www and web")
         except TimeoutError as exc:
             raise AssertionError(f"{exc}\npulse log:\n{pulse.log_text()[-4000:]}") from None
         yield lab
