@@ -157,7 +157,30 @@ class GlobalSettings(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class VirtualServer(Base):
+class HealthCheckColumns:
+    """The health-check keys a virtual server sets and a real server may override (lvscf/keys.py)."""
+
+    fall: Mapped[int | None] = mapped_column(Integer)
+    rise: Mapped[int | None] = mapped_column(Integer)
+    check_interval: Mapped[float | None] = mapped_column(Float)
+    check_timeout: Mapped[float | None] = mapped_column(Float)
+    check: Mapped[str | None] = mapped_column(String(16))
+    check_path: Mapped[str | None] = mapped_column(Text)
+    check_host: Mapped[str | None] = mapped_column(String(255))
+    check_status: Mapped[str | None] = mapped_column(String(255))
+    check_body: Mapped[str | None] = mapped_column(Text)
+    check_digest: Mapped[str | None] = mapped_column(String(64))
+    check_port: Mapped[int | None] = mapped_column(Integer)
+    check_verify: Mapped[bool | None] = mapped_column(Boolean)
+    check_ca_file: Mapped[str | None] = mapped_column(Text)
+    check_query: Mapped[str | None] = mapped_column(String(255))
+    check_qtype: Mapped[str | None] = mapped_column(String(16))
+    check_dynamic: Mapped[bool | None] = mapped_column(Boolean)
+    agent_port: Mapped[int | None] = mapped_column(Integer)
+    slowstart: Mapped[float | None] = mapped_column(Float)
+
+
+class VirtualServer(HealthCheckColumns, Base):
     """A ``virtual NAME {}`` block, including its monitoring-script keys (send/expect/...)."""
 
     __tablename__ = "virtual_server"
@@ -187,24 +210,6 @@ class VirtualServer(Base):
     reentry: Mapped[float] = mapped_column(Float, default=15)
     quiesce_server: Mapped[bool] = mapped_column(Boolean, default=False)
     client_monitor: Mapped[str | None] = mapped_column(String(255))
-    fall: Mapped[int | None] = mapped_column(Integer)          # health-check keys (lvscf/keys.py)
-    rise: Mapped[int | None] = mapped_column(Integer)
-    check_interval: Mapped[float | None] = mapped_column(Float)
-    check_timeout: Mapped[float | None] = mapped_column(Float)
-    check: Mapped[str | None] = mapped_column(String(16))
-    check_path: Mapped[str | None] = mapped_column(Text)
-    check_host: Mapped[str | None] = mapped_column(String(255))
-    check_status: Mapped[str | None] = mapped_column(String(255))
-    check_body: Mapped[str | None] = mapped_column(Text)
-    check_digest: Mapped[str | None] = mapped_column(String(64))
-    check_port: Mapped[int | None] = mapped_column(Integer)
-    check_verify: Mapped[bool | None] = mapped_column(Boolean)
-    check_ca_file: Mapped[str | None] = mapped_column(Text)
-    check_query: Mapped[str | None] = mapped_column(String(255))
-    check_qtype: Mapped[str | None] = mapped_column(String(16))
-    check_dynamic: Mapped[bool | None] = mapped_column(Boolean)
-    agent_port: Mapped[int | None] = mapped_column(Integer)
-    slowstart: Mapped[float | None] = mapped_column(Float)
 
     servers: Mapped[list[RealServer]] = relationship(
         back_populates="virtual", cascade="all, delete-orphan", passive_deletes=True,
@@ -214,7 +219,7 @@ class VirtualServer(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class RealServer(Base):
+class RealServer(HealthCheckColumns, Base):
     """A ``server NAME {}`` block of one virtual server."""
 
     __tablename__ = "real_server"
@@ -232,24 +237,6 @@ class RealServer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     weight: Mapped[int] = mapped_column(Integer, default=1)
     port: Mapped[int | None] = mapped_column(Integer)
-    fall: Mapped[int | None] = mapped_column(Integer)          # health-check keys (lvscf/keys.py)
-    rise: Mapped[int | None] = mapped_column(Integer)
-    check_interval: Mapped[float | None] = mapped_column(Float)
-    check_timeout: Mapped[float | None] = mapped_column(Float)
-    check: Mapped[str | None] = mapped_column(String(16))
-    check_path: Mapped[str | None] = mapped_column(Text)
-    check_host: Mapped[str | None] = mapped_column(String(255))
-    check_status: Mapped[str | None] = mapped_column(String(255))
-    check_body: Mapped[str | None] = mapped_column(Text)
-    check_digest: Mapped[str | None] = mapped_column(String(64))
-    check_port: Mapped[int | None] = mapped_column(Integer)
-    check_verify: Mapped[bool | None] = mapped_column(Boolean)
-    check_ca_file: Mapped[str | None] = mapped_column(Text)
-    check_query: Mapped[str | None] = mapped_column(String(255))
-    check_qtype: Mapped[str | None] = mapped_column(String(16))
-    check_dynamic: Mapped[bool | None] = mapped_column(Boolean)
-    agent_port: Mapped[int | None] = mapped_column(Integer)
-    slowstart: Mapped[float | None] = mapped_column(Float)
 
     virtual: Mapped[VirtualServer] = relationship(back_populates="servers")
 

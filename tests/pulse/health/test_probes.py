@@ -157,16 +157,20 @@ def test_agent_words() -> None:
     assert parse_agent("what?") is None and parse_agent("") is None
 
 
-@aio
-async def test_agent_reply_is_read_and_judged() -> None:
-    said = [b"50%\n"]
-
+async def serve_agent(said: list[bytes]) -> tuple[asyncio.AbstractServer, int]:
+    """An HAProxy-style agent on 127.0.0.1 replying ``said[0]`` (the test changes it)."""
     async def agent(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         w.write(said[0])
         await w.drain()
         w.close()
     server = await asyncio.start_server(agent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    return server, server.sockets[0].getsockname()[1]
+
+
+@aio
+async def test_agent_reply_is_read_and_judged() -> None:
+    said = [b"50%\n"]
+    server, port = await serve_agent(said)
     async with server:
         res = await run_check(spec("agent", 80, agent_port=port))
         assert res.ok and res.agent == AgentReply(pct=50), res

@@ -15,6 +15,7 @@ from piranha_web.pulse.health.monitor import Monitor, Target
 from piranha_web.pulse.health.state import DOWN, UNKNOWN, UP, HealthState
 from piranha_web.pulse.health.weights import agent_weight, kernel_weight, ramp_weight
 from tests.pulse.health.test_checks import aio
+from tests.pulse.health.test_probes import serve_agent
 
 
 def test_fall_and_rise_count_from_the_current_state() -> None:
@@ -117,13 +118,7 @@ async def test_slow_start_only_for_servers_a_reload_adds() -> None:
 @aio
 async def test_agent_weights_and_drain_through_the_monitor() -> None:
     said = [b"50%\n"]
-
-    async def agent(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(said[0])
-        await w.drain()
-        w.close()
-    server = await asyncio.start_server(agent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await serve_agent(said)
     vs = VirtualServer("v", check="agent", agent_port=port, check_interval=0.1, fall=2)
     spec = spec_for("127.0.0.1", 80, check_settings(vs), "tcp", None, None, False, None, True)
     mon = Monitor()
