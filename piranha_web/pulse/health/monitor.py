@@ -254,19 +254,23 @@ class Monitor:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("check %s %s:%d %s in %.3fs (%s)", "/".join(target.key), target.spec.host,
                       target.spec.port, "ok" if result.ok else "FAILED", result.duration, result.detail)
-        now = time.monotonic()
-        before = (state.effective, kernel_weight(target.weight, state, target.slowstart, now))
         was = state.state
-        if state.record(result.ok, when, result.detail, result.duration):
+        changed = state.record(result.ok, when, result.detail, result.duration)
+        if changed:
             log.info("%s %s:%d is %s (%s)", "/".join(target.key), target.spec.host,
                      target.spec.port, state.state.upper(), result.detail)
             returning = was == DOWN or (was == UNKNOWN and watch.added)
             if state.state == UP and target.slowstart > 0 and returning:
-                state.ramp_start = now
+                state.ramp_start = time.monotonic()
                 self._start_ramp(target.key)
-        if result.ok:
+        if result.ok and (result.weight is not None or result.agent is not None):
+            # only agents and dynamic programs move weights from a check: the hot path skips this
+            now = time.monotonic()
+            before = (state.effective, kernel_weight(target.weight, state, target.slowstart, now))
             _apply_extras(state, result)
-        if (state.effective, kernel_weight(target.weight, state, target.slowstart, now)) != before:
+            changed = changed or before != (state.effective,
+                                            kernel_weight(target.weight, state, target.slowstart, now))
+        if changed:
             self._changed(target.key, state)
 
     def _changed(self, key: Key, state: HealthState) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from piranha_web.lvscf.health import check_settings
@@ -76,6 +77,16 @@ def test_load_parsing_and_commands() -> None:
     assert load_argv("uptime", "198.51.100.1", "/usr/bin/rsh")[-2:] == ["198.51.100.1", "uptime"]
     assert load_argv("uptime", "198.51.100.1", None)[:5] == ["ssh", "-o", "BatchMode=yes", "-o",
                                                              "StrictHostKeyChecking=yes"]
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 def listener() -> socket.socket:
@@ -157,11 +168,9 @@ async def test_load_monitor_follows_nanny_with_a_stub(tmp_path: Path) -> None:
     try:
         argv = tuple(load_argv("uptime", "127.0.0.1", str(stub)))
         mon.update([target("a", sock.getsockname()[1], weight=10, load=argv)])
-        await asyncio.sleep(0.75)
-        assert mon.weights().get(key, 10) >= 20                  # 10 -> 15 -> 20 ...
+        assert await eventually(lambda: mon.weights().get(key, 10) >= 20)     # 10 -> 15 -> 20 ...
         load.write_text("9.00")
-        await asyncio.sleep(2.0)
-        assert mon.weights() == {}                               # back down to the configured 10
+        assert await eventually(lambda: mon.weights() == {})                 # back down to 10
     finally:
         await mon.stop()
         sock.close()
