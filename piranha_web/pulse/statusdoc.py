@@ -103,6 +103,7 @@ def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor,
         "health": health_dict(monitor),
         "addresses": [str(a) for a in sorted(rec.managed.addresses)],
         "marks": [str(m) for m in sorted(rec.managed.marks)],
+        "warnings": list(rec.warnings),
         "redundancy": redundancy,   # own state, the peer's view (role, serial_no), counters
     }
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...lvscf.model import LvsConfig
-from ..reconcile import DestKey, Table, service_key
+from ..reconcile import Table, server_dest_key, service_key
 from .checks import CheckResult, CheckSpec, make_spec, quick_check
 from .state import UP, HealthState, rise_count
 
@@ -243,6 +243,6 @@ def seed_from_table(monitor: Monitor, cfg: LvsConfig, table: Table) -> None:
         if entry is None:
             continue
         for rs in vs.servers:
-            dest = entry.dests.get(DestKey(rs.address, vs.server_port(rs)))
+            dest = entry.dests.get(server_dest_key(vs, rs))
             if rs.active and dest is not None and dest.weight > 0:
                 monitor.seed((vs.name, rs.name), UP)
