@@ -89,8 +89,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals the base template needs: the hand-edit banner."""
+    """Globals the base template needs: the hand-edit banner; the ``hostport`` filter."""
+    from .lvscf.model import host_port
     from .services import lvsconfig
+
+    app.add_template_filter(host_port, "hostport")
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..lvscf.model import host_port
 from .configfile import LoadedConfig
 from .ha.role import Role, programs_kernel
 from .health.monitor import Monitor
@@ -113,10 +114,10 @@ def log_state(doc: StatusDoc) -> None:
     log.info("state: role %s serial_no %s ops %d", doc["role"], doc["serial_no"], doc["ops_applied"])
     for svc in doc["table"]:
         log.info("  %s %s: %s", svc["service"], svc["scheduler"],
-                 ", ".join(f"{d['addr']}:{d['port']} w{d['weight']}" for d in svc["dests"]) or "-")
+                 ", ".join(f"{host_port(d['addr'], d['port'])} w{d['weight']}" for d in svc["dests"]) or "-")
     for vs, servers in doc["health"].items():
         for rs, h in servers.items():
-            log.info("  %s/%s %s:%s %s", vs, rs, h["address"], h["port"], h["state"])
+            log.info("  %s/%s %s %s", vs, rs, host_port(h["address"], h["port"]), h["state"])
 
 
 class StatusWriter:

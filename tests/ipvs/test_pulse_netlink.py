@@ -77,11 +77,11 @@ SCRIPT6 = textwrap.dedent("""
     b = NetlinkIpvs()
     web6, mark6, mark4 = ServiceKey.tcp("2001:db8:10::10", 80), ServiceKey.mark(80, True), ServiceKey.mark(80)
     want = {
-        web6: ServiceEntry(Service("rr"), {DestKey("2001:db8:1::1", 80): Dest(1, "nat"),
+        web6: ServiceEntry(Service("rr", 0, "128"), {DestKey("2001:db8:1::1", 80): Dest(1, "nat"),
                                            DestKey("2001:db8:1::2", 8080): Dest(2, "nat")}),
         ServiceKey.udp("2001:db8:10::10", 53): ServiceEntry(Service("sh", 60, "64"), {
             DestKey("2001:db8:1::3", 53): Dest(3, "direct")}),
-        mark6: ServiceEntry(Service("wlc"), {DestKey("2001:db8:1::1", 80): Dest(5, "nat")}),
+        mark6: ServiceEntry(Service("wlc", 0, "128"), {DestKey("2001:db8:1::1", 80): Dest(5, "nat")}),
         mark4: ServiceEntry(Service("wlc"), {DestKey("192.0.2.1", 80): Dest(5, "nat")}),
     }
     for op in plan(want, b.dump()):

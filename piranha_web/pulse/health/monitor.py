@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from ...lvscf.model import LvsConfig
+from ...lvscf.model import LvsConfig, host_port
 from ..reconcile import Table, server_dest_key, service_key
 from .checks import CheckResult, CheckSpec, make_spec, quick_check
 from .state import UP, HealthState, rise_count
@@ -205,11 +205,12 @@ class Monitor:
         self.checks_done += 1
         target, state = watch.target, watch.state
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("check %s %s:%d %s in %.3fs (%s)", "/".join(target.key), target.spec.host,
-                      target.spec.port, "ok" if result.ok else "FAILED", result.duration, result.detail)
+            log.debug("check %s %s %s in %.3fs (%s)", "/".join(target.key),
+                      host_port(target.spec.host, target.spec.port), "ok" if result.ok else "FAILED",
+                      result.duration, result.detail)
         if state.record(result.ok, when, result.detail, result.duration):
-            log.info("%s %s:%d is %s (%s)", "/".join(target.key), target.spec.host,
-                     target.spec.port, state.state.upper(), result.detail)
+            log.info("%s %s is %s (%s)", "/".join(target.key), host_port(target.spec.host, target.spec.port),
+                     state.state.upper(), result.detail)
             if self.on_change is not None:
                 try:
                     self.on_change(target.key, state.state)
