@@ -83,8 +83,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def in_private_netns(kind: str) -> dict[str, str]:
-    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", SCRIPT, kind, str(ROOT)],
+def in_private_netns(kind: str, script: str = SCRIPT) -> dict[str, str]:
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", script, kind, str(ROOT)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -152,15 +152,8 @@ FAMILIES_SCRIPT = textwrap.dedent("""
 """)
 
 
-def firewall_in_netns(kind: str) -> dict[str, str]:
-    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", FAMILIES_SCRIPT, kind, str(ROOT)],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
 def test_both_families_in_nft() -> None:
-    out = firewall_in_netns("")
+    out = in_private_netns("", FAMILIES_SCRIPT)
     assert out["name"] == "nft/nft"
     assert "table ip6 piranha_pulse" in out["nft"]
     assert "ip6 daddr 2001:db8:10::10 tcp dport 80 meta mark set 0x00000050" in out["nft"]
@@ -170,7 +163,7 @@ def test_both_families_in_nft() -> None:
 
 def test_ipv4_in_nft_ipv6_in_an_ip6tables_chain() -> None:
     # a kernel without nft's ip6 family (UML guest): the IPv6 marks go to a legacy ip6tables chain
-    out = firewall_in_netns("nft/iptables")
+    out = in_private_netns("nft/iptables", FAMILIES_SCRIPT)
     assert out["name"] == "nft/iptables"
     assert "table ip piranha_pulse" in out["nft"] and "table ip6 piranha_pulse" not in out["nft"]
     assert f"-A {IPT_CHAIN} -d 2001:db8:10::10/128 -p tcp -m tcp --dport 80" in out["ip6tables"]
