@@ -226,7 +226,8 @@ class ConsoleForm(FlaskForm):
 
     FIELD_FOR: ClassVar[dict[str, str]] = {}
     # lvs.cf keys holding "IP DEVICE": a problem about the device token goes to the device field.
-    DEVICE_FIELD: ClassVar[dict[str, str]] = {"address": "device", "nat_router": "nat_router_device"}
+    DEVICE_FIELD: ClassVar[dict[str, str]] = {
+        "address": "device", "nat_router": "nat_router_device", "nat_router6": "nat_router6_device"}
 
     def _field_for(self, key: str, message: str) -> str:
         """The form field an lvs.cf problem belongs on."""

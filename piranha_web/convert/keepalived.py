@@ -69,7 +69,7 @@ def _vip_line(address: str, device: str | None, mask: str | None) -> str:
     text = f"{address}/{mask_prefix(mask, address)}"
     if device:
         text += f" dev {_physical(device)}"
-        if ":" in device:
+        if ":" in device and ":" not in address:      # IPv6 has no labels: eth0:1 means eth0
             text += f" label {device}"
     return text
 
@@ -82,6 +82,8 @@ def _vrrp_addresses(cfg: LvsConfig) -> list[tuple[str, str | None, str | None]]:
             seen.setdefault(vs.address, (vs.address, vs.device, vs.vip_nmask))
     if cfg.network == "nat" and cfg.nat_router:
         seen.setdefault(cfg.nat_router, (cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask))
+    if cfg.network == "nat" and cfg.nat_router6:
+        seen.setdefault(cfg.nat_router6, (cfg.nat_router6, cfg.nat_router6_device, cfg.nat_nmask6))
     return list(seen.values())
 
 
@@ -93,7 +95,10 @@ def _vrrp(cfg: LvsConfig, role: str) -> list[str]:
     interface = _physical(devices[0]) if devices else "eth0"
     v4 = [a for a in addresses if ipaddress.ip_address(a[0]).version == 4]
     v6 = [a for a in addresses if ipaddress.ip_address(a[0]).version == 6]
-    first, rest = (v4, v6) if v4 else (v6, [])
+    unicast = cfg.backup_active and cfg.backup and cfg.primary
+    # The instance's family is its peers' (or its first address's); the other family is "excluded".
+    v6_instance = ":" in cfg.primary if unicast and cfg.primary else not v4
+    first, rest = (v6, v4) if v6_instance else (v4, v6)
     primary = role == "primary"
     out = ["vrrp_instance PIRANHA {",
            f"{_I}state {'MASTER' if primary else 'BACKUP'}",
@@ -103,7 +108,7 @@ def _vrrp(cfg: LvsConfig, role: str) -> list[str]:
            f"{_I}advert_int {max(1, math.ceil(cfg.keepalive))}",
            f"{_I}! piranha: deadtime {_num(cfg.deadtime)} (keepalived declares the master "
            "dead after 3 adverts)"]
-    if cfg.backup_active and cfg.backup and cfg.primary:
+    if unicast and cfg.backup and cfg.primary:
         me, peer = (cfg.primary, cfg.backup) if primary else (cfg.backup, cfg.primary)
         out += [f"{_I}unicast_src_ip {me}", f"{_I}unicast_peer {{", f"{_I * 2}{peer}", f"{_I}}}"]
     out.append(f"{_I}virtual_ipaddress {{")

@@ -333,17 +333,26 @@ def _network(kinds: list[tuple[str, int]]) -> str:
 
 
 def _place_addresses(cfg: LvsConfig, vrrp: _Vrrp) -> None:
-    """Give each VIP its device and mask; the first other NAT address is the nat_router."""
+    """Give each VIP its device and mask; the first other NAT address of each family is the
+    nat_router (IPv4) or nat_router6 (IPv6)."""
     vips = {vs.address for vs in cfg.virtuals}
     for vs in cfg.virtuals:
         if vs.address in vrrp.addresses:
             device, length, _ = vrrp.addresses[vs.address]
             vs.device, vs.vip_nmask = device, _mask(vs.address, length)
     others = [a for a in vrrp.order if a not in vips]
-    if cfg.network == "nat" and others:
-        device, length, _ = vrrp.addresses[others[0]]
-        cfg.nat_router, cfg.nat_router_device = others[0], device
-        cfg.nat_nmask = _mask(others[0], length)
+    if cfg.network != "nat":
+        return
+    v4 = [a for a in others if ":" not in a]
+    v6 = [a for a in others if ":" in a]
+    if v4:
+        device, length, _ = vrrp.addresses[v4[0]]
+        cfg.nat_router, cfg.nat_router_device = v4[0], device
+        cfg.nat_nmask = _mask(v4[0], length)
+    if v6:
+        device, length, _ = vrrp.addresses[v6[0]]
+        cfg.nat_router6, cfg.nat_router6_device = v6[0], device
+        cfg.nat_nmask6 = _mask(v6[0], length)
 
 
 def from_keepalived(text: str) -> LvsConfig:

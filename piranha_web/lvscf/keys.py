@@ -78,6 +78,12 @@ class Key:
     doc: str = ""
 
     @property
+    def device_field(self) -> str:
+        """Model attribute holding the DEVICE token of an ADDRESS key (``nat_router`` ->
+        ``nat_router_device``; a block's ``address`` -> ``device``)."""
+        return "device" if self.name == "address" else f"{self.field}_device"
+
+    @property
     def field(self) -> str | None:
         """Model attribute set by this key (None for discarded legacy keys)."""
         return None if self.attr is None else (self.attr or self.name)
@@ -176,6 +182,12 @@ KEYS: tuple[Key, ...] = (
     _k("nat_router_device", G, DEVICE, write=NEVER, panel=P_GLOBAL, label="NAT Router device",
        form="text"),
     _k("nat_nmask", G, STR, panel=P_GLOBAL, label="NAT Router netmask", form="choice"),
+    _k("nat_router6", G, ADDRESS, panel=P_GLOBAL, label="NAT Router IPv6 address", form="text",
+       doc="extension: the real servers' IPv6 gateway, managed like nat_router"),
+    _k("nat_router6_device", G, DEVICE, write=NEVER, panel=P_GLOBAL, label="NAT Router IPv6 device",
+       form="text"),
+    _k("nat_nmask6", G, STR, panel=P_GLOBAL, label="NAT Router IPv6 prefix length", form="text",
+       doc="extension: prefix length of nat_router6 (unset: 128)"),
     _k("reservation_conflict_action", G, STR),
     _k("debug_level", G, STR, write=ALWAYS, default="NONE", gui_default="NONE"),
     _k("active_cmd", G, STR),

@@ -47,6 +47,12 @@ def mask_prefix(mask: str | None, address: str | None = None) -> int:
     return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
 
 
+def host_port(address: str | None, port: int) -> str:
+    """``ADDRESS:PORT``, with the IPv6 address in brackets (``[2001:db8::10]:80``)."""
+    host = address or ""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass
 class RealServer:
     """A ``server NAME { }`` block: one real server behind a virtual server."""
@@ -186,6 +192,9 @@ class LvsConfig:
     nat_router: str | None = None        # first token of `nat_router`
     nat_router_device: str | None = None  # second token
     nat_nmask: str | None = None
+    nat_router6: str | None = None        # extension: the IPv6 floating gateway (first token)
+    nat_router6_device: str | None = None  # second token
+    nat_nmask6: str | None = None          # its prefix length
     reservation_conflict_action: str | None = None
     debug_level: str = _default(GLOBAL, "debug_level")
     active_cmd: str | None = None
@@ -215,3 +224,9 @@ class LvsConfig:
     def active_virtuals(self) -> list[VirtualServer]:
         """Virtual servers pulse should run (inactive ones are skipped entirely)."""
         return [v for v in self.virtuals if v.active]
+
+    def nat_families(self) -> set[int]:
+        """IP versions (4, 6) of the active virtual servers this director forwards by NAT."""
+        if self.service != "lvs" or self.network != "nat":
+            return set()
+        return {6 if ":" in (v.address or "") else 4 for v in self.active_virtuals()}

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..lvscf.model import LvsConfig
 from .kernel import Backends, FirewallBackend
+from .kernel.sysctl import SYSCTL_NAME
 from .managed import load_managed, save_managed
 from .reconcile import (
     DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceKey, Table, apply_op,
@@ -94,6 +95,8 @@ class Reconciler:
         self._index: tuple[LvsConfig, dict[ServiceKey, set[DestKey]]] | None = None
         self._managed_snapshot: object = None
         self._announcements: set[asyncio.Task[None]] = set()
+        self.warnings: list[str] = []
+        self._warned_for: LvsConfig | None = None
 
     def due(self) -> bool:
         """Is a pass due now (a change, the periodic re-dump, or a drain deadline)?"""
@@ -178,6 +181,8 @@ class Reconciler:
         ops, table, marks = self.compute_plan(cfg, health, programs, fresh, weights)
         if programs:
             self._apply_timeouts(cfg)
+        if cfg is not self._warned_for:
+            self._check_forwarding(cfg)
         errors = [err for op in ops if op.mark is None for err in [self._apply(op)] if err]
         if announce:
             self._announce([op.address for op in ops if op.action == "add-address" and op.address is not None
@@ -192,6 +197,15 @@ class Reconciler:
             self.counters.last_ops, self.counters.last_errors = ops, errors
             self.counters.last_time = time.time()
         return ops
+
+    def _check_forwarding(self, cfg: LvsConfig) -> None:
+        """Warn (log and status) when a NAT service's family has forwarding off: its replies die."""
+        self._warned_for = cfg
+        self.warnings = [f"network = nat with IPv{family} virtual servers but forwarding is off "
+                         f"({SYSCTL_NAME[family]} = 0): clients of those services will time out"
+                         for family in sorted(cfg.nat_families()) if self.kernel.forwarding(family) is False]
+        for warning in self.warnings:
+            log.warning("%s", warning)
 
     def teardown(self) -> None:
         """Remove mark rules, managed services and addresses, in that order; each step best effort."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..lvscf.model import host_port
 from .configfile import LoadedConfig
 from .ha.role import Role, programs_kernel
 from .health.monitor import Monitor, Target
@@ -122,6 +123,7 @@ def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor,
         "health": health_dict(monitor),
         "addresses": [str(a) for a in sorted(rec.managed.addresses)],
         "marks": [str(m) for m in sorted(rec.managed.marks)],
+        "warnings": list(rec.warnings),
         "redundancy": redundancy,   # own state, the peer's view (role, serial_no), counters
     }
 
@@ -131,10 +133,10 @@ def log_state(doc: StatusDoc) -> None:
     log.info("state: role %s serial_no %s ops %d", doc["role"], doc["serial_no"], doc["ops_applied"])
     for svc in doc["table"]:
         log.info("  %s %s: %s", svc["service"], svc["scheduler"],
-                 ", ".join(f"{d['addr']}:{d['port']} w{d['weight']}" for d in svc["dests"]) or "-")
+                 ", ".join(f"{host_port(d['addr'], d['port'])} w{d['weight']}" for d in svc["dests"]) or "-")
     for vs, servers in doc["health"].items():
         for rs, h in servers.items():
-            log.info("  %s/%s %s:%s %s", vs, rs, h["address"], h["port"], h["state"])
+            log.info("  %s/%s %s %s", vs, rs, host_port(h["address"], h["port"]), h["state"])
 
 
 class StatusWriter:

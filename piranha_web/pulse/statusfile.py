@@ -131,6 +131,7 @@ class StatusDoc(TypedDict):
     health: dict[str, dict[str, HealthDoc]]
     addresses: list[str]
     marks: list[str]
+    warnings: list[str]             # conditions that break traffic (forwarding off for a NAT family)
     redundancy: dict[str, Any] | None   # ha.redundancy.Redundancy.status()
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ... import lvscf
 from ...lvscf.files import write_atomic
+from ...lvscf.model import host_port
 
 log = logging.getLogger("pulse.confsync")
 
@@ -78,7 +79,7 @@ class ConfigServer:
     async def start(self, host: str, port: int) -> None:
         """Listen on ``host:port``."""
         self._server = await asyncio.start_server(self._handle, host, port, reuse_address=True)
-        log.info("config sync listening on %s:%d", host, port)
+        log.info("config sync listening on %s", host_port(host, port))
 
     async def close(self) -> None:
         """Stop listening."""
@@ -116,7 +117,7 @@ async def fetch(key: bytes, host: str, port: int, have_serial: int) -> tuple[int
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), IO_TIMEOUT)
     except (OSError, TimeoutError) as exc:
-        raise SyncError(f"cannot connect to {host}:{port}: {exc}") from None
+        raise SyncError(f"cannot connect to {host_port(host, port)}: {exc}") from None
     try:
         writer.write(make_request(key, nonce, have_serial))
         head = await asyncio.wait_for(reader.readexactly(_RESP.size + MAC_LEN), IO_TIMEOUT)
@@ -129,7 +130,7 @@ async def fetch(key: bytes, host: str, port: int, have_serial: int) -> tuple[int
             raise SyncError("answer failed authentication")
         return serial, body.decode("utf-8")
     except (OSError, asyncio.IncompleteReadError, TimeoutError, UnicodeDecodeError) as exc:
-        raise SyncError(f"transfer from {host}:{port} failed: {exc!r}") from None
+        raise SyncError(f"transfer from {host_port(host, port)} failed: {exc!r}") from None
     finally:
         writer.close()
 

@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ...lvscf.model import host_port
 from .role import HaState, Side
 
 log = logging.getLogger("pulse.heartbeat")
@@ -262,8 +263,8 @@ class HeartbeatEndpoint:
                 lambda: _Receiver(self._received), local_addr=(link.local, self.port),
                 family=family)
             self._transports.append(transport)  # type: ignore[arg-type]
-            log.info("heartbeat path %s:%d <-> %s:%d", link.local, self.port, link.peer,
-                     self.peer_port)
+            log.info("heartbeat path %s <-> %s", host_port(link.local, self.port),
+                     host_port(link.peer, self.peer_port))
 
     def close(self) -> None:
         """Close every socket."""

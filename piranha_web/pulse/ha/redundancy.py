@@ -93,8 +93,8 @@ def links_for(cfg: LvsConfig, is_primary: bool) -> list[Link]:
 def monitored_devices(cfg: LvsConfig) -> set[str]:
     """Physical devices carrying VIPs / the NAT router (what ``monitor_links`` watches)."""
     devices = {garp.physical_device(v.device) for v in cfg.active_virtuals() if v.device}
-    if cfg.network == "nat" and cfg.nat_router_device:
-        devices.add(garp.physical_device(cfg.nat_router_device))
+    if cfg.network == "nat":
+        devices.update(garp.physical_device(d) for d in (cfg.nat_router_device, cfg.nat_router6_device) if d)
     return devices
 
 

@@ -33,9 +33,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from ...lvscf.model import LvsConfig
 from ...lvscf.health import check_settings
-from ..reconcile import DOWN, UNKNOWN, DestKey, Table, service_key
+from ...lvscf.model import LvsConfig, host_port
+from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
 from .checks import CheckResult, CheckSpec, quick_check, spec_for
 from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
 from .state import UP, HealthState, rise_count
@@ -252,13 +252,14 @@ class Monitor:
         self.checks_done += 1
         target, state = watch.target, watch.state
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("check %s %s:%d %s in %.3fs (%s)", "/".join(target.key), target.spec.host,
-                      target.spec.port, "ok" if result.ok else "FAILED", result.duration, result.detail)
+            log.debug("check %s %s %s in %.3fs (%s)", "/".join(target.key),
+                      host_port(target.spec.host, target.spec.port), "ok" if result.ok else "FAILED",
+                      result.duration, result.detail)
         was = state.state
         changed = state.record(result.ok, when, result.detail, result.duration)
         if changed:
-            log.info("%s %s:%d is %s (%s)", "/".join(target.key), target.spec.host,
-                     target.spec.port, state.state.upper(), result.detail)
+            log.info("%s %s is %s (%s)", "/".join(target.key), host_port(target.spec.host, target.spec.port),
+                     state.state.upper(), result.detail)
             returning = was == DOWN or (was == UNKNOWN and watch.added)
             if state.state == UP and target.slowstart > 0 and returning:
                 state.ramp_start = time.monotonic()
@@ -378,6 +379,6 @@ def seed_from_table(monitor: Monitor, cfg: LvsConfig, table: Table) -> None:
         if entry is None:
             continue
         for rs in vs.servers:
-            dest = entry.dests.get(DestKey(rs.address, vs.server_port(rs)))
+            dest = entry.dests.get(server_dest_key(vs, rs))
             if rs.active and dest is not None and dest.weight > 0:
                 monitor.seed((vs.name, rs.name), UP)

@@ -52,7 +52,7 @@ ATTR_SERVICE, ATTR_DEST = 1, 2
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK = 1, 2, 3, 4, 5
 SVC_SCHED, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = 6, 7, 8, 9
 DEST_ADDR, DEST_PORT, DEST_FWD, DEST_WEIGHT = 1, 2, 3, 4
-DEST_ACTIVE, DEST_INACT, DEST_STATS64 = 7, 8, 12
+DEST_ACTIVE, DEST_INACT, DEST_ADDR_FAMILY, DEST_STATS64 = 7, 8, 11, 12
 STATS = {1: "conns", 2: "inpkts", 3: "outpkts", 4: "inbytes", 5: "outbytes"}
 PROTOS = {socket.IPPROTO_TCP: "tcp", socket.IPPROTO_UDP: "udp"}
 FWDS = {0: "nat", 2: "tunnel", 3: "direct"}
@@ -81,63 +81,96 @@ def attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
         pos += (length + 3) & ~3
 
 
+def family(key: ServiceKey) -> int:
+    """AF_INET or AF_INET6: the address family IPVS files ``key`` under."""
+    return socket.AF_INET6 if key.ipv6 else socket.AF_INET
+
+
+def unpack_ip(af: int, raw: bytes) -> str:
+    """An address from IPVS's 16-byte ``nf_inet_addr`` union."""
+    return socket.inet_ntop(af, raw[:16] if af == socket.AF_INET6 else raw[:4])
+
+
 def service_key_attr(key: ServiceKey) -> bytes:
     """The nested service attribute that selects one service (for a destination dump)."""
-    inner = attr(SVC_AF, struct.pack("=H", socket.AF_INET))
+    af = family(key)
+    inner = attr(SVC_AF, struct.pack("=H", af))
     if key.protocol == "fwm":
         inner += attr(SVC_FWMARK, struct.pack("=I", key.fwmark))
     else:
         proto = socket.IPPROTO_TCP if key.protocol == "tcp" else socket.IPPROTO_UDP
         inner += attr(SVC_PROTOCOL, struct.pack("=H", proto))
-        inner += attr(SVC_ADDR, socket.inet_aton(key.addr))
+        inner += attr(SVC_ADDR, socket.inet_pton(af, key.addr))
         inner += attr(SVC_PORT, struct.pack("!H", key.port))
     return attr(ATTR_SERVICE | 0x8000, inner)
 
 
+def _netmask(af: int, raw: bytes | None) -> str:
+    """The persistence mask: dotted for IPv4; for IPv6 the kernel stores a prefix length (host order)."""
+    if af == socket.AF_INET6:
+        return str(struct.unpack("=I", raw[:4])[0]) if raw else "128"
+    return socket.inet_ntoa(raw[:4]) if raw else "255.255.255.255"
+
+
 def parse_service(payload: bytes) -> tuple[ServiceKey, Service] | None:
-    """Key and attributes of one dumped service (None for IPv6 services)."""
+    """Key and attributes of one dumped service (None for a family pulse does not manage)."""
     a = dict(attrs(payload))
-    if struct.unpack("=H", a[SVC_AF])[0] != socket.AF_INET:
+    af = struct.unpack("=H", a[SVC_AF])[0]
+    if af not in (socket.AF_INET, socket.AF_INET6):
         return None
     fwmark = struct.unpack("=I", a[SVC_FWMARK])[0] if SVC_FWMARK in a else 0
     if fwmark:
-        key = ServiceKey.mark(fwmark)
+        key = ServiceKey.mark(fwmark, af == socket.AF_INET6)
     else:
         proto = PROTOS.get(struct.unpack("=H", a[SVC_PROTOCOL])[0], "tcp")
-        key = ServiceKey(proto, socket.inet_ntoa(a[SVC_ADDR][:4]), struct.unpack("!H", a[SVC_PORT])[0])
+        key = ServiceKey(proto, unpack_ip(af, a[SVC_ADDR]), struct.unpack("!H", a[SVC_PORT])[0])
     flags = struct.unpack("=II", a[SVC_FLAGS])[0] if SVC_FLAGS in a else 0
     timeout = struct.unpack("=I", a[SVC_TIMEOUT])[0] if (flags & 1 and SVC_TIMEOUT in a) else 0
-    mask = socket.inet_ntoa(a[SVC_NETMASK][:4]) if (timeout and SVC_NETMASK in a) else "255.255.255.255"
+    mask = _netmask(af, a.get(SVC_NETMASK) if timeout else None)
     return key, Service(a[SVC_SCHED].rstrip(b"\0").decode(), timeout, mask)
 
 
-def parse_dest(payload: bytes) -> tuple[DestKey, Dest]:
-    """Key, attributes and counters of one dumped destination."""
+def parse_dest(payload: bytes, af: int = socket.AF_INET) -> tuple[DestKey, Dest]:
+    """Key, attributes and counters of one dumped destination of a service of family ``af``."""
     a = dict(attrs(payload))
     stats = {"active_conns": struct.unpack("=I", a.get(DEST_ACTIVE, b"\0\0\0\0"))[0],
              "inactive_conns": struct.unpack("=I", a.get(DEST_INACT, b"\0\0\0\0"))[0]}
     for kind, value in attrs(a.get(DEST_STATS64, b"")):
         if kind in STATS and len(value) >= 8:
             stats[STATS[kind]] = struct.unpack("=Q", value[:8])[0]
+    if DEST_ADDR_FAMILY in a:
+        af = struct.unpack("=H", a[DEST_ADDR_FAMILY][:2])[0]
     fwd = struct.unpack("=I", a[DEST_FWD])[0] & 7
-    return (DestKey(socket.inet_ntoa(a[DEST_ADDR][:4]), struct.unpack("!H", a[DEST_PORT])[0]),
+    return (DestKey(unpack_ip(af, a[DEST_ADDR]), struct.unpack("!H", a[DEST_PORT])[0]),
             Dest(struct.unpack("=I", a[DEST_WEIGHT])[0], FWDS.get(fwd, f"fwd{fwd}"), stats))
+
+
+def _netmask_field(af: int, netmask: str) -> str:
+    """What pyroute2's ``netmask`` (an ip4addr field) must hold so the kernel reads ``netmask``.
+
+    For AF_INET6 the kernel reads the attribute as a host-order u32 prefix
+    length; pyroute2 only packs dotted quads, so the length goes in as the
+    dotted spelling of its own bytes.
+    """
+    if af != socket.AF_INET6:
+        return netmask
+    return socket.inet_ntoa(struct.pack("=I", int(netmask) if netmask.isdigit() else 128))
 
 
 def service_obj(key: ServiceKey, svc: Service | None) -> IPVSService:
     """A pyroute2 service record with every attribute spelled out."""
+    af = family(key)
     fields: dict[str, Any] = {}
     if key.protocol == "fwm":
-        fields.update(af=socket.AF_INET, fwmark=key.fwmark, protocol=socket.IPPROTO_TCP)
+        fields.update(af=af, fwmark=key.fwmark, protocol=socket.IPPROTO_TCP)
     else:
-        fields.update(af=socket.AF_INET, addr=key.addr, port=key.port,
-                      protocol=PROTO_CODES[key.protocol])
+        fields.update(af=af, addr=key.addr, port=key.port, protocol=PROTO_CODES[key.protocol])
     if svc is not None:
         fields.update(
             sched_name=svc.scheduler, timeout=svc.persistent,
             flags={"flags": IP_VS_SVC_F_PERSISTENT if svc.persistent else 0,
                    "mask": IP_VS_SVC_F_PERSISTENT},
-            netmask=svc.netmask)
+            netmask=_netmask_field(af, svc.netmask))
     return IPVSService(**fields)
 
 
@@ -220,7 +253,7 @@ class NetlinkIpvs:
         raise OSError(errno.ENOENT, f"generic netlink family {name} not found")
 
     def dump(self) -> Table:
-        """The whole IPv4 table with destinations and counters."""
+        """The whole table (both families) with destinations and counters."""
         table: Table = {}
         services = []
         for reply in self._request(self._family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_SERVICE, b""):
@@ -235,7 +268,7 @@ class NetlinkIpvs:
                                        service_key_attr(key)):
                 for kind, value in attrs(reply):
                     if kind == ATTR_DEST:
-                        dk, dest = parse_dest(value)
+                        dk, dest = parse_dest(value, family(key))
                         entry.dests[dk] = dest
             table[key] = entry
         return table
