@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.emulation import scaled
 from tests.support.processes import NsProcess, wait_until
 from tests.support.seedpulse import pulse_argv, seed_lvs_cf
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
@@ -63,7 +64,7 @@ class Pulse:
         return {}
 
     def run(self, *argv: str) -> str:
-        return self.lab.run("director", list(argv), timeout=30).stdout
+        return self.lab.run("director", list(argv), timeout=scaled(30)).stdout
 
     def ipvsadm(self) -> str:
         return self.run("ipvsadm", "-Ln")
