@@ -58,7 +58,7 @@ def test_pull_newer_config(tmp_path: Path) -> None:
         src.write_text(conf(9, rs="192.0.2.99"))
         dst.write_text(conf(2))
         port = free_port()
-        server = ConfigServer(KEY, src, lambda: 9)
+        server = ConfigServer(KEY, src, lambda: 9, ["127.0.0.1"])
         await server.start("127.0.0.1", port)
         installed: list[int] = []
         puller = ConfigPuller(KEY, dst, lambda: lvscf.parse(dst.read_text()).serial_no,
@@ -87,7 +87,7 @@ def test_wrong_key_refused_both_ways(tmp_path: Path) -> None:
         src = tmp_path / "a.cf"
         src.write_text(conf(9))
         port = free_port()
-        server = ConfigServer(KEY, src, lambda: 9)
+        server = ConfigServer(KEY, src, lambda: 9, ["127.0.0.1"])
         await server.start("127.0.0.1", port)
         try:
             with pytest.raises(SyncError):
