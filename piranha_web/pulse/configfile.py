@@ -137,7 +137,6 @@ class ConfigWatch:
         self.path = path
         self.loaded = loaded
         self.keep_dir = keep_dir           # where the last good copy is kept (None: nowhere)
-        self._keep()
         self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None,
                                             "serial_no": loaded.cfg.serial_no}
         self.stats: dict[str, Any] = {"total": 0, "failed": 0, "last_duration": 0.0}   # /metrics
@@ -146,11 +145,13 @@ class ConfigWatch:
         """Has the file changed since it was last read (mtime, size or inode)?"""
         return signature(self.path) != self.loaded.signature
 
-    def reload(self, apply: Callable[[], None] = lambda: None) -> bool:
+    def reload(self, apply: Callable[[], None] = lambda: None,
+               restore: Callable[[], None] = lambda: None) -> bool:
         """Re-read the file and ``apply`` it; True when a new valid configuration is now in force.
 
         Whatever loading, validating, planning or ``apply`` raises puts the
-        last good configuration back in force and records why.
+        last good configuration back in force (``restore`` is told once it
+        is, if ``apply`` had begun) and records why.
         """
         t0 = time.perf_counter()
         self.stats["total"] += 1
@@ -170,13 +171,17 @@ class ConfigWatch:
             apply()
         except Exception as exc:  # noqa: BLE001 - a configuration must never stop (and tear down) pulse
             self.reject(good, [f"{self.path}: cannot apply: {type(exc).__name__}: {exc}"], t0)
+            try:
+                restore()
+            except Exception as again:  # noqa: BLE001 - the table stays; the periodic pass retries
+                log.error("restoring serial_no %s after the failed reload: %s", good.cfg.serial_no, again)
             return False
-        self._keep()
+        self.keep()
         self.stats["last_duration"] = round(time.perf_counter() - t0, 6)
         return True
 
-    def _keep(self) -> None:
-        """Copy the configuration in force to ``keep_dir`` (when it differs from the copy there)."""
+    def keep(self) -> None:
+        """Copy the configuration just applied to ``keep_dir`` (when it differs from the copy there)."""
         if self.keep_dir is None or not self.loaded.text:
             return
         path = self.keep_dir / GOOD_NAME

@@ -80,6 +80,7 @@ class Daemon:
             self._apply_config()
             self.state = Lifecycle.RUNNING
             self.reconcile()
+            self.config.keep()
             self.write_status()
             settle_gc()
             notify("READY=1")
@@ -146,19 +147,19 @@ class Daemon:
 
     def reload(self) -> None:
         """Re-read lvs.cf and apply it; on any error the last good one stays and the status says why."""
-        if self.config.reload(lambda: self._apply_config(program=True)):
+        if self.config.reload(lambda: self._apply_config(program=True), self._apply_config):
             settle_gc()
         elif not self.config.last_reload["ok"]:
-            self._apply_config()           # checks and table back to the last good configuration
-            self.reconciler.fresh = True
             self.write_status()
 
     def _apply_config(self, program: bool = False) -> None:
-        """Point the checks at the active real servers (a standby too); reconcile if ``program``."""
+        """Point the checks at the active servers (a standby too); reconcile now, or re-read next pass."""
         checking = programs_kernel(self.role) or self.redundancy is not None
         self.monitor.update(targets_for(self.current_config()) if checking else [])
         if program:
             self.reconcile()               # cached table: a reload costs no kernel dump
+        else:
+            self.reconciler.fresh = True   # repairs whatever a failed reload changed
 
     def set_role(self, role: Role) -> None:
         """Change role (the failover controller's hook): the next pass adds or removes everything."""

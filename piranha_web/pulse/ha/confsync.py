@@ -151,7 +151,7 @@ class ConfigServer:
             source = ipaddress.ip_address(str(peer[0]).split("%")[0])
         except (TypeError, ValueError, IndexError):
             return "not_peer"
-        if getattr(source, "ipv4_mapped", None) is not None:
+        if isinstance(source, ipaddress.IPv6Address) and source.ipv4_mapped is not None:
             source = source.ipv4_mapped
         if source not in self.peers:
             return "not_peer"
@@ -165,7 +165,7 @@ class ConfigServer:
         refused = self._admit(writer)
         if refused is not None:
             self.stats[refused] += 1
-            writer.transport.abort()
+            writer.transport.abort()    # no lingering: the descriptor is free at once
             return
         self.active += 1
         try:
@@ -176,7 +176,7 @@ class ConfigServer:
             log.debug("config sync request failed: %s", exc)
         finally:
             self.active -= 1
-            writer.transport.abort()
+            writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Read one request within ``IDLE_TIMEOUT``; answer it if authentic and never seen."""
