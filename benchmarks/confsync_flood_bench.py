@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -41,32 +40,7 @@ from piranha_web.pulse.health.checks import make_spec  # noqa: E402
 from piranha_web.pulse.health.monitor import Monitor, Target  # noqa: E402
 
 PEER = "127.0.0.2"
-FLOODER = textwrap.dedent("""
-    import asyncio, resource, sys
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    port, count, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-    opened = failed = 0
-    async def one(src, end):
-        global opened, failed
-        loop = asyncio.get_running_loop()
-        while loop.time() < end:
-            try:
-                r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port,
-                                                                      local_addr=(src, 0)), 5)
-                opened += 1
-                await asyncio.wait_for(r.read(), max(0.01, end - loop.time()))
-                w.close()
-            except (OSError, asyncio.TimeoutError):
-                failed += 1
-                await asyncio.sleep(0.01)
-    async def main():
-        end = asyncio.get_running_loop().time() + seconds
-        await asyncio.gather(*(one(("127.0.0.1", "127.0.0.2")[i % 2], end) for i in range(count)))
-    print("flooding", flush=True)
-    asyncio.run(main())
-    print(f"opened {opened} failed {failed}", flush=True)
-""")
+FLOODER = ROOT / "tests" / "support" / "syncflood.py"
 
 
 def open_fds() -> int:
@@ -101,8 +75,8 @@ async def _run(servers: int, connections: int, seconds: float, port: int, sync_p
         alone, peak_alone = await _phase(mon, seconds)
         fail0 = failed_checks(mon)
         flood = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", FLOODER, str(sync_port), str(connections), str(seconds + 3),
-            stdout=asyncio.subprocess.PIPE)
+            sys.executable, "-I", str(FLOODER), "127.0.0.1", str(sync_port), str(connections),
+            str(seconds + 3), "127.0.0.1", PEER, stdout=asyncio.subprocess.PIPE)
         assert flood.stdout is not None
         await flood.stdout.readline()
         await asyncio.sleep(1.0)                                  # the flood ramps up

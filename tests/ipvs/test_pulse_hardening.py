@@ -157,30 +157,7 @@ MANY_PORTS = textwrap.dedent("""
                 pass
 """)
 
-FLOODER = textwrap.dedent("""
-    import asyncio, resource, sys
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    sources = sys.argv[4:]
-    opened = refused = 0
-    async def one(src, end):
-        global opened, refused
-        while asyncio.get_running_loop().time() < end:
-            try:
-                r, w = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=(src, 0)), 5)
-                opened += 1
-                await asyncio.wait_for(r.read(), max(0.01, end - asyncio.get_running_loop().time()))
-                w.close()
-            except (OSError, asyncio.TimeoutError):
-                refused += 1
-                await asyncio.sleep(0.01)
-    async def main():
-        end = asyncio.get_running_loop().time() + seconds
-        await asyncio.gather(*(one(sources[i % len(sources)], end) for i in range(%d)))
-    asyncio.run(main())
-    print(f"opened {opened} refused {refused}", flush=True)
-""" % FLOOD)
+FLOODER = Path(__file__).parents[1] / "support" / "syncflood.py"
 
 
 def flood_cf(key_file: Path) -> str:
@@ -218,8 +195,8 @@ def test_flooding_the_sync_port_never_costs_a_check(seed: SeedTopology, tmp_path
         assert pulse.status()["role"] == "active", pulse.status()["role"]
         ok0, fail0, _ = checks(pulse.status())
         fds0 = pulse.fds()
-        flood = seed.start("client", "flood", [sys.executable, "-I", "-c", FLOODER, DIRECTOR_PUBLIC_IP,
-                                               str(HEARTBEAT_PORT + 1), "20", CLIENT_IP, PEER_IP])
+        flood = seed.start("client", "flood", [sys.executable, "-I", str(FLOODER), DIRECTOR_PUBLIC_IP,
+                                               str(HEARTBEAT_PORT + 1), str(FLOOD), "20", CLIENT_IP, PEER_IP])
         peak, t0 = fds0, time.monotonic()
         while flood.alive() and time.monotonic() - t0 < 60:
             peak = max(peak, pulse.fds())
