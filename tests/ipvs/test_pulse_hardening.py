@@ -39,6 +39,7 @@ HEARTBEAT_PORT = 7539
 FLOOD = 2000
 SERVERS = 200
 RS1 = REAL_SERVERS["rs1"][0]
+START = 300          # seconds for pulse to start and program the table (qemu TCG on a loaded host is slow)
 
 
 class Pulse:
@@ -113,7 +114,7 @@ def test_crashing_values_are_refused_and_never_shake_the_table(
     pulse = Pulse(seed, cf, tmp_path / "run")
     try:
         wait_until(lambda: "-r 192.0.2.2:80" in pulse.saved() and "-r 192.0.2.1:80" in pulse.saved(),
-                   timeout=60, interval=0.5, what="both real servers in IPVS")
+                   timeout=START, interval=0.5, what="both real servers in IPVS")
         before, text = pulse.saved(), cf.read_text()
         for body in CRASHING_API:
             r = api.patch(f"/virtual-servers/{vid}", body)
@@ -191,7 +192,7 @@ def test_flooding_the_sync_port_never_costs_a_check(seed: SeedTopology, tmp_path
     pulse = Pulse(seed, cf, tmp_path / "run")
     try:
         wait_until(lambda: checks(pulse.status())[2] == SERVERS and pulse.saved().count("-r ") == SERVERS,
-                   timeout=120, interval=1, what="200 real servers UP in IPVS (active after deadtime)")
+                   timeout=START, interval=1, what="200 real servers UP in IPVS (active after deadtime)")
         assert pulse.status()["role"] == "active", pulse.status()["role"]
         ok0, fail0, _ = checks(pulse.status())
         fds0 = pulse.fds()
