@@ -101,9 +101,9 @@ def configure_lab(api: Api) -> tuple[int, list[int]]:
 def with_value(text: str, value: str, serial: int) -> str:
     """``text`` with ``value`` as the last keys of virtual www, under a new serial_no."""
     text = re.sub(r"(?m)^serial_no = .*$", f"serial_no = {serial}", text)
-    head, sep, rest = text.partition("    server real {")
-    assert sep, text
-    return head + value + sep + rest
+    first_server = re.search(r"(?m)^\s*server real \{", text)
+    assert first_server, text
+    return text[:first_server.start()] + value + text[first_server.start():]
 
 
 def test_crashing_values_are_refused_and_never_shake_the_table(
