@@ -106,6 +106,7 @@ def with_value(text: str, value: str, serial: int) -> str:
     return text[:first_server.start()] + value + text[first_server.start():]
 
 
+@pytest.mark.timeout(900)          # qemu TCG: starting pulse alone can take minutes
 def test_crashing_values_are_refused_and_never_shake_the_table(
         seed: SeedTopology, app: Flask, tmp_path: Path) -> None:
     api = Api(app.test_client(), make_token(app))
@@ -180,6 +181,7 @@ def checks(doc: dict) -> tuple[int, int, int]:
             sum(h["state"] == "UP" for h in hs))
 
 
+@pytest.mark.timeout(900)          # qemu TCG: 200 servers and 2,000 connections take a while to set up
 def test_flooding_the_sync_port_never_costs_a_check(seed: SeedTopology, tmp_path: Path) -> None:
     seed.run("client", ["ip", "addr", "add", f"{PEER_IP}/24", "dev", "eth0"], timeout=30)
     listeners = seed.start("rs1", "rs1-many",
@@ -191,8 +193,12 @@ def test_flooding_the_sync_port_never_costs_a_check(seed: SeedTopology, tmp_path
     cf.write_text(flood_cf(key))
     pulse = Pulse(seed, cf, tmp_path / "run")
     try:
-        wait_until(lambda: checks(pulse.status())[2] == SERVERS and pulse.saved().count("-r ") == SERVERS,
-                   timeout=START, interval=1, what="200 real servers UP in IPVS (active after deadtime)")
+        try:
+            wait_until(lambda: checks(pulse.status())[2] == SERVERS and pulse.saved().count("-r ") == SERVERS,
+                       timeout=START, interval=1, what="200 real servers UP in IPVS (active after deadtime)")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; UP: {checks(pulse.status())}; pulse:\n{pulse.proc.log_text()}\n"
+                                 f"listeners:\n{listeners.log_text()}") from None
         assert pulse.status()["role"] == "active", pulse.status()["role"]
         ok0, fail0, _ = checks(pulse.status())
         fds0 = pulse.fds()
