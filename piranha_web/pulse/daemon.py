@@ -2,7 +2,7 @@
 
 Reload triggers: SIGHUP, or a changed lvs.cf noticed by polling its stat
 every ``poll_interval`` (the console is unprivileged and never signals
-pulse); an invalid file keeps the last good table.  The
+pulse); a file that fails to load or apply keeps the last good table.  The
 :class:`~.reconciler.Reconciler` changes the kernel; the daemon decides when
 (at start, after a reload, a health or role change, a drain deadline, and
 every ``reconcile_interval``).  Signals only set flags; the main loop acts:
@@ -43,7 +43,7 @@ class Daemon:
     def __init__(self, opts: Options, backends: Backends, loaded: LoadedConfig) -> None:
         self.opts = opts
         self.kernel = backends
-        self.config = ConfigWatch(opts.config, loaded)
+        self.config = ConfigWatch(opts.config, loaded, opts.runtime_dir)
         self.role = Role.STANDALONE
         self.state = Lifecycle.STARTING
         self.monitor = Monitor(self._on_health_change, opts.load_period)
@@ -80,6 +80,7 @@ class Daemon:
             self._apply_config()
             self.state = Lifecycle.RUNNING
             self.reconcile()
+            self.config.keep()
             self.write_status()
             settle_gc()
             notify("READY=1")
@@ -145,20 +146,20 @@ class Daemon:
         self._wake.set()
 
     def reload(self) -> None:
-        """Re-read lvs.cf; on error keep the last good configuration and report it."""
-        t0 = time.perf_counter()
-        if self.config.reload(t0):
-            self._apply_config()
-            self.reconciler.dirty = True       # cached table: a reload costs no kernel dump
+        """Re-read lvs.cf and apply it; on any error the last good one stays and the status says why."""
+        if self.config.reload(lambda: self._apply_config(program=True), self._apply_config):
             settle_gc()
-            self.config.stats["last_duration"] = round(time.perf_counter() - t0, 6)
         elif not self.config.last_reload["ok"]:
             self.write_status()
 
-    def _apply_config(self) -> None:
-        """Point the health monitor at the active real servers (a standby keeps checking: warm standby)."""
+    def _apply_config(self, program: bool = False) -> None:
+        """Point the checks at the active servers (a standby too); reconcile now, or re-read next pass."""
         checking = programs_kernel(self.role) or self.redundancy is not None
         self.monitor.update(targets_for(self.current_config()) if checking else [])
+        if program:
+            self.reconcile()               # cached table: a reload costs no kernel dump
+        else:
+            self.reconciler.fresh = True   # repairs whatever a failed reload changed
 
     def set_role(self, role: Role) -> None:
         """Change role (the failover controller's hook): the next pass adds or removes everything."""

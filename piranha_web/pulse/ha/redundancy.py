@@ -154,8 +154,8 @@ class Redundancy:
         self.syncd = (SyncdControl(cfg.syncd_iface, cfg.syncd_id or 0)
                       if cfg.syncdaemon and cfg.syncd_iface else None)
         path = Path(config_path)
-        self.server = ConfigServer(self.key, path, self._serial)
-        self.puller = ConfigPuller(self.key, path, self._serial, self._installed)
+        self.server = ConfigServer(self.key, path, self._serial, [ln.peer for ln in self.links])
+        self.puller = ConfigPuller(self.key, path, self._serial, self._installed, local=self.links[0].local)
         self._garp_task: asyncio.Task[None] | None = None
 
     def _serial(self) -> int:
