@@ -52,7 +52,7 @@ def test_config_sync_over_ipv6(tmp_path: Path) -> None:
     async def run() -> None:
         src = tmp_path / "lvs.cf"
         src.write_text("serial_no = 9\nprimary = 2001:db8::1\nbackup = 2001:db8::2\n")
-        server = ConfigServer(KEY, src, lambda: 9)
+        server = ConfigServer(KEY, src, lambda: 9, ["::1"])
         port = _free_ports6(1, socket.SOCK_STREAM)[0]
         await server.start("::1", port)
         try:
