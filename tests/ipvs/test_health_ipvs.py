@@ -161,7 +161,7 @@ def test_agent_halves_the_weight_and_drain_keeps_connections(lab: Lab) -> None:
                    what="both drained to weight 0")
         assert held.request() == first             # the connection lives on
         assert lab.conns(80) >= 1
-    lab.set("rs1.agent", "ready")
+    lab.set("rs1.agent", "ready 100%")    # ready clears drain; the last percentage stays until replaced
     lab.set("rs2.agent", "up")
     wait_until(lambda: lab.weights(80) == {RS1: 10, "192.0.2.2": 10}, timeout=20, interval=0.1,
                what="ready: full weight again")

@@ -8,7 +8,6 @@ as it found it (both real servers up, weights 1).
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.emulation import scaled
+from tests.support.marks import has_mark_rule, mark_rules, nft_in_use
 from tests.support.processes import NsProcess, wait_until
 from tests.support.seedpulse import pulse_argv, seed_lvs_cf
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
@@ -86,25 +86,13 @@ def pulse(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Itera
             p.proc.stop()
 
 
-# pulse puts its mark rules in its own nft table when the kernel has the nft ip
-# family (Debian's qemu kernel), else in the iptables chain PIRANHA-PULSE (UML).
-MARK_RULE = re.compile(
-    r"-A PIRANHA-PULSE -d 203\.0\.113\.10/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x50/0xffffffff"
-    r"|ip daddr 203\.0\.113\.10 tcp dport 80 meta mark set 0x0*50\b")
-
-
 def firewall_kind(pulse: Pulse) -> str:
     """The backend pulse must have chosen on this kernel."""
-    tables = pulse.run("nft", "list", "tables")
-    return "nft" if "table ip piranha_pulse" in tables else "iptables"
+    return "nft" if nft_in_use(lambda argv: pulse.run(*argv)) else "iptables"
 
 
-def mark_rules(pulse: Pulse) -> str:
-    """Whatever pulse's mark rules look like in the backend this kernel offers."""
-    text = pulse.run("iptables-save", "-t", "mangle")
-    if "table ip piranha_pulse" in pulse.run("nft", "list", "tables"):
-        text += pulse.run("nft", "list", "table", "ip", "piranha_pulse")
-    return text
+def marks_of(pulse: Pulse) -> str:
+    return mark_rules(lambda argv: pulse.run(*argv))
 
 
 def alternates(names: list[str]) -> bool:
@@ -117,7 +105,7 @@ def test_seed_requests_alternate_through_fwmark_nat(pulse: Pulse, seed: SeedTopo
     table = pulse.ipvsadm()
     assert "FWM  80 rr" in table and "192.0.2.1:80                 Masq    1" in table
     assert f"TCP  {FOREIGN} wlc" in table
-    assert MARK_RULE.search(mark_rules(pulse)), mark_rules(pulse)
+    assert has_mark_rule(marks_of(pulse), VIP, 80, 0x50), marks_of(pulse)
     addrs = pulse.run("ip", "-o", "-4", "addr", "show")
     assert f"inet {VIP}/24" in addrs and "eth0:1" in addrs
     assert "inet 192.0.2.254/24" in addrs and "eth1:1" in addrs
@@ -218,7 +206,7 @@ def test_stop_removes_exactly_what_pulse_added(pulse: Pulse) -> None:
     wait_until(lambda: not proc.alive(), timeout=15, interval=0.1, what="pulse exit")
     table = pulse.ipvsadm()
     assert "FWM  80" not in table and f"TCP  {FOREIGN} wlc" in table
-    assert not MARK_RULE.search(mark_rules(pulse))
+    assert not has_mark_rule(marks_of(pulse), VIP, 80, 0x50)
     addrs = pulse.run("ip", "-o", "-4", "addr", "show")
     assert VIP not in addrs and "192.0.2.254" not in addrs
     assert "203.0.113.1/24" in addrs and "192.0.2.253/24" in addrs       # the lab's own addresses stay
