@@ -18,11 +18,10 @@ from wtforms.fields.core import UnboundField
 
 from .lvscf import keys
 from .lvscf.model import CHECKS, DNS_QTYPES
+from .lvscf.parser import MAX_DIGITS
 from .models import MAX_ROW_ID, row_id
 
 Converter = Callable[[Any], Any]
-# Longer input is no number any lvs.cf key can hold (and Python refuses > 4300 digits).
-MAX_NUMBER_CHARS = 40
 
 
 def text(value: Any) -> str | None:
@@ -59,7 +58,7 @@ def optional_integer(value: Any) -> int | None:
     raw = text(value)
     if raw is None:
         return None
-    if len(raw) > MAX_NUMBER_CHARS:
+    if len(raw) > MAX_DIGITS:
         raise ValueError("too many digits: out of range")
     try:
         out = int(raw, 10)
@@ -81,7 +80,7 @@ def seconds(value: Any) -> float:
     raw = text(value)
     if raw is None:
         raise ValueError("a number of seconds is required")
-    if len(raw) > MAX_NUMBER_CHARS:
+    if len(raw) > MAX_DIGITS:
         raise ValueError("too many digits: not a number of seconds")
     try:
         out = float(raw)

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 
 from piranha_web.lvscf import SCHEDULERS as _SCHEDULERS
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer
+from piranha_web.lvscf.parser import MAX_DIGITS
 
 _KINDS = {"NAT": "nat", "DR": "direct", "TUN": "tunnel"}
-# Longer numbers are out of every lvs.cf range (and Python refuses ints of > 4300 digits).
-_MAX_DIGITS = 40
 _HINT = "piranha:"
 _TOP_HINT = re.compile(r"^[!#]\s*piranha:\s*(primary|serial_no)\s+(\S+)\s*$", re.MULTILINE)
 
@@ -118,7 +117,7 @@ def _one(node: Node, count: int = 1) -> list[str]:
 def _number(node: Node, integer: bool = False) -> float:
     text = _one(node)[0]
     try:
-        if len(text) > _MAX_DIGITS:
+        if len(text) > MAX_DIGITS:
             raise ValueError(text)
         value = int(text) if integer else float(text)
     except ValueError:
@@ -378,7 +377,7 @@ def from_keepalived(text: str) -> LvsConfig:
     hints = dict(_TOP_HINT.findall(text))
     if cfg.primary is None and "primary" in hints:
         cfg.primary = hints["primary"]
-    if hints.get("serial_no", "").isdigit() and len(hints["serial_no"]) <= _MAX_DIGITS:
+    if hints.get("serial_no", "").isdigit() and len(hints["serial_no"]) <= MAX_DIGITS:
         cfg.serial_no = int(hints["serial_no"])
     cfg.backup_active = vrrp.backup is not None
     if vrrp.advert is not None:
