@@ -28,7 +28,7 @@ from typing import Iterable
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer, mask_prefix
 from piranha_web.lvscf.health import CheckSettings, check_settings
 
-from .keepalived_checks import KEEP_KEYS
+from .keepalived_checks import DERIVED, KEEP_KEYS
 from .keepalived_read import from_keepalived, read_keepalived
 
 __all__ = ["to_keepalived", "from_keepalived", "read_keepalived", "VRRP_ROUTER_ID"]
@@ -40,6 +40,7 @@ _EOL = r"(?:\\r\\n|\\n|\r\n|\n)"
 _HTTP_SEND = re.compile(rf"^(?:GET|HEAD) (\S+) HTTP/1\.[01](?:{_EOL}Host: (\S+?))?(?:{_EOL}){{0,2}}$")
 _STATUS = re.compile(r"^HTTP/1\.[01] ([1-5][0-9][0-9])$")
 _I = "    "
+_TIMING_KEYS = ("fall", "check_interval", "check_timeout")     # said by the checker when there is one
 
 
 def _num(value: float) -> str:
@@ -208,7 +209,8 @@ def _check_block(vs: VirtualServer, rs: RealServer, port: int, loop: float) -> l
         return explicit
     if vs.send_program:
         return _program_check(vs, rs, cs, port, loop)
-    common = [f"{_I}! piranha: derived", *(_I + line for line in _probe_port(vs, cs, port) + _timing(cs, loop))]
+    lines = _probe_port(vs, cs, port) + _timing(cs, loop)
+    common = [f"{_I}! piranha: {DERIVED}", *(_I + line for line in lines)]
     match = _HTTP_SEND.match(vs.send or "")
     if (vs.protocol == "tcp" and match and (vs.expect or "HTTP").startswith("HTTP")
             and all(_quotable(part) for part in match.groups() if part)):
@@ -226,14 +228,21 @@ def _check_block(vs: VirtualServer, rs: RealServer, port: int, loop: float) -> l
     return out + ["}"]
 
 
-def _keep(obj: VirtualServer | RealServer) -> list[str]:
-    """``! piranha: keep {JSON}``: the lvs.cf keys of ``obj`` that no keepalived checker says."""
-    kept = {}
+def _keep(obj: VirtualServer | RealServer, cs: CheckSettings | None = None) -> list[str]:
+    """``! piranha: keep {JSON}``: the lvs.cf keys of ``obj`` that no keepalived checker says.
+
+    ``cs``: a real server's settings when no checker is exported for it (agent,
+    none), whose counting and timing then ride here too.
+    """
+    kept: dict[str, object] = {}
     for name in KEEP_KEYS:
         value = getattr(obj, name, None)
-        if value is None or value is False or (name == "check" and value not in ("agent", "none")):
+        if value is None or value is False or name in _TIMING_KEYS or (
+                name == "check" and value not in ("agent", "none")):
             continue
         kept[name] = value
+    if cs is not None and cs.kind in ("agent", "none"):
+        kept.update(fall=cs.fall, check_interval=cs.interval, check_timeout=cs.timeout)
     return [f"! piranha: keep {json.dumps(kept, sort_keys=True)}"] if kept else []
 
 
@@ -242,7 +251,7 @@ def _real_server(vs: VirtualServer, rs: RealServer) -> list[str]:
     # fwmark services: keepalived wants no port on the real server (the checker gets it).
     place = rs.address if vs.fwmark else f"{rs.address} {port}"
     out = [f"real_server {place} {{", f"{_I}! piranha: server {rs.name}",
-           *(_I + line for line in _keep(rs)), f"{_I}weight {rs.weight}"]
+           *(_I + line for line in _keep(rs, check_settings(vs, rs))), f"{_I}weight {rs.weight}"]
     if vs.quiesce_server:
         out.append(f"{_I}inhibit_on_failure")
     out += [_I + line for line in _check_block(vs, rs, port, check_settings(vs).interval)]

@@ -56,7 +56,7 @@ _KNOWN["SSL_GET"] = _KNOWN["HTTP_GET"]
 _URL_KNOWN = frozenset({"path", "status_code", "digest", "virtualhost", "regex"})
 # lvs.cf keys an export keeps in "! piranha: keep" because no keepalived checker says them.
 KEEP_KEYS = ("rise", "slowstart", "check", "check_body", "check_verify", "check_ca_file", "agent_port",
-             "send", "expect", "use_regex", "load_monitor")
+             "send", "expect", "use_regex", "load_monitor", "fall", "check_interval", "check_timeout")
 
 
 @dataclass

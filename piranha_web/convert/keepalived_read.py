@@ -67,9 +67,9 @@ def _real_server(vs: VirtualServer, node: Node, scope: dict[str, Node],
         port = whole(node, args[1])
     elif vs.fwmark:      # keepalived's fwmark real servers have no port: the checker's connect_port
         check = next((n for n in body if n.keyword in CHECKERS), None)
-        probe = find(check.children if check else None, "connect_port")
-        if probe is not None:
-            port = whole(probe)
+        connect_port = find(check.children if check else None, "connect_port")
+        if connect_port is not None:
+            port = whole(connect_port)
     notes.others(body, _REAL_KNOWN, "real_server")
     name = hint(node.hints, "server") or f"rs_{address}"
     rs = RealServer(name=name, address=address, active=True, port=None if port == vs.port else port)
@@ -80,6 +80,10 @@ def _real_server(vs: VirtualServer, node: Node, scope: dict[str, Node],
     for key, value in keep_hint(node.hints, node.line).items():
         if key in _FOLDED:
             probe.health[key] = value
+        elif key == "check_interval":
+            probe.interval = float(value)
+        elif key == "check_timeout":
+            probe.timeout = float(value)
         elif key not in _VS_ONLY:
             setattr(rs, key, value)
     return rs, probe
@@ -205,6 +209,10 @@ def _virtual(node: Node, index: int, kinds: list[tuple[str, Node]], notes: Notes
     if not _settings(vs, node, kinds, notes):
         return None
     _hinted(vs, node)
+    if vs.fwmark and vs.address is None:
+        notes.warn(node, "lvs.cf needs the virtual IP address of a fwmark service, which keepalived "
+                         "does not name: not imported")
+        return None
     scope = _scope(node.children)
     real_nodes = [n for n in node.children or [] if n.keyword == "real_server"]
     pairs = [_real_server(vs, n, scope, notes) for n in real_nodes]

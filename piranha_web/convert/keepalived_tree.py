@@ -73,7 +73,7 @@ def parse_tree(text: str) -> list[Node]:
         toks, note = _tokens(raw, lineno)
         if toks and toks[0] in ("include", "$") or (toks and toks[0].startswith(("$", "@"))):
             raise fail(lineno, f"{toks[0]!r} is not supported: expand includes, parameters and "
-                                "conditionals first (keepalived -t --config-test-file can help)")
+                               "conditionals first (keepalived -t --config-test-file can help)")
         for tok in toks:
             siblings = stack[-1][1]
             if tok == "{":
