@@ -3,13 +3,18 @@
 keepalived does what pulse does with different words: a ``vrrp_instance``
 carries the VIPs (and the NAT router address) that pulse brings up by hand,
 and each active ``virtual`` becomes a ``virtual_server`` with one
-``real_server`` per active real server.  What keepalived cannot say is kept
-as a ``! piranha:`` comment, never silently dropped:
+``real_server`` per active real server, whose checker says what its
+health-check keys say (``fall`` as ``retry fall-1``, always written).  What
+keepalived cannot say is kept as a ``! piranha:`` comment, never silently
+dropped:
 
 * inactive virtual and real servers (keepalived has no "defined but off");
-* ``reentry`` (keepalived re-adds a real server after one good check);
-* send/expect pairs that are not an HTTP request (exported as a TCP connect
-  check); ``expect`` of a ``send_program`` (keepalived trusts the exit code);
+* ``reentry``, and in ``! piranha: keep {JSON}`` the keys no checker holds
+  (``rise``, ``slowstart``, ``check_body``, TLS verification, agent checks...);
+* ``! piranha: derived`` in a checker made from Piranha's send/expect or
+  send_program rather than a ``check`` key; send/expect pairs that are not
+  an HTTP request (exported as a connect check); ``expect`` of a
+  ``send_program`` (keepalived trusts the exit code);
 * failover (FOS) services, and pulse's ``deadtime``.
 
 Names of virtual and real servers travel in ``! piranha: virtual NAME`` /

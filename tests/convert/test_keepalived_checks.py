@@ -15,7 +15,8 @@ def _conf(checker: str, real: str = "", virtual: str = "delay_loop 10") -> str:
             f"    real_server 192.0.2.20 80 {{ {real}\n{checker}\n    }}\n}}\n")
 
 
-def _read(checker: str, real: str = "", virtual: str = "delay_loop 10") -> tuple[CheckSettings, list[Problem]]:
+def _read(checker: str, real: str = "",
+          virtual: str = "delay_loop 10") -> tuple[CheckSettings, list[Problem]]:
     cfg, notes = read_keepalived(_conf(checker, real, virtual))
     vs = cfg.virtuals[0]
     return check_settings(vs, vs.servers[0]), notes
@@ -23,7 +24,8 @@ def _read(checker: str, real: str = "", virtual: str = "delay_loop 10") -> tuple
 
 @pytest.mark.parametrize(("checker", "fall"), [
     ("HTTP_GET { url { path / } }", 2), ("SSL_GET { url { path / } }", 2), ("TCP_CHECK { }", 2),
-    ("UDP_CHECK { }", 2), ("DNS_CHECK { name x.example.test }", 4), ('MISC_CHECK { misc_path "/bin/true" }', 1),
+    ("UDP_CHECK { }", 2), ("DNS_CHECK { name x.example.test }", 4),
+    ('MISC_CHECK { misc_path "/bin/true" }', 1),
 ])
 def test_without_retry_keepalived_defaults_count(checker: str, fall: int) -> None:
     """keepalived retries N times (default 1; DNS 3; MISC 0), so N + 1 failures take a server out."""
@@ -35,8 +37,9 @@ def test_without_retry_keepalived_defaults_count(checker: str, fall: int) -> Non
 def test_retry_n_is_fall_n_plus_one_at_every_level(retry: int) -> None:
     assert _read(f"TCP_CHECK {{ retry {retry} }}")[0].fall == retry + 1
     assert _read(f"HTTP_GET {{ url {{ path / }} nb_get_retry {retry} }}")[0].fall == retry + 1
-    assert _read("TCP_CHECK { }", real=f"retry {max(1, retry)}")[0].fall == max(1, retry) + 1
-    assert _read("TCP_CHECK { }", virtual=f"delay_loop 10\n    retry {max(1, retry)}")[0].fall == max(1, retry) + 1
+    inherited = max(1, retry)         # a virtual or real server's retry is at least 1
+    assert _read("TCP_CHECK { }", real=f"retry {inherited}")[0].fall == inherited + 1
+    assert _read("TCP_CHECK { }", virtual=f"delay_loop 10\n    retry {inherited}")[0].fall == inherited + 1
 
 
 @pytest.mark.parametrize("fall", [1, 2, 3, 7])
@@ -71,14 +74,16 @@ def test_timing_from_checker_real_server_and_virtual_server() -> None:
     cs, _ = _read("TCP_CHECK { delay_loop 4 }", virtual="delay_loop 7")
     assert (cs.interval, cs.timeout) == (4, 4)
     cs, notes = _read("TCP_CHECK { connect_timeout 9 }", virtual="delay_loop 7")
-    assert (cs.interval, cs.timeout) == (7, 7) and [(p.line, p.key) for p in notes] == [(4, "connect_timeout")]
+    assert (cs.interval, cs.timeout) == (7, 7)
+    assert [(p.line, p.key) for p in notes] == [(4, "connect_timeout")]
     cs, _ = _read("TCP_CHECK { }", virtual="lb_algo rr")
     assert (cs.interval, cs.timeout) == (60, 5)          # keepalived's delay_loop and connect_timeout
 
 
 def test_http_url_status_digest_host_and_port() -> None:
-    cs, notes = _read("HTTP_GET { url { path /s\n status_code 200 301-302\n digest 9E107D9D372BB6826BD81D3542A419D6\n"
-                      " regex \"ok\" }\n connect_port 81\n virtualhost h.example.test }")
+    cs, notes = _read("HTTP_GET { url { path /s\n status_code 200 301-302\n"
+                      " digest 9E107D9D372BB6826BD81D3542A419D6\n regex \"ok\" }\n"
+                      " connect_port 81\n virtualhost h.example.test }")
     assert notes == []
     assert (cs.kind, cs.path, cs.status, cs.port, cs.host) == ("http", "/s", ((200, 200), (301, 302)), 81,
                                                                "h.example.test")

@@ -32,7 +32,8 @@ def test_addresses_live_on_the_instance_interface_unless_dev_or_label_says_other
     v4, v6 = cfg.virtuals
     assert (v4.device, v4.vip_nmask) == ("eth4", "255.255.255.192")
     assert (v6.device, v6.vip_nmask) == ("eth4", "64")
-    assert (cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask) == ("198.51.100.254", "eth1:7", "255.255.255.0")
+    assert (cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask) == (
+        "198.51.100.254", "eth1:7", "255.255.255.0")
     assert (cfg.nat_router6, cfg.nat_router6_device, cfg.nat_nmask6) == ("2001:db8:1::fe", "eth5", "48")
 
 
