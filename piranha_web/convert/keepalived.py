@@ -130,16 +130,17 @@ def _vrrp(cfg: LvsConfig, role: str) -> list[str]:
     return out
 
 
-def _timing(cs: CheckSettings, loop: float) -> list[str]:
+def _timing(cs: CheckSettings, loop: float, connect: bool = True) -> list[str]:
     """Lines every checker shares: its interval when it differs from the virtual_server's, the
-    timeout and the retries.
+    timeout (``connect``: MISC_CHECK has its own) and the retries.
 
     keepalived retries a failed check ``retry`` more times before it takes the
     server out, so ``fall`` failures are ``retry fall-1``.  The line is always
     written: without it keepalived retries once (three times for DNS_CHECK).
     """
     out = [] if cs.interval == loop else [f"delay_loop {_num(cs.interval)}"]
-    out += [f"connect_timeout {_num(cs.timeout)}", f"retry {cs.fall - 1}"]
+    out += [f"connect_timeout {_num(cs.timeout)}"] if connect else []
+    out.append(f"retry {cs.fall - 1}")
     if cs.fall > 1:
         out.append(f"delay_before_retry {_num(cs.interval)}")
     return out
@@ -190,8 +191,7 @@ def _program_check(vs: VirtualServer, rs: RealServer, cs: CheckSettings, port: i
              f"misc_timeout {max(1, math.ceil(cs.timeout))}"]
     if not float(cs.timeout).is_integer():      # keepalived counts whole seconds
         lines.append(f"! piranha: misc_timeout {_num(cs.timeout)}")
-    lines += [] if cs.interval == loop else [f"delay_loop {_num(cs.interval)}"]
-    lines += [f"retry {cs.fall - 1}"] + ([f"delay_before_retry {_num(cs.interval)}"] if cs.fall > 1 else [])
+    lines += _timing(cs, loop, connect=False)
     if vs.expect:
         # keepalived judges the exit status only: the program still fails on a non-zero exit,
         # but output that differs from expect no longer does.
@@ -242,7 +242,7 @@ def _keep(obj: VirtualServer | RealServer, cs: CheckSettings | None = None) -> l
     kept: dict[str, object] = {}
     for name in KEEP_KEYS:
         value = getattr(obj, name, None)
-        if value is None or value is False or name in _TIMING_KEYS or (
+        if value is None or name in _TIMING_KEYS or (name == "use_regex" and not value) or (
                 name == "check" and value not in ("agent", "none")):
             continue
         kept[name] = value
