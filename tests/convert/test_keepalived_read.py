@@ -9,6 +9,7 @@ import pytest
 from piranha_web.convert.keepalived import from_keepalived, read_keepalived, to_keepalived
 from piranha_web.lvscf import LvsCfError, LvsConfig, RealServer, VirtualServer, load, validate
 from piranha_web.lvscf.health import CheckSettings, check_settings
+from tests.convert.test_convert_keepalived import keepalived_check
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "keepalived"
 CLEAN = sorted(p for p in FIXTURES.glob("*.conf") if p.stem != "lossy")
@@ -194,3 +195,14 @@ def test_lvs_cf_export_then_import_keeps_every_check(source: str) -> None:
         assert (web.rise, web.slowstart, web.check_body, web.load_monitor) == (2, 30, "ready", "uptime")
         assert (web.servers[1].check, web.servers[1].agent_port) == ("agent", 5555)
         assert (web.servers[2].check_verify, web.servers[2].check_ca_file) == (True, "/etc/ssl/ca.pem")
+
+
+@pytest.mark.parametrize("path", CLEAN, ids=[p.stem for p in CLEAN])
+def test_fixture_re_export_is_accepted_by_keepalived(path: Path, tmp_path: Path) -> None:
+    cfg = from_keepalived(path.read_text())
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(to_keepalived(cfg))
+    devices = sorted({d.split(":")[0] for d in [vs.device for vs in cfg.virtuals] + [cfg.nat_router_device]
+                      if d})
+    result = keepalived_check(conf, devices)
+    assert result.returncode == 0, result.stdout + result.stderr
