@@ -130,7 +130,7 @@ def test_every_panel_with_the_default_path(default_path_console: tuple[str, Path
                                            tmp_path: Path) -> None:
     base, ha_dir = default_path_console
     shots = Shots(page, tmp_path)
-    console = Console(page, base, ARTIFACTS / "steps", log=lambda _: None)
+    console = Console(page, base, ARTIFACTS / "steps", log=lambda _: None, forbidden=shots.forbidden)
 
     page.goto(base + "/")
     page.fill("#username", USER)

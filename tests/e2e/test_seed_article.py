@@ -179,7 +179,8 @@ def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
            "while piranha-gui starts)")
     wait_console(sc)
     page = browser.new_page(viewport={"width": 1000, "height": 620})
-    console = Console(page, f"http://{CONSOLE}", ARTIFACTS / "shots", log=sc.log)
+    console = Console(page, f"http://{CONSOLE}", ARTIFACTS / "shots", log=sc.log,
+                      forbidden=docshots.scratch_markers(sc.scratch))
     configure_seed(console)
     check_lvs_cf(sc)
     return console
@@ -226,8 +227,7 @@ def control_shows_both_up_with_connections(sc: Scenario, console: Console) -> No
     stats = sc.director(["ipvsadm", "-Ln", "--stats"])
     sc.log(f"ipvsadm -Ln --stats:\n{stats}")
     assert dest_conns(stats) >= 5
-    docshots.capture(console.page, ARTIFACTS / "docs", "console-control-monitoring.png",
-                     docshots.scratch_markers(sc.scratch))
+    docshots.capture(console.page, ARTIFACTS / "docs", "console-control-monitoring.png", console.forbidden)
     console.open_virtual_servers()
     console.shot("virtual-servers")
     console.open_real_servers("www")

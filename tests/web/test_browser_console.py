@@ -4,7 +4,10 @@ The scenario of issue 4: log in, GLOBAL SETTINGS (NAT, NAT Router IP
 192.0.2.254 on eth1:1), a virtual server www (203.0.113.10 on eth0:1, port
 80, firewall mark 80, round robin) with two real servers, everything
 activated; the written lvs.cf must pass ``piranha-config check``.
-Screenshots of every step go to ``test-artifacts/`` (gitignored).
+Screenshots of every step go to ``test-artifacts/`` (gitignored).  The
+console runs on its default ``/etc/sysconfig/ha/lvs.cf`` (a private mount
+namespace, tests/support/sysconfig_ns.py) and no screenshot may show a
+temporary path.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Iterator
 import pytest
 
 from piranha_web import lvscf
+from tests.support import docshots, sysconfig_ns
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.browser
@@ -47,19 +51,20 @@ def _wait_http(url: str, seconds: float = 60) -> None:
 @pytest.fixture
 def console_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """piranha-gui on a free 127.0.0.1 port, on a tmp instance, with a password set first."""
-    env = dict(os.environ, PIRANHA_INSTANCE=str(tmp_path / "instance"),
-               PIRANHA_LVS_CF=str(tmp_path / "lvs.cf"))
+    ha_dir = tmp_path / "sysconfig-ha"
+    env = dict(os.environ, PIRANHA_INSTANCE=str(tmp_path / "instance"))
+    env.pop("PIRANHA_LVS_CF", None)
     env.pop("PIRANHA_DATABASE_URL", None)
     env.pop("PIRANHA_SECRET_KEY", None)
     subprocess.run([str(BIN / "piranha-passwd"), "--stdin"], input=PASSWORD + "\n", env=env, check=True,
                    capture_output=True, text=True, timeout=120)
     port = free_port()
     log = open(tmp_path / "gui.log", "w")
-    proc = subprocess.Popen([str(BIN / "piranha-gui"), "--bind", f"127.0.0.1:{port}"], env=env,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    argv = sysconfig_ns.command(ha_dir, [str(BIN / "piranha-gui"), "--bind", f"127.0.0.1:{port}"])
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_http(f"http://127.0.0.1:{port}/login")
-        yield f"http://127.0.0.1:{port}", tmp_path / "lvs.cf"
+        yield f"http://127.0.0.1:{port}", ha_dir / "lvs.cf"
     finally:
         proc.terminate()
         try:
@@ -89,6 +94,7 @@ def page(request: pytest.FixtureRequest) -> Iterator[object]:
 
 
 def _shot(page: object, name: str) -> None:
+    docshots.assert_clean(page, docshots.scratch_markers())
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
