@@ -19,30 +19,21 @@ stopped (console-control-stopped.png).
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from piranha_web import lvscf
-from tests.support import docshots, sysconfig_ns
+from tests.support import docshots, gui
 from tests.support.console import Console
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "docs"
-BIN = Path(sys.executable).parent
 USER, PASSWORD = "piranha", "docs screenshot password"
 VIEWPORT = {"width": 1000, "height": 620}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Images a docs/ page shows, produced by this run (the test below checks each was made).
 PANEL_IMAGES = (
     "console-login.png", "console-global-settings.png", "console-redundancy.png",
@@ -54,58 +45,18 @@ PANEL_IMAGES = (
 )
 
 
-def _wait_http(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {seconds}s")
-
-
 @pytest.fixture
 def default_path_console(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """piranha-gui with the default lvs.cf path; yields its URL and the directory behind /etc/sysconfig/ha."""
-    ha_dir = tmp_path / "sysconfig-ha"
-    env = dict(os.environ, PIRANHA_INSTANCE=str(tmp_path / "instance"))
-    for name in ("PIRANHA_LVS_CF", "PIRANHA_DATABASE_URL", "PIRANHA_SECRET_KEY", "PIRANHA_PULSE_RUNTIME"):
-        env.pop(name, None)
-    subprocess.run([str(BIN / "piranha-passwd"), "--stdin", USER], input=PASSWORD + "\n", env=env,
-                   check=True, capture_output=True, text=True, timeout=120)
-    port = free_port()
-    log = open(tmp_path / "gui.log", "w")
-    proc = subprocess.Popen(sysconfig_ns.command(ha_dir, [str(BIN / "piranha-gui"), "--bind",
-                                                          f"127.0.0.1:{port}"]),
-                            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/login")
-        yield f"http://127.0.0.1:{port}", ha_dir
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait(10)
-        log.close()
+    with gui.default_path_console(tmp_path, PASSWORD, USER) as running:
+        yield running
 
 
 @pytest.fixture
 def page() -> Iterator[Any]:
     """A fresh chromium page (Debian's /usr/bin/chromium)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True,
-                                     timeout=120_000)
-        try:
-            tab = browser.new_context(viewport=VIEWPORT).new_page()
-            tab.set_default_timeout(30_000)
-            yield tab
-        finally:
-            browser.close()
+    with gui.chromium_page(VIEWPORT) as tab:
+        yield tab
 
 
 class Shots:
