@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import Base
@@ -156,6 +158,14 @@ class GlobalSettings(Base):
     hard_shutdown: Mapped[bool] = mapped_column(Boolean, default=True)
     ipvsadm: Mapped[str | None] = mapped_column(String(255))
     sync: Mapped[bool] = mapped_column(Boolean, default=False)
+    cluster: Mapped[str] = mapped_column(String(8), default="pair")
+    bgp_local_as: Mapped[int | None] = mapped_column(BigInteger)
+    bgp_peers: Mapped[list[str]] = mapped_column(JSON, default=list)       # "IP AS" per router
+    bgp_hold_time: Mapped[int | None] = mapped_column(Integer)
+    bgp_bfd: Mapped[bool] = mapped_column(Boolean, default=False)
+    bgp_bird: Mapped[str | None] = mapped_column(String(255))
+    bgp_drain_seconds: Mapped[float] = mapped_column(Float, default=5)
+    directors: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [name, address] per director
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -31,6 +31,8 @@ def _json_type(hint: Any) -> dict[str, Any]:
     members = [m for m in (typing.get_args(hint) if union else (hint,)) if m is not type(None)]
     nullable = union and len(members) < len(typing.get_args(hint))
     base = members[0]
+    if typing.get_origin(base) is list:       # a repeatable key (bgp_peer): its lines as strings
+        return {"type": "array", "items": {"type": "string"}}
     schema: dict[str, Any] = {bool: {"type": "boolean"}, int: {"type": "integer", **INT64},
                               float: {"type": "number"}, str: {"type": "string"}}[base]
     return {**schema, "nullable": True} if nullable else dict(schema)

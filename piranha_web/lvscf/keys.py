@@ -30,6 +30,7 @@ LIST = "list"            # "[ a b ]" (legacy dirs)
 ADDRESS = "address"      # "IP [DEVICE]": sets the attribute and its device twin
 DEVICE = "device"        # second token of an ADDRESS key; no line of its own
 NAME = "name"            # the block's name, on its opening line
+PEERS = "peers"          # "IP AS", one line per item, repeatable (bgp_peer)
 
 ALWAYS, IF_SET, NEVER = "always", "if_set", "never"
 
@@ -40,7 +41,9 @@ U32 = 2 ** 32 - 1
 INT64 = 2 ** 63 - 1
 
 GLOBAL, VIRTUAL, SERVER, FAILOVER = "global", "virtual", "server", "failover"
-BLOCKS = (GLOBAL, VIRTUAL, SERVER, FAILOVER)
+DIRECTOR = "director"
+BLOCKS = (GLOBAL, VIRTUAL, SERVER, FAILOVER, DIRECTOR)
+MAX_AS = 2 ** 32 - 1             # 4-byte AS numbers
 
 # Console panels (titles as the GUI shows them).
 P_GLOBAL = "GLOBAL SETTINGS"
@@ -49,6 +52,7 @@ P_VIRTUAL = "VIRTUAL SERVER"
 P_SCRIPTS = "MONITORING SCRIPTS"
 P_REAL = "REAL SERVER"
 P_FAILOVER = "FAILOVER"
+P_CLUSTER = "CLUSTER"
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def _health_keys(block: str, panel: str, scripts_panel: str) -> tuple[Key, ...]:
     )
 
 
-G, V, S, F = GLOBAL, VIRTUAL, SERVER, FAILOVER
+G, V, S, F, D = GLOBAL, VIRTUAL, SERVER, FAILOVER, DIRECTOR
 
 KEYS: tuple[Key, ...] = (
     # ------------------------------------------------------------------ global, GUI write order
@@ -210,6 +214,22 @@ KEYS: tuple[Key, ...] = (
     _k("sync", G, BOOL, default=False, gui_default=False),
     _k("master", G, STR, attr=None, write=NEVER, api=""),
     _k("dirs", G, LIST, attr=None, write=NEVER, api=""),
+    # Extensions: several active directors behind a router's ECMP route, announced over BGP.
+    _k("cluster", G, STR, default="pair", gui_default="pair", panel=P_CLUSTER, label="Cluster mode",
+       form="choice", doc="pair (primary/backup, the default) or ecmp (every director active)"),
+    _k("bgp_local_as", G, INT, low=1, high=MAX_AS, panel=P_CLUSTER, label="Local AS",
+       form="optional_integer", doc="ecmp: this cluster's AS number"),
+    _k("bgp_peer", G, PEERS, attr="bgp_peers", default=[], panel=P_CLUSTER, api="ro",
+       doc="ecmp: 'IP AS' of a router; one line per router"),
+    _k("bgp_hold_time", G, INT, low=3, high=65535, panel=P_CLUSTER, label="BGP hold time (seconds)",
+       form="optional_integer", doc="ecmp: BGP hold time (default BIRD's 240)"),
+    _k("bgp_bfd", G, BOOL, default=False, gui_default=False, panel=P_CLUSTER, label="BFD",
+       form="boolean", doc="ecmp: BFD on the BGP sessions"),
+    _k("bgp_bird", G, STR, panel=P_CLUSTER, label="BIRD binary", form="text",
+       doc="ecmp: path of the bird binary (default /usr/sbin/bird)"),
+    _k("bgp_drain_seconds", G, SECONDS, default=5, gui_default=5, low=0, high=MAX_SECONDS,
+       panel=P_CLUSTER, label="Drain wait (seconds)", form="seconds",
+       doc="ecmp: seconds a leaving director waits after withdrawing its routes"),
     # ------------------------------------------------------------------ virtual NAME { }
     _k("virtual", V, NAME, attr="name", write=NEVER, gui_default="", panel=P_VIRTUAL, label="Name",
        form="required_text"),
@@ -271,6 +291,9 @@ KEYS: tuple[Key, ...] = (
     _secs("reentry", F, 180, 180, low=0, panel=P_FAILOVER, label="Re-entry Time (seconds)"),
     _k("start_cmd", F, QUOTED, panel=P_FAILOVER, label="Start command", form="text"),
     _k("stop_cmd", F, QUOTED, panel=P_FAILOVER, label="Stop command", form="text"),
+    # ------------------------------------------------------------------ director NAME { } (ecmp)
+    _k("director", D, NAME, attr="name", write=NEVER, api=""),
+    _k("address", D, STR, write=ALWAYS, api=""),
 )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from .keys import FAILOVER, GLOBAL, SERVER, VIRTUAL
+from .keys import DIRECTOR, FAILOVER, GLOBAL, SERVER, VIRTUAL
 from .keys import default as _default
 
 # Values lvs.cf accepts for enumerated keys.  sed, nq and mh are extensions:
@@ -30,6 +30,9 @@ CHECKS = ("tcp", "send-expect", "http", "https", "dns", "program", "agent", "non
 DNS_QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
               "SRV": 33}
 CONFLICT_ACTIONS = ("nothing", "preempt")
+CLUSTERS = ("pair", "ecmp")      # pair: Piranha's primary/backup; ecmp: every director active
+ECMP_NETWORKS = ("direct", "tunnel")   # NAT replies would need to return through the one director
+ECMP_SCHEDULERS = ("mh", "sh")   # schedulers every director evaluates alike (mh: minimal disruption)
 
 
 def mask_prefix(mask: str | None, address: str | None = None) -> int:
@@ -170,6 +173,32 @@ class FailoverService:
 
 
 @dataclass
+class Director:
+    """A ``director NAME { }`` block (cluster = ecmp): one of the active directors."""
+
+    name: str
+    address: str | None = _default(DIRECTOR, "address")
+    line: int = field(default=0, compare=False, repr=False)
+    _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def key_line(self, key: str) -> int:
+        """Line the parser read ``key`` from (else the block's own line)."""
+        return self._lines.get(key, self.line)
+
+
+def item_line_key(key: str, index: int) -> str:
+    """The ``_lines`` entry of the ``index``-th line of a repeatable key (``bgp_peer:0``)."""
+    return f"{key}:{index}"
+
+
+def split_peer(text: str) -> tuple[str, int | None]:
+    """``"IP AS"`` of a ``bgp_peer`` line as (IP, AS); AS None when missing or not a number."""
+    parts = text.split()
+    asn = parts[1] if len(parts) == 2 else ""
+    return (parts[0] if parts else ""), (int(asn) if asn.isdigit() and len(asn) <= 10 else None)
+
+
+@dataclass
 class LvsConfig:
     """A whole lvs.cf: global settings, redundancy, virtual and failover services."""
 
@@ -209,8 +238,16 @@ class LvsConfig:
     hard_shutdown: bool = _default(GLOBAL, "hard_shutdown")
     ipvsadm: str | None = None
     sync: bool = _default(GLOBAL, "sync")
+    cluster: str = _default(GLOBAL, "cluster")
+    bgp_local_as: int | None = None
+    bgp_peers: list[str] = field(default_factory=list)   # "IP AS" per bgp_peer line
+    bgp_hold_time: int | None = None
+    bgp_bfd: bool = _default(GLOBAL, "bgp_bfd")
+    bgp_bird: str | None = None
+    bgp_drain_seconds: float = _default(GLOBAL, "bgp_drain_seconds")
     virtuals: list[VirtualServer] = field(default_factory=list)
     failovers: list[FailoverService] = field(default_factory=list)
+    directors: list[Director] = field(default_factory=list)
     _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def key_line(self, key: str) -> int:
@@ -220,6 +257,11 @@ class LvsConfig:
     def virtual(self, name: str) -> VirtualServer | None:
         """The virtual server called ``name``, if any."""
         return next((v for v in self.virtuals if v.name == name), None)
+
+    @property
+    def ecmp(self) -> bool:
+        """Several active directors behind ECMP (no primary/backup roles)."""
+        return self.cluster == "ecmp" and self.service == "lvs"
 
     def active_virtuals(self) -> list[VirtualServer]:
         """Virtual servers pulse should run (inactive ones are skipped entirely)."""

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from . import keys
 from .errors import LvsCfError, Problem
-from .model import FailoverService, LvsConfig, RealServer, VirtualServer
+from .model import Director, FailoverService, LvsConfig, RealServer, VirtualServer, item_line_key
 
 # Messages are lvsconfig.c's lvsStrerror() strings where Piranha had one.
 E_QUOTE = "quotation mismatch"
@@ -291,6 +291,20 @@ def _set_address(k: keys.Key) -> Entry:
     return _special(setter)
 
 
+def _add_peer(k: keys.Key) -> Entry:
+    """``KEY = IP AS``, repeatable: each line adds one item (checked by ``validate``)."""
+    field = str(k.field)
+
+    def setter(obj: Any, vals: list[str]) -> None:
+        if len(vals) < 2:
+            raise _Stop(E_MISSING)
+        if len(vals) > 2:
+            raise _Stop(E_EXTRA)
+        c_int(vals[1])
+        getattr(obj, field).append(" ".join(vals))
+    return _special(setter)
+
+
 def _set_virtual_port(obj: Any, vals: list[str]) -> None:
     """Virtual ``port``: servers declared earlier keep the port they inherited.
 
@@ -315,6 +329,8 @@ def _entry(k: keys.Key) -> Entry:
     """How the parser handles one key of the table."""
     if k.kind == keys.ADDRESS:
         return _set_address(k)
+    if k.kind == keys.PEERS:
+        return _add_peer(k)
     if k.block == keys.VIRTUAL and k.name == "port":
         return _special(_set_virtual_port)
     conv = _CONVERTERS[k.kind]
@@ -338,11 +354,15 @@ _GLOBAL = _table(keys.GLOBAL)
 _VIRTUAL = _shared(keys.VIRTUAL, keys.FAILOVER)
 _FAILOVER = _shared(keys.FAILOVER, keys.VIRTUAL)
 _SERVER = _table(keys.SERVER)
+_DIRECTOR = _table(keys.DIRECTOR)
+_REPEATED = {k.name: str(k.field) for k in keys.of(keys.GLOBAL) if k.kind == keys.PEERS}
+_BLOCK_OPENERS = ("virtual", "failover", "server", "director")
 
 KEYWORDS = {
     "global": frozenset(_GLOBAL), "virtual": frozenset(_VIRTUAL),
-    "failover": frozenset(_FAILOVER), "server": frozenset(_SERVER),
+    "failover": frozenset(_FAILOVER), "server": frozenset(_SERVER), "director": frozenset(_DIRECTOR),
 }
+
 
 
 # --------------------------------------------------------------------------- parser
@@ -414,6 +434,9 @@ class _State:
             attr, fn = entry
             if attr is None:
                 fn(self.block, toks[2:])
+                if key in _REPEATED and self.kind == "global":
+                    index = len(getattr(self.block, _REPEATED[key])) - 1
+                    self.block._lines[item_line_key(key, index)] = lineno
             elif len(toks) == 3:
                 value = toks[2] if fn is None else fn(toks[2])
                 if attr:
@@ -425,7 +448,7 @@ class _State:
         if key == "}" and len(toks) == 1:
             self.close()
             return
-        if key in ("virtual", "failover", "server") and entry is None:
+        if key in _BLOCK_OPENERS and entry is None:
             self.open(_open_block(toks, self.kind), toks[1], lineno)
             return
         if entry is None:
@@ -443,7 +466,7 @@ class _State:
             self.block, self.kind, self.table = self.cfg, "global", _GLOBAL
 
     def open(self, opening: str, name: str, lineno: int) -> None:
-        """Enter a ``virtual``/``failover``/``server`` block called ``name``."""
+        """Enter a ``virtual``/``failover``/``server``/``director`` block called ``name``."""
         if opening == "server":
             self.outer, self.outer_kind, self.outer_opened_at = self.block, self.kind, self.opened_at
             server = RealServer(name=name, line=lineno)
@@ -452,6 +475,10 @@ class _State:
             # else: checked but dropped, real servers mean nothing to FOS
             self.block = server
             self.kind, self.table = "server", _SERVER
+        elif opening == "director":
+            self.block = Director(name=name, line=lineno)
+            self.cfg.directors.append(self.block)
+            self.kind, self.table = "director", _DIRECTOR
         elif opening == "virtual":
             self.block = VirtualServer(name=name, line=lineno)
             self.cfg.virtuals.append(self.block)
@@ -464,7 +491,7 @@ class _State:
 
     def recover(self, toks: list[str], lineno: int) -> None:
         """After a bad line: still enter a block its line clearly opens, so its keys do not cascade."""
-        if "{" not in toks[1:] or toks[0] not in ("virtual", "failover", "server"):
+        if "{" not in toks[1:] or toks[0] not in _BLOCK_OPENERS:
             return
         what = toks[0]
         if what == "server" and self.kind not in ("virtual", "failover"):

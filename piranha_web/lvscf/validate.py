@@ -42,7 +42,10 @@ from .errors import LvsCfError, Problem
 from .health import check_settings, expect_pattern, parse_status, split_program
 from .model import (
     CHECKS,
+    CLUSTERS,
     CONFLICT_ACTIONS,
+    ECMP_NETWORKS,
+    ECMP_SCHEDULERS,
     DNS_QTYPES,
     LOAD_MONITORS,
     NETWORKS,
@@ -50,10 +53,13 @@ from .model import (
     SCHEDULERS,
     SERVICES,
     FailoverService,
+    Director,
     LvsConfig,
     RealServer,
     VirtualServer,
     host_port,
+    item_line_key,
+    split_peer,
 )
 
 _IFNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -314,6 +320,7 @@ def _check_global(c: _Collector, cfg: LvsConfig) -> None:
     _check_device(c, cfg, "nat_router", cfg.nat_router_device)
     _check_mask(c, cfg, "nat_nmask", cfg.nat_nmask, nat_family, allow_prefix=False)
     _check_nat_router6(c, cfg)
+    _check_cluster(c, cfg)
     _check_device(c, cfg, "syncd_iface", cfg.syncd_iface, allow_label=False)
     if isinstance(cfg.heartbeat_key_file, str) and not cfg.heartbeat_key_file.startswith("/"):
         c.add(cfg, "heartbeat_key_file", "heartbeat_key_file must be an absolute path")
@@ -322,6 +329,83 @@ def _check_global(c: _Collector, cfg: LvsConfig) -> None:
     if (cfg.service == "lvs" and cfg.network == "nat" and cfg.nat_router is None
             and any(v.active for v in cfg.virtuals)):
         c.add(cfg, "network", "network = nat needs nat_router (the real servers' gateway)")
+
+
+def _check_cluster(c: _Collector, cfg: LvsConfig) -> None:
+    """``cluster``, the BGP keys and the ``director`` blocks (several active directors behind ECMP)."""
+    _check_choice(c, cfg, "cluster", CLUSTERS)
+    _check_peers(c, cfg)
+    if isinstance(cfg.bgp_bird, str) and not cfg.bgp_bird.startswith("/"):
+        c.add(cfg, "bgp_bird", "bgp_bird must be an absolute path")
+    _check_directors(c, cfg)
+    if cfg.cluster != "ecmp":
+        return
+    if cfg.service != "lvs":
+        c.add(cfg, "cluster", "cluster = ecmp needs service = lvs")
+    if cfg.network not in ECMP_NETWORKS:
+        c.add(cfg, "network", f"cluster = ecmp needs network = direct or tunnel, not {cfg.network!r}: "
+                              "with NAT every reply must return through the director that took the "
+                              "request, which several active directors cannot guarantee")
+    if cfg.backup_active is True:
+        c.add(cfg, "backup_active", "cluster = ecmp has no backup (every director is active); "
+                                    "set backup_active = 0")
+    if cfg.bgp_local_as is None:
+        c.add(cfg, "cluster", "cluster = ecmp needs bgp_local_as (this cluster's AS number)")
+    if not cfg.bgp_peers:
+        c.add(cfg, "cluster", "cluster = ecmp needs at least one bgp_peer = IP AS (the router)")
+    for vs in cfg.active_virtuals():
+        if vs.scheduler not in ECMP_SCHEDULERS:
+            c.add(vs, "scheduler", f"cluster = ecmp needs scheduler = mh, not {vs.scheduler!r}: every "
+                                   "director must send a flow to the same real server")
+
+
+def _check_peers(c: _Collector, cfg: LvsConfig) -> None:
+    """Each ``bgp_peer = IP AS`` line: an IP literal and a 4-byte AS number, no router twice."""
+    seen: set[str] = set()
+    peers = cfg.bgp_peers if isinstance(cfg.bgp_peers, list) else []
+    for index, item in enumerate(peers):
+        line = cfg.key_line(item_line_key("bgp_peer", index)) or cfg.key_line("bgp_peer")
+        if not isinstance(item, str) or any(ch in item for ch in "\n\r\x00\"'"):
+            c.problems.append(Problem(line, "bgp_peer must be 'IP AS'", "bgp_peer"))
+            continue
+        ip, asn = split_peer(item)
+        if ip_family(ip) is None or ip in _UNSPECIFIED:
+            c.problems.append(Problem(line, f"invalid peer address {ip!r} (an IPv4 or IPv6 address)",
+                                      "bgp_peer"))
+        if asn is None or not 1 <= asn <= keys.MAX_AS:
+            c.problems.append(Problem(line, f"bgp_peer needs 'IP AS' with an AS number 1..{keys.MAX_AS}",
+                                      "bgp_peer"))
+        if ip in seen:
+            c.problems.append(Problem(line, f"duplicate bgp_peer {ip}", "bgp_peer"))
+        seen.add(ip)
+
+
+def _check_directors(c: _Collector, cfg: LvsConfig) -> None:
+    """``director NAME { address = IP }``: a name, an IPv4/IPv6 address, neither used twice."""
+    names: set[str] = set()
+    addresses: set[str] = set()
+    for director in cfg.directors:
+        _check_name(c, director, "director")
+        _check_types(c, director, keys.DIRECTOR)
+        _check_director_address(c, director)
+        if director.name in names:
+            c.add(director, "director", f"duplicate director {director.name!r}")
+        if director.address in addresses:
+            c.add(director, "address", f"duplicate director address {director.address}")
+        names.add(director.name)
+        if director.address is not None:
+            addresses.add(director.address)
+    if cfg.directors and cfg.cluster != "ecmp":
+        c.add(cfg.directors[0], "director", "director blocks need cluster = ecmp")
+
+
+def _check_director_address(c: _Collector, director: Director) -> None:
+    if director.address is None:
+        c.add(director, "director", f"director {director.name!r} needs address = IP")
+    elif ip_family(director.address) is None:
+        c.add(director, "address", f"director address {director.address!r} is not an IPv4 or IPv6 address")
+    else:
+        _check_ip(c, director, "address", director.address, required=True)
 
 
 def _check_nat_router6(c: _Collector, cfg: LvsConfig) -> None:
@@ -361,6 +445,13 @@ def warnings(cfg: LvsConfig) -> list[Problem]:
             found.append(Problem(vs.key_line("address"), f"IPv6 virtual {vs.name!r} with network = nat "
                                  "but no IPv6 gateway: set nat_router6 (or route the real servers' "
                                  "replies through this director yourself)", "address"))
+        if cfg.cluster == "ecmp" and vs.scheduler == "sh":
+            found.append(Problem(vs.key_line("scheduler"), f"cluster = ecmp with scheduler sh in {vs.name!r}: "
+                                 "sh is consistent across directors but moves many flows when a real "
+                                 "server changes; mh moves the fewest", "scheduler"))
+    if cfg.cluster != "ecmp" and (cfg.bgp_peers or cfg.bgp_local_as is not None):
+        found.append(Problem(cfg.key_line("cluster") or cfg.key_line("bgp_local_as"),
+                             "BGP keys are set but cluster is not ecmp: they are unused", "cluster"))
     return found
 
 

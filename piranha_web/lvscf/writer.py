@@ -20,8 +20,8 @@ from .model import LvsConfig
 
 # Writer kinds: "num", "str", "quoted" (send/expect/commands), "addr" (IP [DEVICE]).
 _WRITE_KIND = {keys.INT: "num", keys.BOOL: "num", keys.SECONDS: "num", keys.PORT: "num",
-               keys.FWMARK: "num", keys.STR: "str", keys.QUOTED: "quoted"}
-Row = tuple[str, str, bool, Any, str]   # key, writer kind, always, default, device attribute
+               keys.FWMARK: "num", keys.STR: "str", keys.QUOTED: "quoted", keys.PEERS: "lines"}
+Row = tuple[str, str, bool, Any, str]   # key, writer kind, always, default, device attribute (or field)
 
 
 def _rows(block: str) -> tuple[Row, ...]:
@@ -31,7 +31,8 @@ def _rows(block: str) -> tuple[Row, ...]:
         if k.write == keys.NEVER:
             continue
         kind = "addr" if k.kind == keys.ADDRESS else _WRITE_KIND[k.kind]
-        out.append((k.name, kind, k.write == keys.ALWAYS, k.default, k.device_field))
+        twin = str(k.field) if k.kind == keys.PEERS else k.device_field
+        out.append((k.name, kind, k.write == keys.ALWAYS, k.default, twin))
     return tuple(out)
 
 
@@ -39,6 +40,7 @@ _GLOBAL_KEYS = _rows(keys.GLOBAL)
 _VIRTUAL_KEYS = _rows(keys.VIRTUAL)
 _SERVER_KEYS = _rows(keys.SERVER)
 _FAILOVER_KEYS = _rows(keys.FAILOVER)
+_DIRECTOR_KEYS = _rows(keys.DIRECTOR)
 
 
 def _num(value: Any) -> str:
@@ -73,6 +75,9 @@ def _token(obj: Any, key: str, value: str, prefer_quotes: bool = False) -> str:
 
 def _emit(out: list[str], indent: str, obj: Any, rows: tuple[Row, ...]) -> None:
     for key, kind, always, default, device_field in rows:
+        if kind == "lines":      # a repeatable key: one line per item, none when empty
+            out.extend(f"{indent}{key} = {item}" for item in getattr(obj, device_field))
+            continue
         value = getattr(obj, key)
         if value is None or (not always and value == default):
             continue
@@ -97,6 +102,10 @@ def dumps(cfg: LvsConfig) -> str:
     """
     out: list[str] = []
     _emit(out, "", cfg, _GLOBAL_KEYS)
+    for director in cfg.directors:
+        out.append(f"director {_token(director, 'director', director.name)} {{")
+        _emit(out, "\t", director, _DIRECTOR_KEYS)
+        out.append("}")
     for fos in cfg.failovers:
         out.append(f"failover {_token(fos, 'failover', fos.name)} {{")
         _emit(out, "\t", fos, _FAILOVER_KEYS)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from .. import lvscf
 from ..extensions import db
 from ..lvscf import files, keys
+from ..lvscf.model import Director
 from ..models import FailoverService, GlobalSettings, RealServer, Revision, VirtualServer
 from .schema import file_lock
 
@@ -100,6 +101,8 @@ def build(session: Session | None = None, serial_no: int | None = None) -> Built
     session = session or db.session
     gs = settings_row(session)
     cfg = lvscf.LvsConfig(**{k: getattr(gs, k) for k in GLOBAL_FIELDS})
+    cfg.bgp_peers = list(cfg.bgp_peers or [])
+    cfg.directors = [Director(name, address) for name, address in gs.directors or []]
     if serial_no is not None:
         cfg.serial_no = serial_no
     built = Built(cfg)
@@ -155,6 +158,8 @@ def replace_definitions(cfg: lvscf.LvsConfig, session: Session | None = None) ->
     gs = settings_row(session)
     for key in GLOBAL_FIELDS:
         setattr(gs, key, getattr(cfg, key))
+    gs.bgp_peers = list(cfg.bgp_peers)
+    gs.directors = [[d.name, d.address] for d in cfg.directors]
     for model in (RealServer, VirtualServer, FailoverService):
         session.execute(delete(model).execution_options(synchronize_session=False))
     for obj in list(session.identity_map.values()):

@@ -7,15 +7,16 @@ from dataclasses import MISSING, fields
 import pytest
 
 from piranha_web.lvscf import FailoverService, LvsConfig, RealServer, VirtualServer, keys
+from piranha_web.lvscf.model import Director
 from piranha_web.lvscf.parser import KEYWORDS
 
 MODELS = {keys.GLOBAL: LvsConfig, keys.VIRTUAL: VirtualServer, keys.SERVER: RealServer,
-          keys.FAILOVER: FailoverService}
+          keys.FAILOVER: FailoverService, keys.DIRECTOR: Director}
 
 
 def _model_fields(cls: type) -> set[str]:
     return {f.name for f in fields(cls) if not f.name.startswith("_")
-            and f.name not in ("line", "servers", "virtuals", "failovers")}
+            and f.name not in ("line", "servers", "virtuals", "failovers", "directors")}
 
 
 @pytest.mark.parametrize("block", keys.BLOCKS)
@@ -35,6 +36,7 @@ def test_parser_keywords_come_from_the_table() -> None:
     own = {b: {k.name for k in keys.of(b) if k.kind not in (keys.NAME, keys.DEVICE)} for b in keys.BLOCKS}
     assert KEYWORDS["global"] == own[keys.GLOBAL]
     assert KEYWORDS["server"] == own[keys.SERVER]
+    assert KEYWORDS["director"] == own[keys.DIRECTOR]
     # virtual and failover blocks share a grammar: each checks and drops the other's keys
     assert KEYWORDS["virtual"] == KEYWORDS["failover"] == own[keys.VIRTUAL] | own[keys.FAILOVER]
 
