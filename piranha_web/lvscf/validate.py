@@ -403,7 +403,8 @@ def _check_director_address(c: _Collector, director: Director) -> None:
     if director.address is None:
         c.add(director, "director", f"director {director.name!r} needs address = IP")
     elif ip_family(director.address) is None:
-        c.add(director, "address", f"director address {director.address!r} is not an IPv4 or IPv6 address")
+        c.add(director, "address",
+              f"director address {director.address!r} is not an IPv4 or IPv6 address")
     else:
         _check_ip(c, director, "address", director.address, required=True)
 
@@ -446,9 +447,9 @@ def warnings(cfg: LvsConfig) -> list[Problem]:
                                  "but no IPv6 gateway: set nat_router6 (or route the real servers' "
                                  "replies through this director yourself)", "address"))
         if cfg.cluster == "ecmp" and vs.scheduler == "sh":
-            found.append(Problem(vs.key_line("scheduler"), f"cluster = ecmp with scheduler sh in {vs.name!r}: "
-                                 "sh is consistent across directors but moves many flows when a real "
-                                 "server changes; mh moves the fewest", "scheduler"))
+            found.append(Problem(vs.key_line("scheduler"), "cluster = ecmp with scheduler sh in "
+                                 f"{vs.name!r}: sh is consistent across directors but moves many flows "
+                                 "when a real server changes; mh moves the fewest", "scheduler"))
     if cfg.cluster != "ecmp" and (cfg.bgp_peers or cfg.bgp_local_as is not None):
         found.append(Problem(cfg.key_line("cluster") or cfg.key_line("bgp_local_as"),
                              "BGP keys are set but cluster is not ecmp: they are unused", "cluster"))

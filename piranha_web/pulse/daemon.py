@@ -1,13 +1,8 @@
 """pulse's lifecycle: start, signals that set flags, the main loop, a clean stop.
 
-Reload triggers: SIGHUP, or a changed lvs.cf noticed by polling its stat
-every ``poll_interval`` (the console is unprivileged and never signals
-pulse); a file that fails to load or apply keeps the last good table.  The
-:class:`~.reconciler.Reconciler` changes the kernel; the daemon decides when
-(at start, after a reload, a health or role change, a drain deadline, and
-every ``reconcile_interval``).  Signals only set flags; the main loop acts:
-SIGHUP reload, SIGTERM/SIGINT clean stop (remove what pulse added unless
-``keep_table_on_stop``), SIGUSR1 logs the state.
+Reload on SIGHUP or a changed lvs.cf (polled: the console never signals pulse); a bad file keeps
+the last good table.  The Reconciler changes the kernel, the EcmpCluster the BGP announcements, the
+daemon decides when.  SIGTERM/SIGINT stop cleanly (ECMP: drain first), SIGUSR1 logs the state.
 """
 
 from __future__ import annotations
@@ -20,6 +15,7 @@ import time
 
 from ..lvscf.model import LvsConfig
 from .configfile import ConfigWatch, LoadedConfig
+from .ecmp.cluster import EcmpCluster
 from .ha import redundancy as _redundancy
 from .ha.role import Role, programs_kernel
 from .health.monitor import Monitor, seed_from_table, targets_for
@@ -49,6 +45,7 @@ class Daemon:
         self.monitor = Monitor(self._on_health_change, opts.load_period)
         self.reconciler = Reconciler(backends, opts.runtime_dir, opts.drain_seconds, opts.reconcile_interval)
         self.redundancy: _redundancy.Redundancy | None = None
+        self.cluster = EcmpCluster(opts.runtime_dir, backends.sysctls, run_bird=backends.name == "ipvs")
         self.started = time.time()
         self.status_file = StatusWriter(opts.runtime_dir / STATUS_NAME, opts.status_interval, self.status)
         self._wake = asyncio.Event()
@@ -64,7 +61,6 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig, flag in SIGNALS.items():     # handlers only set flags and wake the loop
             loop.add_signal_handler(sig, self.request, flag)
-        cfg = self.current_config()
         try:
             self.role, self.redundancy = _redundancy.starting_role(self, self.opts.config,
                                                                    self.opts.forceactive)
@@ -72,11 +68,11 @@ class Daemon:
             log.error("cannot start redundancy: %s", exc)
             return 1
         log.info("STARTING PULSE AS %s (backend %s, config %s serial_no %s)", self.role.value.upper(),
-                 self.kernel.name, self.opts.config, cfg.serial_no)
+                 self.kernel.name, self.opts.config, self.current_config().serial_no)
         write_pid(self.opts.runtime_dir)
         try:
             if programs_kernel(self.role):
-                seed_from_table(self.monitor, cfg, self.kernel.ipvs.dump())
+                seed_from_table(self.monitor, self.current_config(), self.kernel.ipvs.dump())
             self._apply_config()
             self.state = Lifecycle.RUNNING
             self.reconcile()
@@ -113,6 +109,7 @@ class Daemon:
             except Exception as exc:  # noqa: BLE001 - a kernel hiccup must not stop (and tear down) pulse
                 log.error("reconcile failed, retrying within %.0fs: %s", self.opts.reconcile_interval, exc)
                 self.reconciler.forget_table()   # the periodic pass re-reads the kernel and tries again
+        self.cluster.tick(on_change=self.status_file.now)
         if self.status_file.due():
             self.status_file.write()
 
@@ -122,11 +119,11 @@ class Daemon:
         notify("STOPPING=1")
         if self.redundancy is not None:   # STOPPING heartbeats first: the peer takes over at once
             await self.redundancy.stop()
+        await self.cluster.leave()        # ECMP: withdraw, let the router move flows, stop BIRD
         loop = asyncio.get_running_loop()
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
-        # Already stopping: a publish's SIGHUP (or a USR1) must not terminate us mid-teardown.
-        for sig in (signal.SIGHUP, signal.SIGUSR1):
+        for sig in (signal.SIGHUP, signal.SIGUSR1):   # a publish's SIGHUP must not kill the teardown
             signal.signal(sig, signal.SIG_IGN)
         await self.monitor.stop()
         self.reconciler.stop_announcing()
@@ -135,8 +132,7 @@ class Daemon:
         else:
             self.reconciler.teardown()
         self.write_status()
-        self.kernel.ipvs.close()
-        self.kernel.addresses.close()
+        self.kernel.close()
         remove_pid(self.opts.runtime_dir / PID_NAME)
         log.info("pulse stopped")
 
@@ -173,9 +169,10 @@ class Daemon:
 
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
-        ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(),
-                                        programs_kernel(self.role), announce=self.redundancy is None,
-                                        weights=self.monitor.weights())
+        cfg, health = self.current_config(), self.monitor.health()
+        ops = self.reconciler.reconcile(cfg, health, programs_kernel(self.role), self.redundancy is None
+                                        and not cfg.ecmp, weights=self.monitor.weights())  # ECMP: lo
+        self.cluster.update(cfg, self.reconciler.actual_table(fresh=False), health)
         if ops:
             self.status_file.now()
         return ops
@@ -192,8 +189,10 @@ class Daemon:
         """The status document (its schema is statusfile.StatusDoc)."""
         run = RunInfo(self.state, self.role, self.config.loaded, self.opts.config, self.config.last_reload,
                       self.config.stats, self.kernel.name, self.started, self.opts.drain_seconds)
-        return status_document(run, self.reconciler, self.monitor,
-                               self.redundancy.status() if self.redundancy is not None else None)
+        doc = status_document(run, self.reconciler, self.monitor,
+                              self.redundancy.status() if self.redundancy is not None else None)
+        doc["cluster"] = self.cluster.status()
+        return doc
 
     def write_status(self) -> None:
         """Write the status file now."""

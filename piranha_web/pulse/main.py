@@ -2,7 +2,7 @@
 
 Usage::
 
-    pulse [-c FILE] [-n|--nodaemon] [-v] [--check] [--plan] [--status] [--forceactive]
+    pulse [-c FILE] [-n|--nodaemon] [-v] [--check] [--plan] [--status] [--drain|--undrain] [--forceactive]
           [--test-start] [--backend auto|ipvs|dry-run] [--runtime-dir DIR]
           [--drain-seconds S] [--reconcile-interval S] [--keep-table-on-stop]
 
@@ -20,6 +20,9 @@ Usage::
   Health comes from a running pulse's status file, else every server is
   assumed UP.
 * ``--status``: print the running daemon's status (ipvsadm -Ln-like + health).
+* ``--drain`` / ``--undrain`` (cluster = ecmp): ask the running pulse to
+  withdraw (or announce again) this director's routes; ``--drain`` waits
+  until ``bgp_drain_seconds`` have passed and says when stopping is safe.
 * ``--test-start``: run everything against the dry-run backend (Piranha's
   "do not really start anything").
 * ``-n``: stay in the foreground (systemd, tests); otherwise double-fork.
@@ -46,13 +49,19 @@ log = logging.getLogger("pulse")
 
 def build_parser() -> argparse.ArgumentParser:
     """All options (Piranha's plus ours)."""
-    p = argparse.ArgumentParser(prog="pulse", description="LVS director daemon (Piranha's pulse, rebuilt)")
+    # allow_abbrev off: --drain must never be read as --drain-seconds
+    p = argparse.ArgumentParser(prog="pulse", description="LVS director daemon (Piranha's pulse, rebuilt)",
+                                allow_abbrev=False)
     p.add_argument("-c", "--configfile", dest="config", help="lvs.cf path")
     p.add_argument("-n", "--nodaemon", action="store_true", help="stay in the foreground, log to stderr")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--check", action="store_true", help="validate the configuration and exit")
     p.add_argument("--plan", action="store_true", help="print what would change and exit")
     p.add_argument("--status", action="store_true", help="print the running daemon's status")
+    p.add_argument("--drain", action="store_true",
+                   help="cluster = ecmp: withdraw this director's routes, wait bgp_drain_seconds, exit 0 "
+                        "when it is safe to stop")
+    p.add_argument("--undrain", action="store_true", help="cluster = ecmp: announce this director again")
     p.add_argument("--forceactive", action="store_true", help="start active even with a backup configured")
     p.add_argument("-t", "--test-start", "--norun", dest="test_start", action="store_true",
                    help="use the dry-run backend: change nothing in the kernel")
@@ -101,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     rundir = runtime_dir(args.runtime_dir).absolute()
     if args.status:
         return show_status(rundir)
+    if args.drain or args.undrain:
+        from .drainctl import request_drain
+        return request_drain(rundir, args.drain)
     setup_logging(args.verbose, foreground=args.nodaemon or args.check or args.plan)
     try:
         loaded = read_config(config)

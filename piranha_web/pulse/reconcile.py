@@ -117,10 +117,11 @@ class Service:
     scheduler: str = "wlc"
     persistent: int = 0                  # seconds, 0 = off
     netmask: str = "255.255.255.255"     # persistence granularity (ipvsadm -M); IPv6: prefix length
+    mh_port: bool = False                # mh hashes the source port too (ipvsadm -b mh-port)
 
     def describe(self) -> str:
         """ipvsadm-like attribute summary."""
-        text = self.scheduler
+        text = self.scheduler + (" mh-port" if self.mh_port else "")
         if self.persistent:
             text += f" persistent {self.persistent}"
             if self.netmask not in HOST_MASKS:
@@ -365,16 +366,18 @@ def service_key(vs: VirtualServer) -> ServiceKey:
     return ServiceKey.tcp(address, vs.port)
 
 
-def service_attrs(vs: VirtualServer) -> Service:
+def service_attrs(vs: VirtualServer, ecmp: bool = False) -> Service:
     """Scheduler and persistence of a virtual server (pmask only matters when persistent).
 
     IPv6 services carry the persistence granularity as a prefix length, as the kernel does.
+    Behind ECMP (``ecmp``) mh also hashes the source port: otherwise every flow
+    of one client lands on one real server.
     """
     if vs.address and ":" in vs.address:
         mask = str(mask_prefix(vs.pmask, vs.address)) if vs.persistent else "128"
     else:
         mask = vs.pmask if (vs.persistent and vs.pmask) else "255.255.255.255"
-    return Service(vs.scheduler, int(vs.persistent or 0), mask)
+    return Service(vs.scheduler, int(vs.persistent or 0), mask, ecmp and vs.scheduler == "mh")
 
 
 def dest_key(vs: VirtualServer, address: str, port: int | None = None) -> DestKey:
@@ -424,7 +427,7 @@ def desired_table(cfg: LvsConfig, health: HealthMap,
 def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap,
            weights: Mapping[tuple[str, str], int]) -> ServiceEntry:
     """One service with the destinations its health allows."""
-    entry = ServiceEntry(service_attrs(vs))
+    entry = ServiceEntry(service_attrs(vs, cfg.ecmp))
     any_up = False
     any_unknown = False
     for rs in vs.servers:

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from ..lvscf.files import write_atomic
 
@@ -133,6 +133,7 @@ class StatusDoc(TypedDict):
     marks: list[str]
     warnings: list[str]             # conditions that break traffic (forwarding off for a NAT family)
     redundancy: dict[str, Any] | None   # ha.redundancy.Redundancy.status()
+    cluster: NotRequired[dict[str, Any] | None]   # ecmp.cluster.EcmpCluster.status() (cluster = ecmp)
 
 
 def runtime_dir(explicit: str | None = None) -> Path:

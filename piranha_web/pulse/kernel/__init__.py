@@ -34,6 +34,12 @@ class Backends:
     firewall_factory: Callable[[str | None], FirewallBackend]   # arg: Firewall.name of a previous run
     name: str
     forwarding: Callable[[int], bool | None] = lambda _family: None   # IP version -> on? (None: unknown)
+    sysctls: Callable[[dict[str, str]], dict[str, str]] = lambda _wanted: {}   # set; {name: error}
+
+    def close(self) -> None:
+        """Close the IPVS and address sockets (the firewall backend holds none)."""
+        self.ipvs.close()
+        self.addresses.close()
 
 
 def ipvs_available() -> bool:
@@ -58,8 +64,8 @@ def real_backends() -> Backends:
     from .firewall import choose_firewall
     from .ipvs import NetlinkIpvs
     from .addresses import IpRouteAddresses
-    from .sysctl import forwarding
-    return Backends(NetlinkIpvs(), IpRouteAddresses(), choose_firewall, "ipvs", forwarding)
+    from .sysctl import forwarding, set_sysctls
+    return Backends(NetlinkIpvs(), IpRouteAddresses(), choose_firewall, "ipvs", forwarding, set_sysctls)
 
 
 def resolve_mode(mode: str) -> str:

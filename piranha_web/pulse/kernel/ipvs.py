@@ -60,6 +60,7 @@ _HDR = struct.Struct("=IHHII")      # nlmsghdr
 _GENL = struct.Struct("=BBH")       # genlmsghdr
 _NLA = struct.Struct("=HH")
 IP_VS_SVC_F_PERSISTENT = 0x0001
+IP_VS_SVC_F_SCHED2 = 0x0010          # mh (and sh): hash the source port too (ip_vs.h, ipvsadm -b mh-port)
 FWD_CODES = {FWD_NAT: 0, FWD_TUNNEL: 2, FWD_DIRECT: 3}
 PROTO_CODES = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 
@@ -127,7 +128,8 @@ def parse_service(payload: bytes) -> tuple[ServiceKey, Service] | None:
     flags = struct.unpack("=II", a[SVC_FLAGS])[0] if SVC_FLAGS in a else 0
     timeout = struct.unpack("=I", a[SVC_TIMEOUT])[0] if (flags & 1 and SVC_TIMEOUT in a) else 0
     mask = _netmask(af, a.get(SVC_NETMASK) if timeout else None)
-    return key, Service(a[SVC_SCHED].rstrip(b"\0").decode(), timeout, mask)
+    scheduler = a[SVC_SCHED].rstrip(b"\0").decode()
+    return key, Service(scheduler, timeout, mask, scheduler == "mh" and bool(flags & IP_VS_SVC_F_SCHED2))
 
 
 def parse_dest(payload: bytes, af: int = socket.AF_INET) -> tuple[DestKey, Dest]:
@@ -168,8 +170,9 @@ def service_obj(key: ServiceKey, svc: Service | None) -> IPVSService:
     if svc is not None:
         fields.update(
             sched_name=svc.scheduler, timeout=svc.persistent,
-            flags={"flags": IP_VS_SVC_F_PERSISTENT if svc.persistent else 0,
-                   "mask": IP_VS_SVC_F_PERSISTENT},
+            flags={"flags": (IP_VS_SVC_F_PERSISTENT if svc.persistent else 0)
+                   | (IP_VS_SVC_F_SCHED2 if svc.mh_port else 0),
+                   "mask": IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED2},
             netmask=_netmask_field(af, svc.netmask))
     return IPVSService(**fields)
 

@@ -20,3 +20,35 @@ def forwarding(family: int) -> bool | None:
         return FORWARDING[family].read_text(encoding="ascii").strip() == "1"
     except OSError:
         return None
+
+
+# Behind ECMP every director is active: a director that sees the middle of a flow (a nexthop
+# came or went) must forward it to the same real server (sloppy_*, with mh choosing alike
+# everywhere), connection tracking adds nothing to direct routing, and no director may answer
+# ARP for the VIPs it carries on lo (arp_ignore/arp_announce).  All are per network namespace.
+ECMP_SYSCTLS = {
+    "net.ipv4.vs.sloppy_tcp": "1",
+    "net.ipv4.vs.sloppy_sctp": "1",
+    "net.ipv4.vs.conntrack": "0",
+    "net.ipv4.conf.all.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+}
+PROC_SYS = Path("/proc/sys")
+
+
+def sysctl_path(name: str) -> Path:
+    """/proc/sys path of a dotted sysctl name."""
+    return PROC_SYS.joinpath(*name.split("."))
+
+
+def set_sysctls(wanted: dict[str, str]) -> dict[str, str]:
+    """Write each sysctl that differs; returns {name: error} for those that could not be set."""
+    errors: dict[str, str] = {}
+    for name, value in wanted.items():
+        path = sysctl_path(name)
+        try:
+            if path.read_text(encoding="ascii").strip() != value:
+                path.write_text(value + "\n", encoding="ascii")
+        except OSError as exc:
+            errors[name] = exc.strerror or str(exc)
+    return errors

@@ -1,0 +1,176 @@
+"""This director's part in an ECMP cluster: kernel settings, BIRD, announcements, drain, status.
+
+The daemon calls :meth:`EcmpCluster.update` after each reconcile (the kernel
+table, health and configuration in force) and :meth:`tick` on every loop
+pass; nothing here touches IPVS.  A drain is requested by ``pulse --drain``
+through a file in the runtime directory (the console cannot signal pulse),
+or by SIGTERM, which drains before pulse stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ...lvscf.model import Director, LvsConfig
+from ..kernel.sysctl import ECMP_SYSCTLS
+from ..reconcile import Table
+from .announce import Drain, DrainState, announced_vips
+from .bird import bird_config
+from .sessions import parse_sessions
+from .supervisor import BirdSupervisor
+
+log = logging.getLogger("pulse.ecmp")
+
+DRAIN_FILE = "pulse-drain"     # exists: this director is asked to leave (pulse --drain / --undrain)
+SESSION_POLL = 1.0             # seconds between BIRD session queries
+
+
+def local_director(cfg: LvsConfig) -> Director | None:
+    """The director block whose address this host carries (bind test, both families)."""
+    for director in cfg.directors:
+        family = socket.AF_INET6 if ":" in (director.address or "") else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.bind((director.address or "", 0))
+        except OSError:
+            continue
+        return director
+    return None
+
+
+class EcmpCluster:
+    """Inactive until lvs.cf says ``cluster = ecmp``; then owns BIRD and the drain state."""
+
+    def __init__(self, runtime_dir: Path, set_sysctls: Callable[[dict[str, str]], dict[str, str]],
+                 run_bird: bool) -> None:
+        self.runtime_dir = runtime_dir
+        self.drain_file = runtime_dir / DRAIN_FILE
+        self.set_sysctls = set_sysctls
+        self.run_bird = run_bird
+        self.cfg: LvsConfig | None = None
+        self.me: Director | None = None
+        self.bird: BirdSupervisor | None = None
+        self.drain = Drain()
+        self.announced: set[str] = set()
+        self.sysctl_errors: dict[str, str] = {}
+        self.sessions: list[dict[str, Any]] = []
+        self._inputs: tuple[Table, dict[tuple[str, str], str]] = ({}, {})
+        self._next_query = 0.0
+
+    @property
+    def active(self) -> bool:
+        """lvs.cf in force says cluster = ecmp."""
+        return self.cfg is not None and self.cfg.ecmp
+
+    def update(self, cfg: LvsConfig, table: Table, health: dict[tuple[str, str], str]) -> None:
+        """After a reconcile: (re)configure for ``cfg`` and announce what this director can serve."""
+        if cfg is not self.cfg:
+            self._configure(cfg)
+        self._inputs = (table, dict(health))
+        self._announce()
+
+    def _configure(self, cfg: LvsConfig) -> None:
+        """A new lvs.cf: kernel settings, who this director is, BIRD's binary."""
+        self.cfg = cfg
+        if not cfg.ecmp:
+            self._stop_bird()
+            return
+        self.sysctl_errors = self.set_sysctls(ECMP_SYSCTLS)
+        for name, error in self.sysctl_errors.items():
+            log.error("cannot set %s: %s", name, error)
+        me = local_director(cfg)
+        if me is None:
+            log.error("no director block names an address of this host: not announcing any VIP")
+        elif self.me is None or me.name != self.me.name:
+            log.info("this host is director %s (%s)", me.name, me.address)
+        self.me = me
+        binary = cfg.bgp_bird or None
+        if self.bird is not None and binary not in (None, self.bird.binary):
+            self._stop_bird()
+        if self.bird is None and self.run_bird and me is not None:
+            self.bird = BirdSupervisor(self.runtime_dir, binary)
+
+    def _announce(self) -> None:
+        """Write BIRD's configuration for the VIPs to announce now (BIRD applies only a difference)."""
+        if not self.active or self.me is None or self.cfg is None:
+            return
+        wanted = announced_vips(self.cfg, *self._inputs, self.drain)
+        if wanted != self.announced:
+            log.info("announce %s, withdraw %s", sorted(wanted - self.announced) or "-",
+                     sorted(self.announced - wanted) or "-")
+        self.announced = wanted
+        if self.bird is not None:
+            self.bird.set_config(bird_config(self.cfg, self.me, wanted))
+
+    def tick(self, on_change: Callable[[], None]) -> None:
+        """Supervise BIRD, follow drain requests and deadlines; ``on_change`` when the drain state moved."""
+        if not self.active:
+            return
+        before = self.drain.state
+        self.request_drain(self.drain_file.exists())
+        self.drain = self.drain.advance(time.monotonic(), self.wait)
+        if self.bird is not None:
+            self.bird.poll()
+            if time.monotonic() >= self._next_query:
+                self._next_query = time.monotonic() + SESSION_POLL
+                reply = self.bird.query("show protocols all")
+                self.sessions = [dict(s) for s in parse_sessions(reply, time.time())] if reply else []
+        if self.drain.state != before:
+            log.info("drain %s -> %s", before.value, self.drain.state.value)
+            on_change()
+
+    @property
+    def wait(self) -> float:
+        """bgp_drain_seconds in force."""
+        return float(self.cfg.bgp_drain_seconds) if self.cfg is not None else 0.0
+
+    def request_drain(self, drain: bool) -> None:
+        """Start (or cancel) a drain; withdrawing happens at once."""
+        new = self.drain.request(drain, time.monotonic())
+        if new.state != self.drain.state:
+            self.drain = new
+            self._announce()
+
+    async def leave(self) -> None:
+        """SIGTERM: withdraw every route, wait bgp_drain_seconds, then stop BIRD."""
+        if self.active and self.me is not None:
+            self.request_drain(True)
+            log.info("stopping: routes withdrawn, waiting %.1fs for the router", self.wait)
+            deadline = time.monotonic() + self.wait
+            while time.monotonic() < deadline:
+                await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+                if self.bird is not None:
+                    self.bird.poll()
+            self.drain = self.drain.advance(time.monotonic(), self.wait)
+        self._stop_bird()
+        self.drain_file.unlink(missing_ok=True)
+
+    def _stop_bird(self) -> None:
+        if self.bird is not None:
+            self.bird.stop()
+            self.bird = None
+
+    def status(self) -> dict[str, Any] | None:
+        """The ``cluster`` part of the status document (None when not in ECMP mode)."""
+        if not self.active or self.cfg is None:
+            return None
+        drain = self.drain
+        return {
+            "mode": "ecmp", "director": self.me.name if self.me else None,
+            "address": self.me.address if self.me else None,
+            "serial_no": self.cfg.serial_no,
+            "drain": {"state": drain.state.value, "safe_to_stop": drain.state == DrainState.DRAINED,
+                      "wait": self.wait,
+                      "remaining": (max(0.0, round(drain.since + self.wait - time.monotonic(), 3))
+                                    if drain.since is not None and drain.state == DrainState.WITHDRAWN
+                                    else None)},
+            "announced": sorted(self.announced),
+            "sessions": self.sessions,
+            "bird": self.bird.status() if self.bird is not None else None,
+            "sysctl_errors": self.sysctl_errors,
+        }
