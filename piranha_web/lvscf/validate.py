@@ -354,6 +354,9 @@ def _check_cluster(c: _Collector, cfg: LvsConfig) -> None:
     if not cfg.bgp_peers:
         c.add(cfg, "cluster", "cluster = ecmp needs at least one bgp_peer = IP AS (the router)")
     for vs in cfg.active_virtuals():
+        if vs.device != "lo":
+            c.add(vs, "address", f"cluster = ecmp puts the VIP on lo on every director: "
+                                 f"address = {vs.address or 'VIP'} lo")
         if vs.scheduler not in ECMP_SCHEDULERS:
             c.add(vs, "scheduler", f"cluster = ecmp needs scheduler = mh, not {vs.scheduler!r}: every "
                                    "director must send a flow to the same real server")

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .ecmp.metrics import cluster_families
 from .ha.role import Role
 from .health.state import DURATION_BUCKETS
 from .statusfile import ServiceDoc, StatusDoc, read_status
@@ -209,6 +210,7 @@ class StatusCollector:
         yield from ipvs_families(status)
         yield from health_families(status)
         yield from redundancy_families(status)
+        yield from cluster_families(status.get("cluster"))
 
 
 def render(status: StatusDoc | None) -> bytes:

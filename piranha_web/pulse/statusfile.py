@@ -220,7 +220,28 @@ def format_status(doc: StatusDoc) -> str:
         for rs, h in sorted(servers.items()):
             lines.append(f"  {vs}/{rs} {h.get('address')}:{h.get('port')} {str(h.get('state')).upper()}"
                          f" ({h.get('last_result') or '-'}, {h.get('duration', 0):.3f}s)")
+    lines += _cluster_lines(doc.get("cluster"))
     return "\n".join(lines) + "\n"
+
+
+def _cluster_lines(cluster: dict[str, Any] | None) -> list[str]:
+    """cluster = ecmp: this director, its drain state, announced VIPs and BGP sessions."""
+    if not cluster:
+        return []
+    drain = cluster.get("drain") or {}
+    lines = ["", f"Cluster (ecmp): director {cluster.get('director') or '? (no director block matches)'}, "
+             f"drain {drain.get('state')}" + (", safe to stop" if drain.get("safe_to_stop") else ""),
+             f"  announced: {' '.join(cluster.get('announced') or []) or '-'}"]
+    for s in cluster.get("sessions") or []:
+        up = f", up {s['uptime']:.0f}s" if s.get("uptime") is not None else ""
+        lines.append(f"  {s.get('name')} {s.get('neighbor')}: {s.get('state')}{up}, "
+                     f"{s.get('exported', 0)} prefix(es) announced")
+    bird = cluster.get("bird") or {}
+    if bird:
+        running = f"running pid {bird.get('pid')}" if bird.get("running") else "NOT RUNNING"
+        error = f", {bird['last_error']}" if bird.get("last_error") else ""
+        lines.append(f"  bird: {running}, restarts {bird.get('restarts', 0)}{error}")
+    return lines
 
 
 _FWD = {"nat": "Masq", "direct": "Route", "tunnel": "Tunnel"}

@@ -118,3 +118,8 @@ def test_director_blocks_do_not_nest() -> None:
     with pytest.raises(lvscf.LvsCfError) as err:
         lvscf.parse(BASE.replace("\tport = 80\n", "\tport = 80\n\tdirector d9 {\n\t}\n"))
     assert err.value.line == 23
+
+
+def test_ecmp_vips_sit_on_lo() -> None:
+    found = _messages(BASE.replace("203.0.113.10 lo", "203.0.113.10 eth0:1"))
+    assert [(line, key) for line, key, _ in found] == [(21, "address")] and "lo" in found[0][2]

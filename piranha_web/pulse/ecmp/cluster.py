@@ -30,17 +30,24 @@ DRAIN_FILE = "pulse-drain"     # exists: this director is asked to leave (pulse 
 SESSION_POLL = 1.0             # seconds between BIRD session queries
 
 
+def is_local_address(address: str) -> bool:
+    """Does this host carry ``address``?  The kernel's route to it is local, with itself as source.
+
+    Connecting a UDP socket sends nothing; unlike a bind test it is not fooled
+    by ``ip_nonlocal_bind``.
+    """
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect((address, 9))
+            return bool(s.getsockname()[0] == address)
+    except OSError:
+        return False
+
+
 def local_director(cfg: LvsConfig) -> Director | None:
-    """The director block whose address this host carries (bind test, both families)."""
-    for director in cfg.directors:
-        family = socket.AF_INET6 if ":" in (director.address or "") else socket.AF_INET
-        try:
-            with socket.socket(family, socket.SOCK_DGRAM) as s:
-                s.bind((director.address or "", 0))
-        except OSError:
-            continue
-        return director
-    return None
+    """The director block whose address this host carries (who-is-who, as pulse finds primary/backup)."""
+    return next((d for d in cfg.directors if d.address and is_local_address(d.address)), None)
 
 
 class EcmpCluster:
