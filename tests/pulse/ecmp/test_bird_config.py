@@ -74,7 +74,8 @@ def test_an_ipv6_director_gets_a_stable_ipv4_router_id(cfg: lvscf.LvsConfig) -> 
 def test_bird_accepts_the_generated_config(cfg: lvscf.LvsConfig, tmp_path: Path) -> None:
     conf = tmp_path / "bird.conf"
     conf.write_text(bird_config(cfg, cfg.directors[0], ["203.0.113.10", "2001:db8::10"]))
-    out = subprocess.run(["/usr/sbin/bird", "-p", "-c", str(conf)], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(["/usr/sbin/bird", "-p", "-c", str(conf)], capture_output=True, text=True,
+                         timeout=30)
     assert out.returncode == 0, out.stderr
 
 

@@ -1,0 +1,175 @@
+"""Three active directors behind ECMP (pulse + BIRD each), real IPVS, mh, direct routing.
+
+One lab for the module, tests in order: spread, a real server failing, a
+graceful leave, a return, an abrupt death.  The numbers each test measured
+are printed (``-s``) and written to test-artifacts/e2e/ecmp.log.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.ecmplab import (
+    DIRECTORS, REAL_SERVERS, EcmpLab, HeldTraffic, fetch_ports,
+)
+from tests.support.emulation import scaled
+from tests.support.ipvs_runner import require_ipvs
+from tests.support.processes import wait_until
+from tests.support.topology import reap_stale_namespaces
+
+pytestmark = pytest.mark.ipvs
+
+LOG = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e" / "ecmp.log"
+PORTS = list(range(41000, 41300))       # 300 client source ports: 300 flows
+
+
+def report(line: str) -> None:
+    print(line)
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with LOG.open("a") as f:
+        f.write(f"[{time.strftime('%H:%M:%S')}] {line}\n")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EcmpLab]:
+    require_ipvs()
+    reap_stale_namespaces()
+    lab = EcmpLab(tmp_path_factory.mktemp("ecmp"))
+    try:
+        lab.build()
+        for name in DIRECTORS:
+            lab.start_pulse(name)
+        report(f"router learned the VIP from 3 directors in {lab.wait_nexthops(3, timeout=120):.1f}s")
+        yield lab
+    finally:
+        for name, proc in lab.pulses.items():
+            if not proc.alive():
+                print(f"pulse {name} died:\n{proc.log_text()}")
+        lab.teardown()
+
+
+def _status_cluster(lab: EcmpLab, name: str) -> dict:  # type: ignore[type-arg]
+    import json
+    return json.loads((lab.rundir(name) / "pulse-status.json").read_text()).get("cluster") or {}
+
+
+def test_flows_spread_over_every_director_and_mh_agrees(lab: EcmpLab) -> None:
+    assert lab.nexthops() == sorted(DIRECTORS.values())
+    for name in DIRECTORS:
+        cluster = _status_cluster(lab, name)
+        assert cluster["director"] == name and cluster["announced"] == ["203.0.113.10"]
+        assert [s["state"] for s in cluster["sessions"]] == ["Established"]
+        svc = lab.run(name, ["ipvsadm", "-Ln"]).stdout
+        report(f"{name}: {svc.splitlines()[3].strip()}")
+        assert "mh-port" in svc, svc
+        assert lab.run(name, ["sysctl", "-n", "net.ipv4.vs.sloppy_tcp"]).stdout.strip() == "1"
+        assert lab.run(name, ["sysctl", "-n", "net.ipv4.vs.conntrack"]).stdout.strip() == "0"
+    pages = fetch_ports(lab.ns("client"), PORTS)
+    assert all(pages.values()), [p for p, v in pages.items() if not v]
+    carried = {name: set(lab.connections(name)) & set(PORTS) for name in DIRECTORS}
+    shares = {name: len(ports) / len(PORTS) for name, ports in carried.items()}
+    report("spread over directors: " + ", ".join(f"{n} {s:.0%}" for n, s in shares.items())
+           + "; real servers: " + str(dict(collections.Counter(pages.values()))))
+    assert all(0.20 <= s <= 0.50 for s in shares.values()), shares
+    # The same flow through each director in turn (router pinned by a rule on the client's ports).
+    sample = PORTS[:60]
+    seen: dict[int, set[str | None]] = {p: {pages[p]} for p in sample}
+    lab.run("router", ["ip", "rule", "add", "iif", "eth0", "ipproto", "tcp", "sport", "41000-41059",
+                       "lookup", "200"])
+    try:
+        for name, addr in DIRECTORS.items():
+            lab.run("router", ["ip", "route", "replace", "203.0.113.10/32", "via", addr, "table", "200"])
+            for port, page in fetch_ports(lab.ns("client"), sample).items():
+                seen[port].add(page)
+    finally:
+        lab.run("router", ["ip", "rule", "del", "lookup", "200"])
+    differing = {p: s for p, s in seen.items() if len(s) != 1 or None in s}
+    report(f"same real server through every director: {len(sample) - len(differing)}/{len(sample)} flows")
+    assert differing == {}
+
+
+def test_a_failed_real_server_moves_only_its_own_flows(lab: EcmpLab) -> None:
+    before = fetch_ports(lab.ns("client"), PORTS)
+    lab.stop_real_server("rs2")
+    t0 = time.monotonic()
+    try:
+        def gone_everywhere() -> bool:
+            return all("203.0.113.22" not in lab.run(n, ["ipvsadm", "-Ln"]).stdout for n in DIRECTORS)
+        wait_until(gone_everywhere, timeout=30, interval=0.1, what="rs2 removed on every director")
+        report(f"rs2 removed on all 3 directors {time.monotonic() - t0:.2f}s after it stopped "
+               f"(check interval {scaled(1.0)}s)")
+        after = fetch_ports(lab.ns("client"), PORTS)
+    finally:
+        lab.start_real_server("rs2")
+    others = [p for p in PORTS if before[p] not in (None, "real server rs2")]
+    moved = [p for p in others if after[p] != before[p]]
+    share = len(moved) / len(others)
+    report(f"real server failure: {len(moved)}/{len(others)} flows of the other real servers moved "
+           f"({share:.1%}; bound 1/N + 5 % = {1 / len(REAL_SERVERS) + 0.05:.1%})")
+    assert share <= 1 / len(REAL_SERVERS) + 0.05
+    assert all(after[p] is not None for p in PORTS)
+    wait_until(lambda: all("203.0.113.22" in lab.run(n, ["ipvsadm", "-Ln"]).stdout for n in DIRECTORS),
+               timeout=30, interval=0.2, what="rs2 back on every director")
+
+
+def test_a_graceful_leave_and_return_break_no_connection(lab: EcmpLab) -> None:
+    with HeldTraffic(lab.ns("client")) as traffic:
+        time.sleep(scaled(1))
+        t0 = time.monotonic()
+        drained = lab.drain("d1")
+        report(f"pulse --drain on d1: {drained} after {time.monotonic() - t0:.1f}s; "
+               f"nexthops now {lab.nexthops()}")
+        assert lab.nexthops() == ["203.0.113.2", "203.0.113.3"]
+        lab.pulses.pop("d1").stop()
+        time.sleep(scaled(2))
+        report(f"graceful leave: {len(traffic.broken)}/50 held connections broke "
+               f"({traffic.requests} requests answered)")
+        assert traffic.broken == {}
+        lab.start_pulse("d1")
+        report(f"return: d1 announced again after {lab.wait_nexthops(3, timeout=120):.1f}s")
+        time.sleep(scaled(3))
+        report(f"return: {len(traffic.broken)}/50 held connections broke ({traffic.requests} requests)")
+        assert traffic.broken == {}
+
+
+def test_an_abrupt_death_takes_bird_along_and_the_router_withdraws(lab: EcmpLab) -> None:
+    with HeldTraffic(lab.ns("client")) as traffic:
+        time.sleep(scaled(1))
+        bird = lab.kill_pulse("d2")
+        t0 = time.monotonic()
+        lab.run("d2", ["ip", "link", "set", "eth0", "down"])
+        wait_until(lambda: not os.path.exists(f"/proc/{bird}") or _zombie(bird), timeout=10,
+                   interval=0.05, what="BIRD dying with pulse")
+        report(f"kill -9 pulse on d2: its BIRD (pid {bird}) was gone {time.monotonic() - t0:.2f}s later")
+        took = lab.wait_nexthops(2, timeout=scaled(3) + 10)
+        report(f"abrupt death: router withdrew d2 {took:.2f}s after the kill (hold time 3 s)")
+        time.sleep(scaled(3))
+        broken = len(traffic.broken)
+        errors = sorted(set(traffic.broken.values()))[:3]
+        report(f"abrupt death: {broken}/50 held connections broke: {errors}")
+        lab.run("d2", ["ip", "link", "set", "eth0", "up"])
+        lab.run("d2", ["ip", "route", "replace", "default", "via", "203.0.113.254"])
+        lab.start_pulse("d2")
+        report(f"d2 back after {lab.wait_nexthops(3, timeout=120):.1f}s")
+        assert broken <= 5, traffic.broken
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def test_sigterm_stops_bird_too(lab: EcmpLab) -> None:
+    bird = int(_status_cluster(lab, "d3")["bird"]["pid"])
+    lab.pulses["d3"].signal(signal.SIGTERM)
+    lab.pulses.pop("d3").popen.wait(scaled(30))
+    assert not os.path.exists(f"/proc/{bird}") or _zombie(bird)
+    assert lab.nexthops() == ["203.0.113.1", "203.0.113.2"]
