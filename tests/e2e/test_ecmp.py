@@ -23,7 +23,7 @@ from tests.support.ipvs_runner import require_ipvs
 from tests.support.processes import wait_until
 from tests.support.topology import reap_stale_namespaces
 
-pytestmark = pytest.mark.ipvs
+pytestmark = [pytest.mark.ipvs, pytest.mark.timeout(1800)]   # qemu TCG: three pulses, four BIRDs
 
 LOG = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e" / "ecmp.log"
 PORTS = list(range(41000, 41300))       # 300 client source ports: 300 flows
@@ -43,8 +43,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EcmpLab]:
     lab = EcmpLab(tmp_path_factory.mktemp("ecmp"))
     try:
         lab.build()
+        t0 = time.monotonic()
         for name in DIRECTORS:
             lab.start_pulse(name)
+        for name in DIRECTORS:
+            wait_until(lambda: _status_cluster(lab, name).get("announced"), timeout=120, interval=0.2,
+                       what=f"{name} announcing")
+            report(f"{name}: pulse announcing {time.monotonic() - t0:.1f}s after start")
         report(f"router learned the VIP from 3 directors in {lab.wait_nexthops(3, timeout=120):.1f}s")
         yield lab
     finally:
