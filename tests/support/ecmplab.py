@@ -38,9 +38,15 @@ ROUTER_AS, CLUSTER_AS = 64500, 64512
 _CONN = re.compile(r"^TCP\s+\S+\s+(\S+)\s+(\S+):(\d+)\s+\S+\s+(\S+):\d+", re.M)
 
 
-def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, hold: int = 3, drain: float = 2.0,
-                check: float = 1.0) -> str:
+def hold_time(native: int = 3) -> int:
+    """The BGP hold time for this run: ``native`` seconds, stretched under a slow guest (keepalives
+    are hold / 3 apart; an emulated BIRD starved of CPU would otherwise drop healthy sessions)."""
+    return max(native, int(scaled(native)))
+
+
+def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, drain: float = 2.0, check: float = 1.0) -> str:
     """The one lvs.cf every director reads."""
+    hold = hold_time()
     directors = "".join(f"director {n} {{\n\taddress = {a}\n}}\n" for n, a in DIRECTORS.items())
     servers = "".join(f"\tserver {n} {{\n\t\taddress = {a}\n\t\tactive = 1\n\t\tweight = 1\n\t}}\n"
                       for n, a in REAL_SERVERS.items())
@@ -51,8 +57,9 @@ def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, hold: int = 3, drain: flo
             f"\tprotocol = tcp\n\ttimeout = {scaled(check)}\n\treentry = {scaled(check)}\n{servers}}}\n")
 
 
-def router_bird_conf(hold: int = 3, bfd: bool = False) -> str:
+def router_bird_conf(bfd: bool = False) -> str:
     """The router's BIRD: learns the VIP from every director, installs one multipath route."""
+    hold = hold_time()
     peers = "".join(f"protocol bgp {n} from directors {{\n\tneighbor {a} as {CLUSTER_AS};\n}}\n"
                     for n, a in DIRECTORS.items())
     bfd_proto = ('protocol bfd {\n\tinterface "*" {\n\t\tmin rx interval 100 ms;\n'
@@ -158,7 +165,7 @@ def bird_pid(rundir: Path) -> int:
     return int(doc["cluster"]["bird"]["pid"])
 
 
-def fetch_ports(netns: str, ports: list[int], *, timeout: float = 5) -> dict[int, str | None]:
+def fetch_ports(netns: str, ports: list[int], *, timeout: float = scaled(5)) -> dict[int, str | None]:
     """One GET per client source port (bound explicitly, so a flow can be repeated); page name or None."""
     def run() -> dict[int, str | None]:
         out: dict[int, str | None] = {}
@@ -189,7 +196,7 @@ class HeldTraffic:
     server than before (the flow moved to a real server that does not know it).
     """
 
-    def __init__(self, netns: str, count: int = 50, interval: float = 0.1) -> None:
+    def __init__(self, netns: str, count: int = 50, interval: float = scaled(0.1)) -> None:
         from .client import HeldConnection
         self.conns = [HeldConnection(netns, VIP, 80, timeout=scaled(5)) for _ in range(count)]
         self.interval = interval
