@@ -440,7 +440,9 @@ def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap,
             entry.dests[dk] = Dest(weights.get((vs.name, rs.name), rs.weight), cfg.network)
         else:
             any_unknown = any_unknown or state == UNKNOWN
-            if vs.quiesce_server:
+            # ECMP: a server that is down stays at weight 0, so every director's destination list
+            # keeps the configured order (mh's table depends on it) whenever checks change state.
+            if vs.quiesce_server or cfg.ecmp:
                 entry.dests[dk] = Dest(0, cfg.network)
     if vs.sorry_server and not any_up and not any_unknown:
         entry.dests.setdefault(dest_key(vs, vs.sorry_server), Dest(1, cfg.network))

@@ -107,8 +107,8 @@ def test_a_failed_real_server_moves_only_its_own_flows(lab: EcmpLab) -> None:
     lab.stop_real_server("rs2")
     t0 = time.monotonic()
     try:
-        def gone_everywhere() -> bool:
-            return all("203.0.113.22" not in lab.run(n, ["ipvsadm", "-Ln"]).stdout for n in DIRECTORS)
+        def gone_everywhere() -> bool:      # weight 0: the destination lists keep their order
+            return all(lab.weight(n, "203.0.113.22") == 0 for n in DIRECTORS)
         wait_until(gone_everywhere, timeout=30, interval=0.1, what="rs2 removed on every director")
         report(f"rs2 removed on all 3 directors {time.monotonic() - t0:.2f}s after it stopped "
                f"(check interval {scaled(1.0)}s)")
@@ -122,7 +122,7 @@ def test_a_failed_real_server_moves_only_its_own_flows(lab: EcmpLab) -> None:
            f"({share:.1%}; bound 1/N + 5 % = {1 / len(REAL_SERVERS) + 0.05:.1%})")
     assert share <= 1 / len(REAL_SERVERS) + 0.05
     assert all(after[p] is not None for p in PORTS)
-    wait_until(lambda: all("203.0.113.22" in lab.run(n, ["ipvsadm", "-Ln"]).stdout for n in DIRECTORS),
+    wait_until(lambda: all(lab.weight(n, "203.0.113.22") == 1 for n in DIRECTORS),
                timeout=30, interval=0.2, what="rs2 back on every director")
 
 

@@ -152,6 +152,12 @@ class EcmpLab(Lab):
                    what=f"{count} nexthops (have {self.nexthops()})")
         return time.monotonic() - t0
 
+    def weight(self, name: str, address: str) -> int | None:
+        """The weight director ``name`` gives real server ``address`` in the kernel (None: absent)."""
+        out = self.run(name, ["ipvsadm", "-Ln"]).stdout
+        found = re.search(rf"-> {re.escape(address)}:\d+\s+\S+\s+(\d+)", out)
+        return int(found.group(1)) if found else None
+
     def connections(self, name: str) -> dict[int, str]:
         """{client port: real server address} of director ``name``'s IPVS connections from the client."""
         out = self.run(name, ["ipvsadm", "-Lnc"]).stdout

@@ -120,3 +120,8 @@ def test_sessions_are_read_from_show_protocols_all() -> None:
     assert [(s["name"], s["state"], s["exported"], s["neighbor"]) for s in found] == [
         ("peer1", "Established", 2, "203.0.113.254"), ("peer2", "Active", 0, "")]
     assert found[0]["since"] is not None and found[0]["uptime"] == 0.0 and found[1]["uptime"] is None
+
+
+def test_behind_ecmp_a_down_server_stays_at_weight_0(cfg: lvscf.LvsConfig) -> None:
+    table = desired_table(cfg, {("www", "rs1"): "down"})
+    assert [d.weight for e in table.values() for d in e.dests.values()] == [0, 0]
