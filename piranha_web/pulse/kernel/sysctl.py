@@ -30,6 +30,9 @@ ECMP_SYSCTLS = {
     "net.ipv4.vs.sloppy_tcp": "1",
     "net.ipv4.vs.sloppy_sctp": "1",
     "net.ipv4.vs.conntrack": "0",
+    # a client reusing a source port whose old connection points at a server now at weight 0
+    # (down) is scheduled again instead of being sent to the dead server
+    "net.ipv4.vs.expire_nodest_conn": "1",
     "net.ipv4.conf.all.arp_ignore": "1",
     "net.ipv4.conf.all.arp_announce": "2",
 }

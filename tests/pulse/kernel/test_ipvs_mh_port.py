@@ -1,0 +1,31 @@
+"""The mh-port flag (IP_VS_SVC_F_SCHED2, ``ipvsadm -b mh-port``) in both directions of the IPVS codec."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from piranha_web.pulse.kernel.ipvs import IP_VS_SVC_F_SCHED2, attr, parse_service, service_obj
+from piranha_web.pulse.reconcile import Service, ServiceKey
+
+WWW = ServiceKey.tcp("203.0.113.10", 80)
+
+
+def _dumped(scheduler: bytes, flags: int) -> bytes:
+    return (attr(1, struct.pack("=H", socket.AF_INET)) + attr(2, struct.pack("=H", socket.IPPROTO_TCP))
+            + attr(3, socket.inet_aton("203.0.113.10") + b"\0" * 12) + attr(4, struct.pack("!H", 80))
+            + attr(6, scheduler + b"\0") + attr(7, struct.pack("=II", flags, 0xFFFF)))
+
+
+def test_the_flag_is_read_for_mh_only() -> None:
+    assert IP_VS_SVC_F_SCHED2 == 0x0010
+    assert parse_service(_dumped(b"mh", IP_VS_SVC_F_SCHED2)) == (WWW, Service("mh", mh_port=True))
+    assert parse_service(_dumped(b"mh", 0)) == (WWW, Service("mh"))
+    assert parse_service(_dumped(b"sh", IP_VS_SVC_F_SCHED2)) == (WWW, Service("sh"))
+
+
+def test_the_flag_is_written_with_its_mask() -> None:
+    flags = service_obj(WWW, Service("mh", mh_port=True))["flags"]
+    assert flags["flags"] & IP_VS_SVC_F_SCHED2 and flags["mask"] & IP_VS_SVC_F_SCHED2
+    plain = service_obj(WWW, Service("mh"))["flags"]
+    assert not plain["flags"] & IP_VS_SVC_F_SCHED2 and plain["mask"] & IP_VS_SVC_F_SCHED2
