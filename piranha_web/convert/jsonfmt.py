@@ -19,16 +19,18 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 from piranha_web.lvscf import FailoverService, LvsCfError, LvsConfig, Problem, RealServer, VirtualServer
+from piranha_web.lvscf.model import Director
 
 FORMAT_TAG = "piranha-web/lvs.cf"
 FORMAT_VERSION = 1
 _HEADER = ("format", "format_version")
 # Children: key in the parent -> element class.
 _CHILDREN: dict[type, dict[str, type]] = {
-    LvsConfig: {"virtuals": VirtualServer, "failovers": FailoverService},
+    LvsConfig: {"virtuals": VirtualServer, "failovers": FailoverService, "directors": Director},
     VirtualServer: {"servers": RealServer},
     RealServer: {},
     FailoverService: {},
+    Director: {},
 }
 
 
@@ -70,6 +72,8 @@ def _allowed(hint: Any) -> tuple[type, ...]:
             allowed.append(type(None))
         elif member is float:
             allowed.extend((int, float))
+        elif typing.get_origin(member) is list:     # a repeatable key (bgp_peer): its lines
+            allowed.append(list)
         elif isinstance(member, type):
             allowed.append(member)
     return tuple(allowed)
@@ -92,6 +96,8 @@ def _check_value(path: str, value: Any, hint: Any) -> Any:
         if not value.is_integer():
             raise _error(path, "expected integer, got a fraction")
         value = int(value)   # 80.0 is what some JSON writers make of 80
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+        raise _error(path, "expected an array of strings")
     if not isinstance(value, allowed):
         got = "null" if value is None else type(value).__name__
         got = {"dict": "object", "list": "array", "str": "string", "float": "number"}.get(got, got)
