@@ -144,15 +144,14 @@ class EcmpCluster:
             self._announce()
 
     async def leave(self) -> None:
-        """SIGTERM: withdraw every route, wait bgp_drain_seconds, then stop BIRD."""
-        if self.active and self.me is not None:
+        """SIGTERM: withdraw every route, wait bgp_drain_seconds (unless a drain already did), stop BIRD.
+
+        BIRD is not restarted meanwhile: a BIRD that died takes its sessions and routes with it.
+        """
+        if self.active and self.me is not None and self.drain.state != DrainState.DRAINED:
             self.request_drain(True)
             log.info("stopping: routes withdrawn, waiting %.1fs for the router", self.wait)
-            deadline = time.monotonic() + self.wait
-            while time.monotonic() < deadline:
-                await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-                if self.bird is not None:
-                    self.bird.poll()
+            await asyncio.sleep(self.wait)
             self.drain = self.drain.advance(time.monotonic(), self.wait)
         self._stop_bird()
         self.drain_file.unlink(missing_ok=True)

@@ -91,7 +91,10 @@ class BirdSupervisor:
         argv = [SETPRIV, "--pdeathsig", "SIGKILL", "--", self.binary, "-f",
                 "-c", str(self.config_path), "-s", str(self.socket_path)]
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
+            # its own session: a signal to pulse's process group (a terminal, a test harness)
+            # must not stop BIRD before pulse has drained
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True,
+                                         start_new_session=True)
         except OSError as exc:
             self.last_error = f"cannot start {self.binary}: {exc.strerror or exc}"
             log.error("%s", self.last_error)
