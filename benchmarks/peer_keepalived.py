@@ -105,7 +105,8 @@ def export_keepalived(lvs_cf: Path, out: Path, role: str = "primary") -> None:
     cli = Path(sys.executable).with_name("piranha-config")
     argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "piranha_web.cli.config"]
     subprocess.run(argv + ["export", "--format", "keepalived", "--role", role, "--from", str(lvs_cf),
-                           str(out)], check=True, capture_output=True, text=True, timeout=600)
+                           str(out)], check=True, capture_output=True, text=True, timeout=600,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def compile_c(name: str, workdir: Path) -> Path:
