@@ -8,8 +8,13 @@ from __future__ import annotations
 import socket
 import struct
 
-from piranha_web.pulse.kernel.ipvs import attr, attrs, parse_dest, parse_service, service_key_attr
-from piranha_web.pulse.reconcile import Dest, DestKey, Service, ServiceKey
+from piranha_web.pulse.kernel.ipvs import (
+    ATTR_DEST, ATTR_SERVICE, IPVS_CMD_DEL_DEST, IPVS_CMD_DEL_SERVICE, IPVS_CMD_NEW_SERVICE, IPVS_CMD_SET_DEST,
+    attr, attrs, encode_op, parse_dest, parse_service, service_attr,
+)
+from piranha_web.pulse.reconcile import (
+    ADD_SERVICE, DEL_DEST, DEL_SERVICE, SET_DEST, Dest, DestKey, Op, Service, ServiceKey,
+)
 
 WEB = ServiceKey.tcp("203.0.113.10", 80)
 DNS = ServiceKey.udp("203.0.113.10", 53)
@@ -33,6 +38,24 @@ def test_raw_ipvs_dump_codec() -> None:
     dk, d = parse_dest(dest)
     assert dk == DestKey("192.0.2.1", 8080) and d == Dest(5, "direct")
     assert d.stats == {"active_conns": 2, "inactive_conns": 1, "conns": 7, "inbytes": 1234}
-    selector = dict(attrs(dict(attrs(service_key_attr(WEB)))[1]))
-    assert socket.inet_ntoa(selector[3]) == "203.0.113.10" and struct.unpack("!H", selector[4])[0] == 80
-    assert struct.unpack("=I", dict(attrs(dict(attrs(service_key_attr(MARK)))[1]))[5])[0] == 80
+    selector = dict(attrs(dict(attrs(service_attr(WEB, None)))[1]))
+    assert socket.inet_ntoa(selector[3][:4]) == "203.0.113.10" and struct.unpack("!H", selector[4])[0] == 80
+    assert struct.unpack("=I", dict(attrs(dict(attrs(service_attr(MARK, None)))[1]))[5])[0] == 80
+
+
+def test_every_change_request_decodes_to_what_was_asked() -> None:
+    """The writer's attributes read back through the reader's decoder (same attribute numbers)."""
+    services = ((WEB, Service("wlc")), (DNS, Service("sh", 300, "255.255.255.0")), (MARK, Service("rr")))
+    for key, svc in services:
+        cmd, payload = encode_op(Op(ADD_SERVICE, key, svc))
+        assert cmd == IPVS_CMD_NEW_SERVICE
+        assert parse_service(dict(attrs(payload))[ATTR_SERVICE]) == (key, svc)
+    cmd, payload = encode_op(Op(SET_DEST, WEB, dest_key=DestKey("192.0.2.1", 8080), dest=Dest(7, "nat")))
+    found = dict(attrs(payload))
+    assert cmd == IPVS_CMD_SET_DEST and parse_service(found[ATTR_SERVICE] + attr(6, b"wlc\0"))[0] == WEB
+    dk, dest = parse_dest(found[ATTR_DEST] + attr(7, struct.pack("=I", 0)) + attr(8, struct.pack("=I", 0)))
+    assert (dk, dest) == (DestKey("192.0.2.1", 8080), Dest(7, "nat"))
+    cmd, payload = encode_op(Op(DEL_DEST, WEB, dest_key=DestKey("192.0.2.1", 8080), dest=Dest(7, "nat")))
+    assert cmd == IPVS_CMD_DEL_DEST and set(dict(attrs(dict(attrs(payload))[ATTR_DEST]))) == {1, 2}
+    cmd, payload = encode_op(Op(DEL_SERVICE, WEB, Service("wlc")))
+    assert cmd == IPVS_CMD_DEL_SERVICE and 6 not in dict(attrs(dict(attrs(payload))[ATTR_SERVICE]))
