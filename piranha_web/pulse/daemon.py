@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -21,7 +22,7 @@ import time
 from ..lvscf.model import LvsConfig
 from .configfile import ConfigWatch, LoadedConfig
 from .ha import redundancy as _redundancy
-from .ha.role import Role, programs_kernel
+from .ha.role import Role, holds_table, programs_kernel
 from .health.monitor import Monitor, seed_from_table, targets_for
 from .kernel import Backends
 from .options import Options
@@ -54,6 +55,8 @@ class Daemon:
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
         self._wake_handle: asyncio.TimerHandle | None = None
+        self._pass_seconds = 0.0      # how long the last reconcile pass took
+        self._settle = False          # collect and freeze garbage after the next pass
 
     def current_config(self) -> LvsConfig:
         """The lvs.cf in force (redundancy's view of the daemon)."""
@@ -75,7 +78,7 @@ class Daemon:
                  self.kernel.name, self.opts.config, cfg.serial_no)
         write_pid(self.opts.runtime_dir)
         try:
-            if programs_kernel(self.role):
+            if self._holds_table():
                 seed_from_table(self.monitor, cfg, self.kernel.ipvs.dump())
             self._apply_config()
             self.state = Lifecycle.RUNNING
@@ -112,6 +115,9 @@ class Daemon:
             except Exception as exc:  # noqa: BLE001 - a kernel hiccup must not stop (and tear down) pulse
                 log.error("reconcile failed, retrying within %.0fs: %s", self.opts.reconcile_interval, exc)
                 self.reconciler.forget_table()   # the periodic pass re-reads the kernel and tries again
+        if self._settle:
+            self._settle = False
+            settle_gc()
         if self.status_file.due():
             self.status_file.write()
 
@@ -145,20 +151,31 @@ class Daemon:
         self._wake.set()
 
     def reload(self) -> None:
-        """Re-read lvs.cf; on error keep the last good configuration and report it."""
+        """Re-read lvs.cf; on error keep the last good configuration and report it.
+
+        The collector is off while the file is parsed and the checks are
+        re-targeted (tens of thousands of new objects would trigger full
+        collections over the whole old configuration, doubling the time the
+        change takes to reach the kernel); the garbage is collected, and the
+        new configuration frozen, after the reconcile that applies it.
+        """
         t0 = time.perf_counter()
-        if self.config.reload(t0):
-            self._apply_config()
-            self.reconciler.dirty = True       # cached table: a reload costs no kernel dump
-            settle_gc()
-            self.config.stats["last_duration"] = round(time.perf_counter() - t0, 6)
-        elif not self.config.last_reload["ok"]:
+        gc.disable()
+        try:
+            changed = self.config.reload(t0)
+            if changed:
+                self._apply_config()
+                self.reconciler.dirty = True   # cached table: a reload costs no kernel dump
+                self._settle = True
+                self.config.stats["last_duration"] = round(time.perf_counter() - t0, 6)
+        finally:
+            gc.enable()
+        if not changed and not self.config.last_reload["ok"]:
             self.write_status()
 
     def _apply_config(self) -> None:
         """Point the health monitor at the active real servers (a standby keeps checking: warm standby)."""
-        checking = programs_kernel(self.role) or self.redundancy is not None
-        self.monitor.update(targets_for(self.current_config()) if checking else [])
+        self.monitor.update(targets_for(self.current_config()) if self._holds_table() else [])
 
     def set_role(self, role: Role) -> None:
         """Change role (the failover controller's hook): the next pass adds or removes everything."""
@@ -170,21 +187,33 @@ class Daemon:
         self.reconciler.dirty = self.reconciler.fresh = True
         self._wake.set()
 
+    def _holds_table(self) -> bool:
+        """Does this node keep the IPVS table programmed (active, or hot standby)?"""
+        return holds_table(self.role, self.redundancy is not None)
+
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
-        ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(),
-                                        programs_kernel(self.role), announce=self.redundancy is None)
+        t0 = time.perf_counter()
+        ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(), self._holds_table(),
+                                        announce=self.redundancy is None,
+                                        addresses=programs_kernel(self.role))
+        self._pass_seconds = time.perf_counter() - t0
         if ops:
             self.status_file.now()
         return ops
 
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
-        """A server went up/down: reconcile within ~20 ms, one pass for a whole burst of changes."""
+        """A server went up/down: reconcile soon, one pass for a whole burst of changes.
+
+        The window is ~20 ms, or as long as the last pass took when that was
+        longer: during the first round of 10,000 checks at most half the
+        time goes to reconciling and the rest to checking.
+        """
         self.reconciler.dirty = True
         self.status_file.soon()
         loop = asyncio.get_running_loop()
         if self._wake_handle is None or self._wake_handle.when() < loop.time():   # no window open
-            self._wake_handle = loop.call_later(HEALTH_COALESCE, self._wake.set)
+            self._wake_handle = loop.call_later(max(HEALTH_COALESCE, self._pass_seconds), self._wake.set)
 
     def status(self) -> StatusDoc:
         """The status document (its schema is statusfile.StatusDoc)."""

@@ -331,6 +331,7 @@ async def test_connection_timeouts_are_set_like_ipvsadm_set(tmp_path: Path) -> N
     d = await run.start()
     assert run.backends.ipvs.timeouts == (600, 120, 30)  # type: ignore[attr-defined]
     await until(lambda: run.status().get("ipvs_timeouts") == [600, 0, 30])
+    await until(lambda: len(run.weights()) == 1, what="the server in")
     ops = d.reconciler.counters.ops_applied
     d.reconcile()
     assert d.reconciler.counters.ops_applied == ops          # only when changed
@@ -382,18 +383,23 @@ async def test_a_failing_kernel_dump_is_retried_not_fatal(tmp_path: Path) -> Non
     run = Run(tmp_path, lvs_cf(servers(ls)))
     daemon = await run.start()
     await until(lambda: len(run.weights()) == 1, what="server in")
-    real_dump, calls = run.backends.ipvs.dump, []
+    ipvs = run.backends.ipvs
+    real_services, real_dump, calls = ipvs.dump_services, ipvs.dump, []
 
-    def flaky_dump():
-        calls.append(1)
-        if len(calls) == 1:
+    def flaky_services():
+        calls.append("services")
+        if calls.count("services") == 1:
             raise OSError(105, "No buffer space available")
+        return real_services()
+
+    def counted_dump():
+        calls.append("dump")
         return real_dump()
 
-    run.backends.ipvs.dump = flaky_dump  # type: ignore[method-assign]
+    ipvs.dump_services, ipvs.dump = flaky_services, counted_dump  # type: ignore[method-assign]
     daemon.reconciler.fresh = True
-    daemon._wake.set()                  # wake the loop: the next pass dumps (and fails once)
-    await until(lambda: len(calls) >= 2, what="dump retried")
+    daemon._wake.set()                  # wake the loop: the next pass verifies (and fails once)
+    await until(lambda: "dump" in calls, what="the whole table re-read after the failure")
     assert daemon.state == "running" and not run.task.done()
     assert len(run.weights()) == 1
     assert await run.stop() == 0
