@@ -330,26 +330,16 @@ class WeightProbe:
     """Reads one destination's weight with a single netlink dump request (in the director's netns)."""
 
     def __init__(self, netns: str) -> None:
-        from piranha_web.pulse.ipvs_dump import IpvsDumper
-        self.dumper = in_netns(netns, IpvsDumper)   # a socket keeps the namespace it was made in
+        from piranha_web.pulse.kernel.ipvs import NetlinkIpvs
+        self.ipvs = in_netns(netns, NetlinkIpvs)   # a socket keeps the namespace it was made in
 
     def weight(self, vip: str, port: int, rs: str, rs_port: int) -> int | None:
-        from piranha_web.pulse.ipvs_dump import (
-            ATTR_DEST, IPVS_CMD_GET_DEST, NLM_F_DUMP, NLM_F_REQUEST, attrs, parse_dest, service_key_attr,
-        )
-        from piranha_web.pulse.reconcile import ServiceKey
-        d = self.dumper
-        for reply in d._request(d.family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_DEST,
-                                service_key_attr(ServiceKey("tcp", vip, port))):
-            for kind, value in attrs(reply):
-                if kind == ATTR_DEST:
-                    dk, dest = parse_dest(value)
-                    if (dk.addr, dk.port) == (rs, rs_port):
-                        return dest.weight
-        return None
+        from piranha_web.pulse.reconcile import DestKey, ServiceKey
+        dest = self.ipvs.dump_dests(ServiceKey.tcp(vip, port)).get(DestKey(rs, rs_port))
+        return dest.weight if dest is not None else None
 
     def close(self) -> None:
-        self.dumper.close()
+        self.ipvs.close()
 
 
 @dataclass

@@ -78,6 +78,7 @@ class Daemon:
                  self.kernel.name, self.opts.config, cfg.serial_no)
         write_pid(self.opts.runtime_dir)
         try:
+            gc.disable()              # building 10,000 targets: collect once, after (settle_gc)
             if self._holds_table():
                 seed_from_table(self.monitor, cfg, self.kernel.ipvs.dump())
             self._apply_config()
@@ -85,6 +86,7 @@ class Daemon:
             self.reconcile()
             self.write_status()
             settle_gc()
+            gc.enable()
             notify("READY=1")
             if self.redundancy is not None:
                 await self.redundancy.start(self.opts.forceactive)
