@@ -571,8 +571,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--idle-interval", type=float, default=30.0, help="check interval (and window) of row 3")
     ap.add_argument("--limit", type=float, default=600.0, help="give up on one measurement after this")
     ap.add_argument("--kills", type=int, default=3, help="failovers per daemon, setting and session")
-    ap.add_argument("--pulse-tight", type=lambda s: tuple(float(x) for x in s.split("/")), default=(0.1, 0.5),
-                    metavar="KEEPALIVE/DEADTIME", help="pulse's tightest stable heartbeat setting")
+    ap.add_argument("--pulse-tight", type=lambda s: tuple(float(x) for x in s.split("/")), default=(0.1, 0.3),
+                    metavar="KEEPALIVE/DEADTIME", help="pulse's tightest stable heartbeat setting (default: "
+                    "three heartbeats of 0.1 s missed, VRRP's rule at advert_int 0.1)")
     ap.add_argument("--keepalived-tight", type=float, default=0.1, metavar="ADVERT_INT",
                     help="keepalived's tightest stable VRRP advert interval")
     ap.add_argument("--rows", default="12345", help="which rows to run (default all)")
