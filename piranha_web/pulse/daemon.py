@@ -176,7 +176,7 @@ class Daemon:
             self.write_status()
 
     def _apply_config(self) -> None:
-        """Point the health monitor at the active real servers (a standby keeps checking: warm standby)."""
+        """Point the health monitor at the active real servers (a hot standby checks them too)."""
         self.monitor.update(targets_for(self.current_config()) if self._holds_table() else [])
 
     def set_role(self, role: Role) -> None:

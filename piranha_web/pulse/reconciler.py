@@ -10,9 +10,9 @@ added, removed or changed behind pulse's back) and the destinations of a
 rolling share of the services (at least ``VERIFY_MIN``, so a small table is
 verified whole every pass and a large one within ``VERIFY_ROUNDS`` passes),
 which also refreshes their counters.  A failed op or dump drops the copy, and
-the next pass reads the whole table.  Services pulse does not manage are left alone.  A
-real server removed from lvs.cf is drained (weight 0) for ``drain_seconds``
-and then deleted.
+the next pass reads the whole table.  Services pulse does not manage are
+left alone.  A real server removed from lvs.cf is drained (weight 0) for
+``drain_seconds`` and then deleted.
 
 What gets programmed: IPVS services (TCP, UDP, fwmark) and destinations;
 the VIPs and the NAT router address (with a gratuitous ARP burst when no
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import math
 import time
@@ -286,17 +287,11 @@ class Reconciler:
     def _apply_all(self, ops: list[Op]) -> list[str]:
         """Apply ops in order: addresses one by one, each run of IPVS ops as one batch; the errors."""
         errors: list[str] = []
-        run: list[Op] = []
-        for op in ops + [Op("end")]:
-            if op.key is not None:
-                run.append(op)
-                continue
-            errors += [error for _op, error in self._apply_ipvs(run)]
-            run = []
-            if op.address is not None:
-                error = self._apply_address(op)
-                if error:
-                    errors.append(error)
+        for ipvs, group in itertools.groupby(ops, key=lambda op: op.key is not None):
+            if ipvs:
+                errors += [error for _op, error in self._apply_ipvs(list(group))]
+            else:
+                errors += [error for op in group for error in [self._apply_address(op)] if error]
         return errors
 
     def _apply_ipvs(self, ops: list[Op]) -> list[tuple[Op, str]]:
