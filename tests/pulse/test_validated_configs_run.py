@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from piranha_web.lvscf import LvsCfError, LvsConfig, RealServer, VirtualServer, dumps, validate
-from piranha_web.pulse import redundancy
-from piranha_web.pulse.checks import make_spec
 from piranha_web.pulse.configfile import read_config
-from piranha_web.pulse.healthstate import rise_count
-from piranha_web.pulse.monitor import Target
+from piranha_web.pulse.ha import redundancy
+from piranha_web.pulse.health.checks import make_spec
+from piranha_web.pulse.health.monitor import Target
+from piranha_web.pulse.health.state import rise_count
 from piranha_web.pulse.reconcile import (all_up, desired_addresses, desired_marks, desired_table, plan,
                                          plan_addresses, plan_marks)
 from tests.lvscf.test_properties import configs
