@@ -269,6 +269,13 @@ class Results:
         self.samples.setdefault((row, daemon), []).append(value)
         print(f"    {row:<28} {daemon:<10} {value:10.3f}   (guest load {loadavg()})", flush=True)
 
+    def timed_out(self, row: str, daemon: str, limit: float, why: object) -> None:
+        """A measurement that did not finish: counted as ``limit`` (a lower bound), said so."""
+        print(f"    {row:<28} {daemon:<10} TIMED OUT ({why}); counted as {limit}", flush=True)
+        self.extra.append(f"{row} {daemon}: timed out after {limit}s (counted as {limit}, a lower bound)")
+        if limit == limit:                       # NaN: nothing to count
+            self.samples.setdefault((row, daemon), []).append(limit)
+
     def get(self, row: str, daemon: str) -> list[float]:
         return self.samples.get((row, daemon), [])
 
@@ -394,7 +401,11 @@ class ScaleRun:
         t0 = time.monotonic()
         daemon.start()
         try:
-            took = wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
+            try:
+                took = wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
+            except TimeoutError as exc:
+                self.res.timed_out("start", kind, a.limit, exc)
+                return
             self.res.add("start", kind, took)
             time.sleep(a.settle)
             self.measure_checks(daemon)
@@ -425,12 +436,12 @@ class ScaleRun:
                 daemon.reload()
                 for _ in range(int(self.args.limit / 0.002)):
                     if probe.weight(vip, port, rs, port) == 5:
+                        self.res.add("reload", daemon.kind, time.monotonic() - t0)
                         break
                     if time.monotonic() - t0 > self.args.limit:
-                        raise TimeoutError(f"{daemon.kind}: weight change not in the kernel after "
-                                           f"{self.args.limit}s")
+                        self.res.timed_out("reload", daemon.kind, self.args.limit, "weight not in the kernel")
+                        return
                     time.sleep(0.002)
-                self.res.add("reload", daemon.kind, time.monotonic() - t0)
         finally:
             probe.close()
 
@@ -443,7 +454,11 @@ class ScaleRun:
         t0 = time.monotonic()
         daemon.start()
         try:
-            wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
+            try:
+                wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
+            except TimeoutError as exc:
+                self.res.timed_out("idle_cpu", kind, float("nan"), exc)
+                return
             time.sleep(a.settle)
             cpu0, w0 = tree_cpu(daemon.pid), time.monotonic()
             time.sleep(a.idle_interval)
@@ -548,7 +563,11 @@ def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir:
             t0 = time.monotonic()
             daemons[victim].kill()
             node_death(lab, victim)
-            took = first_answer_after(lab, t0, limit=args.limit)
+            try:
+                took = first_answer_after(lab, t0, limit=args.limit)
+            except TimeoutError as exc:
+                res.timed_out(f"failover_{'tight' if tight else 'default'}", kind, args.limit, exc)
+                return
             res.add(f"failover_{'tight' if tight else 'default'}", kind, took)
             node_revive(lab, victim)
             daemons[victim].start()

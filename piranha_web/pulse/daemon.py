@@ -105,13 +105,14 @@ class Daemon:
 
     def tick(self) -> None:
         """One pass of the main loop (public so tests can drive it)."""
-        if "reload" in self._flags or self.config.changed_on_disk():
+        reloaded = "reload" in self._flags or self.config.changed_on_disk()
+        if reloaded:
             self._flags.discard("reload")
             self.reload()
         if "dump" in self._flags:
             self._flags.discard("dump")
             log_state(self.status())
-        if self.reconciler.due():
+        if self.reconciler.due() and (reloaded or not self._health_window_open()):
             try:
                 self.reconcile()
             except Exception as exc:  # noqa: BLE001 - a kernel hiccup must not stop (and tear down) pulse
@@ -203,6 +204,10 @@ class Daemon:
         if ops:
             self.status_file.now()
         return ops
+
+    def _health_window_open(self) -> bool:
+        """Are health changes still being collected for one pass (the poll tick must not cut in)?"""
+        return self._wake_handle is not None and self._wake_handle.when() > time.monotonic()
 
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
         """A server went up/down: reconcile soon, one pass for a whole burst of changes.

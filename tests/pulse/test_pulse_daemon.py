@@ -403,3 +403,25 @@ async def test_a_failing_kernel_dump_is_retried_not_fatal(tmp_path: Path) -> Non
     assert daemon.state == "running" and not run.task.done()
     assert len(run.weights()) == 1
     assert await run.stop() == 0
+
+
+@aio
+async def test_health_changes_wait_for_their_window_but_a_reload_does_not(tmp_path: Path) -> None:
+    """A poll tick inside the coalescing window does not reconcile for health; a reload goes at once."""
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 2, what="both servers in")
+    passes = d.reconciler.counters.passes_with_ops
+    d._pass_seconds = 30.0                      # the last pass was slow: a long window
+    d.monitor.states[("www", "rs1")].state = "down"
+    d._on_health_change(("www", "rs1"), "down")
+    d.tick()
+    assert d.reconciler.counters.passes_with_ops == passes and len(run.weights()) == 2
+    write(run.cf, lvs_cf(servers(ls, (5, 1))).replace("serial_no = 1", "serial_no = 2"))
+    d.request("reload")
+    d.tick()
+    assert run.weights() == {ls[1].port: 1}    # the reload's pass also applied the pending change
+    assert d._wake_handle is not None
+    d._wake_handle.cancel()
+    await run.stop()
