@@ -531,10 +531,27 @@ def holder(lab: Lab, vip: str) -> str | None:
     return None
 
 
+def settled(lab: Lab, kind: str, limit: float) -> None:
+    """Both directors up, exactly one holding the VIP and answering, the other one standing by."""
+    from tests.ipvs.test_failover import VIP, client_get
+    states = ("dir1", "dir2")
+
+    def ready() -> bool:
+        owner = holder(lab, VIP)
+        if owner is None or not client_get(lab, 1.0):
+            return False
+        if kind == "pulse":        # the other one has said so in its status file
+            fo_state = lab.fo_state  # type: ignore[attr-defined]
+            return all(fo_state(n) == ("active" if n == owner else "standby") for n in states)
+        return owner == "dir1"     # VRRP preempts: the higher priority (dir1) takes the VIP back
+    wait_until(ready, timeout=limit, interval=0.2, what="one active director and one standby")
+    time.sleep(1.0 + random.random())
+
+
 def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir: Path, res: Results) -> None:
     """Row 5: ``args.kills`` kills of the active director; records kill -> first answer."""
     from tests.ipvs.test_failover import (
-        VIP, build_lab, client_get, first_answer_after, lvs_cf, node_death, node_revive,
+        VIP, build_lab, first_answer_after, lvs_cf, node_death, node_revive,
     )
     workdir.mkdir(parents=True, exist_ok=True)
     lab = build_lab(workdir)
@@ -552,13 +569,12 @@ def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir:
                 export_keepalived(lab.conf(name), exported, "primary" if name == "dir1" else "backup")
                 write_atomic(daemon.config_path(), keepalived_failover_conf(
                     exported.read_text(), args.keepalived_tight if tight else None))
-        for name in ("dir1", "dir2"):
-            daemons[name].start()
-            time.sleep(1.0 if kind == "pulse" else 0.2)   # pulse: primary first (no preemption)
+        row = f"failover_{'tight' if tight else 'default'}"
+        daemons["dir1"].start()                      # the primary first, settled, then the backup
+        wait_until(lambda: holder(lab, VIP) == "dir1", timeout=args.limit, interval=0.2, what="dir1 active")
+        daemons["dir2"].start()
         for i in range(args.kills):
-            time.sleep(1.0 + random.random())
-            wait_until(lambda: holder(lab, VIP) and client_get(lab, 1.0), timeout=args.limit, interval=0.2,
-                       what="the VIP to answer")
+            settled(lab, kind, args.limit)
             victim = holder(lab, VIP) or "dir1"
             t0 = time.monotonic()
             daemons[victim].kill()
@@ -566,12 +582,11 @@ def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir:
             try:
                 took = first_answer_after(lab, t0, limit=args.limit)
             except TimeoutError as exc:
-                res.timed_out(f"failover_{'tight' if tight else 'default'}", kind, args.limit, exc)
+                res.timed_out(row, kind, args.limit, exc)
                 return
-            res.add(f"failover_{'tight' if tight else 'default'}", kind, took)
+            res.add(row, kind, took)
             node_revive(lab, victim)
             daemons[victim].start()
-            time.sleep(3.0)
     finally:
         for daemon in daemons.values():
             daemon.stop(timeout=30)
