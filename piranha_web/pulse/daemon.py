@@ -35,6 +35,7 @@ from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid,
 log = logging.getLogger("pulse")
 
 HEALTH_COALESCE = 0.02   # seconds: health changes within this window share one reconcile
+HEALTH_WINDOW_MAX = 1.0  # ... stretched to the last pass's duration, but never longer than this
 SIGNALS = {signal.SIGHUP: "reload", signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGUSR1: "dump"}
 
 
@@ -213,14 +214,16 @@ class Daemon:
         """A server went up/down: reconcile soon, one pass for a whole burst of changes.
 
         The window is ~20 ms, or as long as the last pass took when that was
-        longer: during the first round of 10,000 checks at most half the
-        time goes to reconciling and the rest to checking.
+        longer (up to ``HEALTH_WINDOW_MAX``): during the first round of
+        10,000 checks reconciling does not crowd out checking, and a failed
+        server still leaves the table within a second.
         """
         self.reconciler.dirty = True
         self.status_file.soon()
         loop = asyncio.get_running_loop()
         if self._wake_handle is None or self._wake_handle.when() < loop.time():   # no window open
-            self._wake_handle = loop.call_later(max(HEALTH_COALESCE, self._pass_seconds), self._wake.set)
+            window = min(max(HEALTH_COALESCE, self._pass_seconds), HEALTH_WINDOW_MAX)
+            self._wake_handle = loop.call_later(window, self._wake.set)
 
     def status(self) -> StatusDoc:
         """The status document (its schema is statusfile.StatusDoc)."""
