@@ -57,6 +57,7 @@ class Daemon:
         self._flags: set[str] = set()
         self._wake_handle: asyncio.TimerHandle | None = None
         self._pass_seconds = 0.0      # how long the last reconcile pass took
+        self._health_due: float | None = None   # when pending health changes must be reconciled
         self._settle = False          # collect and freeze garbage after the next pass
 
     def current_config(self) -> LvsConfig:
@@ -198,6 +199,7 @@ class Daemon:
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
         t0 = time.perf_counter()
+        self._health_due = None       # this pass takes every health change so far
         ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(), self._holds_table(),
                                         announce=self.redundancy is None,
                                         addresses=programs_kernel(self.role))
@@ -208,7 +210,7 @@ class Daemon:
 
     def _health_window_open(self) -> bool:
         """Are health changes still being collected for one pass (the poll tick must not cut in)?"""
-        return self._wake_handle is not None and self._wake_handle.when() > time.monotonic()
+        return self._health_due is not None and time.monotonic() < self._health_due
 
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
         """A server went up/down: reconcile soon, one pass for a whole burst of changes.
@@ -220,10 +222,10 @@ class Daemon:
         """
         self.reconciler.dirty = True
         self.status_file.soon()
-        loop = asyncio.get_running_loop()
-        if self._wake_handle is None or self._wake_handle.when() < loop.time():   # no window open
+        if self._health_due is None:  # the first change since the last pass opens the window
             window = min(max(HEALTH_COALESCE, self._pass_seconds), HEALTH_WINDOW_MAX)
-            self._wake_handle = loop.call_later(window, self._wake.set)
+            self._health_due = time.monotonic() + window
+            self._wake_handle = asyncio.get_running_loop().call_later(window, self._wake.set)
 
     def status(self) -> StatusDoc:
         """The status document (its schema is statusfile.StatusDoc)."""

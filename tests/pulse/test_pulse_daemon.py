@@ -419,6 +419,10 @@ async def test_health_changes_wait_for_their_window_but_a_reload_does_not(tmp_pa
     d.tick()
     assert d.reconciler.counters.passes_with_ops == passes and len(run.weights()) == 2
     assert d._wake_handle is not None and d._wake_handle.when() - asyncio.get_running_loop().time() <= 1.0
+    assert d._health_due is not None
+    d._health_due -= 2.0                        # the window is over: more changes do not reopen it
+    d._on_health_change(("www", "rs2"), "up")
+    assert not d._health_window_open()
     write(run.cf, lvs_cf(servers(ls, (5, 1))).replace("serial_no = 1", "serial_no = 2"))
     d.request("reload")
     d.tick()
