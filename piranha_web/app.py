@@ -89,8 +89,17 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals the base template needs: the hand-edit banner."""
+    """Globals the base template needs: the hand-edit banner, key help; the ``hostport`` filter."""
+    from .lvscf.keys import HEALTH_DOC
+    from .lvscf.model import host_port
     from .services import lvsconfig
+
+    def key_help(name: str, inherit: bool = False) -> str:
+        """A health-check key's help text (a real server's field says that blank inherits)."""
+        return HEALTH_DOC.get(name, "") + ("; blank: the virtual server's" if inherit else "")
+    app.jinja_env.globals["key_help"] = key_help
+
+    app.add_template_filter(host_port, "hostport")
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

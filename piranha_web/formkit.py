@@ -13,15 +13,15 @@ import ipaddress
 from typing import Any, Callable, ClassVar
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.core import UnboundField
 
 from .lvscf import keys
+from .lvscf.model import CHECKS, DNS_QTYPES
+from .lvscf.parser import MAX_DIGITS
 from .models import MAX_ROW_ID, row_id
 
 Converter = Callable[[Any], Any]
-# Longer input is no number any lvs.cf key can hold (and Python refuses > 4300 digits).
-MAX_NUMBER_CHARS = 40
 
 
 def text(value: Any) -> str | None:
@@ -58,7 +58,7 @@ def optional_integer(value: Any) -> int | None:
     raw = text(value)
     if raw is None:
         return None
-    if len(raw) > MAX_NUMBER_CHARS:
+    if len(raw) > MAX_DIGITS:
         raise ValueError("too many digits: out of range")
     try:
         out = int(raw, 10)
@@ -80,7 +80,7 @@ def seconds(value: Any) -> float:
     raw = text(value)
     if raw is None:
         raise ValueError("a number of seconds is required")
-    if len(raw) > MAX_NUMBER_CHARS:
+    if len(raw) > MAX_DIGITS:
         raise ValueError("too many digits: not a number of seconds")
     try:
         out = float(raw)
@@ -89,6 +89,17 @@ def seconds(value: Any) -> float:
     if out != out or out in (float("inf"), float("-inf")):
         raise ValueError(f"'{raw}' is not a number of seconds")
     return out
+
+
+def optional_seconds(value: Any) -> float | None:
+    """A number of seconds, or blank for "not set" (inherit, or Piranha's meaning)."""
+    return None if text(value) is None else seconds(value)
+
+
+def optional_boolean(value: Any) -> bool | None:
+    """A yes/no/unset drop-down: blank means "not set" (a real server inherits its virtual's)."""
+    raw = text(value)
+    return None if raw is None else boolean(raw)
 
 
 def boolean(value: Any) -> bool:
@@ -109,7 +120,8 @@ def int_boolean(value: Any) -> int:
 CONVERTERS: dict[str, Converter] = {
     "text": text, "raw_text": raw_text, "required_text": required_text, "integer": integer,
     "optional_integer": optional_integer, "zero_if_blank": zero_if_blank, "seconds": seconds,
-    "boolean": boolean, "choice": choice, "int_boolean": int_boolean,
+    "boolean": boolean, "choice": choice, "int_boolean": int_boolean, "optional_seconds": optional_seconds,
+    "optional_boolean": optional_boolean,
 }
 
 
@@ -213,7 +225,8 @@ class ConsoleForm(FlaskForm):
 
     FIELD_FOR: ClassVar[dict[str, str]] = {}
     # lvs.cf keys holding "IP DEVICE": a problem about the device token goes to the device field.
-    DEVICE_FIELD: ClassVar[dict[str, str]] = {"address": "device", "nat_router": "nat_router_device"}
+    DEVICE_FIELD: ClassVar[dict[str, str]] = {
+        "address": "device", "nat_router": "nat_router_device", "nat_router6": "nat_router6_device"}
 
     def _field_for(self, key: str, message: str) -> str:
         """The form field an lvs.cf problem belongs on."""
@@ -221,6 +234,43 @@ class ConsoleForm(FlaskForm):
         if device and device in self._fields and message.startswith("invalid device name"):
             return device
         return self.FIELD_FOR.get(key, key)
+
+
+YES_NO_UNSET = [("", "(unset)"), ("1", "Yes"), ("0", "No")]
+
+
+def _tristate(value: Any) -> str:
+    """A stored optional boolean as its drop-down value ("1", "0", "" for unset)."""
+    if value is True or value is False:
+        return "1" if value else "0"
+    return "" if value is None else str(value)
+
+
+def panel_health_keys(block: str, panel: str) -> tuple[str, ...]:
+    """The health-check keys of ``block`` that ``panel`` edits, in table order."""
+    return tuple(k.name for k in keys.of(block) if k.name in keys.HEALTH_KEYS and k.panel == panel)
+
+
+def health_fields(block: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """Form fields of the health-check keys ``names`` of ``block`` (drop-downs for the enumerations).
+
+    ``HEALTH_KEYS`` lists them for the template, in table order.
+    """
+    out: dict[str, Any] = {"HEALTH_KEYS": names}
+    for name in names:
+        key = keys.key(block, name)
+        if name == "check":
+            out[name] = field(block, name, SelectField, choices=options([("", "(derived)")] + [
+                (c, c) for c in CHECKS]), validate_choice=False)
+        elif name == "check_qtype":
+            out[name] = field(block, name, SelectField, choices=options([("", "(A)")] + [
+                (q, q) for q in DNS_QTYPES]), validate_choice=False)
+        elif key.kind == keys.BOOL:
+            out[name] = field(block, name, SelectField, choices=options(YES_NO_UNSET), coerce=_tristate,
+                              validate_choice=False)
+        else:
+            out[name] = field(block, name)
+    return out
 
 
 def shown(value: Any) -> Any:

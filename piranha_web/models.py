@@ -139,6 +139,9 @@ class GlobalSettings(Base):
     nat_router: Mapped[str | None] = mapped_column(String(64))
     nat_router_device: Mapped[str | None] = mapped_column(String(32))
     nat_nmask: Mapped[str | None] = mapped_column(String(32))
+    nat_router6: Mapped[str | None] = mapped_column(String(64))
+    nat_router6_device: Mapped[str | None] = mapped_column(String(32))
+    nat_nmask6: Mapped[str | None] = mapped_column(String(32))
     reservation_conflict_action: Mapped[str | None] = mapped_column(String(16))
     debug_level: Mapped[str] = mapped_column(String(16), default="NONE")
     active_cmd: Mapped[str | None] = mapped_column(Text)
@@ -157,7 +160,30 @@ class GlobalSettings(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class VirtualServer(Base):
+class HealthCheckColumns:
+    """The health-check keys a virtual server sets and a real server may override (lvscf/keys.py)."""
+
+    fall: Mapped[int | None] = mapped_column(Integer)
+    rise: Mapped[int | None] = mapped_column(Integer)
+    check_interval: Mapped[float | None] = mapped_column(Float)
+    check_timeout: Mapped[float | None] = mapped_column(Float)
+    check: Mapped[str | None] = mapped_column(String(16))
+    check_path: Mapped[str | None] = mapped_column(Text)
+    check_host: Mapped[str | None] = mapped_column(String(255))
+    check_status: Mapped[str | None] = mapped_column(String(255))
+    check_body: Mapped[str | None] = mapped_column(Text)
+    check_digest: Mapped[str | None] = mapped_column(String(64))
+    check_port: Mapped[int | None] = mapped_column(Integer)
+    check_verify: Mapped[bool | None] = mapped_column(Boolean)
+    check_ca_file: Mapped[str | None] = mapped_column(Text)
+    check_query: Mapped[str | None] = mapped_column(String(255))
+    check_qtype: Mapped[str | None] = mapped_column(String(16))
+    check_dynamic: Mapped[bool | None] = mapped_column(Boolean)
+    agent_port: Mapped[int | None] = mapped_column(Integer)
+    slowstart: Mapped[float | None] = mapped_column(Float)
+
+
+class VirtualServer(HealthCheckColumns, Base):
     """A ``virtual NAME {}`` block, including its monitoring-script keys (send/expect/...)."""
 
     __tablename__ = "virtual_server"
@@ -196,7 +222,7 @@ class VirtualServer(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class RealServer(Base):
+class RealServer(HealthCheckColumns, Base):
     """A ``server NAME {}`` block of one virtual server."""
 
     __tablename__ = "real_server"

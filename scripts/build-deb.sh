@@ -7,7 +7,8 @@
 #   /opt/piranha-web          a virtualenv on Debian's /usr/bin/python3 holding
 #                             the project's wheel and the pinned pure-Python
 #                             dependencies of packaging/debian/requirements.txt;
-#                             the compiled ones (MarkupSafe, argon2-cffi, cffi)
+#                             the compiled ones (MarkupSafe, argon2-cffi, cffi,
+#                             cryptography)
 #                             are Debian packages it sees through
 #                             --system-site-packages, so the package really
 #                             is Architecture: all

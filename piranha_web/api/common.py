@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 
 from ..convert.jsonfmt import check_fields
 from ..lvscf import LvsCfError
-from ..models import row_id
+from ..models import MAX_ROW_ID, row_id
 from ..services import changes
 from ..services.changes import Conflict, Mutation, NotFound, Outcome, Rejected
 from .auth import actor
@@ -45,7 +45,7 @@ def fields_of(model: type, data: dict[str, Any], allowed: tuple[str, ...]) -> di
 
 def _storable(value: Any) -> str | None:
     """Why the database could not hold ``value`` (None when it can): checked before any write."""
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2 ** 63) <= value < 2 ** 63:
+    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ROW_ID - 1 <= value <= MAX_ROW_ID:
         return "integer out of range"
     if isinstance(value, str):
         try:

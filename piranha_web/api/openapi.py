@@ -22,7 +22,7 @@ from .resources import (FAILOVER_WRITABLE, REAL_WRITABLE, REDUNDANCY_FIELDS, SET
                         VIRTUAL_WRITABLE)
 from ..services.lvsconfig import FAILOVER_FIELDS, GLOBAL_FIELDS, REAL_FIELDS, VIRTUAL_FIELDS
 
-INT64 = {"minimum": -(2 ** 63), "maximum": 2 ** 63 - 1}
+INT64 = {"minimum": -keys.INT64 - 1, "maximum": keys.INT64}
 ID = {"type": "integer", "minimum": 1, "maximum": 2147483647}
 
 

@@ -129,16 +129,17 @@ def check_forwarding(host: Host, cfg: Any) -> list[Check]:
     if cfg.network != "nat":
         return [Check("ip_forward", True, f"not needed (network = {cfg.network})")]
     out = []
-    value = host.read("proc", "sys", "net", "ipv4", "ip_forward")
-    out.append(Check("ip_forward", value == "1", f"net.ipv4.ip_forward = {value or '?'} (network = nat "
-                                                 "routes replies from the real servers)",
-                     "" if value == "1" else "sysctl -w net.ipv4.ip_forward=1 && echo "
-                     "'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-piranha.conf"))
-    if any(":" in (vs.address or "") for vs in cfg.active_virtuals()):
-        v6 = host.read("proc", "sys", "net", "ipv6", "conf", "all", "forwarding")
-        out.append(Check("ipv6 forwarding", v6 == "1", f"net.ipv6.conf.all.forwarding = {v6 or '?'}",
-                         "" if v6 == "1" else "sysctl -w net.ipv6.conf.all.forwarding=1 && echo "
-                         "'net.ipv6.conf.all.forwarding = 1' > /etc/sysctl.d/90-piranha.conf"))
+    families = cfg.nat_families() or {4}
+    for family, name, path in ((4, "ip_forward", ("ipv4", "ip_forward")),
+                               (6, "ipv6 forwarding", ("ipv6", "conf", "all", "forwarding"))):
+        if family not in families:
+            continue
+        value = host.read("proc", "sys", "net", *path)
+        sysctl = "net." + ".".join(path)
+        out.append(Check(name, value == "1", f"{sysctl} = {value or '?'} (network = nat routes the "
+                                             f"IPv{family} real servers' replies)",
+                         "" if value == "1" else f"sysctl -w {sysctl}=1 && echo "
+                         f"'{sysctl} = 1' > /etc/sysctl.d/90-piranha.conf"))
     return out
 
 

@@ -25,6 +25,7 @@ import re
 from typing import Iterable
 
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer, mask_prefix
+from piranha_web.lvscf.health import CheckSettings, check_settings
 
 from .keepalived_read import from_keepalived
 
@@ -68,7 +69,7 @@ def _vip_line(address: str, device: str | None, mask: str | None) -> str:
     text = f"{address}/{mask_prefix(mask, address)}"
     if device:
         text += f" dev {_physical(device)}"
-        if ":" in device:
+        if ":" in device and ":" not in address:      # IPv6 has no labels: eth0:1 means eth0
             text += f" label {device}"
     return text
 
@@ -81,6 +82,8 @@ def _vrrp_addresses(cfg: LvsConfig) -> list[tuple[str, str | None, str | None]]:
             seen.setdefault(vs.address, (vs.address, vs.device, vs.vip_nmask))
     if cfg.network == "nat" and cfg.nat_router:
         seen.setdefault(cfg.nat_router, (cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask))
+    if cfg.network == "nat" and cfg.nat_router6:
+        seen.setdefault(cfg.nat_router6, (cfg.nat_router6, cfg.nat_router6_device, cfg.nat_nmask6))
     return list(seen.values())
 
 
@@ -92,7 +95,10 @@ def _vrrp(cfg: LvsConfig, role: str) -> list[str]:
     interface = _physical(devices[0]) if devices else "eth0"
     v4 = [a for a in addresses if ipaddress.ip_address(a[0]).version == 4]
     v6 = [a for a in addresses if ipaddress.ip_address(a[0]).version == 6]
-    first, rest = (v4, v6) if v4 else (v6, [])
+    unicast = cfg.backup_active and cfg.backup and cfg.primary
+    # The instance's family is its peers' (or its first address's); the other family is "excluded".
+    v6_instance = ":" in cfg.primary if unicast and cfg.primary else not v4
+    first, rest = (v6, v4) if v6_instance else (v4, v6)
     primary = role == "primary"
     out = ["vrrp_instance PIRANHA {",
            f"{_I}state {'MASTER' if primary else 'BACKUP'}",
@@ -102,7 +108,7 @@ def _vrrp(cfg: LvsConfig, role: str) -> list[str]:
            f"{_I}advert_int {max(1, math.ceil(cfg.keepalive))}",
            f"{_I}! piranha: deadtime {_num(cfg.deadtime)} (keepalived declares the master "
            "dead after 3 adverts)"]
-    if cfg.backup_active and cfg.backup and cfg.primary:
+    if unicast and cfg.backup and cfg.primary:
         me, peer = (cfg.primary, cfg.backup) if primary else (cfg.backup, cfg.primary)
         out += [f"{_I}unicast_src_ip {me}", f"{_I}unicast_peer {{", f"{_I * 2}{peer}", f"{_I}}}"]
     out.append(f"{_I}virtual_ipaddress {{")
@@ -116,16 +122,67 @@ def _vrrp(cfg: LvsConfig, role: str) -> list[str]:
     return out
 
 
+def _timing(vs: VirtualServer, cs: CheckSettings, port: int) -> list[str]:
+    """Lines every checker shares: the probed port (always for fwmark services), timeout, retries.
+
+    keepalived's ``retry N`` retries N times after a failure, so ``fall`` failures are ``retry fall-1``.
+    """
+    out = []
+    if vs.fwmark or cs.port:
+        out.append(f"connect_port {cs.port or port}")
+    out.append(f"connect_timeout {_num(cs.timeout)}")
+    if cs.fall > 1:
+        out += [f"retry {cs.fall - 1}", f"delay_before_retry {_num(cs.interval)}"]
+    return out
+
+
+def _status_codes(cs: CheckSettings) -> str:
+    return " ".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in cs.status)
+
+
+def _explicit_check(vs: VirtualServer, rs: RealServer, cs: CheckSettings, port: int) -> list[str] | None:
+    """A checker for an explicit ``check`` that keepalived has (None: handled by the Piranha rules)."""
+    if cs.kind in ("http", "https"):
+        url = [f"path {_quote(vs.name, 'check_path', cs.path)}", f"status_code {_status_codes(cs)}"]
+        if cs.digest:
+            url.append(f"digest {cs.digest}")
+        out = ["SSL_GET {" if cs.kind == "https" else "HTTP_GET {", f"{_I}url {{",
+               *(_I * 2 + line for line in url), f"{_I}}}", *(_I + line for line in _timing(vs, cs, port))]
+        if cs.host:
+            out.append(f"{_I}virtualhost {_quote(vs.name, 'check_host', cs.host)}")
+        if cs.body:
+            out.append(f"{_I}! piranha: check_body {cs.body} (keepalived has no body regex)")
+        return out + ["}"]
+    if cs.kind == "dns":
+        name = _quote(vs.name, "check_query", cs.query or "")
+        return ["DNS_CHECK {", f"{_I}type {cs.qtype}", f"{_I}name {name}",
+                *(_I + line for line in _timing(vs, cs, port)), "}"]
+    if cs.kind == "tcp":
+        return ["TCP_CHECK {", *(_I + line for line in _timing(vs, cs, port)), "}"]
+    if cs.kind in ("agent", "none"):
+        return [f"! piranha: check {cs.kind} not expressible in keepalived; no checker exported"]
+    return None
+
+
 def _check_block(vs: VirtualServer, rs: RealServer, port: int) -> list[str]:
-    """The health check lines for one real server, mirroring the virtual's send/expect."""
-    timeout = f"connect_timeout {_num(vs.timeout)}"
+    """The health check lines for one real server: its ``check``, else the virtual's send/expect."""
+    cs = check_settings(vs, rs)
+    explicit = _explicit_check(vs, rs, cs, port) if (rs.check or vs.check) else None
+    if explicit is not None:
+        return explicit
+    timeout = f"connect_timeout {_num(cs.timeout)}"
     if vs.send_program:
         command = " ".join(rs.address if t == "%h" else str(port) if t == "%p" else t
                            for t in vs.send_program.split(" "))
         out = ["MISC_CHECK {", f"{_I}misc_path {_quote(vs.name, 'send_program', command)}",
-               f"{_I}misc_timeout {max(1, math.ceil(vs.timeout))}"]
+               f"{_I}misc_timeout {max(1, math.ceil(cs.timeout))}"]
         if vs.expect:
-            out.append(f"{_I}! piranha: expect {vs.expect} (keepalived checks the exit status)")
+            # keepalived judges the exit status only: the program still fails on a non-zero exit,
+            # but output that differs from expect no longer does.
+            out.append(f"{_I}! piranha: WARNING expect {vs.expect} is not checked: keepalived judges "
+                       "the exit status only (make the program exit non-zero on a bad answer)")
+        if cs.dynamic:
+            out.append(f"{_I}misc_dynamic")
         return out + ["}"]
     match = _HTTP_SEND.match(vs.send or "")
     if (vs.protocol == "tcp" and match and (vs.expect or "HTTP").startswith("HTTP")
@@ -146,7 +203,9 @@ def _check_block(vs: VirtualServer, rs: RealServer, port: int) -> list[str]:
 
 def _real_server(vs: VirtualServer, rs: RealServer) -> list[str]:
     port = vs.server_port(rs)
-    out = [f"real_server {rs.address} {port} {{", f"{_I}! piranha: server {rs.name}",
+    # fwmark services: keepalived wants no port on the real server (the checker gets it).
+    place = rs.address if vs.fwmark else f"{rs.address} {port}"
+    out = [f"real_server {place} {{", f"{_I}! piranha: server {rs.name}",
            f"{_I}weight {rs.weight}"]
     if vs.quiesce_server:
         out.append(f"{_I}inhibit_on_failure")
@@ -190,6 +249,24 @@ def _skipped(cfg: LvsConfig) -> Iterable[str]:
         yield f"! piranha: failover service {fos.name} not exported (keepalived has no FOS mode)"
 
 
+def _global_defs(cfg: LvsConfig, role: str) -> list[str]:
+    """router_id, script security for MISC_CHECK, the sync daemon and IPVS timeouts."""
+    out = ["global_defs {", f"{_I}router_id piranha_{role}"]
+    if any(vs.send_program and vs.check in (None, "program") for vs in cfg.active_virtuals()):
+        out += [f"{_I}enable_script_security", f"{_I}script_user root"]
+    if cfg.syncdaemon and _vrrp_addresses(cfg):
+        iface = cfg.syncd_iface or next((_physical(a[1]) for a in _vrrp_addresses(cfg) if a[1]), "eth0")
+        ident = f" id {cfg.syncd_id}" if cfg.syncd_id is not None else ""
+        out.append(f"{_I}lvs_sync_daemon {iface} PIRANHA{ident}")
+    elif cfg.syncdaemon:
+        out.append(f"{_I}! piranha: syncdaemon 1 (keepalived ties the sync daemon to a VRRP instance: none)")
+    pairs = (("tcp", cfg.tcp_timeout), ("tcpfin", cfg.tcpfin_timeout), ("udp", cfg.udp_timeout))
+    timeouts = [f"{name} {value}" for name, value in pairs if value]
+    if timeouts:
+        out.append(f"{_I}lvs_timeouts {' '.join(timeouts)}")
+    return out + ["}"]
+
+
 def to_keepalived(cfg: LvsConfig, role: str = "primary") -> str:
     """keepalived.conf for the director ``role`` ("primary" or "backup").
 
@@ -207,8 +284,7 @@ def to_keepalived(cfg: LvsConfig, role: str = "primary") -> str:
            f"! piranha: serial_no {cfg.serial_no}"]
     if cfg.primary and not (cfg.backup_active and cfg.backup):
         out.append(f"! piranha: primary {cfg.primary}")
-    out += ["",
-            "global_defs {", f"{_I}router_id piranha_{role}", "}", ""]
+    out += ["", *_global_defs(cfg, role), ""]
     out += _vrrp(cfg, role)
     for vs in cfg.active_virtuals():
         out += _virtual_server(cfg, vs)

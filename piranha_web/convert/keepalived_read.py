@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 
 from piranha_web.lvscf import SCHEDULERS as _SCHEDULERS
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer
+from piranha_web.lvscf.parser import MAX_DIGITS
 
 _KINDS = {"NAT": "nat", "DR": "direct", "TUN": "tunnel"}
-# Longer numbers are out of every lvs.cf range (and Python refuses ints of > 4300 digits).
-_MAX_DIGITS = 40
 _HINT = "piranha:"
 _TOP_HINT = re.compile(r"^[!#]\s*piranha:\s*(primary|serial_no)\s+(\S+)\s*$", re.MULTILINE)
 
@@ -118,7 +117,7 @@ def _one(node: Node, count: int = 1) -> list[str]:
 def _number(node: Node, integer: bool = False) -> float:
     text = _one(node)[0]
     try:
-        if len(text) > _MAX_DIGITS:
+        if len(text) > MAX_DIGITS:
             raise ValueError(text)
         value = int(text) if integer else float(text)
     except ValueError:
@@ -227,6 +226,8 @@ def _apply_check(vs: VirtualServer, check: Node, rs: RealServer, port: int) -> N
         tokens = " ".join(path.args).split(" ")
         vs.send_program = " ".join("%h" if t == rs.address else "%p" if t == str(port) else t
                                    for t in tokens)
+        if any(n.keyword == "misc_dynamic" for n in body):
+            vs.check, vs.check_dynamic = "program", True
 
 
 def _real_server(vs: VirtualServer, node: Node, kind_quiesce: list[bool]) -> RealServer:
@@ -235,6 +236,12 @@ def _real_server(vs: VirtualServer, node: Node, kind_quiesce: list[bool]) -> Rea
     port = vs.port
     if len(args) > 1:
         port = int(_number(Node("port", [args[1]], node.line), integer=True))
+    elif vs.fwmark:      # keepalived's fwmark real servers have no port: the checker's connect_port
+        check = _check_of(node)
+        body = check.children or [] if check else []
+        probe = next((n for n in body if n.keyword == "connect_port"), None)
+        if probe is not None:
+            port = int(_number(probe, integer=True))
     name = _hint(node.hints, "server") or f"rs_{address}"
     rs = RealServer(name=name, address=address, active=True, port=None if port == vs.port else port)
     for n in node.children or []:
@@ -325,17 +332,26 @@ def _network(kinds: list[tuple[str, int]]) -> str:
 
 
 def _place_addresses(cfg: LvsConfig, vrrp: _Vrrp) -> None:
-    """Give each VIP its device and mask; the first other NAT address is the nat_router."""
+    """Give each VIP its device and mask; the first other NAT address of each family is the
+    nat_router (IPv4) or nat_router6 (IPv6)."""
     vips = {vs.address for vs in cfg.virtuals}
     for vs in cfg.virtuals:
         if vs.address in vrrp.addresses:
             device, length, _ = vrrp.addresses[vs.address]
             vs.device, vs.vip_nmask = device, _mask(vs.address, length)
     others = [a for a in vrrp.order if a not in vips]
-    if cfg.network == "nat" and others:
-        device, length, _ = vrrp.addresses[others[0]]
-        cfg.nat_router, cfg.nat_router_device = others[0], device
-        cfg.nat_nmask = _mask(others[0], length)
+    if cfg.network != "nat":
+        return
+    v4 = [a for a in others if ":" not in a]
+    v6 = [a for a in others if ":" in a]
+    if v4:
+        device, length, _ = vrrp.addresses[v4[0]]
+        cfg.nat_router, cfg.nat_router_device = v4[0], device
+        cfg.nat_nmask = _mask(v4[0], length)
+    if v6:
+        device, length, _ = vrrp.addresses[v6[0]]
+        cfg.nat_router6, cfg.nat_router6_device = v6[0], device
+        cfg.nat_nmask6 = _mask(v6[0], length)
 
 
 def from_keepalived(text: str) -> LvsConfig:
@@ -361,7 +377,7 @@ def from_keepalived(text: str) -> LvsConfig:
     hints = dict(_TOP_HINT.findall(text))
     if cfg.primary is None and "primary" in hints:
         cfg.primary = hints["primary"]
-    if hints.get("serial_no", "").isdigit() and len(hints["serial_no"]) <= _MAX_DIGITS:
+    if hints.get("serial_no", "").isdigit() and len(hints["serial_no"]) <= MAX_DIGITS:
         cfg.serial_no = int(hints["serial_no"])
     cfg.backup_active = vrrp.backup is not None
     if vrrp.advert is not None:
@@ -370,4 +386,23 @@ def from_keepalived(text: str) -> LvsConfig:
     if vrrp.deadtime is not None:
         cfg.deadtime = vrrp.deadtime
     _place_addresses(cfg, vrrp)
+    _read_global_defs(cfg, nodes)
     return cfg
+
+
+def _read_global_defs(cfg: LvsConfig, nodes: list[Node]) -> None:
+    """``lvs_sync_daemon IFACE INSTANCE [id N]`` and ``lvs_timeouts tcp N tcpfin N udp N``."""
+    for defs in (n for n in nodes if n.keyword == "global_defs"):
+        for n in defs.children or []:
+            if n.keyword == "lvs_sync_daemon":
+                args = _one(n, 2)
+                cfg.syncdaemon, cfg.syncd_iface = True, args[0]
+                if "id" in args[2:-1]:
+                    ident = Node("id", [args[args.index("id") + 1]], n.line)
+                    cfg.syncd_id = int(_number(ident, integer=True))
+            elif n.keyword == "lvs_timeouts":
+                pairs = dict(zip(n.args[::2], n.args[1::2]))
+                for name in ("tcp", "tcpfin", "udp"):
+                    if name in pairs:
+                        value = Node(f"lvs_timeouts {name}", [pairs[name]], n.line)
+                        setattr(cfg, f"{name}_timeout", int(_number(value, integer=True)))

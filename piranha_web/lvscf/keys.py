@@ -78,6 +78,12 @@ class Key:
     doc: str = ""
 
     @property
+    def device_field(self) -> str:
+        """Model attribute holding the DEVICE token of an ADDRESS key (``nat_router`` ->
+        ``nat_router_device``; a block's ``address`` -> ``device``)."""
+        return "device" if self.name == "address" else f"{self.field}_device"
+
+    @property
     def field(self) -> str | None:
         """Model attribute set by this key (None for discarded legacy keys)."""
         return None if self.attr is None else (self.attr or self.name)
@@ -90,6 +96,63 @@ def _k(name: str, block: str, kind: str, **kw: Any) -> Key:
 def _secs(name: str, block: str, default: float, gui: float, low: float = MIN_SECONDS, **kw: Any) -> Key:
     return Key(name, block, SECONDS, default=default, gui_default=gui, low=low, high=MAX_SECONDS,
                write=ALWAYS, form="seconds", **kw)
+
+
+# Health-check keys: set on a virtual server, each one overridable per real server.
+# None everywhere means "Piranha's behaviour" (lvscf/health.py resolves the effective values).
+HEALTH_DOC = {
+    "fall": "consecutive failures before a server is removed or quiesced (default 1)",
+    "rise": "consecutive successes before it comes back (default: reentry / interval)",
+    "check_interval": "seconds between checks (default: timeout)",
+    "check_timeout": "seconds one check may take (default: check_interval, else timeout)",
+    "check": "tcp, send-expect, http, https, dns, program, agent or none (default from send/expect)",
+    "check_path": "http(s): path requested (default /)",
+    "check_host": "http(s): Host header and TLS SNI name",
+    "check_status": "http(s): accepted status codes, e.g. 200-299,301 (default 200-299)",
+    "check_body": "http(s): regular expression the body must match",
+    "check_digest": "http(s): MD5 of the body as 32 hex digits (keepalived's digest)",
+    "check_port": "port probed instead of the real server's",
+    "check_verify": "https: verify the certificate (default 0)",
+    "check_ca_file": "https: CA bundle for check_verify",
+    "check_query": "dns: name asked for",
+    "check_qtype": "dns: record type asked for (default A)",
+    "check_dynamic": "program: exit status 2..255 sets the weight to status - 2",
+    "agent_port": "agent: TCP port of the HAProxy-style agent",
+    "slowstart": "seconds a returning server takes to climb to its weight",
+}
+HEALTH_KEYS = tuple(HEALTH_DOC)
+
+
+def _health_keys(block: str, panel: str, scripts_panel: str) -> tuple[Key, ...]:
+    """The health-check keys of ``block`` (virtual or server), optional and unset by default."""
+    forms = {INT: "optional_integer", SECONDS: "optional_seconds", BOOL: "optional_boolean",
+             STR: "text", QUOTED: "raw_text"}
+
+    def one(name: str, kind: str, label: str, low: float | None = None, high: float | None = None,
+            on: str = scripts_panel) -> Key:
+        form = "choice" if name in ("check", "check_qtype") else forms[kind]
+        return Key(name, block, kind, low=low, high=high, panel=on, label=label, form=form,
+                   doc=HEALTH_DOC[name])
+    return (
+        one("fall", INT, "Fall (failures)", 1, 1000, panel),
+        one("rise", INT, "Rise (successes)", 1, 1000, panel),
+        one("check_interval", SECONDS, "Check interval (seconds)", MIN_SECONDS, MAX_SECONDS, panel),
+        one("check_timeout", SECONDS, "Check timeout (seconds)", MIN_SECONDS, MAX_SECONDS, panel),
+        one("check", STR, "Check type"),
+        one("check_path", QUOTED, "HTTP path"),
+        one("check_host", STR, "HTTP Host / TLS SNI"),
+        one("check_status", STR, "HTTP status codes"),
+        one("check_body", QUOTED, "Body regular expression"),
+        one("check_digest", STR, "Body MD5 digest"),
+        one("check_port", INT, "Check port", 1, 65535),
+        one("check_verify", BOOL, "Verify TLS certificate"),
+        one("check_ca_file", QUOTED, "CA file"),
+        one("check_query", STR, "DNS query name"),
+        one("check_qtype", STR, "DNS query type"),
+        one("check_dynamic", BOOL, "Dynamic weight from exit status"),
+        one("agent_port", INT, "Agent port", 1, 65535),
+        one("slowstart", SECONDS, "Slow start (seconds)", 0, MAX_SECONDS, panel),
+    )
 
 
 G, V, S, F = GLOBAL, VIRTUAL, SERVER, FAILOVER
@@ -119,6 +182,12 @@ KEYS: tuple[Key, ...] = (
     _k("nat_router_device", G, DEVICE, write=NEVER, panel=P_GLOBAL, label="NAT Router device",
        form="text"),
     _k("nat_nmask", G, STR, panel=P_GLOBAL, label="NAT Router netmask", form="choice"),
+    _k("nat_router6", G, ADDRESS, panel=P_GLOBAL, label="NAT Router IPv6 address", form="text",
+       doc="extension: the real servers' IPv6 gateway, managed like nat_router"),
+    _k("nat_router6_device", G, DEVICE, write=NEVER, panel=P_GLOBAL, label="NAT Router IPv6 device",
+       form="text"),
+    _k("nat_nmask6", G, STR, panel=P_GLOBAL, label="NAT Router IPv6 prefix length", form="text",
+       doc="extension: prefix length of nat_router6 (unset: 128)"),
     _k("reservation_conflict_action", G, STR),
     _k("debug_level", G, STR, write=ALWAYS, default="NONE", gui_default="NONE"),
     _k("active_cmd", G, STR),
@@ -173,6 +242,7 @@ KEYS: tuple[Key, ...] = (
     _k("quiesce_server", V, BOOL, write=ALWAYS, default=False, gui_default=False, panel=P_VIRTUAL,
        label="Quiesce server", form="boolean"),
     _k("client_monitor", V, STR),
+    *_health_keys(V, P_VIRTUAL, P_SCRIPTS),
     _k("master", V, STR, attr=None, write=NEVER, api=""),
     _k("dirs", V, LIST, attr=None, write=NEVER, api=""),
     # ------------------------------------------------------------------ server NAME { }
@@ -185,6 +255,7 @@ KEYS: tuple[Key, ...] = (
        doc="unset: the virtual server's port"),
     _k("weight", S, INT, write=ALWAYS, default=1, gui_default=1, low=0, high=65535, panel=P_REAL,
        label="Weight", form="integer"),
+    *_health_keys(S, P_REAL, P_REAL),
     # ------------------------------------------------------------------ failover NAME { }
     _k("failover", F, NAME, attr="name", write=NEVER, gui_default="", panel=P_FAILOVER, label="Name",
        form="required_text"),

@@ -26,6 +26,9 @@ PROTOCOLS = ("tcp", "udp")
 NETWORKS = ("nat", "direct", "tunnel")
 SERVICES = ("lvs", "fos")
 LOAD_MONITORS = ("none", "uptime", "rup", "ruptime")
+CHECKS = ("tcp", "send-expect", "http", "https", "dns", "program", "agent", "none")
+DNS_QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
+              "SRV": 33}
 CONFLICT_ACTIONS = ("nothing", "preempt")
 
 
@@ -44,6 +47,12 @@ def mask_prefix(mask: str | None, address: str | None = None) -> int:
     return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
 
 
+def host_port(address: str | None, port: int) -> str:
+    """``ADDRESS:PORT``, with the IPv6 address in brackets (``[2001:db8::10]:80``)."""
+    host = address or ""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass
 class RealServer:
     """A ``server NAME { }`` block: one real server behind a virtual server."""
@@ -54,6 +63,24 @@ class RealServer:
     weight: int = _default(SERVER, "weight")
     # None: inherit the virtual server's port (as Piranha copies it at parse time).
     port: int | None = None
+    fall: int | None = None             # health-check extensions (None: inherit / Piranha's meaning)
+    rise: int | None = None
+    check_interval: float | None = None
+    check_timeout: float | None = None
+    check: str | None = None
+    check_path: str | None = None
+    check_host: str | None = None
+    check_status: str | None = None
+    check_body: str | None = None
+    check_digest: str | None = None
+    check_port: int | None = None
+    check_verify: bool | None = None
+    check_ca_file: str | None = None
+    check_query: str | None = None
+    check_qtype: str | None = None
+    check_dynamic: bool | None = None
+    agent_port: int | None = None
+    slowstart: float | None = None
     line: int = field(default=0, compare=False, repr=False)
     _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -87,6 +114,24 @@ class VirtualServer:
     reentry: float = _default(VIRTUAL, "reentry")
     quiesce_server: bool = _default(VIRTUAL, "quiesce_server")
     client_monitor: str | None = None
+    fall: int | None = None             # health-check extensions (None: inherit / Piranha's meaning)
+    rise: int | None = None
+    check_interval: float | None = None
+    check_timeout: float | None = None
+    check: str | None = None
+    check_path: str | None = None
+    check_host: str | None = None
+    check_status: str | None = None
+    check_body: str | None = None
+    check_digest: str | None = None
+    check_port: int | None = None
+    check_verify: bool | None = None
+    check_ca_file: str | None = None
+    check_query: str | None = None
+    check_qtype: str | None = None
+    check_dynamic: bool | None = None
+    agent_port: int | None = None
+    slowstart: float | None = None
     servers: list[RealServer] = field(default_factory=list)
     line: int = field(default=0, compare=False, repr=False)
     _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
@@ -147,6 +192,9 @@ class LvsConfig:
     nat_router: str | None = None        # first token of `nat_router`
     nat_router_device: str | None = None  # second token
     nat_nmask: str | None = None
+    nat_router6: str | None = None        # extension: the IPv6 floating gateway (first token)
+    nat_router6_device: str | None = None  # second token
+    nat_nmask6: str | None = None          # its prefix length
     reservation_conflict_action: str | None = None
     debug_level: str = _default(GLOBAL, "debug_level")
     active_cmd: str | None = None
@@ -176,3 +224,9 @@ class LvsConfig:
     def active_virtuals(self) -> list[VirtualServer]:
         """Virtual servers pulse should run (inactive ones are skipped entirely)."""
         return [v for v in self.virtuals if v.active]
+
+    def nat_families(self) -> set[int]:
+        """IP versions (4, 6) of the active virtual servers this director forwards by NAT."""
+        if self.service != "lvs" or self.network != "nat":
+            return set()
+        return {6 if ":" in (v.address or "") else 4 for v in self.active_virtuals()}

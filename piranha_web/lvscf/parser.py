@@ -280,12 +280,15 @@ def _special(fn: Callable[[Any, list[str]], None]) -> Entry:
     return (None, fn)
 
 
-def _set_address(obj: Any, vals: list[str]) -> None:
-    obj.address, obj.device = _v_host_device(vals)
+def _set_address(k: keys.Key) -> Entry:
+    """``KEY = IP [DEVICE]``: sets the key's attribute and its device twin."""
+    field, device = k.field, k.device_field
 
-
-def _set_nat_router(obj: Any, vals: list[str]) -> None:
-    obj.nat_router, obj.nat_router_device = _v_host_device(vals)
+    def setter(obj: Any, vals: list[str]) -> None:
+        ip, dev = _v_host_device(vals)
+        setattr(obj, str(field), ip)
+        setattr(obj, device, dev)
+    return _special(setter)
 
 
 def _set_virtual_port(obj: Any, vals: list[str]) -> None:
@@ -311,7 +314,7 @@ _CONVERTERS: dict[str, Callable[[list[str]], Any]] = {
 def _entry(k: keys.Key) -> Entry:
     """How the parser handles one key of the table."""
     if k.kind == keys.ADDRESS:
-        return _special(_set_nat_router if k.name == "nat_router" else _set_address)
+        return _set_address(k)
     if k.block == keys.VIRTUAL and k.name == "port":
         return _special(_set_virtual_port)
     conv = _CONVERTERS[k.kind]

@@ -20,6 +20,14 @@ except where noted):
   problem on *active* virtual servers, real servers and failover services:
   Piranha's GUI writes inactive placeholders with ``0.0.0.0``.
 * A missing ``primary`` is allowed (single-node setups managed by hand).
+* IPv6: v4-mapped (``::ffff:a.b.c.d``) and link-local (``fe80::/10``)
+  addresses are refused everywhere: the first is an IPv4 address in disguise
+  and IPVS keys it as IPv6, the second needs a scope lvs.cf cannot say.
+  ``nat_nmask``/``vip_nmask`` are prefix lengths for IPv6 addresses.
+  A real server or sorry server of the other family than its virtual server is
+  an error in every forwarding mode: IPVS can tunnel an IPv6 service to IPv4
+  real servers, but health checks, the NAT gateway and the sync daemon all
+  assume one family per service, so pulse does not offer it.
 """
 
 from __future__ import annotations
@@ -31,9 +39,11 @@ from typing import Any
 
 from . import keys
 from .errors import LvsCfError, Problem
-from .health import expect_pattern, split_program
+from .health import check_settings, expect_pattern, parse_status, split_program
 from .model import (
+    CHECKS,
     CONFLICT_ACTIONS,
+    DNS_QTYPES,
     LOAD_MONITORS,
     NETWORKS,
     PROTOCOLS,
@@ -43,12 +53,14 @@ from .model import (
     LvsConfig,
     RealServer,
     VirtualServer,
+    host_port,
 )
 
 _IFNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _DIGITS = frozenset("0123456789")
 _UNSPECIFIED = ("0.0.0.0", "::")
 MAX_U32 = 2 ** 32 - 1
+FAMILY_NAMES: dict[int, str] = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
 
 
 class _Collector:
@@ -106,10 +118,14 @@ def _check_mask(c: _Collector, obj: Any, key: str, value: str | None,
             c.add(obj, key, f"dotted mask {value!r} does not fit an IPv6 address; "
                             "use a prefix length")
         return
-    if allow_prefix and value and _DIGITS.issuperset(value) and len(value) <= 3:
+    is_number = bool(value) and _DIGITS.issuperset(value) and len(value) <= 3
+    if (allow_prefix or family == socket.AF_INET6) and is_number:
         limit = 128 if family == socket.AF_INET6 else 32
         if int(value) <= limit:
             return
+        c.add(obj, key, f"Bad subnet mask: bad prefix length {value} (0..{limit} for an "
+                        f"{FAMILY_NAMES.get(family or socket.AF_INET)} address)")
+        return
     what = "dotted mask or prefix length" if allow_prefix else "dotted mask"
     c.add(obj, key, f"Bad subnet mask specified: {value!r} (expected a contiguous {what}, "
                     "e.g. 255.255.255.0)")
@@ -127,7 +143,22 @@ def _check_ip(c: _Collector, obj: Any, key: str, value: str | None, required: bo
                         "host names are not resolved)")
     elif required and value in _UNSPECIFIED:
         c.add(obj, key, f"address {value} is not a usable address")
+    elif family == socket.AF_INET6:
+        special = ipv6_special(value)
+        if special:
+            c.add(obj, key, f"address {value} is {special}; use a global IPv6 address")
+            return None
     return family
+
+
+def ipv6_special(text: str) -> str | None:
+    """Why an IPv6 literal cannot be a director, VIP, gateway or real server address (else None)."""
+    packed = socket.inet_pton(socket.AF_INET6, text)
+    if packed[:12] == b"\0" * 10 + b"\xff\xff":
+        return "an IPv4-mapped IPv6 address"
+    if packed[0] == 0xFE and packed[1] & 0xC0 == 0x80:
+        return "link-local (it needs a scope lvs.cf cannot name)"
+    return None
 
 
 def valid_ifname(name: str, allow_label: bool = True) -> bool:
@@ -175,6 +206,8 @@ def _check_numbers(c: _Collector, obj: Any, block: str, skip: tuple[str, ...] = 
     for k in keys.of(block):
         if k.low is None or k.high is None or not k.field or k.name in skip:
             continue
+        if k.default is None and getattr(obj, k.field) is None:
+            continue          # an optional key left unset
         if k.kind == keys.SECONDS:
             _check_seconds(c, obj, k)
         else:
@@ -191,7 +224,7 @@ def _check_types(c: _Collector, obj: Any, block: str) -> None:
             continue
         if k.kind in _TEXT_KINDS:
             _check_text(c, obj, k.field, getattr(obj, k.field))
-        elif k.kind == keys.BOOL:
+        elif k.kind == keys.BOOL and not (k.default is None and getattr(obj, k.field) is None):
             _check_bool(c, obj, k.field)
 
 
@@ -280,6 +313,7 @@ def _check_global(c: _Collector, cfg: LvsConfig) -> None:
         c.add(cfg, "nat_router", "a nat_router device needs a nat_router address")
     _check_device(c, cfg, "nat_router", cfg.nat_router_device)
     _check_mask(c, cfg, "nat_nmask", cfg.nat_nmask, nat_family, allow_prefix=False)
+    _check_nat_router6(c, cfg)
     _check_device(c, cfg, "syncd_iface", cfg.syncd_iface, allow_label=False)
     if isinstance(cfg.heartbeat_key_file, str) and not cfg.heartbeat_key_file.startswith("/"):
         c.add(cfg, "heartbeat_key_file", "heartbeat_key_file must be an absolute path")
@@ -288,6 +322,22 @@ def _check_global(c: _Collector, cfg: LvsConfig) -> None:
     if (cfg.service == "lvs" and cfg.network == "nat" and cfg.nat_router is None
             and any(v.active for v in cfg.virtuals)):
         c.add(cfg, "network", "network = nat needs nat_router (the real servers' gateway)")
+
+
+def _check_nat_router6(c: _Collector, cfg: LvsConfig) -> None:
+    """``nat_router6 = IP DEVICE`` and ``nat_nmask6 = PREFIXLEN``: the IPv6 gateway."""
+    family = _check_ip(c, cfg, "nat_router6", cfg.nat_router6, required=False)
+    if cfg.nat_router6 is not None and cfg.nat_router6 in _UNSPECIFIED:
+        c.add(cfg, "nat_router6", f"address {cfg.nat_router6} is not a usable address")
+    elif family == socket.AF_INET:
+        c.add(cfg, "nat_router6", f"nat_router6 must be an IPv6 address, not {cfg.nat_router6}")
+    if cfg.nat_router6_device is not None and cfg.nat_router6 is None:
+        c.add(cfg, "nat_router6", "a nat_router6 device needs a nat_router6 address")
+    _check_device(c, cfg, "nat_router6", cfg.nat_router6_device)
+    mask = cfg.nat_nmask6
+    if isinstance(mask, str) and not (mask and _DIGITS.issuperset(mask) and len(mask) <= 3
+                                      and 1 <= int(mask) <= 128):
+        c.add(cfg, "nat_nmask6", f"bad prefix length {mask!r} (1..128)")
 
 
 def _is_number(value: Any) -> bool:
@@ -305,6 +355,12 @@ def warnings(cfg: LvsConfig) -> list[Problem]:
             and 0 < cfg.deadtime <= cfg.keepalive):
         message = _deadtime_message(cfg) + " (unused while backup_active = 0)"
         found.append(Problem(cfg.key_line("deadtime"), message, "deadtime"))
+    for vs in cfg.active_virtuals():
+        if (cfg.service == "lvs" and cfg.network == "nat" and ip_family(vs.address or "") == socket.AF_INET6
+                and ip_family(cfg.nat_router6 or cfg.nat_router or "") != socket.AF_INET6):
+            found.append(Problem(vs.key_line("address"), f"IPv6 virtual {vs.name!r} with network = nat "
+                                 "but no IPv6 gateway: set nat_router6 (or route the real servers' "
+                                 "replies through this director yourself)", "address"))
     return found
 
 
@@ -323,9 +379,9 @@ def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
     _check_mask(c, vs, "pmask", vs.pmask, family, allow_prefix=True)
     if vs.sorry_server is not None:
         sorry = _check_ip(c, vs, "sorry_server", vs.sorry_server, required=True)
-        if family and sorry and sorry != family and cfg.network != "tunnel":
-            c.add(vs, "sorry_server", "sorry_server and the virtual address are of "
-                                      "different IP families")
+        if family and sorry and sorry != family:
+            c.add(vs, "sorry_server", f"sorry_server {vs.sorry_server} is {FAMILY_NAMES[sorry]} but "
+                                      f"the virtual address is {FAMILY_NAMES[family]}: different IP families")
     _check_numbers(c, vs, keys.VIRTUAL, skip=("port",))
     _check_int(c, vs, "port", 0 if vs.fwmark else 1, 65535)
     _check_choice(c, vs, "protocol", PROTOCOLS)
@@ -335,6 +391,7 @@ def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
     if isinstance(vs.client_monitor, str) and not vs.client_monitor.startswith("/"):
         c.add(vs, "client_monitor", "program must start with an absolute path")
     _check_regex(c, vs)
+    _check_health(c, vs, None)
     names: set[str] = set()
     targets: set[tuple[str, int]] = set()
     for rs in vs.servers:
@@ -354,11 +411,55 @@ def _check_server(c: _Collector, cfg: LvsConfig, vs: VirtualServer, rs: RealServ
     _check_name(c, rs, "server")
     _check_types(c, rs, keys.SERVER)
     family = _check_ip(c, rs, "address", rs.address, required=rs.active is True)
-    if (vip_family and family and family != vip_family and cfg.network != "tunnel"):
-        c.add(rs, "address", "real server and virtual address are of different IP families "
-                             "(only network = tunnel can mix them)")
+    if vip_family and family and family != vip_family:
+        c.add(rs, "address", f"real server {rs.address} is {FAMILY_NAMES[family]} but virtual "
+                             f"{vs.name!r} is {FAMILY_NAMES[vip_family]}: different IP families in one "
+                             "virtual server")
     _check_numbers(c, rs, keys.SERVER, skip=("port",))
     _check_int(c, rs, "port", 0 if vs.fwmark else 1, 65535)
+    _check_health(c, vs, rs)
+
+
+def _check_health(c: _Collector, vs: VirtualServer, rs: RealServer | None) -> None:
+    """Health-check keys of ``vs`` (``rs`` None) or of one real server's overrides."""
+    obj: Any = vs if rs is None else rs
+    _check_choice(c, obj, "check", CHECKS)
+    _check_choice(c, obj, "check_qtype", tuple(DNS_QTYPES))
+    if isinstance(obj.check_digest, str) and not _HEX_DIGEST.fullmatch(obj.check_digest):
+        c.add(obj, "check_digest", "an MD5 digest is 32 hexadecimal digits")
+    if isinstance(obj.check_body, str):
+        try:
+            re.compile(obj.check_body.encode())
+        except (re.error, RecursionError, OverflowError) as exc:
+            c.add(obj, "check_body", f"invalid regular expression: {exc}")
+    if isinstance(obj.check_ca_file, str) and not obj.check_ca_file.startswith("/"):
+        c.add(obj, "check_ca_file", "check_ca_file must be an absolute path")
+    if isinstance(obj.check_status, str):
+        try:
+            parse_status(obj.check_status)
+        except ValueError as exc:
+            c.add(obj, "check_status", str(exc))
+    try:
+        cs = check_settings(vs, rs)
+    except (ValueError, TypeError, ArithmeticError):
+        return                # a bad number or status, reported on its own line above
+    if cs.timeout > cs.interval:
+        key = "check_timeout" if obj.check_timeout is not None else "check_interval"
+        c.add(obj, key, f"check_timeout ({_n(cs.timeout)}) must not be longer than the check "
+                        f"interval ({_n(cs.interval)})")
+    if cs.kind not in CHECKS:
+        return
+    if cs.kind == "program" and not vs.send_program:
+        c.add(obj, "check", "check = program needs send_program")
+    if cs.kind == "agent" and cs.agent_port is None:
+        c.add(obj, "check", "check = agent needs agent_port")
+    if cs.kind == "dns" and not cs.query:
+        c.add(obj, "check", "check = dns needs check_query")
+    if cs.dynamic and cs.kind != "program":
+        c.add(obj, "check_dynamic", "check_dynamic = 1 needs check = program")
+
+
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{32}")
 
 
 def _check_failover(c: _Collector, cfg: LvsConfig, fos: FailoverService) -> None:
@@ -393,12 +494,13 @@ def _check_conflicts(c: _Collector, cfg: LvsConfig) -> None:
         if vs.active is not True:
             continue
         if vs.fwmark:
-            claim: tuple[Any, ...] = ("fwmark", vs.fwmark)
-            what = f"fwmark {vs.fwmark}"
+            v6 = ip_family(vs.address or "") == socket.AF_INET6
+            claim: tuple[Any, ...] = ("fwmark", vs.fwmark, v6)
+            what = f"fwmark {vs.fwmark}" + (" (IPv6)" if v6 else "")
             key = "fwmark"
         elif vs.address is not None:
             claim = ("vip", vs.address, vs.port, vs.protocol)
-            what = f"{vs.address}:{vs.port}/{vs.protocol}"
+            what = f"{host_port(vs.address, vs.port)}/{vs.protocol}"
             key = "port"
         else:
             continue

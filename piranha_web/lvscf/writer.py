@@ -18,20 +18,20 @@ from . import keys
 from .errors import LvsCfError, Problem
 from .model import LvsConfig
 
-# Writer kinds: "num", "str", "quoted" (send/expect/commands), "addr" (IP [DEVICE]), "nat".
+# Writer kinds: "num", "str", "quoted" (send/expect/commands), "addr" (IP [DEVICE]).
 _WRITE_KIND = {keys.INT: "num", keys.BOOL: "num", keys.SECONDS: "num", keys.PORT: "num",
                keys.FWMARK: "num", keys.STR: "str", keys.QUOTED: "quoted"}
-Row = tuple[str, str, bool, Any]
+Row = tuple[str, str, bool, Any, str]   # key, writer kind, always, default, device attribute
 
 
 def _rows(block: str) -> tuple[Row, ...]:
-    """(key, writer kind, always, Piranha default) of ``block``'s written keys, in file order."""
+    """(key, writer kind, always, Piranha default, device twin) of ``block``'s written keys, in order."""
     out: list[Row] = []
     for k in keys.of(block):
         if k.write == keys.NEVER:
             continue
-        kind = ("nat" if block == keys.GLOBAL else "addr") if k.kind == keys.ADDRESS else _WRITE_KIND[k.kind]
-        out.append((k.name, kind, k.write == keys.ALWAYS, k.default))
+        kind = "addr" if k.kind == keys.ADDRESS else _WRITE_KIND[k.kind]
+        out.append((k.name, kind, k.write == keys.ALWAYS, k.default, k.device_field))
     return tuple(out)
 
 
@@ -72,16 +72,7 @@ def _token(obj: Any, key: str, value: str, prefer_quotes: bool = False) -> str:
 
 
 def _emit(out: list[str], indent: str, obj: Any, rows: tuple[Row, ...]) -> None:
-    for key, kind, always, default in rows:
-        if kind == "nat":
-            value = obj.nat_router
-            if value is None:
-                continue
-            text = _token(obj, key, value)
-            if obj.nat_router_device is not None:
-                text += " " + _token(obj, key, obj.nat_router_device)
-            out.append(f"{indent}nat_router = {text}")
-            continue
+    for key, kind, always, default, device_field in rows:
         value = getattr(obj, key)
         if value is None or (not always and value == default):
             continue
@@ -89,8 +80,9 @@ def _emit(out: list[str], indent: str, obj: Any, rows: tuple[Row, ...]) -> None:
             text = _num(value)
         elif kind == "addr":
             text = _token(obj, key, value)
-            if obj.device is not None:
-                text += " " + _token(obj, key, obj.device)
+            device = getattr(obj, device_field)
+            if device is not None:
+                text += " " + _token(obj, key, device)
         else:
             text = _token(obj, key, value, prefer_quotes=(kind == "quoted"))
         out.append(f"{indent}{key} = {text}")

@@ -4,6 +4,10 @@ The console writes lvs.cf atomically and cannot signal a root daemon, so
 pulse watches the file: a cheap ``stat`` every poll (mtime_ns, size, inode);
 only when that changes is the file read and hashed, and only a different
 SHA-256 triggers a reload (so a touch does nothing).
+
+Every configuration pulse applied is copied (atomically) to ``GOOD_NAME`` in
+its runtime directory, so a pulse restarted on a file that no longer loads
+can start from what the previous one had programmed instead of removing it.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..lvscf import LvsCfError, LvsConfig, load
+from ..lvscf.files import write_atomic
+from .health.monitor import targets_for
+from .reconcile import desired_addresses, desired_marks, desired_table, plan
 
 log = logging.getLogger("pulse")
 
 DEFAULT_CONFIG = "/etc/sysconfig/ha/lvs.cf"
+GOOD_NAME = "lvs.cf.last-good"
 
 
 def default_config_path() -> Path:
@@ -43,6 +52,7 @@ class LoadedConfig:
     cfg: LvsConfig
     sha256: str
     signature: tuple[int, int, int]
+    text: str = ""
 
 
 def signature(path: Path) -> tuple[int, int, int]:
@@ -67,9 +77,25 @@ def read_config(path: Path) -> LoadedConfig:
         raise ConfigError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
     try:
         cfg = load(text)
+        plannable(cfg)
     except LvsCfError as exc:
         raise ConfigError([f"{path}:{p.line}: {_message(p)}" for p in exc.problems]) from None
-    return LoadedConfig(cfg, hashlib.sha256(data).hexdigest(), sig)
+    except Exception as exc:  # noqa: BLE001 - whatever validation missed is still a bad file, not a crash
+        raise ConfigError([f"{path}: cannot load: {type(exc).__name__}: {exc}"]) from None
+    return LoadedConfig(cfg, hashlib.sha256(data).hexdigest(), sig, text)
+
+
+def plannable(cfg: LvsConfig) -> None:
+    """Build everything pulse derives from ``cfg`` (checks, table, addresses, marks), changing nothing.
+
+    Validation is meant to refuse whatever pulse cannot run; this proves it
+    for the file at hand, so a gap in validation is a refused file, never a
+    daemon that fails half way through applying it.
+    """
+    targets_for(cfg)
+    plan(desired_table(cfg, {}, {}), {}, set(), ())
+    desired_addresses(cfg)
+    desired_marks(cfg)
 
 
 def _message(problem: object) -> str:
@@ -107,9 +133,10 @@ class ConfigWatch:
     its signature is remembered so the bad file is not re-read every poll.
     """
 
-    def __init__(self, path: Path, loaded: LoadedConfig) -> None:
+    def __init__(self, path: Path, loaded: LoadedConfig, keep_dir: Path | None = None) -> None:
         self.path = path
         self.loaded = loaded
+        self.keep_dir = keep_dir           # where the last good copy is kept (None: nowhere)
         self.last_reload: dict[str, Any] = {"time": time.time(), "ok": True, "error": None,
                                             "serial_no": loaded.cfg.serial_no}
         self.stats: dict[str, Any] = {"total": 0, "failed": 0, "last_duration": 0.0}   # /metrics
@@ -118,28 +145,74 @@ class ConfigWatch:
         """Has the file changed since it was last read (mtime, size or inode)?"""
         return signature(self.path) != self.loaded.signature
 
-    def reload(self, t0: float) -> bool:
-        """Re-read the file; True when a new valid configuration is now in force.
+    def reload(self, apply: Callable[[], None] = lambda: None,
+               restore: Callable[[], None] = lambda: None) -> bool:
+        """Re-read the file and ``apply`` it; True when a new valid configuration is now in force.
 
-        ``t0`` (``time.perf_counter()``) is when the reload began, for ``stats``.
+        Whatever loading, validating, planning or ``apply`` raises puts the
+        last good configuration back in force (``restore`` is told once it
+        is, if ``apply`` had begun) and records why.
         """
+        t0 = time.perf_counter()
         self.stats["total"] += 1
+        good = self.loaded
         try:
             loaded = read_config(self.path)
         except ConfigError as exc:
-            self.stats["failed"] += 1
-            self.stats["last_duration"] = round(time.perf_counter() - t0, 6)
-            for line in exc.lines:
-                log.error("reload failed, keeping serial_no %s: %s", self.loaded.cfg.serial_no, line)
-            self.last_reload = {"time": time.time(), "ok": False, "error": "; ".join(exc.lines),
-                                "serial_no": attempted_serial(self.path)}
-            self.loaded = LoadedConfig(self.loaded.cfg, self.loaded.sha256, signature(self.path))
+            self.reject(good, exc.lines, t0)
             return False
         self.last_reload = {"time": time.time(), "ok": True, "error": None, "serial_no": loaded.cfg.serial_no}
-        if loaded.sha256 == self.loaded.sha256:
+        if loaded.sha256 == good.sha256:
             self.loaded = loaded
             return False
-        log.info("reloading %s: serial_no %s -> %s", self.path, self.loaded.cfg.serial_no,
-                 loaded.cfg.serial_no)
+        log.info("reloading %s: serial_no %s -> %s", self.path, good.cfg.serial_no, loaded.cfg.serial_no)
         self.loaded = loaded
-        return True       # the caller sets stats["last_duration"] once the new config is applied
+        try:
+            apply()
+        except Exception as exc:  # noqa: BLE001 - a configuration must never stop (and tear down) pulse
+            self.reject(good, [f"{self.path}: cannot apply: {type(exc).__name__}: {exc}"], t0)
+            try:
+                restore()
+            except Exception as again:  # noqa: BLE001 - the table stays; the periodic pass retries
+                log.error("restoring serial_no %s after the failed reload: %s", good.cfg.serial_no, again)
+            return False
+        self.keep()
+        self.stats["last_duration"] = round(time.perf_counter() - t0, 6)
+        return True
+
+    def keep(self) -> None:
+        """Copy the configuration just applied to ``keep_dir`` (when it differs from the copy there)."""
+        if self.keep_dir is None or not self.loaded.text:
+            return
+        path = self.keep_dir / GOOD_NAME
+        try:
+            if not path.exists() or path.read_text(encoding="utf-8") != self.loaded.text:
+                write_atomic(path, self.loaded.text, mode=0o600)
+        except OSError as exc:
+            log.error("cannot record the last good configuration in %s: %s", path, exc)
+
+    def reject(self, good: LoadedConfig, lines: list[str], t0: float) -> None:
+        """Put ``good`` back in force and report why the file on disk is not.
+
+        The file's signature is remembered, so the same bad file is not re-read every poll.
+        """
+        self.stats["failed"] += 1
+        self.stats["last_duration"] = round(time.perf_counter() - t0, 6)
+        for line in lines:
+            log.error("reload failed, keeping serial_no %s: %s", good.cfg.serial_no, line)
+        self.last_reload = {"time": time.time(), "ok": False, "error": "; ".join(lines),
+                            "serial_no": attempted_serial(self.path)}
+        self.loaded = LoadedConfig(good.cfg, good.sha256, signature(self.path), good.text)
+
+
+def read_last_good(directory: Path, path: Path, lines: list[str]) -> LoadedConfig | None:
+    """The configuration recorded by the last pulse, when ``path`` itself does not load (None if none)."""
+    try:
+        loaded = read_config(directory / GOOD_NAME)
+    except ConfigError:
+        return None
+    for line in lines:
+        log.error("%s", line)
+    log.error("%s is invalid: starting from the last good configuration (serial_no %s) kept in %s",
+              path, loaded.cfg.serial_no, directory / GOOD_NAME)
+    return loaded

@@ -2,7 +2,7 @@
 
 Reload triggers: SIGHUP, or a changed lvs.cf noticed by polling its stat
 every ``poll_interval`` (the console is unprivileged and never signals
-pulse); an invalid file keeps the last good table.  The
+pulse); a file that fails to load or apply keeps the last good table.  The
 :class:`~.reconciler.Reconciler` changes the kernel; the daemon decides when
 (at start, after a reload, a health or role change, a drain deadline, and
 every ``reconcile_interval``).  Signals only set flags; the main loop acts:
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import time
@@ -24,9 +23,10 @@ from .configfile import ConfigWatch, LoadedConfig
 from .ha import redundancy as _redundancy
 from .ha.role import Role, holds_table, programs_kernel
 from .health.monitor import Monitor, seed_from_table, targets_for
+from .healthwindow import HealthWindow
 from .kernel import Backends
 from .options import Options
-from .reconciler import Reconciler, settle_gc
+from .reconciler import Reconciler, gc_paused, settle_gc
 from .reconcile import Op
 from .sdnotify import notify
 from .statusdoc import RunInfo, StatusWriter, log_state, status_document
@@ -34,8 +34,6 @@ from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid,
 
 log = logging.getLogger("pulse")
 
-HEALTH_COALESCE = 0.02   # seconds: health changes within this window share one reconcile
-HEALTH_WINDOW_MAX = 1.0  # ... stretched to the last pass's duration, but never longer than this
 SIGNALS = {signal.SIGHUP: "reload", signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGUSR1: "dump"}
 
 
@@ -45,20 +43,17 @@ class Daemon:
     def __init__(self, opts: Options, backends: Backends, loaded: LoadedConfig) -> None:
         self.opts = opts
         self.kernel = backends
-        self.config = ConfigWatch(opts.config, loaded)
+        self.config = ConfigWatch(opts.config, loaded, opts.runtime_dir)
         self.role = Role.STANDALONE
         self.state = Lifecycle.STARTING
-        self.monitor = Monitor(self._on_health_change)
+        self.monitor = Monitor(self._on_health_change, opts.load_period)
         self.reconciler = Reconciler(backends, opts.runtime_dir, opts.drain_seconds, opts.reconcile_interval)
         self.redundancy: _redundancy.Redundancy | None = None
         self.started = time.time()
         self.status_file = StatusWriter(opts.runtime_dir / STATUS_NAME, opts.status_interval, self.status)
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
-        self._wake_handle: asyncio.TimerHandle | None = None
-        self._pass_seconds = 0.0      # how long the last reconcile pass took
-        self._health_due: float | None = None   # when pending health changes must be reconciled
-        self._settle = False          # collect and freeze garbage after the next pass
+        self.health_window = HealthWindow(self._wake.set)
 
     def current_config(self) -> LvsConfig:
         """The lvs.cf in force (redundancy's view of the daemon)."""
@@ -80,15 +75,15 @@ class Daemon:
                  self.kernel.name, self.opts.config, cfg.serial_no)
         write_pid(self.opts.runtime_dir)
         try:
-            gc.disable()              # building 10,000 targets: collect once, after (settle_gc)
-            if self._holds_table():
-                seed_from_table(self.monitor, cfg, self.kernel.ipvs.dump())
-            self._apply_config()
-            self.state = Lifecycle.RUNNING
-            self.reconcile()
-            self.write_status()
+            with gc_paused():         # building 10,000 targets: collect once, after (settle_gc)
+                if self._holds_table():
+                    seed_from_table(self.monitor, cfg, self.kernel.ipvs.dump())
+                self._apply_config()
+                self.state = Lifecycle.RUNNING
+                self.reconcile()
+                self.config.keep()
+                self.write_status()
             settle_gc()
-            gc.enable()
             notify("READY=1")
             if self.redundancy is not None:
                 await self.redundancy.start(self.opts.forceactive)
@@ -114,15 +109,12 @@ class Daemon:
         if "dump" in self._flags:
             self._flags.discard("dump")
             log_state(self.status())
-        if self.reconciler.due() and (reloaded or not self._health_window_open()):
+        if self.reconciler.due() and (reloaded or not self.health_window.is_open()):
             try:
                 self.reconcile()
             except Exception as exc:  # noqa: BLE001 - a kernel hiccup must not stop (and tear down) pulse
                 log.error("reconcile failed, retrying within %.0fs: %s", self.opts.reconcile_interval, exc)
                 self.reconciler.forget_table()   # the periodic pass re-reads the kernel and tries again
-        if self._settle:
-            self._settle = False
-            settle_gc()
         if self.status_file.due():
             self.status_file.write()
 
@@ -132,21 +124,13 @@ class Daemon:
         notify("STOPPING=1")
         if self.redundancy is not None:   # STOPPING heartbeats first: the peer takes over at once
             await self.redundancy.stop()
-        loop = asyncio.get_running_loop()
-        for sig in SIGNALS:
-            loop.remove_signal_handler(sig)
-        # Already stopping: a publish's SIGHUP (or a USR1) must not terminate us mid-teardown.
-        for sig in (signal.SIGHUP, signal.SIGUSR1):
-            signal.signal(sig, signal.SIG_IGN)
+        for sig in SIGNALS:   # already stopping: a publish's SIGHUP (or a USR1) must not end a teardown
+            asyncio.get_running_loop().remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGHUP, signal.SIGUSR1) else signal.SIG_DFL)
         await self.monitor.stop()
-        self.reconciler.stop_announcing()
-        if self.opts.keep_table_on_stop:
-            log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
-        else:
-            self.reconciler.teardown()
+        self.reconciler.finish(self.opts.keep_table_on_stop)
         self.write_status()
-        self.kernel.ipvs.close()
-        self.kernel.addresses.close()
+        self.kernel.close()
         remove_pid(self.opts.runtime_dir / PID_NAME)
         log.info("pulse stopped")
 
@@ -156,31 +140,21 @@ class Daemon:
         self._wake.set()
 
     def reload(self) -> None:
-        """Re-read lvs.cf; on error keep the last good configuration and report it.
-
-        The collector is off while the file is parsed and the checks are
-        re-targeted (tens of thousands of new objects would trigger full
-        collections over the whole old configuration, doubling the time the
-        change takes to reach the kernel); the garbage is collected, and the
-        new configuration frozen, after the reconcile that applies it.
-        """
-        t0 = time.perf_counter()
-        gc.disable()
-        try:
-            changed = self.config.reload(t0)
-            if changed:
-                self._apply_config()
-                self.reconciler.dirty = True   # cached table: a reload costs no kernel dump
-                self._settle = True
-                self.config.stats["last_duration"] = round(time.perf_counter() - t0, 6)
-        finally:
-            gc.enable()
-        if not changed and not self.config.last_reload["ok"]:
+        """Re-read lvs.cf and apply it; on any error the last good one stays and the status says why."""
+        with gc_paused():
+            changed = self.config.reload(lambda: self._apply_config(program=True), self._apply_config)
+        if changed:
+            settle_gc()
+        elif not self.config.last_reload["ok"]:
             self.write_status()
 
-    def _apply_config(self) -> None:
-        """Point the health monitor at the active real servers (a hot standby checks them too)."""
+    def _apply_config(self, program: bool = False) -> None:
+        """Point the checks at the servers (a hot standby too); reconcile now, or re-read next pass."""
         self.monitor.update(targets_for(self.current_config()) if self._holds_table() else [])
+        if program:
+            self.reconcile()               # cached table: a reload costs no kernel dump
+        else:
+            self.reconciler.fresh = True   # repairs whatever a failed reload changed
 
     def set_role(self, role: Role) -> None:
         """Change role (the failover controller's hook): the next pass adds or removes everything."""
@@ -198,34 +172,20 @@ class Daemon:
 
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
-        t0 = time.perf_counter()
-        self._health_due = None       # this pass takes every health change so far
-        ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(), self._holds_table(),
-                                        announce=self.redundancy is None,
-                                        addresses=programs_kernel(self.role))
-        self._pass_seconds = time.perf_counter() - t0
+        with self.health_window.reconciling():
+            ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(), self._holds_table(),
+                                            announce=self.redundancy is None,
+                                            addresses=programs_kernel(self.role),
+                                            weights=self.monitor.weights())
         if ops:
             self.status_file.now()
         return ops
 
-    def _health_window_open(self) -> bool:
-        """Are health changes still being collected for one pass (the poll tick must not cut in)?"""
-        return self._health_due is not None and time.monotonic() < self._health_due
-
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
-        """A server went up/down: reconcile soon, one pass for a whole burst of changes.
-
-        The window is ~20 ms, or as long as the last pass took when that was
-        longer (up to ``HEALTH_WINDOW_MAX``): during the first round of
-        10,000 checks reconciling does not crowd out checking, and a failed
-        server still leaves the table within a second.
-        """
+        """A server went up/down: reconcile soon, one pass for a whole burst (see healthwindow)."""
         self.reconciler.dirty = True
         self.status_file.soon()
-        if self._health_due is None:  # the first change since the last pass opens the window
-            window = min(max(HEALTH_COALESCE, self._pass_seconds), HEALTH_WINDOW_MAX)
-            self._health_due = time.monotonic() + window
-            self._wake_handle = asyncio.get_running_loop().call_later(window, self._wake.set)
+        self.health_window.changed()
 
     def status(self) -> StatusDoc:
         """The status document (its schema is statusfile.StatusDoc)."""

@@ -35,10 +35,11 @@ import gc
 import logging
 import logging.handlers
 import os
+import resource
 import sys
 from pathlib import Path
 
-from .configfile import ConfigError, default_config_path, read_config, summary
+from .configfile import ConfigError, default_config_path, read_config, read_last_good, summary
 from .statusfile import PID_NAME, format_status, pid_alive, read_pid, read_status, runtime_dir, status_path
 
 log = logging.getLogger("pulse")
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep a removed real server at weight 0 this long before deleting it (default 5)")
     p.add_argument("--reconcile-interval", type=float, default=5.0,
                    help="seconds between full table reconciliations (default 5)")
+    p.add_argument("--load-period", type=float, default=20.0,
+                   help="seconds between load_monitor samples of a real server (default 20, as nanny)")
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("PULSE_METRICS_PORT") or 0),
                    help="serve Prometheus /metrics on this port (default 0: off; see docs/api.md)")
     p.add_argument("--metrics-address", default="127.0.0.1", help="address for --metrics-port")
@@ -104,11 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = read_config(config)
     except ConfigError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr if not args.check else sys.stdout)
-        if not args.check:
-            print(f"pulse: not starting: {config} is invalid", file=sys.stderr)
-        return 1
+        kept = None if args.check or args.plan else read_last_good(rundir, config, exc.lines)
+        if kept is None:
+            for line in exc.lines:
+                print(line, file=sys.stderr if not args.check else sys.stdout)
+            if not args.check:   # nothing touched: what a previous pulse programmed stays
+                print(f"pulse: not starting: {config} is invalid (kernel left as it is)", file=sys.stderr)
+            return 1
+        loaded = kept
     finally:
         gc.enable()
     if args.check:
@@ -146,6 +152,7 @@ def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: obj
         return 1
     try:
         rundir.mkdir(mode=0o755, parents=True, exist_ok=True)  # not the umask's choice
+        raise_nofile_limit()
         mode = resolve_mode(backend)
         if not args.nodaemon:
             daemonize()   # before opening netlink sockets: they must belong to the daemon
@@ -159,8 +166,21 @@ def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: obj
         return 1
     opts = Options(config=config, runtime_dir=rundir, backend=mode, drain_seconds=args.drain_seconds,
                    reconcile_interval=args.reconcile_interval, keep_table_on_stop=args.keep_table_on_stop,
-                   forceactive=args.forceactive)
+                   forceactive=args.forceactive, load_period=max(0.1, args.load_period))
     return asyncio.run(Daemon(opts, backends, loaded).run())  # type: ignore[arg-type]
+
+
+def raise_nofile_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit: one descriptor per health check in flight, plus headroom."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard or hard == resource.RLIM_INFINITY:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("cannot raise the open files limit from %d: %s", soft, exc)
+        return
+    log.info("open files limit raised from %d to %d", soft, hard)
 
 
 def daemonize() -> None:

@@ -45,7 +45,7 @@ def load_managed(path: Path) -> Managed:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Managed(
             {ServiceKey(**d) for d in data.get("services", [])},
-            {Address(**d) for d in data.get("addresses", [])},
+            {_address(d) for d in data.get("addresses", [])},
             {MarkRule(**d) for d in data.get("marks", [])},
             data.get("firewall"))
     except FileNotFoundError:
@@ -53,6 +53,13 @@ def load_managed(path: Path) -> Managed:
     except (OSError, ValueError, TypeError) as exc:
         log.warning("ignoring unreadable %s: %s", path, exc)
         return Managed()
+
+
+def _address(data: dict[str, object]) -> Address:
+    """A remembered address; an IPv6 one recorded with an alias label by an older pulse gets
+    the label it has now (none), so the upgrade does not delete and re-add a VIP in use."""
+    address = Address(**data)  # type: ignore[arg-type]
+    return address._replace(label=address.device) if ":" in address.ip else address
 
 
 def save_managed(path: Path, managed: Managed) -> None:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .ha.role import Role
+from .health.state import DURATION_BUCKETS
 from .statusfile import ServiceDoc, StatusDoc, read_status
 
 HEALTH_STATES = ("up", "down", "rising", "falling", "unknown")
@@ -112,6 +113,37 @@ def health_families(status: StatusDoc) -> Iterable[Any]:
             for result, count in sorted((info.get("checks") or {}).items()):
                 checks.add_metric(values + [str(result)], _num(count))
     yield from (state, up, duration, last, checks)
+    yield from real_server_families(health if isinstance(health, dict) else {})
+
+
+def real_server_families(health: dict[str, Any]) -> Iterable[Any]:
+    """piranha_real_server_up/_weight, the check-duration histogram and failures per real server."""
+    labels = ["virtual", "server", "address"]
+    up = GaugeMetricFamily("piranha_real_server_up", "1 when the real server is in service (UP)",
+                           labels=labels)
+    weight = GaugeMetricFamily("piranha_real_server_weight", "Current kernel weight of the real server",
+                               labels=labels)
+    hist = HistogramMetricFamily("piranha_check_duration_seconds", "Health check durations",
+                                 labels=labels)
+    failures = CounterMetricFamily("piranha_check_failures", "Failed health checks", labels=labels)
+    bounds = [str(b) for b in DURATION_BUCKETS] + ["+Inf"]
+    for vname, servers in sorted(health.items()):
+        for sname, info in sorted((servers or {}).items()):
+            if not isinstance(info, dict):
+                continue
+            values = [str(vname), str(sname), f"{info.get('address')}:{info.get('port')}"]
+            display = str(info.get("display") or info.get("state") or "").upper()
+            up.add_metric(values, 0.0 if display in ("DOWN", "UNKNOWN", "") else 1.0)
+            weight.add_metric(values, _num(info.get("weight")))
+            counts = info.get("duration_buckets")
+            if isinstance(counts, list) and len(counts) == len(bounds):
+                cumulative, running = [], 0.0
+                for bound, count in zip(bounds, counts):
+                    running += _num(count)
+                    cumulative.append((bound, running))
+                hist.add_metric(values, cumulative, _num(info.get("duration_sum")))
+            failures.add_metric(values, _num((info.get("checks") or {}).get("fail")))
+    yield from (up, weight, hist, failures)
 
 
 def daemon_families(status: StatusDoc) -> Iterable[Any]:

@@ -19,3 +19,4 @@ class Options:
     status_interval: float = 2.0
     keep_table_on_stop: bool = False
     forceactive: bool = False
+    load_period: float = 20.0

@@ -42,6 +42,5 @@ def print_plan(config: Path, rundir: Path, loaded: LoadedConfig, backend: str, d
         print(op)
     if not ops:
         print("no changes")
-    backends.ipvs.close()
-    backends.addresses.close()
+    backends.close()
     return 0

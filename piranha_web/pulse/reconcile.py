@@ -28,18 +28,19 @@ Desired-table rules, from Piranha's lvsd and nanny:
 * a real server that left the configuration is kept at weight 0 until its
   drain deadline passes (``drains``), then left out (so deleted).
 
-New servers enter at their full configured weight: Piranha's weight/32 slow
-start is not reproduced (lc/wlc/sed/nq already favour an empty server only by
-connection count, which is what modern directors rely on).
+* an UP real server gets the weight in ``weights`` when it has one there
+  (agent, dynamic weight, load monitor, slow start: see ``health/weights.py``),
+  else its configured weight.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..lvscf.model import LvsConfig, VirtualServer, mask_prefix
+from ..lvscf.model import LvsConfig, RealServer, VirtualServer, host_port, mask_prefix
 
 # Health states (health/state.py re-exports these).
 UNKNOWN = "unknown"
@@ -53,17 +54,40 @@ FWD_TUNNEL = "tunnel"  # IP-in-IP (ipvsadm -i), IP_VS_CONN_F_TUNNEL = 2
 FWD_METHODS = (FWD_NAT, FWD_DIRECT, FWD_TUNNEL)
 
 
+def canonical_ip(ip: str) -> str:
+    """The kernel's spelling of an address (IPv6 compressed and lower case; IPv4 as is).
+
+    The desired table is keyed by what lvs.cf says and the dump by what the
+    kernel says; ``2001:DB8:0::1`` and ``2001:db8::1`` must be one key or
+    every pass would re-add the service.
+    """
+    if ":" not in ip:
+        return ip
+    try:
+        return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, ip))
+    except (OSError, ValueError):
+        return ip
+
+
 class ServiceKey(NamedTuple):
     """What identifies an IPVS virtual service: (protocol, VIP, port) or a firewall mark.
 
     Keys are NamedTuples (not dataclasses) because the diff hashes and sorts
-    tens of thousands of them per pass and tuple hashing runs in C.
+    tens of thousands of them per pass and tuple hashing runs in C.  IPVS
+    keeps firewall-mark services per address family, so a mark key says
+    whether it is the IPv6 one (``mark6``); address keys show it in ``addr``.
     """
 
     protocol: str            # "tcp", "udp" or "fwm"
     addr: str = ""           # empty for fwmark services
     port: int = 0
     fwmark: int = 0
+    mark6: bool = False      # fwmark services only: the AF_INET6 service of that mark
+
+    @property
+    def ipv6(self) -> bool:
+        """An AF_INET6 service."""
+        return self.mark6 or ":" in self.addr
 
     @classmethod
     def tcp(cls, addr: str, port: int) -> "ServiceKey":
@@ -76,14 +100,14 @@ class ServiceKey(NamedTuple):
         return cls("udp", addr, port)
 
     @classmethod
-    def mark(cls, fwmark: int) -> "ServiceKey":
-        """A firewall-mark service."""
-        return cls("fwm", "", 0, fwmark)
+    def mark(cls, fwmark: int, ipv6: bool = False) -> "ServiceKey":
+        """A firewall-mark service (of the IPv6 family when ``ipv6``)."""
+        return cls("fwm", "", 0, fwmark, ipv6)
 
     def __str__(self) -> str:
         if self.protocol == "fwm":
-            return f"FWM {self.fwmark}"
-        return f"{self.protocol.upper()} {self.addr}:{self.port}"
+            return f"FWM {self.fwmark}" + (" IPv6" if self.mark6 else "")
+        return f"{self.protocol.upper()} {host_port(self.addr, self.port)}"
 
 
 @dataclass(frozen=True)
@@ -92,16 +116,19 @@ class Service:
 
     scheduler: str = "wlc"
     persistent: int = 0                  # seconds, 0 = off
-    netmask: str = "255.255.255.255"     # persistence granularity (ipvsadm -M)
+    netmask: str = "255.255.255.255"     # persistence granularity (ipvsadm -M); IPv6: prefix length
 
     def describe(self) -> str:
         """ipvsadm-like attribute summary."""
         text = self.scheduler
         if self.persistent:
             text += f" persistent {self.persistent}"
-            if self.netmask != "255.255.255.255":
+            if self.netmask not in HOST_MASKS:
                 text += f" mask {self.netmask}"
         return text
+
+
+HOST_MASKS = ("255.255.255.255", "128")   # "one client address" per family
 
 
 class DestKey(NamedTuple):
@@ -111,7 +138,7 @@ class DestKey(NamedTuple):
     port: int
 
     def __str__(self) -> str:
-        return f"{self.addr}:{self.port}"
+        return host_port(self.addr, self.port)
 
 
 class Dest:
@@ -175,8 +202,13 @@ class MarkRule(NamedTuple):
     port: int
     mark: int
 
+    @property
+    def ipv6(self) -> bool:
+        """A rule of the ip6 family."""
+        return ":" in self.addr
+
     def __str__(self) -> str:
-        return f"mark {self.protocol} {self.addr}:{self.port} -> {self.mark}"
+        return f"mark {self.protocol} {host_port(self.addr, self.port)} -> {self.mark}"
 
 
 def copy_table(table: Table) -> Table:
@@ -331,22 +363,34 @@ HealthMap = Mapping[tuple[str, str], str]   # (virtual name, server name) -> up/
 
 def service_key(vs: VirtualServer) -> ServiceKey:
     """The IPVS key of a virtual server: its firewall mark if set, else protocol VIP:port."""
+    address = canonical_ip(vs.address or "0.0.0.0")
     if vs.fwmark:
-        return ServiceKey.mark(vs.fwmark)
+        return ServiceKey.mark(vs.fwmark, ":" in address)
     if vs.protocol == "udp":
-        return ServiceKey.udp(vs.address or "0.0.0.0", vs.port)
-    return ServiceKey.tcp(vs.address or "0.0.0.0", vs.port)
+        return ServiceKey.udp(address, vs.port)
+    return ServiceKey.tcp(address, vs.port)
 
 
 def service_attrs(vs: VirtualServer) -> Service:
-    """Scheduler and persistence of a virtual server (pmask only matters when persistent)."""
-    mask = vs.pmask if (vs.persistent and vs.pmask) else "255.255.255.255"
+    """Scheduler and persistence of a virtual server (pmask only matters when persistent).
+
+    IPv6 services carry the persistence granularity as a prefix length, as the kernel does.
+    """
+    if vs.address and ":" in vs.address:
+        mask = str(mask_prefix(vs.pmask, vs.address)) if vs.persistent else "128"
+    else:
+        mask = vs.pmask if (vs.persistent and vs.pmask) else "255.255.255.255"
     return Service(vs.scheduler, int(vs.persistent or 0), mask)
 
 
 def dest_key(vs: VirtualServer, address: str, port: int | None = None) -> DestKey:
     """Destination key of a real server (port defaults to the virtual's)."""
-    return DestKey(address, vs.port if port is None else port)
+    return DestKey(canonical_ip(address), vs.port if port is None else port)
+
+
+def server_dest_key(vs: VirtualServer, rs: RealServer) -> DestKey:
+    """Destination key of real server ``rs`` of ``vs``."""
+    return DestKey(canonical_ip(rs.address), vs.server_port(rs))
 
 
 def configured_dests_by_service(cfg: LvsConfig) -> dict[ServiceKey, set[DestKey]]:
@@ -358,7 +402,7 @@ def configured_dests_by_service(cfg: LvsConfig) -> dict[ServiceKey, set[DestKey]
     out: dict[ServiceKey, set[DestKey]] = {}
     for vs in cfg.active_virtuals():
         dests = out.setdefault(service_key(vs), set())
-        dests.update(DestKey(rs.address, vs.server_port(rs)) for rs in vs.servers if rs.active)
+        dests.update(server_dest_key(vs, rs) for rs in vs.servers if rs.active)
         if vs.sorry_server:
             dests.add(dest_key(vs, vs.sorry_server))
     return out
@@ -370,11 +414,12 @@ def configured_dests(cfg: LvsConfig) -> set[tuple[ServiceKey, DestKey]]:
 
 
 def desired_table(cfg: LvsConfig, health: HealthMap,
-                  drains: Mapping[tuple[ServiceKey, DestKey], Dest] | None = None) -> Table:
-    """The IPVS table pulse wants, given lvs.cf, health states and destinations being drained."""
+                  drains: Mapping[tuple[ServiceKey, DestKey], Dest] | None = None,
+                  weights: Mapping[tuple[str, str], int] | None = None) -> Table:
+    """The IPVS table pulse wants, given lvs.cf, health states, destinations being drained and weights."""
     table: Table = {}
     for vs in cfg.active_virtuals():
-        table[service_key(vs)] = _entry(cfg, vs, health)
+        table[service_key(vs)] = _entry(cfg, vs, health, weights or {})
     for (key, dk), old in (drains or {}).items():
         entry = table.get(key)
         if entry is not None and dk not in entry.dests:
@@ -382,7 +427,8 @@ def desired_table(cfg: LvsConfig, health: HealthMap,
     return table
 
 
-def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap) -> ServiceEntry:
+def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap,
+           weights: Mapping[tuple[str, str], int]) -> ServiceEntry:
     """One service with the destinations its health allows."""
     entry = ServiceEntry(service_attrs(vs))
     any_up = False
@@ -391,10 +437,10 @@ def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap) -> ServiceEntry
         if not rs.active:
             continue
         state = health.get((vs.name, rs.name), UNKNOWN)
-        dk = DestKey(rs.address, vs.server_port(rs))
+        dk = server_dest_key(vs, rs)
         if state == UP:
             any_up = True
-            entry.dests[dk] = Dest(rs.weight, cfg.network)
+            entry.dests[dk] = Dest(weights.get((vs.name, rs.name), rs.weight), cfg.network)
         else:
             any_unknown = any_unknown or state == UNKNOWN
             if vs.quiesce_server:
@@ -410,12 +456,18 @@ def prefixlen(mask: str | None, ip: str | None = None) -> int:
 
 
 def make_address(ip: str, device: str, mask: str | None) -> Address:
-    """An address on ``device``; ``eth0:1`` means label eth0:1 on physical eth0."""
-    return Address(ip, prefixlen(mask, ip), device.split(":", 1)[0], device)
+    """An address on ``device``; ``eth0:1`` means label eth0:1 on physical eth0.
+
+    IPv6 has no address labels: the ``:N`` alias is ignored (label = device).
+    """
+    physical = device.split(":", 1)[0]
+    if ":" in ip:
+        return Address(canonical_ip(ip), prefixlen(mask, ip), physical, physical)
+    return Address(ip, prefixlen(mask, ip), physical, device)
 
 
 def desired_addresses(cfg: LvsConfig) -> set[Address]:
-    """VIPs of active virtual servers plus the NAT router address (network = nat), each once.
+    """VIPs of active virtual servers plus the NAT router addresses of both families, each once.
 
     Several virtual servers on one VIP (other ports, or each with its own
     ``eth0:N`` alias) share one address: the kernel holds an address once per
@@ -430,17 +482,16 @@ def desired_addresses(cfg: LvsConfig) -> set[Address]:
     if cfg.network == "nat" and cfg.nat_router and cfg.nat_router_device:
         address = make_address(cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask)
         out.setdefault(address.place, address)
+    if cfg.network == "nat" and cfg.nat_router6 and cfg.nat_router6_device:
+        address = make_address(cfg.nat_router6, cfg.nat_router6_device, cfg.nat_nmask6)
+        out.setdefault(address.place, address)
     return set(out.values())
 
 
 def desired_marks(cfg: LvsConfig) -> set[MarkRule]:
-    """Mark rules for fwmark services that also name an IPv4 address and port.
-
-    pulse's mark table/chain is IPv4 (``ip`` family, iptables): an IPv6 rule
-    there would fail the whole rewrite, so IPv6 marks stay the admin's job.
-    """
-    return {MarkRule(vs.protocol, vs.address, vs.port, vs.fwmark)
-            for vs in cfg.active_virtuals() if vs.fwmark and vs.address and vs.port and ":" not in vs.address}
+    """Mark rules for fwmark services that also name an address (either family) and port."""
+    return {MarkRule(vs.protocol, canonical_ip(vs.address), vs.port, vs.fwmark)
+            for vs in cfg.active_virtuals() if vs.fwmark and vs.address and vs.port}
 
 
 def all_up(cfg: LvsConfig) -> dict[tuple[str, str], str]:

@@ -25,16 +25,19 @@ stop, or the next run after a crash, removes exactly that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..lvscf.model import LvsConfig
 from .kernel import Backends, FirewallBackend
+from .kernel.sysctl import SYSCTL_NAME
 from .managed import load_managed, save_managed
 from .reconcile import (
     DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceEntry, ServiceKey, Table, apply_op,
@@ -46,6 +49,7 @@ from .statusfile import MANAGED_NAME
 log = logging.getLogger("pulse")
 
 Health = dict[tuple[str, str], str]
+Weights = dict[tuple[str, str], int]
 VERIFY_MIN = 32        # services whose destinations a periodic pass re-reads, at least
 VERIFY_ROUNDS = 16     # periodic passes that verify a large table whole
 
@@ -80,6 +84,21 @@ def settle_gc() -> None:
     gc.freeze()
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The collector off for a burst of allocation (parsing, re-targeting checks); settle_gc after.
+
+    Tens of thousands of new objects would otherwise trigger full collections
+    over the whole old configuration, doubling the time a change takes to
+    reach the kernel.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class Reconciler:
     """Owns what pulse put in the kernel and changes it by minimal diffs."""
 
@@ -102,6 +121,8 @@ class Reconciler:
         self._managed_snapshot: object = None
         self._verify_at = 0           # where the next periodic pass's rolling share starts
         self._announcements: set[asyncio.Task[None]] = set()
+        self.warnings: list[str] = []
+        self._warned_for: LvsConfig | None = None
 
     def due(self) -> bool:
         """Is a pass due now (a change, the periodic re-dump, or a drain deadline)?"""
@@ -147,7 +168,8 @@ class Reconciler:
 
     # ---- what the kernel should hold ----------------------------------------------------
     def desired(self, cfg: LvsConfig, health: Health, programs: bool, actual: Table,
-                now: float, addresses: bool = True) -> tuple[Table, set[Address], set[MarkRule]]:
+                now: float, addresses: bool = True,
+                weights: Weights | None = None) -> tuple[Table, set[Address], set[MarkRule]]:
         """What the kernel should hold now (nothing when this node does not program it).
 
         ``addresses`` False: the table and mark rules without the VIPs, what a
@@ -157,7 +179,7 @@ class Reconciler:
             self.drains.clear()
             return {}, set(), set()
         self._update_drains(cfg, actual, now)
-        table = desired_table(cfg, health, {k: d.dest for k, d in self.drains.items()})
+        table = desired_table(cfg, health, {k: d.dest for k, d in self.drains.items()}, weights)
         return table, desired_addresses(cfg) if addresses else set(), desired_marks(cfg)
 
     def _update_drains(self, cfg: LvsConfig, actual: Table, now: float) -> None:
@@ -184,11 +206,12 @@ class Reconciler:
             self._index = (cfg, configured_dests_by_service(cfg))
         return self._index[1]
 
-    def compute_plan(self, cfg: LvsConfig, health: Health, programs: bool,
-                     fresh: bool = True, addresses: bool = True) -> tuple[list[Op], Table, set[MarkRule]]:
+    def compute_plan(self, cfg: LvsConfig, health: Health, programs: bool, fresh: bool = True,
+                     addresses: bool = True,
+                     weights: Weights | None = None) -> tuple[list[Op], Table, set[MarkRule]]:
         """Ops that would be applied now (used by reconcile and ``--plan``)."""
         actual = self.actual_table(fresh)
-        table, wanted, marks = self.desired(cfg, health, programs, actual, time.time(), addresses)
+        table, wanted, marks = self.desired(cfg, health, programs, actual, time.time(), addresses, weights)
         ops = plan(table, actual, self.managed.services, self.drains.keys())
         mine = set(self.managed.addresses)
         have = self.kernel.addresses.present_of(wanted | mine)
@@ -199,7 +222,7 @@ class Reconciler:
 
     # ---- changing it --------------------------------------------------------------------
     def reconcile(self, cfg: LvsConfig, health: Health, programs: bool, announce: bool,
-                  addresses: bool = True) -> list[Op]:
+                  addresses: bool = True, weights: Weights | None = None) -> list[Op]:
         """Apply the minimal diff; errors are logged and retried next pass.
 
         ``announce``: send gratuitous ARP for addresses brought up (off when a
@@ -210,9 +233,11 @@ class Reconciler:
         self.dirty = self.fresh = False
         if fresh:
             self._next_periodic = time.monotonic() + self.reconcile_interval
-        ops, table, marks = self.compute_plan(cfg, health, programs, fresh, addresses)
+        ops, table, marks = self.compute_plan(cfg, health, programs, fresh, addresses, weights)
         if programs:
             self._apply_timeouts(cfg)
+        if cfg is not self._warned_for:
+            self._check_forwarding(cfg)
         errors = self._apply_all([op for op in ops if op.mark is None])
         if announce:
             self._announce([op.address for op in ops if op.action == "add-address" and op.address is not None
@@ -227,6 +252,15 @@ class Reconciler:
             self.counters.last_ops, self.counters.last_errors = ops, errors
             self.counters.last_time = time.time()
         return ops
+
+    def _check_forwarding(self, cfg: LvsConfig) -> None:
+        """Warn (log and status) when a NAT service's family has forwarding off: its replies die."""
+        self._warned_for = cfg
+        self.warnings = [f"network = nat with IPv{family} virtual servers but forwarding is off "
+                         f"({SYSCTL_NAME[family]} = 0): clients of those services will time out"
+                         for family in sorted(cfg.nat_families()) if self.kernel.forwarding(family) is False]
+        for warning in self.warnings:
+            log.warning("%s", warning)
 
     def teardown(self) -> None:
         """Remove mark rules, managed services and addresses, in that order; each step best effort."""
@@ -253,6 +287,14 @@ class Reconciler:
         """Cancel gratuitous ARP bursts still running."""
         for task in list(self._announcements):
             task.cancel()
+
+    def finish(self, keep_table: bool) -> None:
+        """pulse is stopping: remove what it put in the kernel (unless ``keep_table``)."""
+        self.stop_announcing()
+        if keep_table:
+            log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
+        else:
+            self.teardown()
 
     def _announce(self, added: list[Address]) -> None:
         """Gratuitous ARP for VIPs just brought up, 5 times 1 s apart as Piranha's send_arp loop did.

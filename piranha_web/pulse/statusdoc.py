@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..lvscf.model import host_port
 from .configfile import LoadedConfig
 from .ha.role import Role, programs_kernel
-from .health.monitor import Monitor
-from .reconcile import Dest, ServiceEntry, ServiceKey
+from .health.monitor import Monitor, Target
+from .health.state import HealthState
+from .health.weights import kernel_weight, slow_start_percent
+from .reconcile import UNKNOWN, UP, Dest, ServiceEntry, ServiceKey
 from .reconciler import Reconciler
 from .statusfile import DestDoc, HealthDoc, ServiceDoc, StatusDoc, write_status
 
@@ -61,14 +64,31 @@ def dest_dict(addr: str, port: int, dest: Dest) -> DestDoc:
     return out  # type: ignore[return-value]  # the STAT_KEYS loop fills the counters
 
 
+def display_state(target: Target, state: HealthState | None, now: float) -> str:
+    """UP, DOWN, DRAINING (weight 0 from the agent), SLOW-START n %, or UNKNOWN."""
+    if state is None or state.effective == UNKNOWN:
+        return "UNKNOWN"
+    if state.effective != UP:
+        return "DOWN"
+    if state.drain:
+        return "DRAINING"
+    pct = slow_start_percent(target.weight, state, target.slowstart, now)
+    return "UP" if pct is None else f"SLOW-START {pct} %"
+
+
 def health_dict(monitor: Monitor) -> dict[str, dict[str, HealthDoc]]:
-    """{vs: {rs: {address, port, state, last_check, last_result, duration}}}."""
+    """{vs: {rs: {address, port, state, display, weights, last check, counts, history}}}."""
     out: dict[str, dict[str, HealthDoc]] = {}
+    now = time.monotonic()
     for (vs, rs), target in sorted(monitor.targets.items()):
         state = monitor.states.get((vs, rs))
         entry: dict[str, Any] = {"address": target.spec.host, "port": target.spec.port}
         entry.update(state.to_dict() if state else {"state": "unknown", "last_check": None,
                                                     "last_result": "", "duration": 0.0})
+        entry["configured_weight"] = target.weight
+        up = state is not None and state.effective == UP
+        entry["weight"] = kernel_weight(target.weight, state, target.slowstart, now) if up and state else 0
+        entry["display"] = display_state(target, state, now)
         out.setdefault(vs, {})[rs] = entry  # type: ignore[assignment]  # HealthState.to_dict's keys
     return out
 
@@ -103,6 +123,7 @@ def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor,
         "health": health_dict(monitor),
         "addresses": [str(a) for a in sorted(rec.managed.addresses)],
         "marks": [str(m) for m in sorted(rec.managed.marks)],
+        "warnings": list(rec.warnings),
         "redundancy": redundancy,   # own state, the peer's view (role, serial_no), counters
     }
 
@@ -112,10 +133,10 @@ def log_state(doc: StatusDoc) -> None:
     log.info("state: role %s serial_no %s ops %d", doc["role"], doc["serial_no"], doc["ops_applied"])
     for svc in doc["table"]:
         log.info("  %s %s: %s", svc["service"], svc["scheduler"],
-                 ", ".join(f"{d['addr']}:{d['port']} w{d['weight']}" for d in svc["dests"]) or "-")
+                 ", ".join(f"{host_port(d['addr'], d['port'])} w{d['weight']}" for d in svc["dests"]) or "-")
     for vs, servers in doc["health"].items():
         for rs, h in servers.items():
-            log.info("  %s/%s %s:%s %s", vs, rs, h["address"], h["port"], h["state"])
+            log.info("  %s/%s %s %s", vs, rs, host_port(h["address"], h["port"]), h["state"])
 
 
 class StatusWriter:

@@ -73,6 +73,19 @@ class HealthDoc(TypedDict, total=False):
     last_result: str
     duration: float
     checks: dict[str, int]          # results by kind since start (absent before the first check)
+    display: str                    # UP, DOWN, DRAINING, SLOW-START n %, UNKNOWN
+    weight: int                     # the kernel weight now (0 when out)
+    configured_weight: int
+    last_ok: bool | None
+    successes: int                  # consecutive
+    failures: int
+    changed_at: float | None        # when the state last changed (epoch seconds)
+    history: str                    # the last results, oldest first: + pass, - fail
+    drain: bool
+    maint: bool
+    agent_pct: int | None
+    duration_buckets: list[int]     # check durations per health.state.DURATION_BUCKETS (+Inf last)
+    duration_sum: float
 
 
 class ReloadDoc(TypedDict):
@@ -118,6 +131,7 @@ class StatusDoc(TypedDict):
     health: dict[str, dict[str, HealthDoc]]
     addresses: list[str]
     marks: list[str]
+    warnings: list[str]             # conditions that break traffic (forwarding off for a NAT family)
     redundancy: dict[str, Any] | None   # ha.redundancy.Redundancy.status()
 
 

@@ -27,6 +27,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from sqlalchemy import Connection, Engine, and_, event, func, insert, or_, select, update
@@ -339,17 +340,18 @@ def row_fields(entry: AuditEntry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in HASHED_FIELDS}
 
 
-def verify(session: Session) -> VerifyResult:
+def verify(session: Session, instance: Path | None = None) -> VerifyResult:
     """Walk the chain in id order against the key and the checkpoint; report the first problem.
 
     Finds edited entries (their HMAC no longer matches), deleted ones (the
     next entry's link breaks; recomputing needs the key), entries turned
     back into unkeyed ones (below ``keyed_from`` only) and a truncated tail
-    (the checkpoint's head is gone or differs).
+    (the checkpoint's head is gone or differs).  ``instance`` holds the key
+    and checkpoint (default: the current app's instance directory).
     """
-    secret = audit_anchor.key()
+    secret = audit_anchor.key(instance)
     try:
-        point = audit_anchor.read_checkpoint(secret=secret)
+        point = audit_anchor.read_checkpoint(instance, secret)
     except CheckpointError as err:
         return VerifyResult(False, 0, None, str(err))
     keyed_from = point.keyed_from if point is not None else None

@@ -19,6 +19,7 @@ entries back into plain ones is noticed.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -41,8 +42,13 @@ def instance_dir() -> Path:
 
 
 def key(instance: Path | None = None) -> bytes:
-    """The chain key; created on first use."""
-    return bytes.fromhex(read_or_create_secret((instance or instance_dir()) / KEY_FILE))
+    """The chain key; created on first use (and read once per process: it never changes)."""
+    return _key_at(str((instance or instance_dir()) / KEY_FILE))
+
+
+@functools.lru_cache(maxsize=16)
+def _key_at(path: str) -> bytes:
+    return bytes.fromhex(read_or_create_secret(path))
 
 
 def mac(secret: bytes, text: str) -> str:
@@ -113,11 +119,14 @@ def advance_checkpoint(point: Checkpoint, instance: Path | None = None) -> Check
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` atomically with a 0600 file."""
+    """Replace ``path`` atomically with a 0600 file.
+
+    No fsync: the database commits with ``synchronous=NORMAL`` (a power cut
+    may drop its last transactions), and a checkpoint made more durable than
+    the entries it anchors would then report a truncation that nobody made.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     with os.fdopen(fd, "w") as fh:
         fh.write(json.dumps(data, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
     os.replace(tmp, path)

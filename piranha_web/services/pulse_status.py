@@ -111,5 +111,15 @@ def health_rows(status: StatusDoc | dict[str, Any]) -> list[dict[str, Any]]:
             continue
         for sname, info in sorted(servers.items()):
             if isinstance(info, dict):
-                rows.append(dict(info, virtual=vname, name=sname))
+                rows.append(dict(info, virtual=vname, name=sname, in_state=_since(info.get("changed_at"))))
     return rows
+
+
+def _since(when: Any) -> str | None:
+    """How long ago an epoch timestamp was, as ``1h 02m 03s``."""
+    if not isinstance(when, (int, float)) or isinstance(when, bool):
+        return None
+    seconds = max(0, int(time.time() - when))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"

@@ -23,5 +23,8 @@ class GlobalSettingsForm(fk.ConsoleForm):
     nat_router = fk.field(G, "nat_router")
     nat_nmask = fk.field(G, "nat_nmask", SelectField, choices=fk.netmasks(16), validate_choice=False)
     nat_router_device = fk.field(G, "nat_router_device")
+    nat_router6 = fk.field(G, "nat_router6")
+    nat_nmask6 = fk.field(G, "nat_nmask6")
+    nat_router6_device = fk.field(G, "nat_router6_device")
 
     FIELD_FOR: ClassVar[dict[str, str]] = {}

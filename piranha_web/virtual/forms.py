@@ -7,6 +7,7 @@ from typing import ClassVar
 from wtforms import BooleanField, RadioField, SelectField
 
 from .. import formkit as fk
+from ..lvscf import keys
 from ..lvscf.keys import VIRTUAL as V
 from ..lvscf.model import LOAD_MONITORS, PROTOCOLS, SCHEDULERS
 
@@ -22,7 +23,7 @@ LOAD_MONITOR_CHOICES = fk.options([(m, m) for m in LOAD_MONITORS])
 YES_NO = [("1", "Yes"), ("0", "No")]
 
 
-class VirtualServerForm(fk.ConsoleForm):
+class _VirtualServerFields(fk.ConsoleForm):
     """The VIRTUAL SERVER sub-panel; ``address`` problems land on the VIP field."""
 
     name = fk.field(V, "name")
@@ -51,13 +52,21 @@ class VirtualServerForm(fk.ConsoleForm):
             self[name].choices = fk.with_current(base, self[name].data)
 
 
-class MonitoringScriptsForm(fk.ConsoleForm):
-    """The MONITORING SCRIPTS sub-panel: send/expect or an external program."""
+class _MonitoringScriptsFields(fk.ConsoleForm):
+    """The MONITORING SCRIPTS sub-panel: send/expect or an external program, and the check keys."""
 
     send_program = fk.field(V, "send_program")
     send = fk.field(V, "send")
     expect = fk.field(V, "expect")
     use_regex = fk.field(V, "use_regex", BooleanField)
+
+
+# The health-check keys each panel edits (labels, help and converters from the key table).
+VIRTUAL_HEALTH = fk.panel_health_keys(V, keys.P_VIRTUAL)
+SCRIPTS_HEALTH = fk.panel_health_keys(V, keys.P_SCRIPTS)
+VirtualServerForm = type("VirtualServerForm", (_VirtualServerFields,), fk.health_fields(V, VIRTUAL_HEALTH))
+MonitoringScriptsForm = type("MonitoringScriptsForm", (_MonitoringScriptsFields,),
+                             fk.health_fields(V, SCRIPTS_HEALTH))
 
 
 def virtual_form_data(row: object) -> dict[str, object]:

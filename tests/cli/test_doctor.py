@@ -110,3 +110,21 @@ def test_real_host_runs(capsys: pytest.CaptureFixture[str]) -> None:
     """On the real machine the doctor completes (result depends on the host)."""
     assert main(["doctor", str(SEED)]) in (0, 1)
     assert "[" in capsys.readouterr().out
+
+
+def test_ipv6_nat_service_needs_ipv6_forwarding(tmp_path: Path) -> None:
+    cfg = tmp_path / "lvs.cf"
+    text = SEED.read_text().replace("210.220.230.10 eth0:1", "2001:db8:10::10 eth0:1")
+    text = text.replace("vip_nmask = 255.255.255.0", "vip_nmask = 64")
+    for old, new in (("= 192.168.1.1\n", "= 2001:db8:1::1\n"), ("= 192.168.1.2\n", "= 2001:db8:1::2\n")):
+        text = text.replace(old, new)
+    cfg.write_text(text)
+    host = fake_host(tmp_path, forward="0")
+    (host.root / "proc/sys/net/ipv6/conf/all").mkdir(parents=True)
+    (host.root / "proc/sys/net/ipv6/conf/all/forwarding").write_text("0\n")
+    checks = _by_name(run_checks(str(cfg), host))
+    assert "ip_forward" not in checks              # no IPv4 NAT service: IPv4 forwarding does not matter
+    assert not checks["ipv6 forwarding"].ok
+    assert "sysctl -w net.ipv6.conf.all.forwarding=1" in checks["ipv6 forwarding"].fix
+    (host.root / "proc/sys/net/ipv6/conf/all/forwarding").write_text("1\n")
+    assert _by_name(run_checks(str(cfg), host))["ipv6 forwarding"].ok

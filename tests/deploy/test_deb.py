@@ -33,7 +33,8 @@ def dpkg_deb(*argv: str) -> str:
 def test_name_and_control_fields(deb_file: Path) -> None:
     assert deb_file.name.startswith("piranha-web_") and deb_file.name.endswith("_all.deb")
     info = dpkg_deb("-I", str(deb_file))
-    for field in ("Package: piranha-web", "Architecture: all", "python3-argon2", "python3-markupsafe"):
+    for field in ("Package: piranha-web", "Architecture: all", "python3-argon2", "python3-markupsafe",
+                  "python3-cryptography"):
         assert field in info, field
     for script in ("postinst", "prerm", "postrm"):
         assert f" {script} " in info

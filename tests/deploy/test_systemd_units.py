@@ -50,6 +50,8 @@ def test_pulse_unit_requirements() -> None:
     assert "CAP_SYS_ADMIN" not in caps
     assert svc["ExecStart"][0].startswith("/usr/local/bin/pulse --nodaemon")
     assert svc["Type"] == ["notify"]          # pulse sends READY=1 (sdnotify.py)
+    assert int(svc["LimitNOFILE"][0]) >= 65536   # one socket per check in flight, the sync server's headroom
+    assert svc["RuntimeDirectoryPreserve"] == ["yes"]   # the last good lvs.cf survives a restart
 
 
 def test_gui_unit_requirements() -> None:

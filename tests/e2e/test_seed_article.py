@@ -43,6 +43,7 @@ from tests.support.browser import launch_in_netns
 from tests.support.client import page_name
 from tests.support.console import Console
 from tests.support.ipvs_runner import require_ipvs
+from tests.support.marks import has_mark_rule, mark_rules
 from tests.support.processes import NsProcess, wait_until
 from tests.support.topology import (CLIENT_IP, DIRECTOR_PUBLIC_IP, NAT_ROUTER_IP, REAL_SERVERS, VIP,
                                     SeedTopology, seed_topology)
@@ -331,9 +332,9 @@ def check_director_state(sc: Scenario) -> None:
     sc.log(f"director addresses:\n{addrs}")
     assert f"inet {VIP}/24" in addrs and "eth0:1" in addrs
     assert f"inet {NAT_ROUTER_IP}/24" in addrs and "eth1:1" in addrs
-    mangle = sc.director(["iptables", "-w", "-t", "mangle", "-S"])
-    sc.log(f"iptables -t mangle -S:\n{mangle}")
-    assert "MARK" in mangle and VIP in mangle and "0x50" in mangle
+    marks = mark_rules(lambda argv: sc.director(list(argv)))
+    sc.log(f"pulse's mark rules (iptables-save -t mangle, nft):\n{marks}")
+    assert has_mark_rule(marks, VIP, 80, 0x50)
     table = sc.director(["ipvsadm", "-Ln"])
     sc.log(f"ipvsadm -Ln:\n{table}")
     assert re.search(r"FWM\s+80\s+rr", table) and f"{RS1[0]}:80" in table and f"{RS2[0]}:80" in table

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.emulation import TIME_FACTOR, scaled  # noqa: E402
 from tests.support.client import HeldConnection, page_name  # noqa: E402
 from tests.support.netns import in_netns, ip_batch  # noqa: E402
 from tests.support.processes import NsProcess, wait_until  # noqa: E402
@@ -48,8 +49,9 @@ pytestmark = pytest.mark.ipvs
 
 VIP = "203.0.113.10"
 NAT_ROUTER = "192.0.2.254"
-KEEPALIVE = 0.1
-DEADTIME = 0.5
+# native values; under emulation both stretch by the same factor (tests/support/emulation.py)
+KEEPALIVE = scaled(0.1)
+DEADTIME = scaled(0.5)
 HB_PORT = 539
 DIRECTORS = {
     "dir1": {"pub": "203.0.113.1", "priv": "192.0.2.253", "hb": "198.51.100.1"},
@@ -73,8 +75,8 @@ def lvs_cf(serial: int, key_file: Path, scheduler: str = "rr") -> str:
         f"nat_router = {NAT_ROUTER} eth1:1\nnat_nmask = 255.255.255.0\n"
         f"syncdaemon = 1\nsyncd_iface = eth2\nsyncd_id = 7\n"
         f"virtual web {{\n    active = 1\n    address = {VIP} eth0:1\n    vip_nmask = 255.255.255.0\n"
-        f"    port = 80\n    scheduler = {scheduler}\n    protocol = tcp\n    timeout = 1\n"
-        f"    reentry = 1\n{servers}}}\n")
+        f"    port = 80\n    scheduler = {scheduler}\n    protocol = tcp\n    timeout = {scaled(1)}\n"
+        f"    reentry = {scaled(1)}\n{servers}}}\n")
 
 
 class FailoverLab(Lab):
@@ -174,13 +176,15 @@ def _get_once(timeout: float) -> str:
 
 
 def client_get(lab: Lab, timeout: float = 2.0) -> str:
-    return in_netns(lab.ns("client"), _get_once, timeout)
+    return in_netns(lab.ns("client"), _get_once, scaled(timeout))
 
 
 def first_answer_after(lab: Lab, start: float, limit: float = 10.0,
                        attempt_timeout: float = 0.2) -> float:
     """Keep requesting (new connection each, short timeouts) until one is answered;
     returns seconds from ``start`` (time.monotonic()) to that answer."""
+    limit, attempt_timeout = scaled(limit), scaled(attempt_timeout)
+
     def loop() -> float:
         deadline = start + limit
         for _ in range(int(limit / 0.02) + 10):
@@ -264,7 +268,7 @@ def build_lab(workdir: Path) -> FailoverLab:
 
 
 def _probe_rs(addr: str) -> bool:
-    with socket.create_connection((addr, 80), timeout=1):
+    with socket.create_connection((addr, 80), timeout=scaled(1)):
         return True
 
 
@@ -313,11 +317,13 @@ def test_publish_reaches_backup_within_a_second(lab: FailoverLab) -> None:
     took = lab.log_times("dir2", r"reloading .*-> 2")[0] - t0
     print(f"\npublish on primary -> backup running serial_no 2: {took:.3f}s")
     assert lab.conf("dir2").read_text() == lab.conf("dir1").read_text()
-    assert took < 1.5   # a second plus log-timestamp granularity and UML slack
+    limit = scaled(1.5)   # a second plus log-timestamp granularity and UML slack
+    print(f"limit {limit:.3f}s (time factor {TIME_FACTOR})")
+    assert took < limit
 
 
 def test_graceful_stop_hands_over_at_once(lab: FailoverLab) -> None:
-    held = HeldConnection(lab.ns("client"), VIP, 80, timeout=3)
+    held = HeldConnection(lab.ns("client"), VIP, 80, timeout=scaled(3))
     try:
         assert held.request() in {t for _a, t in REAL_SERVERS.values()}
         # the master sync daemon flushes its buffer every 2 s: wait until the backup has it
@@ -337,8 +343,10 @@ def test_graceful_stop_hands_over_at_once(lab: FailoverLab) -> None:
         takeover = lab.log_times("dir2", "ACTIVE: peer stopping")
         assert takeover, lab.pulses["dir2"].log_text()
         assert takeover_ops(lab, "dir2") == ["add-address", "add-address"], lab.pulses["dir2"].log_text()
-        assert took < DEADTIME + 1.0
-        assert lab.pulses["dir1"].popen.wait(timeout=20) == 0
+        limit = DEADTIME + scaled(1.0)
+        print(f"limit deadtime + 1 s = {limit:.3f}s (time factor {TIME_FACTOR})")
+        assert took < limit
+        assert lab.pulses["dir1"].popen.wait(timeout=scaled(20)) == 0
         # the established connection lives on through the backup (IPVS sync daemon)
         assert held.request() in {t for _a, t in REAL_SERVERS.values()}
     finally:
@@ -360,10 +368,12 @@ def test_sigkill_active_backup_takes_over_within_deadtime(lab: FailoverLab) -> N
     print(f"\nSIGKILL active -> first answer via the other director: {took:.3f}s")
     lab.wait_state("dir1", "active", timeout=5)
     assert takeover_ops(lab, "dir1") == ["add-address", "add-address"], lab.pulses["dir1"].log_text()
-    assert took < DEADTIME + 1.5
+    limit = DEADTIME + scaled(1.5)
+    print(f"limit deadtime + 1.5 s = {limit:.3f}s (time factor {TIME_FACTOR})")
+    assert took < limit
     for _ in range(5):
         assert client_get(lab)
-    lab.pulses["dir2"].popen.wait(timeout=10)
+    lab.pulses["dir2"].popen.wait(timeout=scaled(10))
     # publish while dir2 is down: it must catch up when it returns
     from piranha_web.lvscf.files import write_atomic
     write_atomic(lab.conf("dir1"), lvs_cf(3, lab.key_file, scheduler="wlc"))

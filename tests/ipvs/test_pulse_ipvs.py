@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.emulation import scaled
+from tests.support.marks import has_mark_rule, mark_rules, nft_in_use
 from tests.support.processes import NsProcess, wait_until
 from tests.support.seedpulse import pulse_argv, seed_lvs_cf
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
@@ -63,7 +65,7 @@ class Pulse:
         return {}
 
     def run(self, *argv: str) -> str:
-        return self.lab.run("director", list(argv), timeout=30).stdout
+        return self.lab.run("director", list(argv), timeout=scaled(30)).stdout
 
     def ipvsadm(self) -> str:
         return self.run("ipvsadm", "-Ln")
@@ -84,6 +86,15 @@ def pulse(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Itera
             p.proc.stop()
 
 
+def firewall_kind(pulse: Pulse) -> str:
+    """The backend pulse must have chosen on this kernel."""
+    return "nft" if nft_in_use(lambda argv: pulse.run(*argv)) else "iptables"
+
+
+def marks_of(pulse: Pulse) -> str:
+    return mark_rules(lambda argv: pulse.run(*argv))
+
+
 def alternates(names: list[str]) -> bool:
     return len(names) == 4 and names[0] != names[1] and names[0] == names[2] and names[1] == names[3]
 
@@ -94,15 +105,13 @@ def test_seed_requests_alternate_through_fwmark_nat(pulse: Pulse, seed: SeedTopo
     table = pulse.ipvsadm()
     assert "FWM  80 rr" in table and "192.0.2.1:80                 Masq    1" in table
     assert f"TCP  {FOREIGN} wlc" in table
-    mangle = pulse.run("iptables-save", "-t", "mangle")
-    assert "-A PREROUTING -j PIRANHA-PULSE" in mangle
-    rule = "-A PIRANHA-PULSE -d 203.0.113.10/32 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x50/0xffffffff"
-    assert rule in mangle
+    assert has_mark_rule(marks_of(pulse), VIP, 80, 0x50), marks_of(pulse)
     addrs = pulse.run("ip", "-o", "-4", "addr", "show")
     assert f"inet {VIP}/24" in addrs and "eth0:1" in addrs
     assert "inet 192.0.2.254/24" in addrs and "eth1:1" in addrs
     doc = pulse.status()
-    assert doc["backend"] == "ipvs" and doc["firewall"] == "iptables" and doc["role"] == "standalone"
+    assert doc["backend"] == "ipvs" and doc["role"] == "standalone"
+    assert doc["firewall"] == firewall_kind(pulse)
 
     def counted() -> bool:      # counters come with the periodic kernel dump (every 5 s)
         svc = next(s for s in pulse.status()["table"] if s["service"] == "FWM 80")
@@ -197,7 +206,7 @@ def test_stop_removes_exactly_what_pulse_added(pulse: Pulse) -> None:
     wait_until(lambda: not proc.alive(), timeout=15, interval=0.1, what="pulse exit")
     table = pulse.ipvsadm()
     assert "FWM  80" not in table and f"TCP  {FOREIGN} wlc" in table
-    assert "PIRANHA-PULSE" not in pulse.run("iptables-save", "-t", "mangle")
+    assert not has_mark_rule(marks_of(pulse), VIP, 80, 0x50)
     addrs = pulse.run("ip", "-o", "-4", "addr", "show")
     assert VIP not in addrs and "192.0.2.254" not in addrs
     assert "203.0.113.1/24" in addrs and "192.0.2.253/24" in addrs       # the lab's own addresses stay

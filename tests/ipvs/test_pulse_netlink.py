@@ -80,3 +80,62 @@ def test_netlink_backend_round_trip() -> None:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok 13"
+
+
+SCRIPT6 = textwrap.dedent("""
+    import subprocess, sys
+    sys.path.insert(0, sys.argv[1])
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    subprocess.run(["ip", "link", "add", "eth0", "type", "dummy"], check=True)
+    subprocess.run(["ip", "link", "set", "eth0", "up"], check=True)
+    from piranha_web.pulse.kernel.ipvs import NetlinkIpvs
+    from piranha_web.pulse.kernel.addresses import IpRouteAddresses
+    from piranha_web.pulse.reconcile import *
+    b = NetlinkIpvs()
+    web6, mark6, mark4 = ServiceKey.tcp("2001:db8:10::10", 80), ServiceKey.mark(80, True), ServiceKey.mark(80)
+    want = {
+        web6: ServiceEntry(Service("rr", 0, "128"), {DestKey("2001:db8:1::1", 80): Dest(1, "nat"),
+                                           DestKey("2001:db8:1::2", 8080): Dest(2, "nat")}),
+        ServiceKey.udp("2001:db8:10::10", 53): ServiceEntry(Service("sh", 60, "64"), {
+            DestKey("2001:db8:1::3", 53): Dest(3, "direct")}),
+        mark6: ServiceEntry(Service("wlc", 0, "128"), {DestKey("2001:db8:1::1", 80): Dest(5, "nat")}),
+        mark4: ServiceEntry(Service("wlc"), {DestKey("192.0.2.1", 80): Dest(5, "nat")}),
+    }
+    for op in plan(want, b.dump()):
+        b.apply(op)
+    assert b.dump() == want, (b.dump(), want)
+    listing = subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True).stdout
+    assert "TCP  [2001:db8:10::10]:80 rr" in listing, listing
+    assert "-> [2001:db8:1::2]:8080" in listing and "FWM  80 IPv6 wlc" in listing, listing
+    assert "persistent 60 mask 64" in listing, listing
+    new = copy_table(want)
+    new[web6].dests[DestKey("2001:db8:1::2", 8080)] = Dest(0, "nat")
+    new[web6] = ServiceEntry(Service("wrr", 30, "48"), new[web6].dests)
+    ops = plan(new, b.dump())
+    assert sorted(o.action for o in ops) == ["set-dest", "set-service"], [str(o) for o in ops]
+    for op in ops:
+        b.apply(op)
+    assert b.dump() == new and plan(new, b.dump()) == []
+    for op in plan({}, b.dump(), managed=new):
+        b.apply(op)
+    assert b.dump() == {}
+    a = IpRouteAddresses()
+    vip = make_address("2001:db8:10::10", "eth0:1", "64")
+    a.add(vip)
+    assert a.present_of({vip}) == {vip}
+    shown = subprocess.run(["ip", "-6", "addr", "show", "dev", "eth0"], capture_output=True, text=True).stdout
+    line = next(l for l in shown.splitlines() if "2001:db8:10::10/64" in l)
+    assert "nodad" in line and "tentative" not in line, shown
+    a.remove(vip)
+    assert a.present_of({vip}) == set()
+    print("ok", len(want))
+""")
+
+
+def test_netlink_backend_round_trip_ipv6() -> None:
+    """AF_INET6 services (address, fwmark beside the IPv4 mark of the same number), persistence
+    prefix, destinations; a nodad VIP with its prefix."""
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", SCRIPT6, str(ROOT)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok 4"

@@ -64,7 +64,8 @@ def _compiles(expect: str | None) -> bool:
 # Program lines pulse runs: shlex must split them (an unbalanced quote is refused).
 programs = paths.filter(_splits)
 ipv4 = st.ip_addresses(v=4).filter(lambda a: not a.is_unspecified).map(str)
-ipv6 = st.ip_addresses(v=6).filter(lambda a: not a.is_unspecified).map(str)
+ipv6 = st.ip_addresses(v=6).filter(
+    lambda a: not a.is_unspecified and not a.is_link_local and a.ipv4_mapped is None).map(str)
 devices = st.sampled_from(["eth0", "eth0:1", "eth1:12", "bond0.100", "enp3s0f1:vip"])
 masks = st.integers(0, 32).map(lambda n: ".".join(str(((0xFFFFFFFF << (32 - n)) >> s) & 255)
                                                   for s in (24, 16, 8, 0)))

@@ -48,6 +48,22 @@ def test_minimal_configs_are_valid() -> None:
     (HEAD + "virtual v {\nactive = 1\n}", 3, "address", "address is required"),
     (HEAD + "virtual v {\naddress = 2001:db8::1 eth0\n}\n", 0, None, ""),
     (_vs("", "server a {\naddress = 2001:db8::1\n}\n"), 8, "address", "different IP families"),
+    # IPv6: special VIPs, prefix lengths, mixed families (also in tunnel mode), nat_router6
+    (HEAD + "virtual v {\naddress = ::ffff:192.0.2.10 eth0\n}\n", 4, "address", "IPv4-mapped"),
+    (HEAD + "virtual v {\naddress = fe80::10 eth0\n}\n", 4, "address", "link-local"),
+    (HEAD + "virtual v {\naddress = 2001:db8::10 eth0\nvip_nmask = 129\n}\n", 5, "vip_nmask",
+     "bad prefix length 129"),
+    (HEAD.replace("direct", "tunnel") + "virtual v {\naddress = 2001:db8::10 eth0\nserver a {\n"
+     "address = 192.0.2.1\n}\n}\n", 6, "address", "different IP families"),
+    (HEAD + "virtual v {\naddress = 2001:db8::10 eth0\nsorry_server = 192.0.2.1\n}\n", 5,
+     "sorry_server", "different IP families"),
+    (HEAD + "nat_router6 = 192.0.2.254 eth1", 3, "nat_router6", "must be an IPv6 address"),
+    (HEAD + "nat_router6 = 2001:db8:1::254 eth1\nnat_nmask6 = 129", 4, "nat_nmask6", "bad prefix length"),
+    (HEAD + "nat_router6 = 2001:db8:1::254 eth1\nnat_nmask6 = 255.255.255.0", 4, "nat_nmask6",
+     "bad prefix length"),
+    (HEAD + "nat_router = 2001:db8:1::254 eth1\nnat_nmask = 64", 0, None, ""),
+    (HEAD + "nat_router6 = 2001:db8:1::254 eth1:1\nnat_nmask6 = 64", 0, None, ""),
+    (HEAD + "virtual v {\naddress = 2001:db8::10 eth0:1\nvip_nmask = 64\n}\n", 0, None, ""),
     # masks
     (_vs("vip_nmask = 255.0.255.0"), 6, "vip_nmask", "Bad subnet mask"),
     (_vs("vip_nmask = 255.255.255.256"), 6, "vip_nmask", "Bad subnet mask"),

@@ -413,20 +413,21 @@ async def test_health_changes_wait_for_their_window_but_a_reload_does_not(tmp_pa
     d = await run.start()
     await until(lambda: len(run.weights()) == 2, what="both servers in")
     passes = d.reconciler.counters.passes_with_ops
-    d._pass_seconds = 30.0                      # the last pass was slow: a long window
+    d.health_window.pass_seconds = 30.0         # the last pass was slow: a long window
     d.monitor.states[("www", "rs1")].state = "down"
     d._on_health_change(("www", "rs1"), "down")
     d.tick()
     assert d.reconciler.counters.passes_with_ops == passes and len(run.weights()) == 2
-    assert d._wake_handle is not None and d._wake_handle.when() - asyncio.get_running_loop().time() <= 1.0
-    assert d._health_due is not None
-    d._health_due -= 2.0                        # the window is over: more changes do not reopen it
+    handle = d.health_window.handle
+    assert handle is not None and handle.when() - asyncio.get_running_loop().time() <= 1.0
+    assert d.health_window.due is not None
+    d.health_window.due -= 2.0          # the window is over: more changes do not reopen it
     d._on_health_change(("www", "rs2"), "up")
-    assert not d._health_window_open()
+    assert not d.health_window.is_open()
     write(run.cf, lvs_cf(servers(ls, (5, 1))).replace("serial_no = 1", "serial_no = 2"))
     d.request("reload")
     d.tick()
     assert run.weights() == {ls[1].port: 1}    # the reload's pass also applied the pending change
-    assert d._wake_handle is not None
-    d._wake_handle.cancel()
+    assert d.health_window.handle is not None
+    d.health_window.handle.cancel()
     await run.stop()

@@ -138,20 +138,48 @@ def test_ipv6_vips_get_ipv6_prefixes() -> None:
     www, marked = c.virtual("www"), c.virtual("marked")
     www.address, www.vip_nmask = "2001:db8::10", "64"
     marked.address, marked.vip_nmask, marked.fwmark = "2001:db8::11", None, None
+    # IPv6 has no address labels: the :N alias is accepted and ignored
     assert {a for a in desired_addresses(c) if ":" in a.ip} == {
-        Address("2001:db8::10", 64, "eth0", "eth0:1"), Address("2001:db8::11", 128, "eth0", "eth0:2")}
+        Address("2001:db8::10", 64, "eth0", "eth0"), Address("2001:db8::11", 128, "eth0", "eth0")}
+
+
+def test_ipv6_addresses_and_keys_are_canonical() -> None:
+    # lvs.cf may spell an address any way; the kernel reports one spelling
+    c = cfg()
+    www = c.virtual("www")
+    www.address = "2001:DB8:0:0::10"
+    www.servers[0].address = "2001:db8:0001::1"
+    key = service_key(www)
+    assert key == ServiceKey.tcp("2001:db8::10", 80)
+    assert DestKey("2001:db8:1::1", 80) in desired_table(c, all_up(c))[key].dests
+
+
+def test_nat_router6_is_a_managed_address() -> None:
+    c = cfg()
+    c.nat_router6, c.nat_router6_device, c.nat_nmask6 = "2001:db8:1::254", "eth1:1", "64"
+    assert Address("2001:db8:1::254", 64, "eth1", "eth1") in desired_addresses(c)
+    c.network = "direct"
+    assert not any(":" in a.ip for a in desired_addresses(c))
+
+
+def test_ipv6_fwmark_service_is_its_own_family() -> None:
+    c = cfg()
+    marked = c.virtual("marked")
+    assert service_key(marked) == ServiceKey.mark(80)
+    marked.address = "2001:db8::11"
+    assert service_key(marked) == ServiceKey.mark(80, ipv6=True)
+    assert str(service_key(marked)) == "FWM 80 IPv6"
 
 
 def test_marks_for_fwmark_services_with_address_and_port() -> None:
     assert desired_marks(cfg()) == {MarkRule("tcp", "203.0.113.11", 443, 80)}
 
 
-def test_an_ipv6_fwmark_service_gets_no_ipv4_mark_rule() -> None:
-    # pulse's table/chain is IPv4 only: an IPv6 VIP there made the whole rewrite fail,
-    # taking the IPv4 services' marks with it.
+def test_an_ipv6_fwmark_service_gets_an_ipv6_mark_rule() -> None:
     c = cfg()
-    c.virtual("marked").address = "2001:db8::11"
-    assert desired_marks(c) == set()
+    c.virtual("marked").address = "2001:DB8::11"
+    assert desired_marks(c) == {MarkRule("tcp", "2001:db8::11", 443, 80)}
+    assert str(MarkRule("tcp", "2001:db8::11", 443, 80)) == "mark tcp [2001:db8::11]:443 -> 80"
 
 
 def test_direct_routing_forwarding() -> None:

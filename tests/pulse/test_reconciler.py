@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from piranha_web import lvscf
 from piranha_web.pulse.kernel import dry_run_backends
 from piranha_web.pulse.reconcile import DestKey, ServiceEntry, Service, ServiceKey, all_up
@@ -49,3 +51,22 @@ def test_a_node_that_does_not_program_holds_nothing(tmp_path: Path) -> None:
     rec.reconcile(cfg, all_up(cfg), programs=True, announce=False)
     rec.reconcile(cfg, all_up(cfg), programs=False, announce=False)
     assert kernel.ipvs.dump() == {} and not rec.managed.addresses
+
+
+def test_nat_family_with_forwarding_off_is_a_warning(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    kernel = dry_run_backends()
+    off = {4: True, 6: False}
+    kernel.forwarding = off.get
+    rec = Reconciler(kernel, tmp_path)
+    v4 = _cfg({"rs1": ("192.0.2.1", 80, 1)})
+    rec.reconcile(v4, all_up(v4), programs=True, announce=False)
+    assert rec.warnings == []
+    v6 = lvscf.load(lvs_cf({"rs1": ("2001:db8:1::1", 80, 1)}).replace("203.0.113.10", "2001:db8:10::10"))
+    rec.reconcile(v6, all_up(v6), programs=True, announce=False)
+    assert len(rec.warnings) == 1 and "net.ipv6.conf.all.forwarding = 0" in rec.warnings[0]
+    assert "net.ipv6.conf.all.forwarding = 0" in caplog.text
+    assert DestKey("2001:db8:1::1", 80) in kernel.ipvs.dump()[ServiceKey.tcp("2001:db8:10::10", 80)].dests
+    off[6] = True
+    rec.reconcile(v4, all_up(v4), programs=True, announce=False)
+    assert rec.warnings == []

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .emulation import scaled
 from .netns import ns_argv
 
 
@@ -20,8 +21,10 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, interval: flo
     """Poll *predicate* until it returns a truthy value; bounded in time and count.
 
     Exceptions raised by the predicate count as "not yet"; the last one is
-    reported on timeout.
+    reported on timeout.  ``timeout`` is native time, stretched by the
+    emulation factor (tests/support/emulation.py) under a slow guest.
     """
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     for _ in range(int(timeout / interval) + 2):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .emulation import scaled
 from .topology import VIP
 
 
@@ -17,7 +18,8 @@ def seed_lvs_cf(serial: int = 1, *, rs2_weight: int = 1, scheduler: str = "rr", 
                 reentry: float = 1) -> str:
     """The seed article's NAT lvs.cf: virtual ``www`` on the VIP, real servers ``real``/``real1``.
 
-    ``send``/``expect`` are written as given (already lvs.cf-quoted).
+    ``send``/``expect`` are written as given (already lvs.cf-quoted); ``timeout``
+    and ``reentry`` are native seconds, written stretched by the emulation factor.
     """
     mark = f"    fwmark = {fwmark}\n" if fwmark is not None else ""
     probe = f"    send = {send}\n" if send is not None else ""
@@ -36,8 +38,8 @@ virtual www {{
 {mark}    port = 80
 {probe}    scheduler = {scheduler}
     protocol = tcp
-    timeout = {timeout}
-    reentry = {reentry}
+    timeout = {scaled(timeout)}
+    reentry = {scaled(reentry)}
     server real {{
         address = 192.0.2.1
         active = 1

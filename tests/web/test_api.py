@@ -156,6 +156,51 @@ def test_validation_errors_are_422_with_field(api: Api, body: dict, field: str, 
     assert field in fields and fragment in fields[field].lower()
 
 
+@pytest.mark.parametrize(("body", "field", "fragment"), [
+    ({"address": "::ffff:210.220.230.10"}, "address", "ipv4-mapped"),
+    ({"address": "fe80::10"}, "address", "link-local"),
+])
+def test_ipv6_validation_errors_are_422_with_field(api: Api, body: dict, field: str, fragment: str) -> None:
+    vid, _ = seed(api)
+    r = api.patch(f"/virtual-servers/{vid}", body)
+    assert r.status_code == 422, r.get_json()
+    fields = {f["field"]: f["message"] for f in r.get_json()["fields"]}
+    assert field in fields and fragment in fields[field].lower(), fields
+
+
+def test_real_server_of_the_other_family_is_422(api: Api) -> None:
+    vid, _ = seed(api)
+    r = api.post(f"/virtual-servers/{vid}/real-servers", {"name": "r6", "address": "2001:db8:1::1"})
+    assert r.status_code == 422, r.get_json()
+    assert "different IP families" in {f["field"]: f["message"] for f in r.get_json()["fields"]}["address"]
+
+
+def test_ipv6_bad_prefix_length_is_422(api: Api) -> None:
+    r = api.post("/virtual-servers", {"name": "web6", "address": "2001:db8:10::10", "device": "eth0",
+                                      "vip_nmask": "129"})
+    assert r.status_code == 422, r.get_json()
+    assert "bad prefix length" in {f["field"]: f["message"] for f in r.get_json()["fields"]}["vip_nmask"]
+    r = api.patch("/settings", {"nat_router6": "2001:db8:1::254", "nat_router6_device": "eth1",
+                                "nat_nmask6": "200"})
+    assert r.status_code == 422, r.get_json()
+    assert "nat_nmask6" in {f["field"] for f in r.get_json()["fields"]}
+
+
+def test_ipv6_virtual_server_through_the_api(api: Api, lvs_cf: Path) -> None:
+    assert api.patch("/settings", {"nat_router6": "2001:db8:1::254", "nat_router6_device": "eth1",
+                                   "nat_nmask6": "64"}).status_code == 200
+    r = api.post("/virtual-servers", {"name": "web6", "address": "2001:db8:10::10", "device": "eth0:1",
+                                      "vip_nmask": "64", "scheduler": "rr"})
+    assert r.status_code == 201, r.get_json()
+    vid = r.get_json()["id"]
+    r = api.post(f"/virtual-servers/{vid}/real-servers", {"name": "rs1", "address": "2001:db8:1::1",
+                                                          "active": True})
+    assert r.status_code == 201, r.get_json()
+    text = lvs_cf.read_text()
+    assert "nat_router6 = 2001:db8:1::254 eth1" in text and "nat_nmask6 = 64" in text
+    assert "address = 2001:db8:10::10 eth0:1" in text
+
+
 def test_non_json_body_and_bad_json(api: Api) -> None:
     r = api.client.post("/api/v1/virtual-servers", data="name=x",
                         headers={"Authorization": f"Bearer {api.token}"})

@@ -97,6 +97,20 @@ def test_control_shows_pulse_status_table_and_health(console, app) -> None:
     assert "health-up" in html and "health-down" in html and "connection refused" in html
 
 
+def test_control_shows_ipv6_in_brackets_and_pulse_warnings(console, app) -> None:
+    dests = [{"addr": "2001:db8:1::1", "port": 80, "weight": 1, "fwd": "nat", "active_conns": 0,
+              "inactive_conns": 0}]
+    status = dict(STATUS, table=[{"service": None, "protocol": "tcp", "addr": "2001:db8:10::10", "port": 80,
+                                  "scheduler": "rr", "persistent": 0, "dests": dests}],
+                  health={"web6": {"rs1": {"address": "2001:db8:1::1", "port": 80, "state": "up"}}},
+                  warnings=["network = nat with IPv6 virtual servers but forwarding is off"])
+    write_status(app, status, pid=os.getpid())
+    html = console.get("/").get_data(as_text=True)
+    assert "TCP [2001:db8:10::10]:80 rr" in html and "-> [2001:db8:1::1]:80" in html
+    assert "<td>[2001:db8:1::1]:80</td>" in html
+    assert "IPv6 virtual servers but forwarding is off" in html
+
+
 def test_control_shows_a_failed_reload(console, app) -> None:
     write_status(app, dict(STATUS, last_reload={"time": 1700000000.0, "ok": False, "error": "line 3: bad"}),
                  pid=os.getpid())

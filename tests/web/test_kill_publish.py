@@ -132,7 +132,7 @@ def check_audit_chain(instance: Path) -> None:
     engine = create_engine(f"sqlite:///{instance / 'piranha.db'}")
     try:
         with Session(engine) as session:
-            result = audit.verify(session)
+            result = audit.verify(session, instance)
     finally:
         engine.dispose()
     assert result.ok, f"audit chain broken at entry {result.broken_id}: {result.reason}"

@@ -269,3 +269,30 @@ def test_monitoring_scripts(nat, lvs_cf) -> None:
     vs = lvscf.load(lvs_cf.read_text()).virtual("www")
     assert (vs.send_program, vs.send, vs.expect, vs.use_regex) == \
         ("/usr/local/bin/check %h", None, "OK", False)
+
+
+WWW6 = {**WWW, "address": "2001:db8:10::10", "device": "eth0:1", "vip_nmask": "64"}
+
+
+def test_ipv6_virtual_server_with_a_prefix_length(nat, lvs_cf) -> None:
+    vid = add_virtual(nat, **WWW6)
+    add_real(nat, vid, "rs1", "2001:db8:1::1")
+    vs = lvscf.load(lvs_cf.read_text()).virtual("www")
+    assert (vs.address, vs.vip_nmask, vs.servers[0].address) == ("2001:db8:10::10", "64", "2001:db8:1::1")
+
+
+@pytest.mark.parametrize("field,value", [("address", "::ffff:203.0.113.10"), ("address", "fe80::10"),
+                                         ("vip_nmask", "129")])
+def test_bad_ipv6_input_lands_on_its_field(nat, lvs_cf, field, value) -> None:
+    before = lvs_cf.read_text()
+    response = nat.submit("/virtual/new", {**WWW6, field: value})
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    assert lvs_cf.read_text() == before
+
+
+def test_real_server_of_the_other_family_is_a_field_error(nat) -> None:
+    vid = add_virtual(nat, **WWW6)
+    response = nat.submit(f"/virtual/{vid}/real/new", {"name": "r", "address": "192.0.2.1", "weight": "1"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="address-error"' in html and "different IP families" in html

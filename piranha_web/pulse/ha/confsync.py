@@ -1,4 +1,4 @@
-"""lvs.cf replication between the two pulses over an authenticated TCP channel.
+"""lvs.cf replication between the two pulses over an authenticated, encrypted TCP channel.
 
 Piranha left copying lvs.cf to the backup to the administrator. Here every
 heartbeat carries the sender's ``serial_no``; the side with the *lower* serial
@@ -7,17 +7,28 @@ returns, and the primary catches up after the backup was edited during an
 outage). The serial only moves forward.
 
 Channel: TCP on ``heartbeat_port + 1`` of each node's heartbeat address, one
-request per connection, HMAC-SHA256 with the heartbeat key::
+request per connection, keyed with the heartbeat key::
 
-    request  "PCS1" | nonce 16 | have_serial u64 | mac 32  (HMAC over "req" + all before)
-    response "PCS1" | serial u64 | length u32 | mac 32 | body
-             (mac = HMAC over "resp" + request nonce + serial + length + body)
+    request  "PCS2" | nonce 16 | time_ns u64 | have_serial u64 | mac 32
+             (mac = HMAC-SHA256 over "req" + all before)
+    response "PCS2" | serial u64 | length u32 | aead_nonce 12 | ciphertext (length bytes)
+             (ChaCha20-Poly1305 under a key derived from the heartbeat key;
+              associated data: "resp" + request nonce + the response head)
 
-The fresh nonce binds the answer to the request, so an old answer cannot be
-replayed; an unauthenticated request gets the connection closed, nothing
-else.  The puller then validates the text (``lvscf.load``), checks that its
-``serial_no`` is the advertised one and newer than its own, writes it
-atomically and asks the daemon to reload.
+The request nonce binds the answer to the request, so an old answer cannot be
+replayed; the server answers a request only once (nonces are remembered for
+the ``REPLAY_WINDOW`` that the request's timestamp must fall in), so a
+captured request gets nothing the second time.  lvs.cf travels encrypted.
+
+The server is built to survive a flood: it accepts only the configured peer
+addresses, serves at most ``MAX_CONNECTIONS`` at once, gives a connection
+``IDLE_TIMEOUT`` to send its request, and refuses connections whose
+descriptor number nears the process limit (descriptors are allocated lowest
+first, so that number bounds how many are open) to leave the health checks
+their sockets.  An unauthenticated request gets the connection closed,
+nothing else.  The puller then validates the text (``lvscf.load``), checks
+that its ``serial_no`` is the advertised one and newer than its own, writes
+it atomically and asks the daemon to reload.
 """
 
 from __future__ import annotations
@@ -25,24 +36,35 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
+import resource
 import struct
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from ... import lvscf
 from ...lvscf.files import write_atomic
+from ...lvscf.model import host_port
 
 log = logging.getLogger("pulse.confsync")
 
-MAGIC = b"PCS1"
-_REQ = struct.Struct("!4s16sQ")
-_RESP = struct.Struct("!4sQI")
+MAGIC = b"PCS2"
+_REQ = struct.Struct("!4s16sQQ")
+_RESP = struct.Struct("!4sQI12s")
 MAC_LEN = 32
 MAX_BODY = 4 * 1024 * 1024
-IO_TIMEOUT = 3.0
+IO_TIMEOUT = 3.0           # the puller's patience, and the server's for sending an answer
+IDLE_TIMEOUT = 0.5         # seconds a connection may take to send its request
+MAX_CONNECTIONS = 4        # concurrent connections the server handles; more are closed at once
+REPLAY_WINDOW = 30.0       # seconds a request's timestamp may be off; its nonce is kept this long
+FD_HEADROOM = 0.75         # refuse connections whose descriptor is above this share of the limit
 
 
 class SyncError(Exception):
@@ -53,32 +75,67 @@ def _mac(key: bytes, *parts: bytes) -> bytes:
     return hmac.new(key, b"".join(parts), hashlib.sha256).digest()
 
 
-def make_request(key: bytes, nonce: bytes, have_serial: int) -> bytes:
-    """Signed request for the peer's lvs.cf."""
-    head = _REQ.pack(MAGIC, nonce, have_serial)
+def _aead(key: bytes) -> ChaCha20Poly1305:
+    """The payload cipher: its own key, derived from the heartbeat key (never the MAC key itself)."""
+    return ChaCha20Poly1305(_mac(key, b"pulse confsync payload key v2"))
+
+
+def make_request(key: bytes, nonce: bytes, have_serial: int, time_ns: int | None = None) -> bytes:
+    """Signed, timestamped request for the peer's lvs.cf."""
+    head = _REQ.pack(MAGIC, nonce, time.time_ns() if time_ns is None else time_ns, have_serial)
     return head + _mac(key, b"req", head)
 
 
 def make_response(key: bytes, nonce: bytes, serial: int, body: bytes) -> bytes:
-    """Signed answer bound to the request's nonce."""
-    head = _RESP.pack(MAGIC, serial, len(body))
-    return head + _mac(key, b"resp", nonce, head, body) + body
+    """Encrypted answer bound to the request's nonce."""
+    aead_nonce = os.urandom(12)
+    head = _RESP.pack(MAGIC, serial, len(body) + 16, aead_nonce)
+    return head + _aead(key).encrypt(aead_nonce, body, b"resp" + nonce + head)
+
+
+def fd_budget() -> int:
+    """Highest descriptor number the sync server may hold: a share of the soft RLIMIT_NOFILE."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return int(soft * FD_HEADROOM) if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+class NonceCache:
+    """Nonces of requests answered within the replay window (a request is answered once)."""
+
+    def __init__(self, window: float = REPLAY_WINDOW) -> None:
+        self.window = window
+        self._seen: dict[bytes, float] = {}
+
+    def fresh(self, nonce: bytes, time_ns: int, now: float) -> bool:
+        """True (and remembered) for a timely request never seen before; False for stale or replayed."""
+        if abs(time_ns / 1e9 - now) > self.window or nonce in self._seen:
+            return False
+        for old, seen in list(self._seen.items()):
+            if now - seen <= self.window:
+                break               # insertion order: the rest are newer
+            del self._seen[old]
+        self._seen[nonce] = now
+        return True
 
 
 class ConfigServer:
-    """Serves this node's current lvs.cf to an authenticated peer."""
+    """Serves this node's current lvs.cf to the authenticated peer, and to nobody else."""
 
-    def __init__(self, key: bytes, path: Path, serial: Callable[[], int]) -> None:
+    def __init__(self, key: bytes, path: Path, serial: Callable[[], int], peers: Iterable[str]) -> None:
         self.key = key
         self.path = path
         self.serial = serial
+        self.peers = {ipaddress.ip_address(p) for p in peers}
         self.stats: Counter[str] = Counter()
+        self.nonces = NonceCache()
+        self.active = 0
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self, host: str, port: int) -> None:
-        """Listen on ``host:port``."""
-        self._server = await asyncio.start_server(self._handle, host, port, reuse_address=True)
-        log.info("config sync listening on %s:%d", host, port)
+        """Listen on ``host:port`` (a short accept backlog: the peer makes one connection at a time)."""
+        self._server = await asyncio.start_server(self._handle, host, port, reuse_address=True,
+                                                  backlog=MAX_CONNECTIONS * 2)
+        log.info("config sync listening on %s", host_port(host, port))
 
     async def close(self) -> None:
         """Stop listening."""
@@ -87,49 +144,88 @@ class ConfigServer:
             await self._server.wait_closed()
             self._server = None
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _admit(self, writer: asyncio.StreamWriter) -> str | None:
+        """Why a new connection is turned away at once, or None to serve it."""
+        peer = writer.get_extra_info("peername")
+        sock = writer.get_extra_info("socket")
         try:
-            data = await asyncio.wait_for(reader.readexactly(_REQ.size + MAC_LEN), IO_TIMEOUT)
-            head, mac = data[:_REQ.size], data[_REQ.size:]
-            magic, nonce, _have = _REQ.unpack(head)
-            if magic != MAGIC or not hmac.compare_digest(mac, _mac(self.key, b"req", head)):
-                self.stats["refused"] += 1
-                log.warning("config sync: unauthenticated request from %s",
-                            writer.get_extra_info("peername"))
-                return
-            body = self.path.read_bytes()
-            cfg = lvscf.parse(body.decode("utf-8"))
-            writer.write(make_response(self.key, nonce, cfg.serial_no, body))
-            await asyncio.wait_for(writer.drain(), IO_TIMEOUT)
-            self.stats["served"] += 1
+            source = ipaddress.ip_address(str(peer[0]).split("%")[0])
+        except (TypeError, ValueError, IndexError):
+            return "not_peer"
+        if isinstance(source, ipaddress.IPv6Address) and source.ipv4_mapped is not None:
+            source = source.ipv4_mapped
+        if source not in self.peers:
+            return "not_peer"
+        if self.active >= MAX_CONNECTIONS:
+            return "busy"
+        if sock is not None and sock.fileno() > fd_budget():
+            return "no_descriptors"
+        return None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        refused = self._admit(writer)
+        if refused is not None:
+            self.stats[refused] += 1
+            writer.transport.abort()    # no lingering: the descriptor is free at once
+            return
+        self.active += 1
+        try:
+            await self._serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, lvscf.LvsCfError,
                 UnicodeDecodeError) as exc:
             self.stats["errors"] += 1
             log.debug("config sync request failed: %s", exc)
         finally:
+            self.active -= 1
             writer.close()
 
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read one request within ``IDLE_TIMEOUT``; answer it if authentic and never seen."""
+        data = await asyncio.wait_for(reader.readexactly(_REQ.size + MAC_LEN), IDLE_TIMEOUT)
+        head, mac = data[:_REQ.size], data[_REQ.size:]
+        magic, nonce, time_ns, _have = _REQ.unpack(head)
+        if magic != MAGIC or not hmac.compare_digest(mac, _mac(self.key, b"req", head)):
+            self.stats["refused"] += 1
+            log.warning("config sync: unauthenticated request from %s", writer.get_extra_info("peername"))
+            return
+        if not self.nonces.fresh(nonce, time_ns, time.time()):
+            self.stats["replayed"] += 1
+            log.warning("config sync: replayed or stale request from %s", writer.get_extra_info("peername"))
+            return
+        body = self.path.read_bytes()
+        cfg = lvscf.parse(body.decode("utf-8"))
+        writer.write(make_response(self.key, nonce, cfg.serial_no, body))
+        await asyncio.wait_for(writer.drain(), IO_TIMEOUT)
+        self.stats["served"] += 1
 
-async def fetch(key: bytes, host: str, port: int, have_serial: int) -> tuple[int, str]:
-    """Pull the peer's lvs.cf; returns (serial_no, text) after checking the MAC."""
+
+async def fetch(key: bytes, host: str, port: int, have_serial: int,
+                local: str | None = None) -> tuple[int, str]:
+    """Pull the peer's lvs.cf; returns (serial_no, text) after decrypting and authenticating it.
+
+    ``local``: our heartbeat address, the source the peer's server admits.
+    """
     nonce = os.urandom(16)
+    bind = (local, 0) if local else None
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), IO_TIMEOUT)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=bind),
+                                                IO_TIMEOUT)
     except (OSError, TimeoutError) as exc:
-        raise SyncError(f"cannot connect to {host}:{port}: {exc}") from None
+        raise SyncError(f"cannot connect to {host_port(host, port)}: {exc}") from None
     try:
         writer.write(make_request(key, nonce, have_serial))
-        head = await asyncio.wait_for(reader.readexactly(_RESP.size + MAC_LEN), IO_TIMEOUT)
-        magic, serial, length = _RESP.unpack(head[:_RESP.size])
+        head = await asyncio.wait_for(reader.readexactly(_RESP.size), IO_TIMEOUT)
+        magic, serial, length, aead_nonce = _RESP.unpack(head)
         if magic != MAGIC or length > MAX_BODY:
             raise SyncError("malformed answer")
-        body = await asyncio.wait_for(reader.readexactly(length), IO_TIMEOUT)
-        expected = _mac(key, b"resp", nonce, head[:_RESP.size], body)
-        if not hmac.compare_digest(head[_RESP.size:], expected):
-            raise SyncError("answer failed authentication")
+        sealed = await asyncio.wait_for(reader.readexactly(length), IO_TIMEOUT)
+        try:
+            body = _aead(key).decrypt(aead_nonce, sealed, b"resp" + nonce + head)
+        except InvalidTag:
+            raise SyncError("answer failed authentication") from None
         return serial, body.decode("utf-8")
     except (OSError, asyncio.IncompleteReadError, TimeoutError, UnicodeDecodeError) as exc:
-        raise SyncError(f"transfer from {host}:{port} failed: {exc!r}") from None
+        raise SyncError(f"transfer from {host_port(host, port)} failed: {exc!r}") from None
     finally:
         writer.close()
 
@@ -153,8 +249,10 @@ class ConfigPuller:
     """Pulls when the peer advertises a newer serial; one pull at a time, with backoff."""
 
     def __init__(self, key: bytes, path: Path, serial: Callable[[], int],
-                 on_installed: Callable[[lvscf.LvsConfig], None], retry_after: float = 2.0) -> None:
+                 on_installed: Callable[[lvscf.LvsConfig], None], retry_after: float = 2.0,
+                 local: str | None = None) -> None:
         self.key = key
+        self.local = local
         self.path = path
         self.serial = serial
         self.on_installed = on_installed
@@ -177,7 +275,7 @@ class ConfigPuller:
     async def _pull(self, advertised: int, host: str, port: int) -> None:
         have = self.serial()
         try:
-            serial, text = await fetch(self.key, host, port, have)
+            serial, text = await fetch(self.key, host, port, have, self.local)
             cfg = install(self.path, text, serial, have)
         except SyncError as exc:
             self.stats["failed"] += 1

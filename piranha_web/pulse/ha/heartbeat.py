@@ -44,6 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ...lvscf.model import host_port
 from .role import HaState, Side
 
 log = logging.getLogger("pulse.heartbeat")
@@ -269,8 +270,8 @@ class HeartbeatEndpoint:
             # sendto() from the heartbeat thread never touches the event loop's transport
             fd = os.dup(transport.get_extra_info("socket").fileno())
             self._senders.append(socket.socket(family, socket.SOCK_DGRAM, fileno=fd))
-            log.info("heartbeat path %s:%d <-> %s:%d", link.local, self.port, link.peer,
-                     self.peer_port)
+            log.info("heartbeat path %s <-> %s", host_port(link.local, self.port),
+                     host_port(link.peer, self.peer_port))
 
     def close(self) -> None:
         """Close every socket."""

@@ -97,8 +97,8 @@ def links_for(cfg: LvsConfig, is_primary: bool) -> list[Link]:
 def monitored_devices(cfg: LvsConfig) -> set[str]:
     """Physical devices carrying VIPs / the NAT router (what ``monitor_links`` watches)."""
     devices = {garp.physical_device(v.device) for v in cfg.active_virtuals() if v.device}
-    if cfg.network == "nat" and cfg.nat_router_device:
-        devices.add(garp.physical_device(cfg.nat_router_device))
+    if cfg.network == "nat":
+        devices.update(garp.physical_device(d) for d in (cfg.nat_router_device, cfg.nat_router6_device) if d)
     return devices
 
 
@@ -158,8 +158,8 @@ class Redundancy:
         self.syncd = (SyncdControl(cfg.syncd_iface, cfg.syncd_id or 0)
                       if cfg.syncdaemon and cfg.syncd_iface else None)
         path = Path(config_path)
-        self.server = ConfigServer(self.key, path, self._serial)
-        self.puller = ConfigPuller(self.key, path, self._serial, self._installed)
+        self.server = ConfigServer(self.key, path, self._serial, [ln.peer for ln in self.links])
+        self.puller = ConfigPuller(self.key, path, self._serial, self._installed, local=self.links[0].local)
         self._garp_task: asyncio.Task[None] | None = None
 
     def _serial(self) -> int:

@@ -1,4 +1,5 @@
-"""One health check of one real server: TCP connect, send/expect, UDP, or an external program.
+"""One health check of one real server: TCP connect, send/expect, UDP, an external program,
+or (``probes``) HTTP(S), DNS and an agent.
 
 Semantics follow Piranha's nanny with its known bugs fixed:
 
@@ -15,7 +16,10 @@ Semantics follow Piranha's nanny with its known bugs fixed:
 * UDP: send the (possibly empty) payload, UP on any reply (or one matching
   ``expect``); an ICMP port-unreachable is DOWN at once.
 * No send/expect/program on port 80: send ``GET / HTTP/1.0\\r\\n\\r\\n``,
-  expect ``HTTP`` (nanny's default).
+  expect ``HTTP`` (nanny's default) unless ``check`` is set explicitly.
+* ``check_dynamic``: a program's exit status 2..255 is a success that sets
+  the weight to status - 2 (keepalived's misc_dynamic); 0 restores the
+  configured weight; 1 is a failure.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ import struct
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from ...lvscf.health import decode_escapes, expect_pattern, split_program
+from ...lvscf.health import CheckSettings, decode_escapes, expect_pattern, split_program
+from ...lvscf.model import DNS_QTYPES
+from .probes import AgentReply, HttpSpec, agent_check, dns_check, http_check, tls_context
 
 HTTP_SEND = "GET / HTTP/1.0\r\n\r\n"
 HTTP_EXPECT = "HTTP"
@@ -56,6 +62,15 @@ class CheckSpec:
     use_regex: bool = False
     program: tuple[str, ...] | None = None   # argv template, already split
     regex: "re.Pattern[bytes] | None" = field(default=None, compare=False, hash=False)
+    kind: str = "tcp"                         # tcp (incl. send/expect, udp, program), http...
+    http: HttpSpec | None = None
+    query: str | None = None                  # dns
+    qtype: int = 1
+    dynamic: bool = False                     # program: exit status 2..255 sets the weight
+    tls: Any = field(default=None, compare=False, hash=False)   # ssl.SSLContext, built once
+
+
+_PROBES = ("http", "https", "dns", "agent")
 
 
 def make_spec(host: str, port: int, timeout: float, protocol: str = "tcp",
@@ -71,13 +86,47 @@ def make_spec(host: str, port: int, timeout: float, protocol: str = "tcp",
     return CheckSpec(host, port, timeout, protocol, send_b, expect_b, use_regex, program, regex)
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of one check: ok, a short reason, and how long it took."""
+def spec_for(host: str, port: int, cs: CheckSettings, protocol: str, send: str | None,
+             expect: str | None, use_regex: bool, send_program: str | None, explicit: bool) -> CheckSpec:
+    """The spec of one real server from its resolved settings (``explicit``: ``check`` was set).
+
+    Without an explicit ``check`` the spec is exactly Piranha's (see :func:`make_spec`).
+    """
+    probe_port = cs.port or port
+    kind = cs.kind
+    if kind == "agent":
+        return CheckSpec(host, cs.agent_port or port, cs.timeout, kind=kind)
+    if kind in ("http", "https"):
+        body = re.compile(cs.body.encode()) if cs.body else None
+        http = HttpSpec(kind == "https", cs.path, cs.host, cs.status, body, cs.digest, cs.verify, cs.ca_file)
+        ctx = tls_context(cs.verify, cs.ca_file) if kind == "https" else None
+        return CheckSpec(host, probe_port, cs.timeout, kind=kind, http=http, tls=ctx)
+    if kind == "dns":
+        return CheckSpec(host, cs.port or 53, cs.timeout, "udp", kind=kind, query=cs.query,
+                         qtype=DNS_QTYPES.get(cs.qtype, 1))
+    if kind == "none":
+        return CheckSpec(host, probe_port, cs.timeout, kind=kind)
+    if explicit and kind == "tcp":
+        return CheckSpec(host, probe_port, cs.timeout, protocol)
+    spec = make_spec(host, probe_port, cs.timeout, protocol, send, expect, use_regex,
+                     send_program if kind == "program" or not explicit else None)
+    if kind == "program" and cs.dynamic:
+        spec = CheckSpec(spec.host, spec.port, spec.timeout, spec.protocol, spec.send, spec.expect,
+                         spec.use_regex, spec.program, spec.regex, dynamic=True)
+    return spec
+
+
+class CheckResult(NamedTuple):
+    """Outcome of one check: ok, a short reason, and how long it took.
+
+    A NamedTuple: one is built per check (10,000 a second), and a tuple is the cheapest immutable record.
+    """
 
     ok: bool
     detail: str
     duration: float
+    weight: int | None = None            # a program's dynamic weight (-1: back to the configured one)
+    agent: AgentReply | None = None      # what an agent said
 
 
 async def run_check(spec: CheckSpec) -> CheckResult:
@@ -99,7 +148,9 @@ def quick_check(spec: CheckSpec) -> CheckResult | Coroutine[Any, Any, CheckResul
     send/expect, UDP, programs) continues in the returned coroutine, which
     applies ``spec.timeout`` from the moment this call started.
     """
-    if spec.program is not None or spec.protocol == "udp":
+    if spec.kind == "none":
+        return CheckResult(True, "not checked", 0.0)
+    if spec.program is not None or spec.protocol == "udp" or spec.kind in _PROBES:
         return _bounded(spec, time.monotonic(), None, False)
     start = time.monotonic()
     try:
@@ -125,10 +176,19 @@ def quick_check(spec: CheckSpec) -> CheckResult | Coroutine[Any, Any, CheckResul
 async def _bounded(spec: CheckSpec, start: float, sock: socket.socket | None,
                    connected: bool) -> CheckResult:
     """The waiting part of a check, bounded by what is left of ``spec.timeout``."""
+    weight: int | None = None
+    agent: AgentReply | None = None
     try:
         async with asyncio.timeout(spec.timeout - (time.monotonic() - start)):
-            if spec.program is not None:
-                ok, detail = await _program_check(spec)
+            if spec.kind in ("http", "https"):
+                assert spec.http is not None
+                ok, detail = await http_check(spec.http, spec.host, spec.port, spec.tls)
+            elif spec.kind == "dns":
+                ok, detail = await dns_check(spec.host, spec.port, spec.query or ".", spec.qtype)
+            elif spec.kind == "agent":
+                ok, detail, agent = await agent_check(spec.host, spec.port)
+            elif spec.program is not None:
+                ok, detail, weight = await _program_check(spec)
             elif spec.protocol == "udp":
                 ok, detail = await _udp_check(spec)
             else:
@@ -137,11 +197,13 @@ async def _bounded(spec: CheckSpec, start: float, sock: socket.socket | None,
     except TimeoutError:
         ok, detail = False, "timeout"
     except OSError as exc:
-        ok, detail = False, exc.strerror or type(exc).__name__
+        ok, detail = False, exc.strerror or str(exc) or type(exc).__name__
+    except (ValueError, UnicodeError) as exc:      # e.g. an invalid name or a TLS/HTTP parse problem
+        ok, detail = False, str(exc) or type(exc).__name__
     finally:
         if sock is not None:
             sock.close()
-    return CheckResult(ok, detail, time.monotonic() - start)
+    return CheckResult(ok, detail, time.monotonic() - start, weight, agent)
 
 
 def matches(spec: CheckSpec, data: bytes) -> bool:
@@ -226,8 +288,8 @@ def program_argv(spec: CheckSpec) -> list[str]:
     return [subst.get(arg, arg) for arg in spec.program or ()]
 
 
-async def _program_check(spec: CheckSpec) -> tuple[bool, str]:
-    """Run send_program; non-zero exit or timeout is DOWN (Piranha's bug fixed)."""
+async def _program_check(spec: CheckSpec) -> tuple[bool, str, int | None]:
+    """Run send_program; non-zero exit or timeout is DOWN (Piranha's bug fixed), unless dynamic."""
     proc = await asyncio.create_subprocess_exec(
         *program_argv(spec), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
@@ -238,12 +300,16 @@ async def _program_check(spec: CheckSpec) -> tuple[bool, str]:
             proc.kill()
             await proc.wait()
         raise
-    if proc.returncode != 0:
-        return False, f"exit {proc.returncode}"
+    rc = proc.returncode
+    if spec.dynamic and rc is not None and 2 <= rc <= 255:
+        return True, f"exit {rc}: weight {rc - 2}", rc - 2
+    if rc != 0:
+        return False, f"exit {rc}", None
+    restore = -1 if spec.dynamic else None
     text = out.decode(errors="replace")
     if text.endswith("\n"):
         text = text[:-1]
     if spec.expect is None:
-        return True, "exit 0"
+        return True, "exit 0", restore
     want = spec.expect.decode(errors="replace")
-    return (text == want), ("output matched" if text == want else f"output {text[:40]!r}")
+    return (text == want), ("output matched" if text == want else f"output {text[:40]!r}"), restore

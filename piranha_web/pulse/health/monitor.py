@@ -24,7 +24,15 @@ Slices: one scheduler run never holds the event loop longer than
 iteration, after whatever else became ready (a signal, a reload, a
 heartbeat, a takeover).  Health checks therefore never delay the daemon's
 own work by more than a few milliseconds, however many servers are due.
-A state change calls ``on_change`` (the daemon then reconciles the table).
+A state or weight change calls ``on_change`` (the daemon then reconciles
+the table).
+
+Weights (:mod:`.weights`): an agent's reply, a program's dynamic weight and
+the load monitor (:mod:`.load`, sampled by one task every ``load_period``)
+set a server's weight; a server that comes back after being DOWN, or that a
+configuration change added, ramps up over ``slowstart`` seconds, one weight
+update per second at most (one timer for all ramping servers).  Servers seeded
+UP at start do not ramp: a restart does not slow the whole fleet.
 """
 
 from __future__ import annotations
@@ -38,10 +46,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from ...lvscf.model import LvsConfig
-from ..reconcile import DestKey, Table, service_key
-from .checks import CheckResult, CheckSpec, make_spec, quick_check
+from ...lvscf.health import check_settings
+from ...lvscf.model import LvsConfig, host_port
+from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
+from .checks import CheckResult, CheckSpec, quick_check, spec_for
+from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
 from .state import UP, HealthState, rise_count
+from .weights import RAMP_STEP, kernel_weight, ramping
 
 log = logging.getLogger("pulse.health")
 
@@ -60,25 +71,32 @@ class Target:
     spec: CheckSpec
     interval: float
     reentry: float
+    rise: int | None = None          # None: from reentry (Piranha)
+    fall: int = 1
+    weight: int = 1                  # configured weight
+    slowstart: float = 0.0
+    load: tuple[str, ...] | None = None   # load_monitor command (argv)
 
 
 class _Watch:
     """One watched server: its target, state, next due time, and any check in flight."""
 
-    __slots__ = ("target", "state", "live", "task", "spread")
+    __slots__ = ("target", "state", "live", "task", "spread", "added")
 
-    def __init__(self, target: Target, state: HealthState) -> None:
+    def __init__(self, target: Target, state: HealthState, added: bool = False) -> None:
         self.target = target
         self.state = state
         self.live = True
         self.task: asyncio.Task[None] | None = None
         self.spread: float | None = None     # set until the first check: offset of the second one
+        self.added = added            # added by a reload (ramps on its first UP), not at start
 
 
 class Monitor:
     """Owns the check scheduler; ``update`` swaps targets after a reload."""
 
-    def __init__(self, on_change: Callable[[Key, str], None] | None = None) -> None:
+    def __init__(self, on_change: Callable[[Key, str], None] | None = None,
+                 load_period: float = LOAD_PERIOD) -> None:
         self.on_change = on_change
         self.states: dict[Key, HealthState] = {}
         self.targets: dict[Key, Target] = {}
@@ -90,6 +108,12 @@ class Monitor:
         self._wake_at = 0.0
         self._slice: list[tuple[float, int, _Watch]] = []     # due now, not yet run
         self._inflight: set[asyncio.Task[None]] = set()
+        self.load_period = load_period
+        self._started = False                       # the first update is pulse's start: no ramps
+        self._ramping: set[Key] = set()
+        self._ramp_timer: asyncio.TimerHandle | None = None
+        self._load_task: asyncio.Task[None] | None = None
+        self._load_missing: set[str] = set()        # tools already reported missing
 
     def update(self, targets: list[Target]) -> None:
         """Watch new/changed targets, stop those gone; unchanged ones keep their state."""
@@ -107,13 +131,17 @@ class Monitor:
             if key not in self.watches:
                 state = (self.states.get(key) or by_place.get((key[0], target.spec.host, target.spec.port))
                          or HealthState())
-                state.rise = rise_count(target.reentry, target.interval)
+                state.rise = target.rise or rise_count(target.reentry, target.interval)
+                state.fall = target.fall
                 self.states[key] = state
                 self.targets[key] = target
-                watch = self.watches[key] = _Watch(target, state)
+                watch = self.watches[key] = _Watch(target, state, self._started)
                 watch.spread = (zlib.crc32(repr(key).encode()) % 1000) / 1000.0 * target.interval
                 self._push(now, watch)                 # first round: at once (see the module doc)
         self._arm()
+        self._started = True
+        if self._load_task is None and any(t.load for t in wanted.values()):
+            self._load_task = asyncio.get_running_loop().create_task(self._load_loop(), name="load-monitor")
 
     def _same_server(self, key: Key, target: Target) -> bool:
         """Same address/port: keep the known state across a change of check parameters."""
@@ -140,6 +168,13 @@ class Monitor:
         if self._wake is not None:
             self._wake.cancel()
             self._wake = None
+        if self._ramp_timer is not None:
+            self._ramp_timer.cancel()
+            self._ramp_timer = None
+        if self._load_task is not None:
+            self._load_task.cancel()
+            self._inflight.add(self._load_task)
+            self._load_task = None
         for watch in self.watches.values():
             watch.live = False
         self.watches.clear()    # targets and states stay for the final status
@@ -151,8 +186,21 @@ class Monitor:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def health(self) -> dict[Key, str]:
-        """Current state of every watched server."""
-        return {k: s.state for k, s in self.states.items()}
+        """Current state of every watched server (an agent's maintenance counts as DOWN)."""
+        return {k: s.effective for k, s in self.states.items()}
+
+    def weights(self) -> dict[Key, int]:
+        """Kernel weights that differ from the configured ones (agent, dynamic, load, slow start)."""
+        out: dict[Key, int] = {}
+        now = time.monotonic()
+        for key, target in self.targets.items():
+            state = self.states.get(key)
+            if state is None:
+                continue
+            weight = state.weight = kernel_weight(target.weight, state, target.slowstart, now)
+            if weight != target.weight:
+                out[key] = weight
+        return out
 
     def _push(self, due: float, watch: _Watch) -> None:
         """Queue ``watch``'s next check at loop time ``due``."""
@@ -243,31 +291,120 @@ class Monitor:
         self.checks_done += 1
         target, state = watch.target, watch.state
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("check %s %s:%d %s in %.3fs (%s)", "/".join(target.key), target.spec.host,
-                      target.spec.port, "ok" if result.ok else "FAILED", result.duration, result.detail)
-        if state.record(result.ok, when, result.detail, result.duration):
-            log.info("%s %s:%d is %s (%s)", "/".join(target.key), target.spec.host,
-                     target.spec.port, state.state.upper(), result.detail)
-            if self.on_change is not None:
-                try:
-                    self.on_change(target.key, state.state)
-                except Exception:                  # keep checking the other servers
-                    log.exception("health change handler failed for %s", "/".join(target.key))
+            log.debug("check %s %s %s in %.3fs (%s)", "/".join(target.key),
+                      host_port(target.spec.host, target.spec.port), "ok" if result.ok else "FAILED",
+                      result.duration, result.detail)
+        was = state.state
+        changed = state.record(result.ok, when, result.detail, result.duration)
+        if changed:
+            log.info("%s %s is %s (%s)", "/".join(target.key), host_port(target.spec.host, target.spec.port),
+                     state.state.upper(), result.detail)
+            returning = was == DOWN or (was == UNKNOWN and watch.added)
+            if state.state == UP and target.slowstart > 0 and returning:
+                state.ramp_start = time.monotonic()
+                self._start_ramp(target.key)
+        if result.ok and (result.weight is not None or result.agent is not None):
+            # only agents and dynamic programs move weights from a check: the hot path skips this
+            now = time.monotonic()
+            before = (state.effective, kernel_weight(target.weight, state, target.slowstart, now))
+            _apply_extras(state, result)
+            changed = changed or before != (state.effective,
+                                            kernel_weight(target.weight, state, target.slowstart, now))
+        if changed:
+            self._changed(target.key, state)
+
+    def _changed(self, key: Key, state: HealthState) -> None:
+        """Tell the daemon that a server's state or weight changed."""
+        if self.on_change is not None:
+            try:
+                self.on_change(key, state.effective)
+            except Exception:                      # keep checking the other servers
+                log.exception("health change handler failed for %s", "/".join(key))
+
+    def _start_ramp(self, key: Key) -> None:
+        """Add a server to the slow-start ramp, ticking once per RAMP_STEP for all ramping servers."""
+        self._ramping.add(key)
+        if self._ramp_timer is None:
+            self._ramp_timer = asyncio.get_running_loop().call_later(RAMP_STEP, self._ramp_tick)
+
+    def _ramp_tick(self) -> None:
+        """One weight step for every ramping server (a reconcile only when some weight moved)."""
+        self._ramp_timer = None
+        now = time.monotonic()
+        for key in list(self._ramping):
+            target, state = self.targets.get(key), self.states.get(key)
+            if target is None or state is None or state.effective != UP:
+                self._ramping.discard(key)
+                continue
+            if not ramping(state, target.slowstart, now):
+                self._ramping.discard(key)
+                state.ramp_start = None
+            if kernel_weight(target.weight, state, target.slowstart, now) != state.weight:
+                self._changed(key, state)
+        if self._ramping:
+            self._ramp_timer = asyncio.get_running_loop().call_later(RAMP_STEP, self._ramp_tick)
+
+    async def _load_loop(self) -> None:
+        """Every ``load_period``: read the load of each UP server with a load monitor, adjust weights."""
+        while True:
+            await asyncio.sleep(self.load_period)
+            watches = [w for w in self.watches.values() if w.target.load and w.state.effective == UP]
+            await asyncio.gather(*(self._adjust_load(w) for w in watches))
+
+    async def _adjust_load(self, watch: _Watch) -> None:
+        """nanny's adjustment of one server's weight from its 1-minute load."""
+        target, state = watch.target, watch.state
+        argv = list(target.load or ())
+        missing = missing_tool(argv)
+        if missing is not None:
+            if argv[0] not in self._load_missing:
+                self._load_missing.add(argv[0])
+                log.error("%s", missing)
+            return
+        try:
+            load = await read_load(argv, target.spec.host, max(1.0, target.interval))
+        except OSError as exc:
+            log.warning("%s: load command failed: %s", "/".join(target.key), exc)
+            return
+        if load is None or not watch.live:
+            return
+        current = state.load_weight if state.load_weight is not None else target.weight
+        new = nanny_weight(current, target.weight, load)
+        if new != current:
+            log.info("%s load %.2f: weight %d -> %d", "/".join(target.key), load, current, new)
+            state.load_weight = new
+            self._changed(target.key, state)
+
+
+def _apply_extras(state: HealthState, result: CheckResult) -> None:
+    """What a successful check said about the weight (agent words, dynamic weight)."""
+    if result.weight is not None:
+        state.dynamic_weight = None if result.weight < 0 else result.weight
+    reply = result.agent
+    if reply is None:
+        return
+    if reply.ready:
+        state.drain = state.maint = False
+    state.drain = state.drain or reply.drain
+    state.maint = state.maint or reply.maint
+    if reply.pct is not None:
+        state.agent_pct = reply.pct
 
 
 def targets_for(cfg: LvsConfig) -> list[Target]:
     """One check target per active real server of the active virtual servers."""
     targets: list[Target] = []
     for vs in cfg.active_virtuals():
-        if vs.load_monitor in ("uptime", "rup", "ruptime"):
-            log.warning("%s: load_monitor = %s is not implemented (weights stay as configured)",
-                        vs.name, vs.load_monitor)
+        load = vs.load_monitor if vs.load_monitor in ("uptime", "rup", "ruptime") else None
         for rs in vs.servers:
             if not rs.active:
                 continue
-            spec = make_spec(rs.address, vs.server_port(rs), float(vs.timeout), vs.protocol,
-                             vs.send, vs.expect, vs.use_regex, vs.send_program)
-            targets.append(Target((vs.name, rs.name), spec, float(vs.timeout), float(vs.reentry)))
+            cs = check_settings(vs, rs)
+            spec = spec_for(rs.address, vs.server_port(rs), cs, vs.protocol, vs.send, vs.expect,
+                            vs.use_regex, vs.send_program, explicit=bool(rs.check or vs.check))
+            argv = tuple(load_argv(load, rs.address, cfg.rsh_command)) if load else None
+            targets.append(Target((vs.name, rs.name), spec, cs.interval, float(vs.reentry), cs.rise,
+                                  cs.fall, rs.weight, cs.slowstart, argv))
     return targets
 
 
@@ -281,6 +418,6 @@ def seed_from_table(monitor: Monitor, cfg: LvsConfig, table: Table) -> None:
         if entry is None:
             continue
         for rs in vs.servers:
-            dest = entry.dests.get(DestKey(rs.address, vs.server_port(rs)))
+            dest = entry.dests.get(server_dest_key(vs, rs))
             if rs.active and dest is not None and dest.weight > 0:
                 monitor.seed((vs.name, rs.name), UP)

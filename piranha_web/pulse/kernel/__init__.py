@@ -31,8 +31,14 @@ class Backends:
 
     ipvs: IpvsBackend
     addresses: AddressBackend
-    firewall_factory: Callable[[str | None], FirewallBackend]   # arg: "nft"/"iptables"/None
+    firewall_factory: Callable[[str | None], FirewallBackend]   # arg: Firewall.name of a previous run
     name: str
+    forwarding: Callable[[int], bool | None] = lambda _family: None   # IP version -> on? (None: unknown)
+
+    def close(self) -> None:
+        """Close the netlink sockets."""
+        self.ipvs.close()
+        self.addresses.close()
 
 
 def ipvs_available() -> bool:
@@ -57,7 +63,8 @@ def real_backends() -> Backends:
     from .firewall import choose_firewall
     from .ipvs import NetlinkIpvs
     from .addresses import IpRouteAddresses
-    return Backends(NetlinkIpvs(), IpRouteAddresses(), choose_firewall, "ipvs")
+    from .sysctl import forwarding
+    return Backends(NetlinkIpvs(), IpRouteAddresses(), choose_firewall, "ipvs", forwarding)
 
 
 def resolve_mode(mode: str) -> str:

@@ -3,7 +3,8 @@
 Piranha ran ``ifconfig eth0:1 VIP up`` and, on stop, ``ifconfig eth0:1 down``,
 which removed whatever else was on the alias.  Here ``eth0:1`` becomes the
 address on ``eth0`` with label ``eth0:1``, and stop deletes exactly that
-address; the device itself is never taken down.
+address; the device itself is never taken down.  IPv6 addresses have no
+labels (``eth0:1`` means ``eth0``) and are added with ``nodad``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from .nlthread import NetlinkThread
 from ..reconcile import Address
 
 log = logging.getLogger("pulse.vip")
+
+IFA_F_NODAD = 0x02
 
 
 def _canonical(ip: str | None) -> str | None:
@@ -72,10 +75,15 @@ class IpRouteAddresses:
     def _add(self, address: Address) -> None:
         """Add the address with its label; an existing identical address is fine."""
         index = self._index(address.device)
-        label = address.label if len(address.label) <= 15 else address.device
+        extra: dict[str, object]
+        if ":" in address.ip:
+            # No labels in IPv6; no duplicate address detection either, or the VIP stays
+            # "tentative" (unusable as a source, no answers) for a second or more after takeover.
+            extra = {"flags": IFA_F_NODAD}
+        else:
+            extra = {"label": address.label if len(address.label) <= 15 else address.device}
         try:
-            self.ipr.addr("add", index=index, address=address.ip, prefixlen=address.prefixlen,
-                          label=label)
+            self.ipr.addr("add", index=index, address=address.ip, prefixlen=address.prefixlen, **extra)
         except NetlinkError as exc:
             if exc.code != errno.EEXIST:
                 self._indexes.pop(address.device, None)

@@ -11,6 +11,11 @@ every active fwmark virtual server that names an address and port:
   from PREROUTING; rewritten with ``iptables-restore --noflush`` (declaring
   the chain flushes only it).
 
+IPv6 rules go to the same places of the other family: table ``ip6
+piranha_pulse``, or the ip6tables chain when the kernel has no nft ``ip6``
+family (nft for IPv4 and ip6tables for IPv6 is a valid mix).  Each family's
+backend is chosen on its first rule; :class:`Firewall` routes rules by family.
+
 Stop removes that table, or the jump and the chain; nothing pulse did not
 create is ever touched.  Commands run with argument lists, never a shell.
 The generators are pure so they are unit-tested without root.
@@ -33,16 +38,25 @@ IPT_CHAIN = "PIRANHA-PULSE"
 MANGLE_PRIORITY = -150
 
 
-def _nft_table() -> dict[str, str]:
-    return {"family": "ip", "name": NFT_TABLE}
+IP, IP6 = "ip", "ip6"     # nft family names; also the keys of a Firewall's backends
+
+
+def _nft_table(family: str = IP) -> dict[str, str]:
+    return {"family": family, "name": NFT_TABLE}
+
+
+def family_of(rule: MarkRule) -> str:
+    """``ip6`` for an IPv6 rule, else ``ip``."""
+    return IP6 if rule.ipv6 else IP
 
 
 def nft_rule(rule: MarkRule) -> dict[str, object]:
-    """One nft JSON rule: ip daddr VIP PROTO dport PORT meta mark set MARK."""
+    """One nft JSON rule: ip[6] daddr VIP PROTO dport PORT meta mark set MARK."""
+    family = family_of(rule)
     return {"rule": {
-        "family": "ip", "table": NFT_TABLE, "chain": NFT_CHAIN,
+        "family": family, "table": NFT_TABLE, "chain": NFT_CHAIN,
         "expr": [
-            {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+            {"match": {"op": "==", "left": {"payload": {"protocol": family, "field": "daddr"}},
                        "right": rule.addr}},
             {"match": {"op": "==", "left": {"payload": {"protocol": rule.protocol, "field": "dport"}},
                        "right": rule.port}},
@@ -50,28 +64,31 @@ def nft_rule(rule: MarkRule) -> dict[str, object]:
         ]}}
 
 
-def nft_sync_document(rules: Iterable[MarkRule]) -> dict[str, object]:
+def nft_sync_document(rules: Iterable[MarkRule], family: str = IP) -> dict[str, object]:
     """One atomic transaction: create pulse's table if needed, flush it, re-add chain and rules."""
     cmds: list[dict[str, object]] = [
-        {"add": {"table": _nft_table()}},
-        {"flush": {"table": _nft_table()}},
-        {"add": {"chain": {"family": "ip", "table": NFT_TABLE, "name": NFT_CHAIN, "type": "filter",
+        {"add": {"table": _nft_table(family)}},
+        {"flush": {"table": _nft_table(family)}},
+        {"add": {"chain": {"family": family, "table": NFT_TABLE, "name": NFT_CHAIN, "type": "filter",
                            "hook": "prerouting", "prio": MANGLE_PRIORITY, "policy": "accept"}}},
     ]
-    cmds.extend({"add": nft_rule(r)} for r in sorted(rules))
+    cmds.extend({"add": nft_rule(r)} for r in sorted(rules) if family_of(r) == family)
     return {"nftables": cmds}
 
 
-def nft_delete_document() -> dict[str, object]:
+def nft_delete_document(family: str = IP) -> dict[str, object]:
     """Delete pulse's table (and so its chain and rules)."""
-    return {"nftables": [{"delete": {"table": _nft_table()}}]}
+    return {"nftables": [{"delete": {"table": _nft_table(family)}}]}
 
 
-def iptables_restore_input(rules: Iterable[MarkRule]) -> str:
-    """iptables-restore --noflush input that (re)declares pulse's chain with ``rules``."""
+def iptables_restore_input(rules: Iterable[MarkRule], family: str = IP) -> str:
+    """(ip6)iptables-restore --noflush input that (re)declares pulse's chain with ``rules``."""
+    host = "/128" if family == IP6 else "/32"
     lines = ["*mangle", f":{IPT_CHAIN} - [0:0]"]
     for r in sorted(rules):
-        lines.append(f"-A {IPT_CHAIN} -d {r.addr}/32 -p {r.protocol} -m {r.protocol} "
+        if family_of(r) != family:
+            continue
+        lines.append(f"-A {IPT_CHAIN} -d {r.addr}{host} -p {r.protocol} -m {r.protocol} "
                      f"--dport {r.port} -j MARK --set-mark {r.mark}")
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
@@ -86,33 +103,34 @@ def _run(argv: list[str], stdin: str | None = None, check: bool = True) -> subpr
 
 
 class NftFirewall:
-    """Marks in table ``ip piranha_pulse``."""
+    """Marks of one family in table ``ip piranha_pulse`` (or ``ip6 piranha_pulse``)."""
 
     name = "nft"
 
-    def __init__(self, nft: str = "nft") -> None:
-        self.nft = nft
+    def __init__(self, nft: str = "nft", family: str = IP) -> None:
+        self.nft, self.family = nft, family
 
     def sync(self, rules: set[MarkRule]) -> None:
         """Rewrite pulse's table in one transaction."""
-        _run([self.nft, "-j", "-f", "-"], json.dumps(nft_sync_document(rules)))
+        _run([self.nft, "-j", "-f", "-"], json.dumps(nft_sync_document(rules, self.family)))
 
     def remove_all(self) -> None:
         """Delete pulse's table; missing is fine."""
-        _run([self.nft, "-j", "-f", "-"], json.dumps(nft_delete_document()), check=False)
+        _run([self.nft, "-j", "-f", "-"], json.dumps(nft_delete_document(self.family)), check=False)
 
 
 class IptablesFirewall:
-    """Marks in mangle chain PIRANHA-PULSE, jumped to from PREROUTING."""
+    """Marks of one family in mangle chain PIRANHA-PULSE, jumped to from PREROUTING."""
 
     name = "iptables"
 
-    def __init__(self, iptables: str = "iptables", restore: str = "iptables-restore") -> None:
-        self.iptables, self.restore = iptables, restore
+    def __init__(self, iptables: str = "iptables", restore: str = "iptables-restore",
+                 family: str = IP) -> None:
+        self.iptables, self.restore, self.family = iptables, restore, family
 
     def sync(self, rules: set[MarkRule]) -> None:
         """Redeclare the chain with ``rules`` and make sure PREROUTING jumps to it once."""
-        _run([self.restore, "-w", "--noflush"], iptables_restore_input(rules))
+        _run([self.restore, "-w", "--noflush"], iptables_restore_input(rules, self.family))
         jump = ["-t", "mangle", "PREROUTING", "-j", IPT_CHAIN]
         if _run([self.iptables, "-w", "-t", "mangle", "-C", *jump[2:]], check=False).returncode != 0:
             _run([self.iptables, "-w", "-t", "mangle", "-I", *jump[2:]])
@@ -127,22 +145,70 @@ class IptablesFirewall:
         _run([self.iptables, "-w", "-t", "mangle", "-X", IPT_CHAIN], check=False)
 
 
-def nft_available(nft: str = "nft") -> bool:
-    """Can this kernel hold an ``ip`` family table?  Probes by creating pulse's own table."""
+def nft_available(nft: str = "nft", family: str = IP) -> bool:
+    """Can this kernel hold a table of ``family``?  Probes by creating pulse's own table."""
     try:
-        proc = _run([nft, "-j", "-f", "-"], json.dumps({"nftables": [{"add": {"table": _nft_table()}}]}),
-                    check=False)
+        proc = _run([nft, "-j", "-f", "-"],
+                    json.dumps({"nftables": [{"add": {"table": _nft_table(family)}}]}), check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0
 
 
-def choose_firewall(kind: str | None = None) -> NftFirewall | IptablesFirewall:
-    """``kind`` if given (what a previous run used), else nftables when the kernel has the ip family,
-    else iptables (legacy or nft-backed)."""
+FamilyBackend = NftFirewall | IptablesFirewall
+LEGACY = {IP: ("iptables", "iptables-restore"), IP6: ("ip6tables", "ip6tables-restore")}
+
+
+def choose_family(family: str, kind: str | None = None) -> FamilyBackend:
+    """``kind`` if given (what a previous run used), else nftables when the kernel has ``family``,
+    else (ip6)iptables (legacy or nft-backed)."""
     if kind == "iptables":
-        return IptablesFirewall()
-    if kind == "nft" or nft_available():
-        return NftFirewall()
-    log.info("nftables ip family unavailable; using iptables chain %s", IPT_CHAIN)
-    return IptablesFirewall()
+        return IptablesFirewall(*LEGACY[family], family=family)
+    if kind == "nft" or nft_available(family=family):
+        return NftFirewall(family=family)
+    log.info("nftables %s family unavailable; using %s chain %s", family, LEGACY[family][0], IPT_CHAIN)
+    return IptablesFirewall(*LEGACY[family], family=family)
+
+
+class Firewall:
+    """Both families' mark rules, each in the backend its kernel supports.
+
+    ``name`` records the choice for the next run: ``nft`` or ``iptables`` (IPv4
+    only, as before IPv6 marks), or ``IPV4KIND/IPV6KIND`` once IPv6 rules exist.
+    """
+
+    def __init__(self, kind: str | None = None) -> None:
+        known = (kind or "").split("/")
+        self.kinds = {IP: known[0] or None, IP6: known[1] if len(known) > 1 else None}
+        self.backends: dict[str, FamilyBackend] = {}
+        self.name = self._name()
+
+    def _name(self) -> str:
+        """What was chosen, per family (``nft``, ``iptables``, ``nft/iptables``...)."""
+        kinds = [self.backends[f].name if f in self.backends else self.kinds[f] or "" for f in (IP, IP6)]
+        return kinds[0] if not kinds[1] else "/".join(kinds)
+
+    def _backend(self, family: str) -> FamilyBackend:
+        if family not in self.backends:
+            self.backends[family] = choose_family(family, self.kinds[family])
+            self.name = self._name()
+        return self.backends[family]
+
+    def sync(self, rules: set[MarkRule]) -> None:
+        """Each family's table/chain holds exactly that family's ``rules``; an unused family's
+        table is created only if it was used before (then it is emptied)."""
+        for family in (IP, IP6):
+            mine = {r for r in rules if family_of(r) == family}
+            if mine or family in self.backends or self.kinds[family]:
+                self._backend(family).sync(mine)
+
+    def remove_all(self) -> None:
+        """Remove pulse's table/chain of every family it used."""
+        for family in (IP, IP6):
+            if family in self.backends or self.kinds[family]:
+                self._backend(family).remove_all()
+
+
+def choose_firewall(kind: str | None = None) -> Firewall:
+    """pulse's firewall; ``kind`` is what a previous run used (:attr:`Firewall.name`)."""
+    return Firewall(kind)

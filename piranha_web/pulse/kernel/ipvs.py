@@ -54,7 +54,7 @@ ATTR_SERVICE, ATTR_DEST = 1, 2
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK = 1, 2, 3, 4, 5
 SVC_SCHED, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = 6, 7, 8, 9
 DEST_ADDR, DEST_PORT, DEST_FWD, DEST_WEIGHT, DEST_U_THRESH, DEST_L_THRESH = 1, 2, 3, 4, 5, 6
-DEST_ACTIVE, DEST_INACT, DEST_STATS64 = 7, 8, 12
+DEST_ACTIVE, DEST_INACT, DEST_ADDR_FAMILY, DEST_STATS64 = 7, 8, 11, 12
 STATS = {1: "conns", 2: "inpkts", 3: "outpkts", 4: "inbytes", 5: "outbytes"}
 PROTOS = {socket.IPPROTO_TCP: "tcp", socket.IPPROTO_UDP: "udp"}
 FWDS = {0: "nat", 2: "tunnel", 3: "direct"}
@@ -86,61 +86,95 @@ def attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
         pos += (length + 3) & ~3
 
 
+def family(key: ServiceKey) -> int:
+    """AF_INET or AF_INET6: the address family IPVS files ``key`` under."""
+    return socket.AF_INET6 if key.ipv6 else socket.AF_INET
+
+
+def unpack_ip(af: int, raw: bytes) -> str:
+    """An address from IPVS's 16-byte ``nf_inet_addr`` union."""
+    return socket.inet_ntop(af, raw[:16] if af == socket.AF_INET6 else raw[:4])
+
+
+def _netmask(af: int, raw: bytes | None) -> str:
+    """The persistence mask: dotted for IPv4; for IPv6 the kernel stores a prefix length (host order)."""
+    if af == socket.AF_INET6:
+        return str(struct.unpack("=I", raw[:4])[0]) if raw else "128"
+    return socket.inet_ntoa(raw[:4]) if raw else "255.255.255.255"
+
+
 def parse_service(payload: bytes) -> tuple[ServiceKey, Service] | None:
-    """Key and attributes of one dumped service (None for IPv6 services)."""
+    """Key and attributes of one dumped service (None for a family pulse does not manage)."""
     a = dict(attrs(payload))
-    if struct.unpack("=H", a[SVC_AF])[0] != socket.AF_INET:
+    af = struct.unpack("=H", a[SVC_AF])[0]
+    if af not in (socket.AF_INET, socket.AF_INET6):
         return None
     fwmark = struct.unpack("=I", a[SVC_FWMARK])[0] if SVC_FWMARK in a else 0
     if fwmark:
-        key = ServiceKey.mark(fwmark)
+        key = ServiceKey.mark(fwmark, af == socket.AF_INET6)
     else:
         proto = PROTOS.get(struct.unpack("=H", a[SVC_PROTOCOL])[0], "tcp")
-        key = ServiceKey(proto, socket.inet_ntoa(a[SVC_ADDR][:4]), struct.unpack("!H", a[SVC_PORT])[0])
+        key = ServiceKey(proto, unpack_ip(af, a[SVC_ADDR]), struct.unpack("!H", a[SVC_PORT])[0])
     flags = struct.unpack("=II", a[SVC_FLAGS])[0] if SVC_FLAGS in a else 0
     timeout = struct.unpack("=I", a[SVC_TIMEOUT])[0] if (flags & 1 and SVC_TIMEOUT in a) else 0
-    mask = socket.inet_ntoa(a[SVC_NETMASK][:4]) if (timeout and SVC_NETMASK in a) else "255.255.255.255"
+    mask = _netmask(af, a.get(SVC_NETMASK) if timeout else None)
     return key, Service(a[SVC_SCHED].rstrip(b"\0").decode(), timeout, mask)
 
 
-def parse_dest(payload: bytes) -> tuple[DestKey, Dest]:
-    """Key, attributes and counters of one dumped destination."""
+def parse_dest(payload: bytes, af: int = socket.AF_INET) -> tuple[DestKey, Dest]:
+    """Key, attributes and counters of one dumped destination of a service of family ``af``."""
     a = dict(attrs(payload))
     stats = {"active_conns": struct.unpack("=I", a.get(DEST_ACTIVE, b"\0\0\0\0"))[0],
              "inactive_conns": struct.unpack("=I", a.get(DEST_INACT, b"\0\0\0\0"))[0]}
     for kind, value in attrs(a.get(DEST_STATS64, b"")):
         if kind in STATS and len(value) >= 8:
             stats[STATS[kind]] = struct.unpack("=Q", value[:8])[0]
+    if DEST_ADDR_FAMILY in a:
+        af = struct.unpack("=H", a[DEST_ADDR_FAMILY][:2])[0]
     fwd = struct.unpack("=I", a[DEST_FWD])[0] & 7
-    return (DestKey(socket.inet_ntoa(a[DEST_ADDR][:4]), struct.unpack("!H", a[DEST_PORT])[0]),
+    return (DestKey(unpack_ip(af, a[DEST_ADDR]), struct.unpack("!H", a[DEST_PORT])[0]),
             Dest(struct.unpack("=I", a[DEST_WEIGHT])[0], FWDS.get(fwd, f"fwd{fwd}"), stats))
 
 
-def _addr(ip: str) -> bytes:
-    """An IPv4 address as the kernel's 16-byte ``union nf_inet_addr``."""
-    return socket.inet_aton(ip) + bytes(12)
+def _addr(af: int, ip: str) -> bytes:
+    """An address as the kernel's 16-byte ``union nf_inet_addr``."""
+    return socket.inet_pton(af, ip).ljust(16, b"\0")
+
+
+def _netmask_attr(af: int, netmask: str) -> bytes:
+    """The persistence mask: a dotted quad for IPv4; for IPv6 the kernel reads a host-order u32 prefix."""
+    if af == socket.AF_INET6:
+        return struct.pack("=I", int(netmask) if netmask.isdigit() else 128)
+    return socket.inet_aton(netmask)
 
 
 def service_attr(key: ServiceKey, svc: Service | None) -> bytes:
     """The nested service attribute: the key alone, or with every setting when ``svc`` is given."""
-    inner = attr(SVC_AF, struct.pack("=H", socket.AF_INET))
+    af = family(key)
+    inner = attr(SVC_AF, struct.pack("=H", af))
     if key.protocol == "fwm":
         inner += attr(SVC_FWMARK, struct.pack("=I", key.fwmark))
     else:
         inner += (attr(SVC_PROTOCOL, struct.pack("=H", PROTO_CODES[key.protocol]))
-                  + attr(SVC_ADDR, _addr(key.addr)) + attr(SVC_PORT, struct.pack("!H", key.port)))
+                  + attr(SVC_ADDR, _addr(af, key.addr)) + attr(SVC_PORT, struct.pack("!H", key.port)))
     if svc is not None:
         flags = IP_VS_SVC_F_PERSISTENT if svc.persistent else 0
         inner += (attr(SVC_SCHED, svc.scheduler.encode() + b"\0")
                   + attr(SVC_FLAGS, struct.pack("=II", flags, IP_VS_SVC_F_PERSISTENT))
                   + attr(SVC_TIMEOUT, struct.pack("=I", svc.persistent))
-                  + attr(SVC_NETMASK, socket.inet_aton(svc.netmask)))
+                  + attr(SVC_NETMASK, _netmask_attr(af, svc.netmask)))
     return attr(ATTR_SERVICE | 0x8000, inner)
 
 
 def dest_attr(dk: DestKey, dest: Dest | None) -> bytes:
-    """The nested destination attribute: the key alone, or with forwarding method and weight."""
-    inner = attr(DEST_ADDR, _addr(dk.addr)) + attr(DEST_PORT, struct.pack("!H", dk.port))
+    """The nested destination attribute: the key alone, or with forwarding method and weight.
+
+    The address family is spelled out, as ipvsadm does: the kernel otherwise
+    assumes the service's.
+    """
+    af = socket.AF_INET6 if ":" in dk.addr else socket.AF_INET
+    inner = (attr(DEST_ADDR, _addr(af, dk.addr)) + attr(DEST_PORT, struct.pack("!H", dk.port))
+             + attr(DEST_ADDR_FAMILY, struct.pack("=H", af)))
     if dest is not None:
         inner += (attr(DEST_FWD, struct.pack("=I", FWD_CODES[dest.fwd]))
                   + attr(DEST_WEIGHT, struct.pack("=i", dest.weight))
@@ -251,7 +285,7 @@ class NetlinkIpvs:
         raise OSError(errno.ENOENT, f"generic netlink family {name} not found")
 
     def dump(self) -> Table:
-        """The whole IPv4 table with destinations and counters (one request per service)."""
+        """The whole table (both families) with destinations and counters (one request per service)."""
         table: Table = {}
         for key, svc in self.dump_services().items():
             entry = ServiceEntry(svc)
@@ -260,7 +294,7 @@ class NetlinkIpvs:
         return table
 
     def dump_services(self) -> dict[ServiceKey, Service]:
-        """Every IPv4 service, without destinations (one request)."""
+        """Every service of both families, without destinations (one request)."""
         services: dict[ServiceKey, Service] = {}
         for reply in self._request(self._family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_SERVICE, b""):
             for kind, value in attrs(reply):
@@ -278,7 +312,7 @@ class NetlinkIpvs:
                                        service_attr(key, None)):
                 for kind, value in attrs(reply):
                     if kind == ATTR_DEST:
-                        dk, dest = parse_dest(value)
+                        dk, dest = parse_dest(value, family(key))
                         dests[dk] = dest
         except OSError as exc:
             if exc.errno not in (errno.ESRCH, errno.ENOENT):

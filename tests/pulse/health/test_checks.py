@@ -259,3 +259,27 @@ async def test_connect_that_does_not_complete_times_out() -> None:
         for c in fillers:
             c.close()
         srv.close()
+
+
+@aio
+async def test_every_check_type_over_ipv6_loopback() -> None:
+    """tcp connect, send/expect, udp and a program given %h: the same checks against ::1."""
+    server = await asyncio.start_server(await reply(b"HTTP/1.0 200 OK\r\n"), "::1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        connect = await run_check(make_spec("::1", port, 1.0, send=None))
+        http = await run_check(make_spec("::1", port, 1.0, send="GET / HTTP/1.0\\r\\n\\r\\n", expect="HTTP"))
+    assert connect.ok and http.ok, (connect, http)
+    assert not (await run_check(make_spec("::1", free_port(), 1.0))).ok
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: Echo(b"PONG"), local_addr=("::1", 0))
+    try:
+        udp_port = transport.get_extra_info("sockname")[1]
+        udp = await run_check(make_spec("::1", udp_port, 1.0, protocol="udp", send="ping", expect="PONG"))
+    finally:
+        transport.close()
+    assert udp.ok, udp
+    spec = make_spec("2001:db8:1::1", 80, 2.0, send_program=prog("import sys; print(sys.argv[1])", "%h"),
+                     expect="2001:db8:1::1")
+    assert program_argv(spec)[-1] == "2001:db8:1::1"
+    assert (await run_check(spec)).ok

@@ -15,7 +15,8 @@ import textwrap
 from pathlib import Path
 
 from piranha_web.pulse.kernel.firewall import (
-    IPT_CHAIN, NFT_CHAIN, NFT_TABLE, iptables_restore_input, nft_delete_document, nft_sync_document,
+    IPT_CHAIN, NFT_CHAIN, NFT_TABLE, Firewall, iptables_restore_input, nft_delete_document,
+    nft_sync_document,
 )
 from piranha_web.pulse.reconcile import MarkRule
 
@@ -82,8 +83,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def in_private_netns(kind: str) -> dict[str, str]:
-    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", SCRIPT, kind, str(ROOT)],
+def in_private_netns(kind: str, script: str = SCRIPT) -> dict[str, str]:
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", script, kind, str(ROOT)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -108,3 +109,64 @@ def test_iptables_backend_in_private_netns() -> None:
     assert "--dport 443" not in saved
     assert IPT_CHAIN not in out["after_remove"]
     assert "-A PREROUTING -p udp -j ACCEPT" in out["after_remove"]       # not ours: untouched
+
+
+WEB6 = MarkRule("tcp", "2001:db8:10::10", 80, 80)
+
+
+def test_ipv6_rules_go_to_the_ip6_family_only() -> None:
+    doc = nft_sync_document({WEB, WEB6}, "ip6")
+    assert doc["nftables"][0] == {"add": {"table": {"family": "ip6", "name": NFT_TABLE}}}
+    rules = [c["add"]["rule"] for c in doc["nftables"][3:]]
+    assert len(rules) == 1 and rules[0]["family"] == "ip6"
+    assert rules[0]["expr"][0]["match"]["left"] == {"payload": {"protocol": "ip6", "field": "daddr"}}
+    v4_rules = nft_sync_document({WEB, WEB6})["nftables"][3:]
+    assert [c["add"]["rule"]["expr"][0]["match"]["right"] for c in v4_rules] == ["203.0.113.10"]
+    assert iptables_restore_input({WEB, WEB6}, "ip6").splitlines()[2] == (
+        f"-A {IPT_CHAIN} -d 2001:db8:10::10/128 -p tcp -m tcp --dport 80 -j MARK --set-mark 80")
+
+
+def test_firewall_remembers_each_familys_backend() -> None:
+    fw = Firewall("nft/iptables")
+    assert fw.kinds == {"ip": "nft", "ip6": "iptables"} and fw.name == "nft/iptables"
+    assert Firewall("iptables").name == "iptables" and Firewall(None).name == ""
+
+
+FAMILIES_SCRIPT = textwrap.dedent("""
+    import json, subprocess, sys
+    sys.path.insert(0, sys.argv[2])
+    from piranha_web.pulse.kernel.firewall import Firewall
+    from piranha_web.pulse.reconcile import MarkRule
+    web, web6 = MarkRule("tcp", "203.0.113.10", 80, 80), MarkRule("tcp", "2001:db8:10::10", 80, 80)
+    def sh(*argv):
+        return subprocess.run(argv, capture_output=True, text=True).stdout
+    fw = Firewall(sys.argv[1] or None)
+    fw.sync({web, web6})
+    out = {"name": fw.name, "nft": sh("nft", "list", "ruleset"),
+           "ip6tables": sh("ip6tables-save", "-t", "mangle")}
+    fw.sync({web})
+    out["after_v4_only"] = sh("nft", "list", "ruleset") + sh("ip6tables-save", "-t", "mangle")
+    fw.remove_all()
+    out["after_remove"] = sh("nft", "list", "ruleset") + sh("ip6tables-save", "-t", "mangle")
+    print(json.dumps(out))
+""")
+
+
+def test_both_families_in_nft() -> None:
+    out = in_private_netns("", FAMILIES_SCRIPT)
+    assert out["name"] == "nft/nft"
+    assert "table ip6 piranha_pulse" in out["nft"]
+    assert "ip6 daddr 2001:db8:10::10 tcp dport 80 meta mark set 0x00000050" in out["nft"]
+    assert "2001:db8:10::10" not in out["after_v4_only"]
+    assert "piranha_pulse" not in out["after_remove"]
+
+
+def test_ipv4_in_nft_ipv6_in_an_ip6tables_chain() -> None:
+    # a kernel without nft's ip6 family (UML guest): the IPv6 marks go to a legacy ip6tables chain
+    out = in_private_netns("nft/iptables", FAMILIES_SCRIPT)
+    assert out["name"] == "nft/iptables"
+    assert "table ip piranha_pulse" in out["nft"] and "table ip6 piranha_pulse" not in out["nft"]
+    assert f"-A {IPT_CHAIN} -d 2001:db8:10::10/128 -p tcp -m tcp --dport 80" in out["ip6tables"]
+    assert f"-A PREROUTING -j {IPT_CHAIN}" in out["ip6tables"]
+    assert "2001:db8:10::10" not in out["after_v4_only"]
+    assert IPT_CHAIN not in out["after_remove"] and "piranha_pulse" not in out["after_remove"]
