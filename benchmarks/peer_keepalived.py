@@ -1,9 +1,10 @@
 """pulse and keepalived side by side: same configuration, same real servers, same IPVS guest.
 
-    uptime; /work/shared/tools/with-ipvs-kernel --timeout 10800 --mem 2G -- \\
+    uptime; scripts/ipvs-kernel --timeout 14400 --mem 2G -- \\
         .venv/bin/python benchmarks/peer_keepalived.py [--sessions 3]; uptime
 
-Needs root and an IPVS kernel (the guest), gcc and keepalived (Debian package).
+Needs root and an IPVS kernel (the guest), gcc, OpenSSL (libssl-dev, openssl) and
+keepalived (Debian package).
 Both daemons get the same ``--services`` x ``--dests`` configuration: pulse
 reads the lvs.cf, keepalived what ``piranha-config export --format keepalived``
 makes of it.  The real servers are one small C program (compiled here with
@@ -18,9 +19,15 @@ medians pulse / keepalived):
    (``--reloads`` per session, at random moments);
 3. daemon CPU while idle: one full check interval (``--idle-interval``, 30 s)
    of the same table with nothing changing, as % of one CPU;
-4. TCP checks per CPU-second with every check at 1 s (checks counted by the
-   director namespace's ``Tcp: ActiveOpens``, CPU of the daemon's processes);
-   next to it the C probe's connects per CPU-second, the kernel's own price;
+4. checks per CPU-second with every check at 1 s (checks counted by the
+   director namespace's ``Tcp: ActiveOpens``, CPU of the daemon's processes),
+   for TCP connect checks (keepalived ``TCP_CHECK``), HTTP GET (``check =
+   http``; ``HTTP_GET``) and HTTPS GET (``check = https``; ``SSL_GET``)
+   against the same 10,000 real servers; the real servers are the same C
+   program in a matching mode (plain HTTP answer, or OpenSSL with a P-256
+   self-signed certificate and no session tickets), and its CPU share is
+   printed beside each sample.  Next to it the C probe's connects per
+   CPU-second, the kernel's own price for a TCP check;
 5. failover, link down + SIGKILL of the active daemon -> first answered
    request through the VIP, in the two-director lab of tests/ipvs/test_failover
    (pulse heartbeat vs keepalived VRRP), at each one's tightest setting and
@@ -73,7 +80,8 @@ def rs_address(d: int) -> str:
     return f"198.51.100.{d + 1}"
 
 
-def scale_config(services: int, dests: int, interval: float, weights: dict[tuple[int, int], int]) -> str:
+def scale_config(services: int, dests: int, interval: float, weights: dict[tuple[int, int], int],
+                 check: str = "tcp") -> str:
     """lvs.cf: ``services`` virtual servers on 250 VIPs, ``dests`` real servers each.
 
     250 VIPs (203.0.113.1-250), one port per 250 services (8000, 8001, ...),
@@ -82,13 +90,16 @@ def scale_config(services: int, dests: int, interval: float, weights: dict[tuple
     real server's says; not 80, where pulse's default check is an HTTP GET).
     ``timeout`` (pulse's check interval and bound, keepalived's delay_loop
     and connect_timeout) is ``interval``.  ``weights``
-    overrides single weights: {(service, dest): weight}.
+    overrides single weights: {(service, dest): weight}.  ``check``: tcp
+    (pulse's default on these ports), http or https (``check =``, exported
+    as keepalived's HTTP_GET or SSL_GET of ``/``).
     """
     out = ["serial_no = 1", f"primary = {DIRECTOR_IP}", "service = lvs", "network = direct"]
     for s in range(services):
         out.append(f"virtual vs{s} {{\n    active = 1\n    address = 203.0.113.{s % 250 + 1} eth0:{s}\n"
                    f"    port = {8000 + s // 250}\n    scheduler = wlc\n    protocol = tcp\n"
-                   f"    timeout = {interval:g}\n    reentry = {interval:g}")
+                   f"    timeout = {interval:g}\n    reentry = {interval:g}"
+                   + ("" if check == "tcp" else f"\n    check = {check}"))
         for d in range(dests):
             out.append(f"    server rs{d} {{\n        address = {rs_address(d)}\n        active = 1\n"
                        f"        weight = {weights.get((s, d), 1)}\n    }}")
@@ -110,11 +121,21 @@ def export_keepalived(lvs_cf: Path, out: Path, role: str = "primary") -> None:
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def compile_c(name: str, workdir: Path) -> Path:
+def compile_c(name: str, workdir: Path, *libs: str) -> Path:
     """gcc -O2 benchmarks/peer_c/NAME.c into ``workdir`` (never committed as a binary)."""
     exe = workdir / name
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(C_DIR / f"{name}.c")], check=True, timeout=120)
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(C_DIR / f"{name}.c"), *libs], check=True,
+                   timeout=120)
     return exe
+
+
+def make_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed P-256 certificate and key for the HTTPS real servers."""
+    cert, key = workdir / "rs-cert.pem", workdir / "rs-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=rs.test"],
+                   check=True, capture_output=True, timeout=120)
+    return cert, key
 
 
 # ---- kernel and process observation -----------------------------------------------------------
@@ -284,8 +305,12 @@ ROWS = [  # key, label, unit, better ("low" or "high"), target
     ("start", "1 start -> 1000x10 table", "s", "low", "ratio <= 1.0"),
     ("reload", "2 SIGHUP -> weight in kernel", "s", "low", "ratio <= 1.0, pulse < 0.5 s"),
     ("idle_cpu", "3 idle CPU", "% CPU", "low", "ratio <= 1.0"),
-    ("checks_per_cpu", "4 checks per CPU-second", "/CPU-s", "high", "ratio >= 2.0"),
-    ("checks_per_s", "  checks per second (info)", "/s", "high", "-"),
+    ("checks_per_cpu", "4a TCP checks per CPU-second", "/CPU-s", "high", "ratio >= 2.0"),
+    ("checks_per_s", "  TCP checks per second (info)", "/s", "high", "-"),
+    ("checks_per_cpu_http", "4b HTTP checks per CPU-second", "/CPU-s", "high", "ratio >= 1.0"),
+    ("checks_per_s_http", "  HTTP checks per second (info)", "/s", "high", "-"),
+    ("checks_per_cpu_https", "4c HTTPS checks per CPU-second", "/CPU-s", "high", "(reported)"),
+    ("checks_per_s_https", "  HTTPS checks per second (info)", "/s", "high", "-"),
     ("failover_tight", "5a failover, tightest", "s", "low", "ratio <= 1.0"),
     ("failover_default", "5b failover, defaults", "s", "low", "ratio <= 1.0"),
 ]
@@ -357,22 +382,23 @@ class ScaleRun:
     lab: ScaleLab
     workdir: Path
     res: Results
+    servers: RealServers
     changes: list[tuple[int, int]] = field(default_factory=list)
 
-    def write_config(self, daemon: Daemon, interval: float, nchanges: int) -> None:
+    def write_config(self, daemon: Daemon, interval: float, nchanges: int, check: str = "tcp") -> None:
         """The daemon's configuration file: base + the first ``nchanges`` weight changes."""
         weights = {pos: 5 for pos in self.changes[:nchanges]}
         cache = self.workdir / "configs"
         cache.mkdir(exist_ok=True)
-        lvs = cache / f"lvs-{interval:g}-{nchanges}.cf"
+        lvs = cache / f"lvs-{interval:g}-{nchanges}-{check}.cf"
         if not lvs.exists():
-            text = scale_config(self.args.services, self.args.dests, interval, weights)
+            text = scale_config(self.args.services, self.args.dests, interval, weights, check)
             load(text)                                        # must be valid for both daemons
             lvs.write_text(text)
         src = lvs
         if daemon.kind == "keepalived":
-            src = cache / f"keepalived-{interval:g}-{nchanges}.conf"
-            if not src.exists() and nchanges == 0:
+            src = cache / f"keepalived-{interval:g}-{nchanges}-{check}.conf"
+            if not src.exists() and nchanges == 0 and check == "tcp":
                 export_keepalived(lvs, src)
             elif not src.exists():
                 # the same function the command runs, without a Python start per variant
@@ -388,9 +414,11 @@ class ScaleRun:
         self.changes = rng.sample([(i, j) for i in range(s) for j in range(d)], self.args.reloads)
         scratch = Daemon("keepalived", self.lab, "dir", self.workdir / "scratch")
         scratch.workdir.mkdir(parents=True, exist_ok=True)
-        variants = [(1.0, n) for n in range(self.args.reloads + 1)] + [(self.args.idle_interval, 0)]
-        for interval, count in variants:
-            self.write_config(scratch, interval, count)
+        variants = [(1.0, n, "tcp") for n in range(self.args.reloads + 1)]
+        variants += [(self.args.idle_interval, 0, "tcp")]
+        variants += [(1.0, 0, check) for check in self.args.checks if check != "tcp"]
+        for interval, count, check in variants:
+            self.write_config(scratch, interval, count, check)
 
     def busy_session(self, kind: str) -> None:
         """Rows 1, 4 and 2: start at 1 s checks, measure the check rate, then reload."""
@@ -414,14 +442,45 @@ class ScaleRun:
             daemon.stop()
             self.lab.clean_director()
 
-    def measure_checks(self, daemon: Daemon) -> None:
+    def measure_checks(self, daemon: Daemon, check: str = "tcp") -> None:
         """Row 4: checks (connects from the director) per CPU-second of the daemon."""
         ns = self.lab.ns("dir")
-        c0, cpu0, t0 = active_opens(ns), tree_cpu(daemon.pid), time.monotonic()
+        c0, cpu0, t0, rs0 = active_opens(ns), tree_cpu(daemon.pid), time.monotonic(), self.servers.cpu()
         time.sleep(self.args.window)
-        c1, cpu1, t1 = active_opens(ns), tree_cpu(daemon.pid), time.monotonic()
-        self.res.add("checks_per_cpu", daemon.kind, (c1 - c0) / max(cpu1 - cpu0, 1e-9))
-        self.res.add("checks_per_s", daemon.kind, (c1 - c0) / (t1 - t0))
+        c1, cpu1, t1, rs1 = active_opens(ns), tree_cpu(daemon.pid), time.monotonic(), self.servers.cpu()
+        suffix = "" if check == "tcp" else f"_{check}"
+        print(f"    {check} checks: daemon {100 * (cpu1 - cpu0) / (t1 - t0):.0f}% CPU, real servers "
+              f"{100 * (rs1 - rs0) / (t1 - t0):.0f}% CPU, table {ipvs_counts(ns)}", flush=True)
+        self.res.add(f"checks_per_cpu{suffix}", daemon.kind, (c1 - c0) / max(cpu1 - cpu0, 1e-9))
+        self.res.add(f"checks_per_s{suffix}", daemon.kind, (c1 - c0) / (t1 - t0))
+
+    def check_session(self, kind: str, check: str) -> None:
+        """Row 4 for an HTTP or HTTPS check: start on that check, wait for the table, measure.
+
+        A table still incomplete after ``--limit`` is reported and measured
+        anyway: failing checks are checks too, but the log says so.
+        """
+        a = self.args
+        self.servers.serve(check)
+        daemon = Daemon(kind, self.lab, "dir", self.workdir / kind)
+        self.write_config(daemon, 1.0, 0, check)
+        self.lab.clean_director()
+        t0 = time.monotonic()
+        daemon.start()
+        try:
+            try:
+                wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
+            except TimeoutError as exc:
+                print(f"    {kind} {check}: {exc}; measuring anyway", flush=True)
+                self.res.extra.append(f"{check} {kind}: table incomplete after {a.limit}s")
+            if not daemon.alive():
+                self.res.timed_out(f"checks_per_cpu_{check}", kind, float("nan"), "daemon died")
+                return
+            time.sleep(a.settle)
+            self.measure_checks(daemon, check)
+        finally:
+            daemon.stop()
+            self.lab.clean_director()
 
     def reloads(self, daemon: Daemon) -> None:
         """Row 2: one weight change per SIGHUP, at a random moment, until the kernel shows it."""
@@ -479,19 +538,47 @@ class ScaleRun:
             print(f"    c-probe: {failed} connects failed", flush=True)
 
 
+class RealServers:
+    """The C listener in the real servers' namespace, restarted in the mode a check type needs."""
+
+    def __init__(self, lab: ScaleLab, workdir: Path, specs: list[str]) -> None:
+        self.lab, self.specs = lab, specs
+        self.exe = compile_c("listener", workdir, "-lssl", "-lcrypto")
+        cert, key = make_certificate(workdir)
+        self.flags = {"tcp": [], "http": ["--http"], "https": ["--https", str(cert), str(key)]}
+        self.mode: str | None = None
+        self.proc: NsProcess | None = None
+        self.starts = 0
+
+    def serve(self, check: str) -> None:
+        """Answer ``check``'s requests from now on (tcp: accept and close)."""
+        if check == self.mode:
+            return
+        if self.proc is not None:
+            self.proc.stop(timeout=30)
+        self.starts += 1
+        proc = self.proc = self.lab.start("rs", f"listener-{check}-{self.starts}",
+                                          [str(self.exe), *self.flags[check], "86400", *self.specs])
+        wait_until(lambda: "ready" in proc.log_text(), timeout=60, interval=0.1, what=f"{check} real servers")
+        self.mode = check
+
+    def cpu(self) -> float:
+        """CPU seconds the real servers used so far."""
+        return tree_cpu(self.proc.pid) if self.proc is not None else 0.0
+
+
 @contextmanager
-def scale_lab(workdir: Path, args: argparse.Namespace) -> Iterator[tuple[ScaleLab, Path]]:
-    """The scale lab with its C real servers running; always torn down."""
+def scale_lab(workdir: Path, args: argparse.Namespace) -> Iterator[tuple[ScaleLab, RealServers, Path]]:
+    """The scale lab with its C real servers running (TCP mode); always torn down."""
     reap_stale_namespaces()
     workdir.mkdir(parents=True, exist_ok=True)
     lab = ScaleLab(workdir, args.dests)
     try:
         lab.build()
-        listener = compile_c("listener", workdir)
+        servers = RealServers(lab, workdir, listen_specs(args.services, args.dests))
         probe = compile_c("probe", workdir)
-        proc = lab.start("rs", "listener", [str(listener), "86400", *listen_specs(args.services, args.dests)])
-        wait_until(lambda: "ready" in proc.log_text(), timeout=30, interval=0.1, what="real servers")
-        yield lab, probe
+        servers.serve("tcp")
+        yield lab, servers, probe
     finally:
         lab.teardown()
 
@@ -611,6 +698,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--keepalived-tight", type=float, default=0.1, metavar="ADVERT_INT",
                     help="keepalived's tightest stable VRRP advert interval")
     ap.add_argument("--rows", default="12345", help="which rows to run (default all)")
+    ap.add_argument("--checks", type=lambda s: s.split(","), default=["tcp", "http", "https"],
+                    help="row 4's check types besides the TCP checks of the busy session (default "
+                    "tcp,http,https)")
     ap.add_argument("--workdir", type=Path, help="keep configurations and logs here (default: a temporary "
                     "directory, removed at the end)")
     ap.add_argument("--first", choices=DAEMONS, default="pulse", help="daemon that starts session 1")
@@ -631,18 +721,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="peer-keepalived-") as tmp:
         work = args.workdir or Path(tmp)
         if set(args.rows) & set("1234"):
-            with scale_lab(work / "scale", args) as (lab, probe):
-                run = ScaleRun(args, lab, work / "scale", res)
+            with scale_lab(work / "scale", args) as (lab, servers, probe):
+                run = ScaleRun(args, lab, work / "scale", res, servers)
                 run.prepare()
                 for session in range(args.sessions):
                     print(f"session {session + 1}/{args.sessions} (scale): {' then '.join(order)}",
                           flush=True)
+                    servers.serve("tcp")
                     run.probe_kernel(probe)
                     for kind in order:
                         if set(args.rows) & set("124"):
                             run.busy_session(kind)
                         if "3" in args.rows:
                             run.idle_session(kind)
+                    for check in [c for c in args.checks if c != "tcp" and "4" in args.rows]:
+                        for kind in order:
+                            run.check_session(kind, check)
                     order.reverse()
                     print_table(res, f"after scale session {session + 1}")
         if "5" in args.rows:

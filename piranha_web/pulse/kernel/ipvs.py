@@ -3,11 +3,22 @@
 Changes are encoded here and sent in batches: many requests in one
 ``send()``, each with ``NLM_F_ACK``, and the acknowledgements collected by
 sequence number, so one failing request fails alone and the others still
-apply (the kernel processes the messages of a batch in order).  Under
-user-mode Linux a request through pyroute2 cost 4-7 ms; a batched one costs
-the kernel's work plus a few microseconds of Python.  Every request spells
-out forwarding method, weight, thresholds, scheduler, flags, timeout and
-netmask, so nothing depends on a library's defaults.
+apply (the kernel processes the messages of a batch in order).  Every
+request spells out forwarding method, weight, thresholds, scheduler, flags,
+timeout and netmask (and a destination its address family), so nothing
+depends on a library's defaults.  IPv4 and IPv6 services and destinations
+are the same code: AF_INET6 keys carry 16-byte addresses and, as the
+kernel reads it for that family, the persistence mask as a prefix length.
+
+Why not pyroute2's message classes for the encoding: they cost ~30 times
+more CPU per request.  ``benchmarks/ipvs_codec_bench.py`` builds the same
+messages both ways; on the development host (2 CPUs, load ~10) one
+add-service/add-dest/set-dest costs 7-12 us here and 270-300 us through
+``pyroute2.netlink.generic.ipvs.ipvsmsg`` + ``encode()`` (its
+``IPVSService``/``IPVSDest`` filters cost more still).  The qemu/UML guest is
+about 5 times slower: ~1.4 ms of Python per op, against ~0.3 ms per op for
+keepalived's whole change, so 12,000 ops at start would spend ~17 s in
+pyroute2's encoder alone.  pyroute2 stays what pulse uses for addresses.
 
 Reads decode only the attributes pulse needs.  Dumping destinations costs
 one request per service, so besides the whole table (:meth:`NetlinkIpvs.dump`)
