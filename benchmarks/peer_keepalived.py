@@ -420,15 +420,24 @@ class ScaleRun:
         for interval, count, check in variants:
             self.write_config(scratch, interval, count, check)
 
-    def busy_session(self, kind: str) -> None:
-        """Rows 1, 4 and 2: start at 1 s checks, measure the check rate, then reload."""
-        a = self.args
+    @contextmanager
+    def running(self, kind: str, interval: float, check: str = "tcp") -> Iterator[tuple[Daemon, float]]:
+        """``kind`` started (at the yielded monotonic time) on a clean director; stopped and cleaned after."""
         daemon = Daemon(kind, self.lab, "dir", self.workdir / kind)
-        self.write_config(daemon, 1.0, 0)
+        self.write_config(daemon, interval, 0, check)
         self.lab.clean_director()
         t0 = time.monotonic()
         daemon.start()
         try:
+            yield daemon, t0
+        finally:
+            daemon.stop()
+            self.lab.clean_director()
+
+    def busy_session(self, kind: str) -> None:
+        """Rows 1, 4 and 2: start at 1 s checks, measure the check rate, then reload."""
+        a = self.args
+        with self.running(kind, 1.0) as (daemon, t0):
             try:
                 took = wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
             except TimeoutError as exc:
@@ -438,9 +447,6 @@ class ScaleRun:
             time.sleep(a.settle)
             self.measure_checks(daemon)
             self.reloads(daemon)
-        finally:
-            daemon.stop()
-            self.lab.clean_director()
 
     def measure_checks(self, daemon: Daemon, check: str = "tcp") -> None:
         """Row 4: checks (connects from the director) per CPU-second of the daemon."""
@@ -462,12 +468,7 @@ class ScaleRun:
         """
         a = self.args
         self.servers.serve(check)
-        daemon = Daemon(kind, self.lab, "dir", self.workdir / kind)
-        self.write_config(daemon, 1.0, 0, check)
-        self.lab.clean_director()
-        t0 = time.monotonic()
-        daemon.start()
-        try:
+        with self.running(kind, 1.0, check) as (daemon, t0):
             try:
                 wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
             except TimeoutError as exc:
@@ -478,9 +479,6 @@ class ScaleRun:
                 return
             time.sleep(a.settle)
             self.measure_checks(daemon, check)
-        finally:
-            daemon.stop()
-            self.lab.clean_director()
 
     def reloads(self, daemon: Daemon) -> None:
         """Row 2: one weight change per SIGHUP, at a random moment, until the kernel shows it."""
@@ -507,12 +505,7 @@ class ScaleRun:
     def idle_session(self, kind: str) -> None:
         """Row 3: CPU over one full check interval once the table is complete and settled."""
         a = self.args
-        daemon = Daemon(kind, self.lab, "dir", self.workdir / kind)
-        self.write_config(daemon, a.idle_interval, 0)
-        self.lab.clean_director()
-        t0 = time.monotonic()
-        daemon.start()
-        try:
+        with self.running(kind, a.idle_interval) as (daemon, t0):
             try:
                 wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
             except TimeoutError as exc:
@@ -523,9 +516,6 @@ class ScaleRun:
             time.sleep(a.idle_interval)
             cpu1, w1 = tree_cpu(daemon.pid), time.monotonic()
             self.res.add("idle_cpu", kind, 100 * (cpu1 - cpu0) / (w1 - w0))
-        finally:
-            daemon.stop()
-            self.lab.clean_director()
 
     def probe_kernel(self, exe: Path) -> None:
         """The C probe: the kernel's connects per CPU-second to the same real servers."""
