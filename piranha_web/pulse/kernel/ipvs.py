@@ -10,15 +10,16 @@ depends on a library's defaults.  IPv4 and IPv6 services and destinations
 are the same code: AF_INET6 keys carry 16-byte addresses and, as the
 kernel reads it for that family, the persistence mask as a prefix length.
 
-Why not pyroute2's message classes for the encoding: they cost ~30 times
-more CPU per request.  ``benchmarks/ipvs_codec_bench.py`` builds the same
-messages both ways; on the development host (2 CPUs, load ~10) one
-add-service/add-dest/set-dest costs 7-12 us here and 270-300 us through
+Why not pyroute2's message classes for the encoding: they cost 20 to 100
+times more CPU per request.  ``benchmarks/ipvs_codec_bench.py`` builds the
+same messages both ways.  On the development host (2 CPUs, load ~10) one
+add-service/add-dest/set-dest costs 5-12 us here and 190-300 us through
 ``pyroute2.netlink.generic.ipvs.ipvsmsg`` + ``encode()`` (its
-``IPVSService``/``IPVSDest`` filters cost more still).  The qemu/UML guest is
-about 5 times slower: ~1.4 ms of Python per op, against ~0.3 ms per op for
-keepalived's whole change, so 12,000 ops at start would spend ~17 s in
-pyroute2's encoder alone.  pyroute2 stays what pulse uses for addresses.
+``IPVSService``/``IPVSDest`` filters cost more still); in the qemu guest on
+that host, 0.2-0.6 ms here against 10-68 ms through pyroute2, where
+keepalived's whole change costs ~0.3-0.4 ms.  At 12,000 ops for a
+1,000 x 10 start that is seconds against minutes.  pyroute2 stays what
+pulse uses for addresses.
 
 Reads decode only the attributes pulse needs.  Dumping destinations costs
 one request per service, so besides the whole table (:meth:`NetlinkIpvs.dump`)
