@@ -22,7 +22,7 @@ from ..lvscf.model import LvsConfig
 from .configfile import ConfigWatch, LoadedConfig
 from .ha import redundancy as _redundancy
 from .ha.role import Role, holds_table, programs_kernel
-from .health.monitor import Monitor, seed_from_table, targets_for
+from .health.monitor import Monitor, seed_from_table
 from .healthwindow import HealthWindow
 from .kernel import Backends
 from .options import Options
@@ -150,7 +150,7 @@ class Daemon:
 
     def _apply_config(self, program: bool = False) -> None:
         """Point the checks at the servers (a hot standby too); reconcile now, or re-read next pass."""
-        self.monitor.update(targets_for(self.current_config()) if self._holds_table() else [])
+        self.monitor.update(self.config.targets() if self._holds_table() else [])
         if program:
             self.reconcile()               # cached table: a reload costs no kernel dump
         else:
