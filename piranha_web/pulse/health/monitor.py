@@ -24,6 +24,12 @@ Slices: one scheduler run never holds the event loop longer than
 iteration, after whatever else became ready (a signal, a reload, a
 heartbeat, a takeover).  Health checks therefore never delay the daemon's
 own work by more than a few milliseconds, however many servers are due.
+At most ``MAX_INFLIGHT`` checks wait on the network at once; the next one
+starts when one finishes.  Without that bound a CPU too slow for the
+configured rate (10,000 first checks at once in an emulated guest) starts
+every check, runs out of descriptors (a 4,096 limit) or cannot process the
+answers within the timeout, and fails them round after round; with it the
+rate drops to what the CPU allows and each check gets its whole timeout.
 A state or weight change calls ``on_change`` (the daemon then reconciles
 the table).
 
@@ -61,6 +67,7 @@ Key = tuple[str, str]   # (virtual name, real server name)
 # (10,000 servers at 1 s are due every 0.1 ms; one epoll round per check is waste).
 TICK_SLACK = 0.004
 SLICE = 0.004        # seconds one scheduler run may hold the loop before yielding
+MAX_INFLIGHT = 256   # checks waiting on the network at once; the rest wait their turn
 
 
 @dataclass(frozen=True)
@@ -231,17 +238,19 @@ class Monitor:
             batch.reverse()                        # pop() from the end = earliest first
         wall = time.time()
         stop = time.perf_counter() + SLICE
-        while batch:
+        inflight = self._inflight
+        while batch and len(inflight) < MAX_INFLIGHT:
             due, _, watch = batch.pop()
             if watch.live:
                 self._run(watch, due, now, wall, loop)
             if time.perf_counter() > stop:
                 break
-        if batch:
+        if not batch:
+            self._arm()
+        elif len(inflight) < MAX_INFLIGHT:
             self._wake = loop.call_soon(self._tick)
             self._wake_at = now
-        else:
-            self._arm()
+        # else: full; the next check to finish resumes the slice (_finish)
 
     def _run(self, watch: _Watch, due: float, now: float, wall: float,
              loop: asyncio.AbstractEventLoop) -> None:
@@ -282,9 +291,13 @@ class Monitor:
         if not watch.live:
             return
         self._record(watch, result, time.time())
-        self._push(self._next_due(watch, due, asyncio.get_running_loop().time()), watch)
+        loop = asyncio.get_running_loop()
+        self._push(self._next_due(watch, due, loop.time()), watch)
         if not self._slice:
             self._arm()
+        elif self._wake is None:                   # the slice waited for a free place: resume it
+            self._wake = loop.call_soon(self._tick)
+            self._wake_at = loop.time()
 
     def _record(self, watch: _Watch, result: CheckResult, when: float) -> None:
         """Feed one result to the server's state; log and report a change."""
