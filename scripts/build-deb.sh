@@ -108,7 +108,7 @@ install_files() {
     done
     install -m 644 packaging/debian/copyright "$doc/copyright"
     install -D -m 644 packaging/debian/lintian-overrides "$STAGE/usr/share/lintian/overrides/piranha-web"
-    install -m 644 docs/operations.md docs/lvs.cf.md "$doc/"
+    install -m 644 docs/operations.md docs/lvs.cf.md docs/keepalived.md "$doc/"
     install -m 644 deploy/examples/lvs.cf deploy/examples/keepalived.conf "$doc/examples/"
     printf 'piranha-web (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n' \
         "$VERSION" "$VERSION" "piranha-web developers <piranha-web@example.org>" \

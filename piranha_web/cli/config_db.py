@@ -36,6 +36,9 @@ def register_import(parser: argparse.ArgumentParser) -> None:
                         help="format of FILE (default: detected from its content)")
     parser.add_argument("--publish", action="store_true",
                         help="then write lvs.cf and tell pulse, as ACCEPT in the console does")
+    parser.add_argument("--lossy", action="store_true",
+                        help="keepalived.conf: import even when some settings have no lvs.cf "
+                             "equivalent, listing each as a warning with its line")
     parser.set_defaults(func=run_import)
 
 
@@ -96,11 +99,15 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"piranha-config: {args.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return 1
     try:  # JSON and keepalived.conf become lvs.cf text first (config_export.as_lvs_cf)
-        text = as_lvs_cf(text, getattr(args, "format", None))
+        converted = as_lvs_cf(text, getattr(args, "format", None), args.file,
+                              bool(getattr(args, "lossy", False)))
     except lvscf.LvsCfError as err:
         for p in err.problems:
             print(f"{args.file}:{p.line}: {p.key + ': ' if p.key else ''}{p.message}", file=sys.stderr)
         return 1
+    if converted is None:       # settings lvs.cf cannot carry, listed by as_lvs_cf
+        return 1
+    text = converted
     app = create_app({"AUTO_IMPORT": False})
     with app.app_context():
         with lvsconfig.publish_lock():

@@ -32,9 +32,26 @@ def _print_problems(path: str, err: Any) -> None:
         print(f"{path}:{p.line}: {key}{p.message}", file=sys.stderr)
 
 
-def _read_config(path: str, fmt: str | None, validate: bool = True) -> Any:
-    """Read ``path`` in any format; raises UserError when it cannot be read at all."""
-    from piranha_web.convert import loads_any
+def print_notes(path: str, notes: list[Any], lossy: bool) -> None:
+    """What a conversion could not carry, one ``FILE:LINE: [warning: ]KEYWORD: message`` each."""
+    label = "warning: " if lossy else ""
+    for p in notes:
+        key = f"{p.key}: " if p.key else ""
+        print(f"{path}:{p.line}: {label}{key}{p.message}", file=sys.stderr)
+    if notes and not lossy:
+        print(f"piranha-config: {path}: {len(notes)} setting(s) cannot be carried into lvs.cf; nothing "
+              "was converted (--lossy converts the rest and lists these as warnings)", file=sys.stderr)
+
+
+def _read_config(path: str, fmt: str | None, validate: bool = True, lossy: bool = False) -> Any:
+    """Read ``path`` in any format; raises UserError when it cannot be read at all.
+
+    Settings lvs.cf cannot carry are printed; without ``lossy`` they stop the
+    command (LvsCfError with no problems, so nothing is printed twice).
+    """
+    from piranha_web.convert import read_noted
+    from piranha_web.lvscf import LvsCfError
+    from piranha_web.lvscf import validate as check
 
     try:
         with open(path, encoding="utf-8", newline="") as fh:
@@ -43,7 +60,13 @@ def _read_config(path: str, fmt: str | None, validate: bool = True) -> Any:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
-    return loads_any(text, fmt, validate=validate)
+    cfg, notes = read_noted(text, fmt)
+    print_notes(path, notes, lossy)
+    if notes and not lossy:
+        raise LvsCfError([])
+    if validate:
+        check(cfg)
+    return cfg
 
 
 # --------------------------------------------------------------------------- export
@@ -63,6 +86,9 @@ def register_export(parser: argparse.ArgumentParser) -> None:
                         help="keepalived only: which director the file is for (VRRP state, priority)")
     parser.add_argument("--no-validate", action="store_true",
                         help="export even if the configuration breaks a rule (not for production)")
+    parser.add_argument("--lossy", action="store_true",
+                        help="keepalived.conf source: convert even what lvs.cf cannot carry all of, "
+                             "listing each left-out setting as a warning with its line")
     parser.set_defaults(func=run_export)
 
 
@@ -74,7 +100,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     source = args.source or _default_source()
     try:
-        cfg = _read_config(source, args.from_format, validate=not args.no_validate)
+        cfg = _read_config(source, args.from_format, validate=not args.no_validate, lossy=args.lossy)
         text = dumps_as(cfg, args.format, role=args.role)
     except LvsCfError as err:
         _print_problems(source, err)
@@ -93,17 +119,24 @@ def run_export(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- import
 
-def as_lvs_cf(text: str, fmt: str | None = None) -> str:
-    """lvs.cf text for ``piranha-config import`` (config_db.run_import), whatever ``text`` is.
+def as_lvs_cf(text: str, fmt: str | None = None, path: str = "-", lossy: bool = False) -> str | None:
+    """lvs.cf text for ``piranha-config import`` (config_db.run_import), whatever ``text`` is;
+    None when a keepalived.conf holds settings lvs.cf cannot carry and ``lossy`` is not given.
 
     lvs.cf passes through untouched (its comments and layout are kept in the
     revision); JSON and keepalived.conf are converted and validated here, so
     their errors name their own lines, and rendered in canonical lvs.cf.
+    What the conversion leaves out is printed first (:func:`print_notes`).
     """
-    from piranha_web.convert import detect_format, loads_any
-    from piranha_web.lvscf import dumps
+    from piranha_web.convert import detect_format, read_noted
+    from piranha_web.lvscf import dumps, validate
 
     fmt = fmt or detect_format(text)
     if fmt == "lvs.cf":
         return text
-    return dumps(loads_any(text, fmt))
+    cfg, notes = read_noted(text, fmt)
+    print_notes(path, notes, lossy)
+    if notes and not lossy:
+        return None
+    validate(cfg)
+    return dumps(cfg)

@@ -16,7 +16,7 @@ from piranha_web import lvscf
 from piranha_web.lvscf import LvsConfig
 
 from .jsonfmt import from_json, to_json
-from .keepalived import from_keepalived, to_keepalived
+from .keepalived import read_keepalived, to_keepalived
 
 FORMATS = ("lvs.cf", "json", "keepalived")
 _KEEPALIVED = re.compile(
@@ -34,21 +34,32 @@ def detect_format(text: str) -> str:
     return "lvs.cf"
 
 
-def loads_any(text: str, fmt: str | None = None, validate: bool = True) -> LvsConfig:
-    """Parse ``text`` in ``fmt`` (detected when None); validate unless told not to.
+def read_noted(text: str, fmt: str | None = None) -> tuple[LvsConfig, list[lvscf.Problem]]:
+    """Parse ``text`` in ``fmt`` (detected when None), unvalidated, with the notes of a lossy
+    conversion: what keepalived.conf says that lvs.cf cannot (lvs.cf and JSON lose nothing).
 
-    Raises :class:`piranha_web.lvscf.LvsCfError` for any problem, whatever the
-    format, so callers handle one exception type.
+    Raises :class:`piranha_web.lvscf.LvsCfError` for anything the format itself refuses.
     """
     fmt = fmt or detect_format(text)
     if fmt == "json":
-        cfg = from_json(text)
-    elif fmt == "keepalived":
-        cfg = from_keepalived(text)
-    elif fmt == "lvs.cf":
-        cfg = lvscf.parse(text)
-    else:
-        raise ValueError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+        return from_json(text), []
+    if fmt == "keepalived":
+        return read_keepalived(text)
+    if fmt == "lvs.cf":
+        return lvscf.parse(text), []
+    raise ValueError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+
+
+def loads_any(text: str, fmt: str | None = None, validate: bool = True, lossy: bool = False) -> LvsConfig:
+    """Parse ``text`` in ``fmt`` (detected when None); validate unless told not to.
+
+    Raises :class:`piranha_web.lvscf.LvsCfError` for any problem, whatever the
+    format, so callers handle one exception type; settings lvs.cf cannot
+    carry are problems too unless ``lossy`` (see :func:`read_noted`).
+    """
+    cfg, notes = read_noted(text, fmt)
+    if notes and not lossy:
+        raise lvscf.LvsCfError(notes)
     if validate:
         lvscf.validate(cfg)
     return cfg

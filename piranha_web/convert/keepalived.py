@@ -3,13 +3,18 @@
 keepalived does what pulse does with different words: a ``vrrp_instance``
 carries the VIPs (and the NAT router address) that pulse brings up by hand,
 and each active ``virtual`` becomes a ``virtual_server`` with one
-``real_server`` per active real server.  What keepalived cannot say is kept
-as a ``! piranha:`` comment, never silently dropped:
+``real_server`` per active real server, whose checker says what its
+health-check keys say (``fall`` as ``retry fall-1``, always written).  What
+keepalived cannot say is kept as a ``! piranha:`` comment, never silently
+dropped:
 
 * inactive virtual and real servers (keepalived has no "defined but off");
-* ``reentry`` (keepalived re-adds a real server after one good check);
-* send/expect pairs that are not an HTTP request (exported as a TCP connect
-  check); ``expect`` of a ``send_program`` (keepalived trusts the exit code);
+* ``reentry``, and in ``! piranha: keep {JSON}`` the keys no checker holds
+  (``rise``, ``slowstart``, ``check_body``, TLS verification, agent checks...);
+* ``! piranha: derived`` in a checker made from Piranha's send/expect or
+  send_program rather than a ``check`` key; send/expect pairs that are not
+  an HTTP request (exported as a connect check); ``expect`` of a
+  ``send_program`` (keepalived trusts the exit code);
 * failover (FOS) services, and pulse's ``deadtime``.
 
 Names of virtual and real servers travel in ``! piranha: virtual NAME`` /
@@ -20,6 +25,7 @@ same names.  The reverse direction lives in :mod:`.keepalived_read`.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 from typing import Iterable
@@ -27,9 +33,10 @@ from typing import Iterable
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer, mask_prefix
 from piranha_web.lvscf.health import CheckSettings, check_settings
 
-from .keepalived_read import from_keepalived
+from .keepalived_checks import DERIVED, KEEP_KEYS
+from .keepalived_read import from_keepalived, read_keepalived
 
-__all__ = ["to_keepalived", "from_keepalived", "VRRP_ROUTER_ID"]
+__all__ = ["to_keepalived", "from_keepalived", "read_keepalived", "VRRP_ROUTER_ID"]
 
 VRRP_ROUTER_ID = 51
 _KINDS = {"nat": "NAT", "direct": "DR", "tunnel": "TUN"}
@@ -38,6 +45,7 @@ _EOL = r"(?:\\r\\n|\\n|\r\n|\n)"
 _HTTP_SEND = re.compile(rf"^(?:GET|HEAD) (\S+) HTTP/1\.[01](?:{_EOL}Host: (\S+?))?(?:{_EOL}){{0,2}}$")
 _STATUS = re.compile(r"^HTTP/1\.[01] ([1-5][0-9][0-9])$")
 _I = "    "
+_TIMING_KEYS = ("fall", "check_interval", "check_timeout")     # said by the checker when there is one
 
 
 def _num(value: float) -> str:
@@ -122,83 +130,125 @@ def _vrrp(cfg: LvsConfig, role: str) -> list[str]:
     return out
 
 
-def _timing(vs: VirtualServer, cs: CheckSettings, port: int) -> list[str]:
-    """Lines every checker shares: the probed port (always for fwmark services), timeout, retries.
+def _timing(cs: CheckSettings, loop: float, connect: bool = True) -> list[str]:
+    """Lines every checker shares: its interval when it differs from the virtual_server's, the
+    timeout (``connect``: MISC_CHECK has its own) and the retries.
 
-    keepalived's ``retry N`` retries N times after a failure, so ``fall`` failures are ``retry fall-1``.
+    keepalived retries a failed check ``retry`` more times before it takes the
+    server out, so ``fall`` failures are ``retry fall-1``.  The line is always
+    written: without it keepalived retries once (three times for DNS_CHECK).
     """
-    out = []
-    if vs.fwmark or cs.port:
-        out.append(f"connect_port {cs.port or port}")
-    out.append(f"connect_timeout {_num(cs.timeout)}")
+    out = [] if cs.interval == loop else [f"delay_loop {_num(cs.interval)}"]
+    out += [f"connect_timeout {_num(cs.timeout)}"] if connect else []
+    out.append(f"retry {cs.fall - 1}")
     if cs.fall > 1:
-        out += [f"retry {cs.fall - 1}", f"delay_before_retry {_num(cs.interval)}"]
+        out.append(f"delay_before_retry {_num(cs.interval)}")
     return out
+
+
+def _probe_port(vs: VirtualServer, cs: CheckSettings, port: int) -> list[str]:
+    """``connect_port``: the probed port (always for fwmark services, whose real servers have none)."""
+    return [f"connect_port {cs.port or port}"] if (vs.fwmark or cs.port) and (cs.port or port) else []
 
 
 def _status_codes(cs: CheckSettings) -> str:
     return " ".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in cs.status)
 
 
-def _explicit_check(vs: VirtualServer, rs: RealServer, cs: CheckSettings, port: int) -> list[str] | None:
+def _block(head: str, lines: list[str]) -> list[str]:
+    return [f"{head} {{", *(_I + line for line in lines), "}"]
+
+
+def _explicit_check(vs: VirtualServer, cs: CheckSettings, port: int, loop: float) -> list[str] | None:
     """A checker for an explicit ``check`` that keepalived has (None: handled by the Piranha rules)."""
+    common = _probe_port(vs, cs, port) + _timing(cs, loop)
     if cs.kind in ("http", "https"):
         url = [f"path {_quote(vs.name, 'check_path', cs.path)}", f"status_code {_status_codes(cs)}"]
         if cs.digest:
             url.append(f"digest {cs.digest}")
-        out = ["SSL_GET {" if cs.kind == "https" else "HTTP_GET {", f"{_I}url {{",
-               *(_I * 2 + line for line in url), f"{_I}}}", *(_I + line for line in _timing(vs, cs, port))]
+        lines = [*_block("url", url), *common]
         if cs.host:
-            out.append(f"{_I}virtualhost {_quote(vs.name, 'check_host', cs.host)}")
-        if cs.body:
-            out.append(f"{_I}! piranha: check_body {cs.body} (keepalived has no body regex)")
-        return out + ["}"]
+            lines.append(f"virtualhost {_quote(vs.name, 'check_host', cs.host)}")
+            if cs.kind == "https":
+                lines.append("enable_sni")
+        return _block("SSL_GET" if cs.kind == "https" else "HTTP_GET", lines)
     if cs.kind == "dns":
-        name = _quote(vs.name, "check_query", cs.query or "")
-        return ["DNS_CHECK {", f"{_I}type {cs.qtype}", f"{_I}name {name}",
-                *(_I + line for line in _timing(vs, cs, port)), "}"]
+        name = [f"name {_quote(vs.name, 'check_query', cs.query)}"] if cs.query else []
+        return _block("DNS_CHECK", [f"type {cs.qtype}", *name, *common])
     if cs.kind == "tcp":
-        return ["TCP_CHECK {", *(_I + line for line in _timing(vs, cs, port)), "}"]
+        return _block("TCP_CHECK", common)
     if cs.kind in ("agent", "none"):
         return [f"! piranha: check {cs.kind} not expressible in keepalived; no checker exported"]
     return None
 
 
-def _check_block(vs: VirtualServer, rs: RealServer, port: int) -> list[str]:
-    """The health check lines for one real server: its ``check``, else the virtual's send/expect."""
+def _program_check(vs: VirtualServer, rs: RealServer, cs: CheckSettings, port: int, loop: float) -> list[str]:
+    """MISC_CHECK: the program line with ``%h``/``%p`` filled in; keepalived judges the exit status."""
+    assert vs.send_program is not None
+    command = " ".join(rs.address if t == "%h" else str(port) if t == "%p" else t
+                       for t in vs.send_program.split(" "))
+    lines = [f"misc_path {_quote(vs.name, 'send_program', command)}",
+             f"misc_timeout {max(1, math.ceil(cs.timeout))}"]
+    if not float(cs.timeout).is_integer():      # keepalived counts whole seconds
+        lines.append(f"! piranha: misc_timeout {_num(cs.timeout)}")
+    lines += _timing(cs, loop, connect=False)
+    if vs.expect:
+        # keepalived judges the exit status only: the program still fails on a non-zero exit,
+        # but output that differs from expect no longer does.
+        lines.append(f"! piranha: WARNING expect {vs.expect} is not checked: keepalived judges "
+                     "the exit status only (make the program exit non-zero on a bad answer)")
+    if cs.dynamic:
+        lines.append("misc_dynamic")
+    return _block("MISC_CHECK", lines)
+
+
+def _check_block(vs: VirtualServer, rs: RealServer, port: int, loop: float) -> list[str]:
+    """The health check lines for one real server: its ``check``, else the virtual's send/expect.
+
+    A checker made from Piranha's keys (no ``check``) says so in a ``derived``
+    comment, so the import gives back those keys rather than a ``check``.
+    """
     cs = check_settings(vs, rs)
-    explicit = _explicit_check(vs, rs, cs, port) if (rs.check or vs.check) else None
+    explicit = _explicit_check(vs, cs, port, loop) if (rs.check or vs.check) else None
     if explicit is not None:
         return explicit
-    timeout = f"connect_timeout {_num(cs.timeout)}"
     if vs.send_program:
-        command = " ".join(rs.address if t == "%h" else str(port) if t == "%p" else t
-                           for t in vs.send_program.split(" "))
-        out = ["MISC_CHECK {", f"{_I}misc_path {_quote(vs.name, 'send_program', command)}",
-               f"{_I}misc_timeout {max(1, math.ceil(cs.timeout))}"]
-        if vs.expect:
-            # keepalived judges the exit status only: the program still fails on a non-zero exit,
-            # but output that differs from expect no longer does.
-            out.append(f"{_I}! piranha: WARNING expect {vs.expect} is not checked: keepalived judges "
-                       "the exit status only (make the program exit non-zero on a bad answer)")
-        if cs.dynamic:
-            out.append(f"{_I}misc_dynamic")
-        return out + ["}"]
+        return _program_check(vs, rs, cs, port, loop)
+    lines = _probe_port(vs, cs, port) + _timing(cs, loop)
+    common = [f"{_I}! piranha: {DERIVED}", *(_I + line for line in lines)]
     match = _HTTP_SEND.match(vs.send or "")
     if (vs.protocol == "tcp" and match and (vs.expect or "HTTP").startswith("HTTP")
             and all(_quotable(part) for part in match.groups() if part)):
         status = _STATUS.match(vs.expect or "")
         url = ["url {", f"{_I}path {_quote(vs.name, 'send', match.group(1))}"]
         url += [f"{_I}status_code {status.group(1)}"] if status else []
-        out = ["HTTP_GET {", *(_I + line for line in url + ["}"]), f"{_I}{timeout}"]
+        out = ["HTTP_GET {", *(_I + line for line in url + ["}"]), *common]
         if match.group(2):
             out.append(f"{_I}virtualhost {_quote(vs.name, 'send', match.group(2))}")
         return out + ["}"]
     kind = "UDP_CHECK" if vs.protocol == "udp" else "TCP_CHECK"
-    out = [f"{kind} {{", f"{_I}{timeout}"]
+    out = [f"{kind} {{", *common]
     if vs.send or vs.expect:
         out.append(f"{_I}! piranha: send/expect check not expressible here; connect check only")
     return out + ["}"]
+
+
+def _keep(obj: VirtualServer | RealServer, cs: CheckSettings | None = None) -> list[str]:
+    """``! piranha: keep {JSON}``: the lvs.cf keys of ``obj`` that no keepalived checker says.
+
+    ``cs``: a real server's settings when no checker is exported for it (agent,
+    none), whose counting and timing then ride here too.
+    """
+    kept: dict[str, object] = {}
+    for name in KEEP_KEYS:
+        value = getattr(obj, name, None)
+        if value is None or name in _TIMING_KEYS or (name == "use_regex" and not value) or (
+                name == "check" and value not in ("agent", "none")):
+            continue
+        kept[name] = value
+    if cs is not None and cs.kind in ("agent", "none"):
+        kept.update(fall=cs.fall, check_interval=cs.interval, check_timeout=cs.timeout)
+    return [f"! piranha: keep {json.dumps(kept, sort_keys=True)}"] if kept else []
 
 
 def _real_server(vs: VirtualServer, rs: RealServer) -> list[str]:
@@ -206,17 +256,17 @@ def _real_server(vs: VirtualServer, rs: RealServer) -> list[str]:
     # fwmark services: keepalived wants no port on the real server (the checker gets it).
     place = rs.address if vs.fwmark else f"{rs.address} {port}"
     out = [f"real_server {place} {{", f"{_I}! piranha: server {rs.name}",
-           f"{_I}weight {rs.weight}"]
+           *(_I + line for line in _keep(rs, check_settings(vs, rs))), f"{_I}weight {rs.weight}"]
     if vs.quiesce_server:
         out.append(f"{_I}inhibit_on_failure")
-    out += [_I + line for line in _check_block(vs, rs, port)]
+    out += [_I + line for line in _check_block(vs, rs, port, check_settings(vs).interval)]
     return out + ["}"]
 
 
 def _virtual_server(cfg: LvsConfig, vs: VirtualServer) -> list[str]:
     key = f"fwmark {vs.fwmark}" if vs.fwmark else f"{vs.address} {vs.port}"
     out = [f"! piranha: virtual {vs.name}", f"virtual_server {key} {{",
-           f"{_I}delay_loop {_num(vs.timeout)}",
+           f"{_I}delay_loop {_num(check_settings(vs).interval)}",
            f"{_I}lb_algo {vs.scheduler}",
            f"{_I}lb_kind {_KINDS[cfg.network]}"]
     # keepalived rejects a protocol on fwmark services (the mark decides).
@@ -227,12 +277,14 @@ def _virtual_server(cfg: LvsConfig, vs: VirtualServer) -> list[str]:
         if vs.pmask and vs.pmask not in ("0", "0.0.0.0"):
             out.append(f"{_I}persistence_granularity {vs.pmask}")
     if vs.sorry_server:
-        out.append(f"{_I}sorry_server {vs.sorry_server} {vs.port}")
+        # keepalived clears a fwmark service's sorry server port (the mark decides).
+        out.append(f"{_I}sorry_server {vs.sorry_server}" + ("" if vs.fwmark else f" {vs.port}"))
     if vs.fwmark and vs.address:
         out.append(f"{_I}! piranha: address {vs.address}")
     if vs.fwmark:
         out.append(f"{_I}! piranha: port {vs.port}")
     out.append(f"{_I}! piranha: reentry {_num(vs.reentry)}")
+    out += [_I + line for line in _keep(vs)]
     for rs in vs.servers:
         if not rs.active:
             out.append(f"{_I}! piranha: inactive server {rs.name} ({rs.address}) not exported")

@@ -1,378 +1,264 @@
-"""Read keepalived.conf ``virtual_server`` blocks into an :class:`LvsConfig`.
+"""Read keepalived.conf into an :class:`LvsConfig`, noting every line lvs.cf cannot carry.
 
-The migration path from keepalived: its LVS half maps onto lvs.cf almost
-one to one (see :mod:`.keepalived`), and its VRRP half tells us on which
-device each VIP lives and which address is the NAT router.  Everything is
-read strictly enough to be safe (a bad value is an error naming its line)
-and loosely enough to be useful (keywords that change nothing in lvs.cf,
-such as ``ha_suspend`` or ``alpha``, are ignored).  Features lvs.cf cannot
-hold (``virtual_server_group``, ``include``, SCTP, mixed forwarding methods)
-are errors naming the line, so nothing is half-imported.
+The migration path from keepalived: its LVS half maps onto lvs.cf almost one
+to one (see :mod:`.keepalived`), each checker becomes the health-check keys
+(:mod:`.keepalived_checks`), and its VRRP half tells which device each VIP
+lives on and which address is the NAT router (:mod:`.keepalived_vrrp`).
+
+Two kinds of trouble are kept apart.  What keepalived itself would refuse (a
+bad number or address, an unclosed block, ``include``) is an error naming its
+line.  What keepalived accepts but lvs.cf cannot say (``quorum``, a
+``virtual_server_group``, SMTP_CHECK, a second checker, a VRRP
+``authentication``...) is a *note* naming its line and keyword:
+:func:`read_keepalived` returns the notes beside the configuration, and
+:func:`from_keepalived` refuses a file with notes unless told the import may
+be lossy.  Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass, field
-
 from piranha_web.lvscf import SCHEDULERS as _SCHEDULERS
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer
 from piranha_web.lvscf.parser import MAX_DIGITS
 
+from .keepalived_checks import CHECKERS, INHERITED, OTHER_CHECKERS, Probe, keep_hint, read_probe
+from .keepalived_tree import Node, Notes, args_of, fail, find, hint, ip, number, parse_tree, whole
+from .keepalived_vrrp import place_addresses, read_global_defs, read_vrrp
+
+__all__ = ["from_keepalived", "read_keepalived", "parse_tree", "Node"]
+
 _KINDS = {"NAT": "nat", "DR": "direct", "TUN": "tunnel"}
-_HINT = "piranha:"
 _TOP_HINT = re.compile(r"^[!#]\s*piranha:\s*(primary|serial_no)\s+(\S+)\s*$", re.MULTILINE)
+_TOP_KNOWN = frozenset({"global_defs", "vrrp_instance", "virtual_server"})
+_VIRTUAL_KNOWN = INHERITED | {"lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
+                              "persistence_timeout", "persistence_granularity", "sorry_server",
+                              "real_server", "alpha", "inhibit_on_failure", "ip_family"}
+_REAL_KNOWN = INHERITED | {"weight", "inhibit_on_failure", "alpha", *CHECKERS, *OTHER_CHECKERS}
+_ON = ("on", "true", "yes")
+# Health keys a probe can set; the fold gives each one to the virtual server or a real server.
+_FOLDED = ("check", "check_path", "check_host", "check_status", "check_body", "check_digest", "check_port",
+           "check_query", "check_qtype", "check_dynamic", "fall")
+_VS_ONLY = ("send", "expect", "use_regex", "load_monitor")     # lvs.cf holds them per virtual server
 
 
-@dataclass
-class Node:
-    """One statement: ``keyword args...`` with an optional ``{ }`` body."""
-
-    keyword: str
-    args: list[str]
-    line: int
-    children: list["Node"] | None = None
-    hints: list[str] = field(default_factory=list)   # "! piranha: ..." comments inside the block
-    before: list[str] = field(default_factory=list)  # "! piranha: ..." comments just above
+def _scope(nodes: list[Node] | None, outer: dict[str, Node] | None = None) -> dict[str, Node]:
+    """Timing keywords a block hands down to its checkers (its own over ``outer``'s)."""
+    out = dict(outer or {})
+    for n in nodes or []:
+        if n.keyword in INHERITED:
+            out[n.keyword] = n
+    return out
 
 
-def _fail(line: int, message: str, key: str | None = None) -> LvsCfError:
-    return LvsCfError(Problem(line, message, key))
-
-
-def _tokens(text: str, lineno: int) -> tuple[list[str], str | None]:
-    """Split one line into tokens; also return a trailing ``! piranha:`` hint."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch in " \t":
-            i += 1
-        elif ch in "!#":
-            comment = text[i + 1:].strip()
-            return out, comment[len(_HINT):].strip() if comment.startswith(_HINT) else None
-        elif ch in "{}":
-            out.append(ch)
-            i += 1
-        elif ch == '"':
-            end = text.find('"', i + 1)
-            if end < 0:
-                raise _fail(lineno, "unterminated quoted string")
-            out.append(text[i + 1:end])
-            i = end + 1
-        else:
-            j = i
-            while j < len(text) and text[j] not in ' \t{}"!#':
-                j += 1
-            out.append(text[i:j])
-            i = j
-    return out, None
-
-
-def parse_tree(text: str) -> list[Node]:
-    """keepalived.conf text -> statements, with blocks nested (braces may sit anywhere)."""
-    root: list[Node] = []
-    stack: list[tuple[Node | None, list[Node]]] = [(None, root)]
-    pending_hints: list[str] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        toks, hint = _tokens(raw, lineno)
-        if toks and toks[0] in ("include", "$") or (toks and toks[0].startswith(("$", "@"))):
-            raise _fail(lineno, f"{toks[0]!r} is not supported: expand includes, parameters and "
-                                "conditionals first (keepalived -t --config-test-file can help)")
-        for tok in toks:
-            siblings = stack[-1][1]
-            if tok == "{":
-                if not siblings or siblings[-1].children is not None:
-                    raise _fail(lineno, "'{' without a keyword before it")
-                siblings[-1].children = []
-                stack.append((siblings[-1], siblings[-1].children))
-            elif tok == "}":
-                if len(stack) == 1:
-                    raise _fail(lineno, "'}' without a matching '{'")
-                stack.pop()
-                pending_hints = []
-            elif siblings and siblings[-1].line == lineno and siblings[-1].children is None:
-                siblings[-1].args.append(tok)
-            else:
-                siblings.append(Node(tok, [], lineno, before=pending_hints))
-                pending_hints = []
-        if hint is not None:
-            owner = stack[-1][0]
-            if owner is not None and not toks:
-                owner.hints.append(hint)
-            pending_hints.append(hint)
-    if len(stack) > 1:
-        node = stack[-1][0]
-        raise _fail(node.line if node else 0, f"block {node.keyword if node else ''!r} is never closed")
-    return root
-
-
-def _one(node: Node, count: int = 1) -> list[str]:
-    if len(node.args) < count:
-        raise _fail(node.line, f"{node.keyword}: missing argument", node.keyword)
-    return node.args
-
-
-def _number(node: Node, integer: bool = False) -> float:
-    text = _one(node)[0]
-    try:
-        if len(text) > MAX_DIGITS:
-            raise ValueError(text)
-        value = int(text) if integer else float(text)
-    except ValueError:
-        raise _fail(node.line, f"{node.keyword}: expected a number, got {text!r}", node.keyword) from None
-    if value < 0:
-        raise _fail(node.line, f"{node.keyword}: must not be negative", node.keyword)
-    return value
-
-
-def _ip(node: Node, text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise _fail(node.line, f"{node.keyword}: {text!r} is not an IP address", node.keyword) from None
-
-
-def _hint(hints: list[str], word: str) -> str | None:
-    for hint in hints:
-        if hint.startswith(word + " "):
-            return hint[len(word) + 1:].strip()
-    return None
-
-
-@dataclass
-class _Vrrp:
-    """What the VRRP half says: where addresses live, who the peers are."""
-
-    addresses: dict[str, tuple[str | None, int, int]] = field(default_factory=dict)  # ip -> dev, len, line
-    order: list[str] = field(default_factory=list)
-    primary: str | None = None
-    backup: str | None = None
-    advert: float | None = None
-    deadtime: float | None = None
-
-
-def _read_address(vrrp: _Vrrp, node: Node) -> None:
-    ip_text, _, plen = node.keyword.partition("/")
-    address = _ip(node, ip_text)
-    args = node.args
-    device = None
-    if "label" in args[:-1]:
-        device = args[args.index("label") + 1]
-    elif "dev" in args[:-1]:
-        device = args[args.index("dev") + 1]
-    length = int(plen) if plen.isdigit() else ipaddress.ip_address(address).max_prefixlen
-    if address not in vrrp.addresses:
-        vrrp.order.append(address)
-    vrrp.addresses[address] = (device, length, node.line)
-
-
-def _read_vrrp(nodes: list[Node]) -> _Vrrp:
-    vrrp = _Vrrp()
-    for inst in (n for n in nodes if n.keyword == "vrrp_instance"):
-        body = inst.children or []
-        state = next((n.args[0].upper() for n in body if n.keyword == "state" and n.args), "MASTER")
-        src = next((n.args[0] for n in body if n.keyword == "unicast_src_ip" and n.args), None)
-        peers = next((n.children or [] for n in body if n.keyword == "unicast_peer"), [])
-        peer = peers[0].keyword if peers else None
-        me, other = (src, peer) if state == "MASTER" else (peer, src)
-        vrrp.primary = vrrp.primary or me
-        vrrp.backup = vrrp.backup or other
-        dead = (_hint(inst.hints, "deadtime") or "").split(" ")[0]
-        if vrrp.deadtime is None and dead.replace(".", "", 1).isdigit():
-            vrrp.deadtime = float(dead) if "." in dead else int(dead)
-        for n in body:
-            if n.keyword == "advert_int" and vrrp.advert is None:
-                vrrp.advert = _number(n)
-            if n.keyword in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
-                for addr in n.children or []:
-                    _read_address(vrrp, addr)
-    return vrrp
-
-
-def _mask(address: str, length: int) -> str | None:
-    """lvs.cf mask for a prefix length: dotted for IPv4, a length for IPv6, None for a host."""
-    net = ipaddress.ip_network(f"{address}/{length}", strict=False)
-    if length == net.max_prefixlen:
+def _inhibit(node: Node | None) -> bool | None:
+    if node is None:
         return None
-    return str(net.netmask) if net.version == 4 else str(length)
+    return not node.args or node.args[0].lower() in _ON
 
 
-def _check_of(rs_node: Node) -> Node | None:
-    checks = ("HTTP_GET", "SSL_GET", "TCP_CHECK", "UDP_CHECK", "MISC_CHECK")
-    return next((n for n in rs_node.children or [] if n.keyword in checks), None)
-
-
-def _apply_check(vs: VirtualServer, check: Node, rs: RealServer, port: int) -> None:
-    """Set send/expect/send_program/timeout from the first real server's check."""
-    body = check.children or []
-    for n in body:
-        if n.keyword in ("connect_timeout", "misc_timeout"):
-            vs.timeout = _number(n)
-    if check.keyword in ("HTTP_GET", "SSL_GET"):
-        url = next((n for n in body if n.keyword == "url"), None)
-        path = next((n.args[0] for n in (url.children or []) if n.keyword == "path" and n.args), "/") \
-            if url else "/"
-        status = next((n.args[0] for n in (url.children or []) if n.keyword == "status_code" and n.args),
-                      None) if url else None
-        host = next((n.args[0] for n in body if n.keyword == "virtualhost" and n.args), None)
-        vs.send = f"GET {path} HTTP/1.0\\r\\n" + (f"Host: {host}\\r\\n" if host else "") + "\\r\\n"
-        vs.expect = f"HTTP/1.0 {status}" if status and status.isdigit() else "HTTP"
-    elif check.keyword == "MISC_CHECK":
-        path = next((n for n in body if n.keyword == "misc_path"), None)
-        if path is None or not path.args:
-            raise _fail(check.line, "MISC_CHECK without misc_path", "misc_path")
-        tokens = " ".join(path.args).split(" ")
-        vs.send_program = " ".join("%h" if t == rs.address else "%p" if t == str(port) else t
-                                   for t in tokens)
-        if any(n.keyword == "misc_dynamic" for n in body):
-            vs.check, vs.check_dynamic = "program", True
-
-
-def _real_server(vs: VirtualServer, node: Node, kind_quiesce: list[bool]) -> RealServer:
-    args = _one(node, 1)
-    address = _ip(node, args[0])
+def _real_server(vs: VirtualServer, node: Node, scope: dict[str, Node],
+                 notes: Notes) -> tuple[RealServer, Probe]:
+    args = args_of(node, 1)
+    address = ip(node, args[0])
     port = vs.port
+    body = node.children or []
     if len(args) > 1:
-        port = int(_number(Node("port", [args[1]], node.line), integer=True))
+        port = whole(node, args[1])
     elif vs.fwmark:      # keepalived's fwmark real servers have no port: the checker's connect_port
-        check = _check_of(node)
-        body = check.children or [] if check else []
-        probe = next((n for n in body if n.keyword == "connect_port"), None)
-        if probe is not None:
-            port = int(_number(probe, integer=True))
-    name = _hint(node.hints, "server") or f"rs_{address}"
+        check = next((n for n in body if n.keyword in CHECKERS), None)
+        connect_port = find(check.children if check else None, "connect_port")
+        if connect_port is not None:
+            port = whole(connect_port)
+    notes.others(body, _REAL_KNOWN, "real_server")
+    name = hint(node.hints, "server") or f"rs_{address}"
     rs = RealServer(name=name, address=address, active=True, port=None if port == vs.port else port)
-    for n in node.children or []:
-        if n.keyword == "weight":
-            rs.weight = int(_number(n, integer=True))
-        elif n.keyword == "inhibit_on_failure":
-            kind_quiesce.append(True)
-    return rs
+    weight = find(body, "weight")
+    if weight is not None:
+        rs.weight = whole(weight)
+    probe = read_probe(node, address, port, _scope(body, scope), notes)
+    for key, value in keep_hint(node.hints, node.line).items():
+        if key in _FOLDED:
+            probe.health[key] = value
+        elif key == "check_interval":
+            probe.interval = float(value)
+        elif key == "check_timeout":
+            probe.timeout = float(value)
+        elif key not in _VS_ONLY:
+            setattr(rs, key, value)
+    return rs, probe
 
 
 def _virtual_head(node: Node, vs: VirtualServer) -> None:
     args = node.args
-    if args and args[0] == "group":
-        raise _fail(node.line, "virtual_server group is not supported: write one virtual_server "
-                               "per address", "virtual_server")
     if args and args[0] == "fwmark":
-        vs.fwmark = int(_number(Node("fwmark", args[1:], node.line), integer=True))
+        vs.fwmark = whole(node, args_of(node, 2)[1])
         vs.port = 0
         return
-    _one(node, 2)
-    vs.address = _ip(node, args[0])
-    vs.port = int(_number(Node("port", args[1:], node.line), integer=True))
+    args_of(node, 2)
+    vs.address = ip(node, args[0])
+    vs.port = whole(node, args[1])
 
 
-def _virtual(node: Node, index: int, kinds: list[tuple[str, int]]) -> VirtualServer:
-    vs = VirtualServer(name=_hint(node.before, "virtual") or f"vs{index}", active=True)
-    _virtual_head(node, vs)
+def _settings(vs: VirtualServer, node: Node, kinds: list[tuple[str, Node]], notes: Notes) -> bool:
+    """The virtual_server's own statements; False when lvs.cf cannot hold the service at all."""
     for n in node.children or []:
         word = n.keyword
-        if word == "delay_loop":
-            vs.timeout = _number(n)
-        elif word in ("lb_algo", "lvs_sched"):
-            if _one(n)[0] not in _SCHEDULERS:
-                raise _fail(n.line, f"{word}: scheduler {n.args[0]!r} has no lvs.cf equivalent", word)
-            vs.scheduler = n.args[0]
+        if word in ("lb_algo", "lvs_sched"):
+            if args_of(n)[0] in _SCHEDULERS:
+                vs.scheduler = n.args[0]
+            else:
+                notes.warn(n, f"scheduler {n.args[0]!r} has no lvs.cf equivalent: {vs.scheduler} is used")
         elif word in ("lb_kind", "lvs_method"):
-            kind = _one(n)[0].upper()
+            kind = args_of(n)[0].upper()
             if kind not in _KINDS:
-                raise _fail(n.line, f"{word}: {n.args[0]!r} is not NAT, DR or TUN", word)
-            kinds.append((_KINDS[kind], n.line))
+                raise fail(n.line, f"{word}: {n.args[0]!r} is not NAT, DR or TUN", word)
+            kinds.append((_KINDS[kind], n))
         elif word == "protocol":
-            proto = _one(n)[0].lower()
+            proto = args_of(n)[0].lower()
             if proto not in ("tcp", "udp"):
-                raise _fail(n.line, f"protocol {n.args[0]!r} is not supported by lvs.cf (tcp or udp)",
-                            word)
+                notes.warn(n, f"protocol {n.args[0]!r} is not supported by lvs.cf (tcp or udp): "
+                              "this virtual server is not imported")
+                return False
             vs.protocol = proto
         elif word == "persistence_timeout":
-            vs.persistent = int(_number(n, integer=True)) if n.args else 360
+            vs.persistent = whole(n) if n.args else 360
         elif word == "persistence_granularity":
-            vs.pmask = _one(n)[0]
+            vs.pmask = args_of(n)[0]
         elif word == "sorry_server":
-            vs.sorry_server = _ip(n, _one(n)[0])
+            _sorry(vs, n, notes)
+    return True
+
+
+def _sorry(vs: VirtualServer, n: Node, notes: Notes) -> None:
+    """``sorry_server IP [PORT]``: lvs.cf's sorry server takes the service's port, as keepalived does."""
+    args = args_of(n)
+    vs.sorry_server = ip(n, args[0])
+    if len(args) > 1 and whole(n, args[1]) not in (vs.port, 0):
+        notes.warn(n, f"port {args[1]} differs from the service's {vs.port}: keepalived resets it and "
+                      "lvs.cf uses the service's port")
+
+
+def _hinted(vs: VirtualServer, node: Node) -> None:
+    """What the exporter left in ``! piranha:`` comments: a fwmark service's address, port and protocol."""
     if vs.fwmark:
-        hinted_address, hinted_port = _hint(node.hints, "address"), _hint(node.hints, "port")
-        vs.address = _ip(node, hinted_address) if hinted_address else None
-        vs.port = int(_number(Node("port", [hinted_port], node.line), integer=True)) if hinted_port else 0
-        vs.protocol = "udp" if _hint(node.hints, "protocol") == "udp" else vs.protocol
-    reentry = _hint(node.hints, "reentry")
+        hinted_address, hinted_port = hint(node.hints, "address"), hint(node.hints, "port")
+        vs.address = ip(node, hinted_address) if hinted_address else None
+        vs.port = whole(node, hinted_port) if hinted_port else 0
+        vs.protocol = "udp" if hint(node.hints, "protocol") == "udp" else vs.protocol
+    reentry = hint(node.hints, "reentry")
     if reentry:
-        value = _number(Node("reentry", [reentry], node.line))
+        value = number(Node("reentry", [reentry], node.line))
         vs.reentry = int(value) if float(value).is_integer() and "." not in reentry else value
-    quiesce: list[bool] = []
+    else:
+        vs.rise = 1      # keepalived re-adds a real server after its first good check
+
+
+def _quiesce(vs: VirtualServer, node: Node, real_nodes: list[Node], notes: Notes) -> None:
+    """``inhibit_on_failure``: lvs.cf quiesces all real servers of a virtual server or none."""
+    default = _inhibit(find(node.children, "inhibit_on_failure")) or False
+    values = [(n, _inhibit(find(n.children, "inhibit_on_failure"))) for n in real_nodes]
+    wanted = [default if v is None else v for _, v in values]
+    vs.quiesce_server = wanted[0] if wanted else default
+    for (n, _), value in zip(values, wanted):
+        if value != vs.quiesce_server:
+            where = find(n.children, "inhibit_on_failure") or n
+            notes.warn(where, f"lvs.cf quiesces every real server of a virtual server or none: this one "
+                              f"is {'quiesced' if vs.quiesce_server else 'removed'} on failure too")
+
+
+def _fold(vs: VirtualServer, probes: list[Probe], notes: Notes) -> None:
+    """Set the virtual server's health keys from its real servers' probes, overrides where they differ.
+
+    A key all servers agree on goes to the virtual server.  Where they differ,
+    the virtual server keeps lvs.cf's default (or the first server's value when
+    every server sets one) and each other server gets its own as an override.
+    """
+    servers = vs.servers
+    first = probes[0]
+    vs.timeout = first.interval
+    vs.check_timeout = first.timeout if first.timeout != first.interval else None
+    for key in _FOLDED:
+        values = [p.health.get(key) for p in probes]
+        common = values[0] if None not in values else None
+        setattr(vs, key, common)
+        for rs, value in zip(servers, values):
+            if value != common:
+                setattr(rs, key, value)
+    for rs, p in zip(servers, probes):
+        if p.interval != first.interval or p.timeout != (vs.check_timeout or first.interval):
+            rs.check_interval = p.interval
+            rs.check_timeout = p.timeout if (p.timeout != p.interval or vs.check_timeout) else None
+    programs = [(p, p.program) for p in probes if p.program is not None]
+    if programs:
+        vs.send_program = programs[0][1]
+    for p, program in programs[1:]:
+        if program != vs.send_program:
+            notes.warn(Node("misc_path", [], p.line), "lvs.cf runs one send_program per virtual server: "
+                                                      f"{vs.send_program!r} is used for this server too")
+
+
+def _virtual(node: Node, index: int, kinds: list[tuple[str, Node]], notes: Notes) -> VirtualServer | None:
+    vs = VirtualServer(name=hint(node.before, "virtual") or f"vs{index}", active=True)
+    if node.args[:1] == ["group"]:
+        notes.warn(node, "virtual_server group has no lvs.cf equivalent (write one virtual_server per "
+                         "address): not imported")
+        return None
+    _virtual_head(node, vs)
+    notes.others(node.children, _VIRTUAL_KNOWN, "virtual_server")
+    if not _settings(vs, node, kinds, notes):
+        return None
+    _hinted(vs, node)
+    if vs.fwmark and vs.address is None:
+        notes.warn(node, "lvs.cf needs the virtual IP address of a fwmark service, which keepalived "
+                         "does not name: not imported")
+        return None
+    scope = _scope(node.children)
     real_nodes = [n for n in node.children or [] if n.keyword == "real_server"]
-    vs.servers = [_real_server(vs, n, quiesce) for n in real_nodes]
-    vs.quiesce_server = bool(quiesce)
-    for rs_node, rs in zip(real_nodes, vs.servers):
-        check = _check_of(rs_node)
-        if check is not None:
-            _apply_check(vs, check, rs, vs.server_port(rs))
-            break
-    # lvs.cf has one timeout (interval and per-check timeout): delay_loop wins.
-    delay = next((n for n in node.children or [] if n.keyword == "delay_loop"), None)
-    if delay is not None:
-        vs.timeout = _number(delay)
+    pairs = [_real_server(vs, n, scope, notes) for n in real_nodes]
+    vs.servers = [rs for rs, _ in pairs]
+    _quiesce(vs, node, real_nodes, notes)
+    if pairs:
+        _fold(vs, [p for _, p in pairs], notes)
+    else:
+        loop = scope.get("delay_loop")
+        vs.timeout = number(loop) if loop else 60.0
+    for key, value in keep_hint(node.hints, node.line).items():
+        setattr(vs, key, value)
     return vs
 
 
-def _network(kinds: list[tuple[str, int]]) -> str:
+def _network(kinds: list[tuple[str, Node]], notes: Notes) -> str:
     """lvs.cf has one forwarding method for all virtual servers (global ``network``)."""
     if not kinds:
         return "nat"   # keepalived's own default
-    first, line = kinds[0]
+    first, node = kinds[0]
     for kind, other in kinds[1:]:
         if kind != first:
-            raise _fail(other, f"lb_kind {kind} differs from lb_kind {first} at line {line}: lvs.cf "
-                               "uses one forwarding method for every virtual server", "lb_kind")
+            notes.warn(other, f"lb_kind {other.args[0]} differs from the one at line {node.line}: lvs.cf "
+                              "uses one forwarding method for every virtual server")
     return first
 
 
-def _place_addresses(cfg: LvsConfig, vrrp: _Vrrp) -> None:
-    """Give each VIP its device and mask; the first other NAT address of each family is the
-    nat_router (IPv4) or nat_router6 (IPv6)."""
-    vips = {vs.address for vs in cfg.virtuals}
-    for vs in cfg.virtuals:
-        if vs.address in vrrp.addresses:
-            device, length, _ = vrrp.addresses[vs.address]
-            vs.device, vs.vip_nmask = device, _mask(vs.address, length)
-    others = [a for a in vrrp.order if a not in vips]
-    if cfg.network != "nat":
-        return
-    v4 = [a for a in others if ":" not in a]
-    v6 = [a for a in others if ":" in a]
-    if v4:
-        device, length, _ = vrrp.addresses[v4[0]]
-        cfg.nat_router, cfg.nat_router_device = v4[0], device
-        cfg.nat_nmask = _mask(v4[0], length)
-    if v6:
-        device, length, _ = vrrp.addresses[v6[0]]
-        cfg.nat_router6, cfg.nat_router6_device = v6[0], device
-        cfg.nat_nmask6 = _mask(v6[0], length)
+def read_keepalived(text: str) -> tuple[LvsConfig, list[Problem]]:
+    """keepalived.conf text -> (configuration, notes on what it could not carry, in line order).
 
-
-def from_keepalived(text: str) -> LvsConfig:
-    """Build an :class:`LvsConfig` from keepalived.conf text.
-
-    Raises :class:`LvsCfError` naming the line of anything that cannot be
-    carried over.  Imported virtual and real servers are active (keepalived has
-    no inactive ones); names come from ``! piranha:`` comments when present.
+    Raises :class:`LvsCfError` naming the line of anything keepalived itself
+    would refuse.  Imported virtual and real servers are active (keepalived
+    has no inactive ones); names come from ``! piranha:`` comments when present.
     """
     nodes = parse_tree(text)
+    notes = Notes()
+    notes.others(nodes, _TOP_KNOWN, "top level")
     virtual_nodes = [n for n in nodes if n.keyword == "virtual_server"]
-    group = next((n for n in nodes if n.keyword == "virtual_server_group"), None)
-    if group is not None:
-        raise _fail(group.line, "virtual_server_group is not supported by lvs.cf", "virtual_server_group")
     if not virtual_nodes:
-        raise _fail(0, "no virtual_server block found: nothing to import")
-    kinds: list[tuple[str, int]] = []
+        raise fail(0, "no virtual_server block found: nothing to import")
+    kinds: list[tuple[str, Node]] = []
     cfg = LvsConfig(heartbeat=True, keepalive=6, deadtime=18)
-    cfg.virtuals = [_virtual(n, i, kinds) for i, n in enumerate(virtual_nodes, 1)]
-    cfg.network = _network(kinds)
-    vrrp = _read_vrrp(nodes)
+    read = [_virtual(n, i, kinds, notes) for i, n in enumerate(virtual_nodes, 1)]
+    cfg.virtuals = [vs for vs in read if vs is not None]
+    cfg.network = _network(kinds, notes)
+    vrrp = read_vrrp(nodes, notes)
     cfg.primary, cfg.backup = vrrp.primary, vrrp.backup
     hints = dict(_TOP_HINT.findall(text))
     if cfg.primary is None and "primary" in hints:
@@ -385,24 +271,20 @@ def from_keepalived(text: str) -> LvsConfig:
         cfg.deadtime = 3 * vrrp.advert
     if vrrp.deadtime is not None:
         cfg.deadtime = vrrp.deadtime
-    _place_addresses(cfg, vrrp)
-    _read_global_defs(cfg, nodes)
+    place_addresses(cfg, vrrp, notes)
+    read_global_defs(cfg, nodes, notes)
+    return cfg, notes.sorted()
+
+
+def from_keepalived(text: str, lossy: bool = False) -> LvsConfig:
+    """Build an :class:`LvsConfig` from keepalived.conf text.
+
+    Raises :class:`LvsCfError` for anything keepalived would refuse and,
+    unless ``lossy``, for every setting lvs.cf cannot carry (each problem
+    names its line and keyword); with ``lossy`` those settings are left out
+    and :func:`read_keepalived` tells which.
+    """
+    cfg, notes = read_keepalived(text)
+    if notes and not lossy:
+        raise LvsCfError(notes)
     return cfg
-
-
-def _read_global_defs(cfg: LvsConfig, nodes: list[Node]) -> None:
-    """``lvs_sync_daemon IFACE INSTANCE [id N]`` and ``lvs_timeouts tcp N tcpfin N udp N``."""
-    for defs in (n for n in nodes if n.keyword == "global_defs"):
-        for n in defs.children or []:
-            if n.keyword == "lvs_sync_daemon":
-                args = _one(n, 2)
-                cfg.syncdaemon, cfg.syncd_iface = True, args[0]
-                if "id" in args[2:-1]:
-                    ident = Node("id", [args[args.index("id") + 1]], n.line)
-                    cfg.syncd_id = int(_number(ident, integer=True))
-            elif n.keyword == "lvs_timeouts":
-                pairs = dict(zip(n.args[::2], n.args[1::2]))
-                for name in ("tcp", "tcpfin", "udp"):
-                    if name in pairs:
-                        value = Node(f"lvs_timeouts {name}", [pairs[name]], n.line)
-                        setattr(cfg, f"{name}_timeout", int(_number(value, integer=True)))

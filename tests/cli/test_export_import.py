@@ -80,3 +80,31 @@ def test_publish_prints_the_revision_and_pulses_answer(cli_instance: Path, monke
     assert main(["publish"]) == 1  # pulse refused the file: the exit status says so
     assert "published revision 3 (serial_no 3); pulse: failed: line 3: bad" in capsys.readouterr().out
     assert load((cli_instance / "lvs.cf").read_text()).serial_no == 3
+
+
+LOSSY = Path(__file__).resolve().parents[1] / "convert" / "fixtures" / "keepalived" / "lossy.conf"
+
+
+def test_keepalived_import_with_losses_needs_lossy(cli_instance: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --lossy nothing is imported and every lost setting is named with its line."""
+    assert main(["import", str(SEED)]) == 0
+    capsys.readouterr()
+    assert main(["import", str(LOSSY)]) == 1
+    err = capsys.readouterr().err
+    assert f"{LOSSY}:41: quorum: " in err and f"{LOSSY}:55: SMTP_CHECK: " in err
+    assert "--lossy" in err and "warning:" not in err
+    assert [v.name for v in _definitions().virtuals] == ["www"]          # type: ignore[attr-defined]
+    assert main(["import", "--lossy", str(LOSSY)]) == 0
+    err = capsys.readouterr().err
+    assert f"{LOSSY}:41: warning: quorum: " in err and f"{LOSSY}:32: warning: virtual_server: " in err
+    assert [v.address for v in _definitions().virtuals] == ["192.0.2.80"]  # type: ignore[attr-defined]
+
+
+def test_export_from_keepalived_with_losses_needs_lossy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "--from", str(LOSSY)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"{LOSSY}:75: bfd_instance: " in captured.err
+    assert main(["export", "--lossy", "--from", str(LOSSY)]) == 0
+    captured = capsys.readouterr()
+    assert "virtual vs2 {" in captured.out and f"{LOSSY}:75: warning: bfd_instance: " in captured.err

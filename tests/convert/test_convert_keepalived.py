@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from piranha_web.convert import from_keepalived, to_keepalived
+from piranha_web.convert.keepalived import read_keepalived
 from piranha_web.convert.keepalived import VRRP_ROUTER_ID
 from piranha_web.lvscf import LvsCfError, LvsConfig, load, validate
 
@@ -84,16 +86,21 @@ def test_seed_round_trips(seed_file: Path) -> None:
     cfg = load(seed_file.read_text())
     back = from_keepalived(to_keepalived(cfg))
     validate(back)
-    for vs in cfg.virtuals:     # keepalived has no load monitor: "none" comes back unset
-        vs.load_monitor = None
     assert back == cfg
 
 
 def test_corpus_export_is_a_fixed_point(corpus_file: Path) -> None:
+    """export(import(export(cfg))) == export(cfg), except that an address lvs.cf gives no device
+    comes back on the VRRP instance's interface (where keepalived brings it up)."""
     text = to_keepalived(load(corpus_file.read_text()))
     again = from_keepalived(text)
     validate(again)
-    assert _semantic(to_keepalived(again)) == _semantic(text)
+    second = to_keepalived(again)
+    interface = next(ln.split()[1] for ln in text.splitlines() if ln.strip().startswith("interface "))
+    placed = [ln + f" dev {interface}" if re.fullmatch(r"\s+[0-9a-f.:]+/\d+", ln) else ln
+              for ln in _semantic(text)]
+    assert _semantic(second) == placed
+    assert _semantic(to_keepalived(from_keepalived(second))) == _semantic(second)
 
 
 def test_backup_role_swaps_vrrp_side() -> None:
@@ -154,26 +161,36 @@ virtual_server 192.0.2.100 443
 
 
 def test_handwritten_keepalived_imports() -> None:
-    cfg = from_keepalived(HANDWRITTEN)
+    cfg, notes = read_keepalived(HANDWRITTEN)
     validate(cfg)
+    # One real server quiesced, the other not: lvs.cf says it once per virtual server.
+    assert [(p.line, p.key) for p in notes] == [(33, "inhibit_on_failure")]
+    with pytest.raises(LvsCfError) as info:
+        from_keepalived(HANDWRITTEN)
+    assert info.value.line == 33
     assert (cfg.primary, cfg.backup, cfg.network, cfg.keepalive) == ("192.0.2.1", "192.0.2.2", "direct", 1)
     vs = cfg.virtuals[0]
     assert (vs.address, vs.port, vs.device, vs.vip_nmask) == ("192.0.2.100", 443, "eth0:1", "255.255.255.0")
-    assert (vs.scheduler, vs.persistent, vs.timeout, vs.quiesce_server) == ("wrr", 600, 3, True)
-    assert vs.send == "GET /health HTTP/1.0\\r\\n\\r\\n" and vs.expect == "HTTP/1.0 200"
+    assert (vs.scheduler, vs.persistent, vs.timeout, vs.check_timeout) == ("wrr", 600, 3, 2)
+    assert vs.quiesce_server is False and vs.rise == 1
+    # SSL_GET stays TLS; keepalived's default retry (1) is two failures in a row.
+    assert (vs.check, vs.fall, vs.send, vs.expect) == ("https", 2, None, None)
+    tls, tcp = vs.servers
+    assert (tls.check, tls.check_path, tls.check_status) == (None, "/health", "200")
+    assert (tcp.check, tcp.check_path, tcp.check_status) == ("tcp", None, None)
     assert [(r.address, r.port, r.weight) for r in vs.servers] == [
         ("198.51.100.1", 8443, 3), ("198.51.100.2", 8443, 5)]
 
 
 @pytest.mark.parametrize(("text", "line", "fragment"), [
-    ("virtual_server 192.0.2.1 80 {\n  lb_algo bogus\n}\n", 2, "scheduler 'bogus'"),
+    ("virtual_server 192.0.2.1 80 {\n  lb_algo bogus\n}\n", 2, "scheduler 'bogus' has no lvs.cf"),
     ("virtual_server 192.0.2.1 80 {\n  lb_kind FULLNAT\n}\n", 2, "not NAT, DR or TUN"),
     ("virtual_server 192.0.2.1 80 {\n  protocol SCTP\n}\n", 2, "SCTP"),
     ("virtual_server 192.0.2.1 80 {\n  delay_loop soon\n}\n", 2, "expected a number"),
     ("virtual_server 192.0.2.1 80 {\n  real_server 10.0.0.x 80 {\n  }\n}\n", 2, "not an IP"),
     ("virtual_server 192.0.2.1 80 {\n  real_server 192.0.2.9 80 {\n", 2, "never closed"),
     ("virtual_server 192.0.2.1 80 {\n}\n}\n", 3, "without a matching"),
-    ("\n\nvirtual_server group G1 {\n}\n", 3, "group is not supported"),
+    ("\n\nvirtual_server group G1 {\n}\nvirtual_server 192.0.2.1 80 {\n}\n", 3, "group has no lvs.cf"),
     ("include /etc/keepalived/lvs.conf\n", 1, "not supported"),
     ("virtual_server 192.0.2.1 80 {\n  lb_kind NAT\n}\n"
      "virtual_server 192.0.2.2 80 {\n  lb_kind DR\n}\n", 5, "one forwarding method"),

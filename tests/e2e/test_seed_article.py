@@ -21,9 +21,14 @@ Hanbit 2003 ("LVS with Piranha on Red Hat AS 2.1"), replayed in namespaces
 6. One real server is stopped: the console shows it down and requests go to
    the other.
 
-Screenshots of each step go to test-artifacts/e2e/; the ones used by the
-README are also saved under test-artifacts/e2e/docs/, and copied to docs/ when
-PIRANHA_E2E_DOCS=1 (how the committed docs/console-*.png were made).
+piranha-gui and pulse run with the product's default lvs.cf path: each in a
+private mount namespace where /etc/sysconfig/ha is the scenario's directory
+(tests/support/sysconfig_ns.py), so the console shows /etc/sysconfig/ha/lvs.cf.
+Screenshots of each step go to test-artifacts/e2e/; CONTROL/MONITORING with
+real IPVS data is also saved under test-artifacts/e2e/docs/ (after checking
+that the page shows no temporary path), and copied to docs/ when
+PIRANHA_E2E_DOCS=1 (how docs/console-control-monitoring.png was made; the
+other panels' images come from tests/docs/test_panel_screenshots.py).
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ import pytest
 
 from tests.support.browser import launch_in_netns
 from tests.support.client import page_name
+from tests.support import docshots, sysconfig_ns
 from tests.support.console import Console
 from tests.support.ipvs_runner import require_ipvs
 from tests.support.marks import has_mark_rule, mark_rules
@@ -52,13 +58,10 @@ pytestmark = [pytest.mark.ipvs, pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 USER, PASSWORD = "piranha", "gnomernd-lvs-2003"
 CONSOLE = "127.0.0.1:3636"
 RS1, RS2 = REAL_SERVERS["rs1"], REAL_SERVERS["rs2"]  # (address, page text)
-DOC_SHOTS = {"login": "console-login.png", "virtual-servers": "console-virtual-servers.png",
-             "real-server": "console-real-server.png", "control-monitoring": "console-control-monitoring.png"}
 
 
 class Scenario:
@@ -68,8 +71,11 @@ class Scenario:
         self.lab = lab
         self.instance = workdir / "instance"
         self.instance.mkdir()
-        self.lvs_cf = self.instance / "lvs.cf"
-        self.env = dict(os.environ, PIRANHA_INSTANCE=str(self.instance), PIRANHA_LVS_CF=str(self.lvs_cf))
+        self.ha_dir = workdir / "sysconfig-ha"  # /etc/sysconfig/ha as piranha-gui and pulse see it
+        self.lvs_cf = self.ha_dir / "lvs.cf"
+        self.scratch = workdir
+        self.env = dict(os.environ, PIRANHA_INSTANCE=str(self.instance))
+        self.env.pop("PIRANHA_LVS_CF", None)
         self.env.pop("PIRANHA_DATABASE_URL", None)
         self.env.pop("PIRANHA_PULSE_RUNTIME", None)
         self.t0 = time.monotonic()
@@ -165,15 +171,16 @@ def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
                    input=PASSWORD + "\n", timeout=120)
     sc.log(f"piranha-passwd: {done.stdout.strip()}")
     # one worker: the guest has a single slow CPU and every worker imports the app
-    sc.gui = lab.start("director", "piranha-gui", [str(BIN / "piranha-gui"), "--bind", CONSOLE,
-                                                   "--workers", "1"], env=sc.env)
+    sc.gui = lab.start("director", "piranha-gui", sysconfig_ns.command(
+        sc.ha_dir, [str(BIN / "piranha-gui"), "--bind", CONSOLE, "--workers", "1"]), env=sc.env)
     start = time.monotonic()
     browser = launch_in_netns(playwright, lab.ns("director"), lab.workdir)
     sc.log(f"chromium up in the director namespace ({time.monotonic() - start:.1f}s, "
            "while piranha-gui starts)")
     wait_console(sc)
     page = browser.new_page(viewport={"width": 1000, "height": 620})
-    console = Console(page, f"http://{CONSOLE}", ARTIFACTS / "shots", log=sc.log)
+    console = Console(page, f"http://{CONSOLE}", ARTIFACTS / "shots", log=sc.log,
+                      forbidden=docshots.scratch_markers(sc.scratch))
     configure_seed(console)
     check_lvs_cf(sc)
     return console
@@ -181,8 +188,8 @@ def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
 
 def start_pulse(sc: Scenario) -> int:
     """``pulse -n --backend ipvs``; wait for both real servers; check what it set up."""
-    sc.pulse = sc.lab.start("director", "pulse", [str(BIN / "pulse"), "-n", "-c", str(sc.lvs_cf),
-                                                  "--backend", "ipvs"], env=sc.env)
+    sc.pulse = sc.lab.start("director", "pulse", sysconfig_ns.command(
+        sc.ha_dir, [str(BIN / "pulse"), "-n", "--backend", "ipvs"]), env=sc.env)
     wait_until(lambda: set(sc.dests()) == {RS1[0], RS2[0]} or pulse_died(sc), timeout=90,
                interval=0.5, what="pulse to put both real servers in the IPVS table")
     pid = int(sc.status()["pid"])
@@ -220,11 +227,11 @@ def control_shows_both_up_with_connections(sc: Scenario, console: Console) -> No
     stats = sc.director(["ipvsadm", "-Ln", "--stats"])
     sc.log(f"ipvsadm -Ln --stats:\n{stats}")
     assert dest_conns(stats) >= 5
-    copy_doc(console.shot("control-monitoring", full_page=True), "control-monitoring")
+    docshots.capture(console.page, ARTIFACTS / "docs", "console-control-monitoring.png", console.forbidden)
     console.open_virtual_servers()
-    copy_doc(console.shot("virtual-servers"), "virtual-servers")
+    console.shot("virtual-servers")
     console.open_real_servers("www")
-    copy_doc(console.shot("real-server"), "real-server")
+    console.shot("real-server")
 
 
 def afterword_wrr_without_restart(sc: Scenario, console: Console, pulse_pid: int) -> None:
@@ -281,7 +288,7 @@ def wait_console(sc: Scenario) -> None:
 
 def configure_seed(console: Console) -> None:
     """Article step 4: the whole configuration, panel by panel, ACCEPT on each."""
-    copy_doc(console.login(USER, PASSWORD), "login")
+    console.login(USER, PASSWORD)
     console.global_settings(primary=DIRECTOR_PUBLIC_IP, nat_router=NAT_ROUTER_IP,
                             nat_nmask="255.255.255.0", nat_router_device="eth1:1")
     console.add_virtual_server(
@@ -378,11 +385,3 @@ def pulse_died(sc: Scenario) -> bool:
     if sc.pulse is not None and not sc.pulse.alive():
         raise AssertionError(f"pulse exited ({sc.pulse.popen.returncode}):\n{sc.pulse.log_text()}")
     return False
-
-
-def copy_doc(shot: Path, key: str) -> None:
-    """Keep a screenshot used by the README (docs/ itself only when PIRANHA_E2E_DOCS=1)."""
-    (ARTIFACTS / "docs").mkdir(exist_ok=True)
-    shutil.copy(shot, ARTIFACTS / "docs" / DOC_SHOTS[key])
-    if os.environ.get("PIRANHA_E2E_DOCS") == "1":
-        shutil.copy(shot, DOCS / DOC_SHOTS[key])

@@ -4,14 +4,18 @@ Selectors follow the console's contract: inputs carry the lvs.cf key as id
 (``#nat_router``, ``#scheduler`` …), panels are reached through the tab ids
 (``#tab-settings``, ``#subtab-real`` …) and every form has ``#accept``.
 Rows of the VIRTUAL SERVERS / REAL SERVER lists are picked by their NAME
-cell.  Every step saves a screenshot so a failing run can be read afterwards.
+cell.  Every step saves a screenshot so a failing run can be read afterwards;
+given ``forbidden`` strings (a test's temporary directories), a screenshot
+of a page showing one of them fails the run instead (tests/support/docshots.py).
 """
 from __future__ import annotations
 
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+from .docshots import assert_clean
 
 STEP_TIMEOUT_MS = 60_000  # one slow CPU under UML: a page can take several seconds
 
@@ -24,8 +28,9 @@ class Console:
     """Drives one logged-in browser page through the console panels."""
 
     def __init__(self, page: Any, base_url: str, shots: Path,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, forbidden: Sequence[str] = ()) -> None:
         self.page = page
+        self.forbidden = list(forbidden)
         self.base_url = base_url.rstrip("/")
         self.shots = shots
         self.log = log
@@ -37,6 +42,7 @@ class Console:
     # -- helpers ------------------------------------------------------------
     def shot(self, name: str, *, full_page: bool = False) -> Path:
         """Screenshot the current page as NN-name.png in the shots directory."""
+        assert_clean(self.page, self.forbidden)
         self._n += 1
         path = self.shots / f"{self._n:02d}-{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page)

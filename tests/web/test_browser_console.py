@@ -4,24 +4,25 @@ The scenario of issue 4: log in, GLOBAL SETTINGS (NAT, NAT Router IP
 192.0.2.254 on eth1:1), a virtual server www (203.0.113.10 on eth0:1, port
 80, firewall mark 80, round robin) with two real servers, everything
 activated; the written lvs.cf must pass ``piranha-config check``.
-Screenshots of every step go to ``test-artifacts/`` (gitignored).
+Screenshots of every step go to ``test-artifacts/`` (gitignored).  The
+console runs on its default ``/etc/sysconfig/ha/lvs.cf`` (a private mount
+namespace, tests/support/sysconfig_ns.py) and no screenshot may show a
+temporary path.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from piranha_web import lvscf
-from tests.support.ports import free_port
+from tests.support import docshots
+from tests.support.gui import chromium_page, default_path_console
 
 pytestmark = pytest.mark.browser
 
@@ -29,66 +30,25 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 BIN = Path(sys.executable).parent
 PASSWORD = "browser test password"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _wait_http(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {seconds}s")
 
 
 @pytest.fixture
 def console_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """piranha-gui on a free 127.0.0.1 port, on a tmp instance, with a password set first."""
-    env = dict(os.environ, PIRANHA_INSTANCE=str(tmp_path / "instance"),
-               PIRANHA_LVS_CF=str(tmp_path / "lvs.cf"))
-    env.pop("PIRANHA_DATABASE_URL", None)
-    env.pop("PIRANHA_SECRET_KEY", None)
-    subprocess.run([str(BIN / "piranha-passwd"), "--stdin"], input=PASSWORD + "\n", env=env, check=True,
-                   capture_output=True, text=True, timeout=120)
-    port = free_port()
-    log = open(tmp_path / "gui.log", "w")
-    proc = subprocess.Popen([str(BIN / "piranha-gui"), "--bind", f"127.0.0.1:{port}"], env=env,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/login")
-        yield f"http://127.0.0.1:{port}", tmp_path / "lvs.cf"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait(10)
-        log.close()
+    with default_path_console(tmp_path, PASSWORD) as (url, ha_dir):
+        yield url, ha_dir / "lvs.cf"
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest) -> Iterator[object]:
+def page() -> Iterator[object]:
     """A fresh chromium page (Debian's /usr/bin/chromium)."""
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True,
-                                     timeout=120_000)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            tab = context.new_page()
-            tab.set_default_timeout(30_000)
-            yield tab
-        finally:
-            browser.close()
+    with chromium_page({"width": 1280, "height": 900}) as tab:
+        yield tab
 
 
 def _shot(page: object, name: str) -> None:
+    docshots.assert_clean(page, docshots.scratch_markers())
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
