@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SYSTEM_PACKAGES=(chromium ipvsadm nftables iptables iproute2 kmod keepalived bird2 systemd procps python3-venv
-                 dpkg-dev lintian man-db groff-base python3-markupsafe python3-argon2 python3-cffi-backend python3-cryptography)
+                 dpkg-dev lintian man-db groff-base python3-markupsafe python3-argon2 python3-cffi-backend python3-cryptography
+                 gcc libssl-dev openssl)
 
 install_system_packages() {
     local missing=()

@@ -17,11 +17,12 @@ from ..lvscf.model import LvsConfig
 from .configfile import ConfigWatch, LoadedConfig
 from .ecmp.cluster import EcmpCluster
 from .ha import redundancy as _redundancy
-from .ha.role import Role, programs_kernel
-from .health.monitor import Monitor, seed_from_table, targets_for
+from .ha.role import Role, holds_table, programs_kernel
+from .health.monitor import Monitor, seed_from_table
+from .healthwindow import HealthWindow
 from .kernel import Backends
 from .options import Options
-from .reconciler import Reconciler, settle_gc
+from .reconciler import Reconciler, gc_paused, settle_gc
 from .reconcile import Op
 from .sdnotify import notify
 from .statusdoc import RunInfo, StatusWriter, log_state, status_document
@@ -29,7 +30,6 @@ from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid,
 
 log = logging.getLogger("pulse")
 
-HEALTH_COALESCE = 0.02   # seconds: health changes within this window share one reconcile
 SIGNALS = {signal.SIGHUP: "reload", signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGUSR1: "dump"}
 
 
@@ -50,7 +50,7 @@ class Daemon:
         self.status_file = StatusWriter(opts.runtime_dir / STATUS_NAME, opts.status_interval, self.status)
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
-        self._wake_handle: asyncio.TimerHandle | None = None
+        self.health_window = HealthWindow(self._wake.set)
 
     def current_config(self) -> LvsConfig:
         """The lvs.cf in force (redundancy's view of the daemon)."""
@@ -71,13 +71,14 @@ class Daemon:
                  self.kernel.name, self.opts.config, self.current_config().serial_no)
         write_pid(self.opts.runtime_dir)
         try:
-            if programs_kernel(self.role):
-                seed_from_table(self.monitor, self.current_config(), self.kernel.ipvs.dump())
-            self._apply_config()
-            self.state = Lifecycle.RUNNING
-            self.reconcile()
-            self.config.keep()
-            self.write_status()
+            with gc_paused():         # building 10,000 targets: collect once, after (settle_gc)
+                if self._holds_table():
+                    seed_from_table(self.monitor, self.current_config(), self.kernel.ipvs.dump())
+                self._apply_config()
+                self.state = Lifecycle.RUNNING
+                self.reconcile()
+                self.config.keep()
+                self.write_status()
             settle_gc()
             notify("READY=1")
             if self.redundancy is not None:
@@ -97,13 +98,14 @@ class Daemon:
 
     def tick(self) -> None:
         """One pass of the main loop (public so tests can drive it)."""
-        if "reload" in self._flags or self.config.changed_on_disk():
+        reloaded = "reload" in self._flags or self.config.changed_on_disk()
+        if reloaded:
             self._flags.discard("reload")
             self.reload()
         if "dump" in self._flags:
             self._flags.discard("dump")
             log_state(self.status())
-        if self.reconciler.due():
+        if self.reconciler.due() and (reloaded or not self.health_window.is_open()):
             try:
                 self.reconcile()
             except Exception as exc:  # noqa: BLE001 - a kernel hiccup must not stop (and tear down) pulse
@@ -120,17 +122,11 @@ class Daemon:
         if self.redundancy is not None:   # STOPPING heartbeats first: the peer takes over at once
             await self.redundancy.stop()
         await self.cluster.leave()        # ECMP: withdraw, let the router move flows, stop BIRD
-        loop = asyncio.get_running_loop()
-        for sig in SIGNALS:
-            loop.remove_signal_handler(sig)
-        for sig in (signal.SIGHUP, signal.SIGUSR1):   # a publish's SIGHUP must not kill the teardown
-            signal.signal(sig, signal.SIG_IGN)
+        for sig in SIGNALS:   # already stopping: a publish's SIGHUP (or a USR1) must not end a teardown
+            asyncio.get_running_loop().remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGHUP, signal.SIGUSR1) else signal.SIG_DFL)
         await self.monitor.stop()
-        self.reconciler.stop_announcing()
-        if self.opts.keep_table_on_stop:
-            log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
-        else:
-            self.reconciler.teardown()
+        self.reconciler.finish(self.opts.keep_table_on_stop)
         self.write_status()
         self.kernel.close()
         remove_pid(self.opts.runtime_dir / PID_NAME)
@@ -143,15 +139,16 @@ class Daemon:
 
     def reload(self) -> None:
         """Re-read lvs.cf and apply it; on any error the last good one stays and the status says why."""
-        if self.config.reload(lambda: self._apply_config(program=True), self._apply_config):
+        with gc_paused():
+            changed = self.config.reload(lambda: self._apply_config(program=True), self._apply_config)
+        if changed:
             settle_gc()
         elif not self.config.last_reload["ok"]:
             self.write_status()
 
     def _apply_config(self, program: bool = False) -> None:
-        """Point the checks at the active servers (a standby too); reconcile now, or re-read next pass."""
-        checking = programs_kernel(self.role) or self.redundancy is not None
-        self.monitor.update(targets_for(self.current_config()) if checking else [])
+        """Point the checks at the servers (a hot standby too); reconcile now, or re-read next pass."""
+        self.monitor.update(self.config.targets() if self._holds_table() else [])
         if program:
             self.reconcile()               # cached table: a reload costs no kernel dump
         else:
@@ -167,23 +164,28 @@ class Daemon:
         self.reconciler.dirty = self.reconciler.fresh = True
         self._wake.set()
 
+    def _holds_table(self) -> bool:
+        """Does this node keep the IPVS table programmed (active, or hot standby)?"""
+        return holds_table(self.role, self.redundancy is not None)
+
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
         cfg, health = self.current_config(), self.monitor.health()
-        ops = self.reconciler.reconcile(cfg, health, programs_kernel(self.role), self.redundancy is None
-                                        and not cfg.ecmp, weights=self.monitor.weights())  # ECMP: lo
+        with self.health_window.reconciling():
+            ops = self.reconciler.reconcile(cfg, health, self._holds_table(),
+                                            announce=self.redundancy is None and not cfg.ecmp,  # ECMP: lo
+                                            addresses=programs_kernel(self.role),
+                                            weights=self.monitor.weights())
         self.cluster.update(cfg, self.reconciler.actual_table(fresh=False), health)
         if ops:
             self.status_file.now()
         return ops
 
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
-        """A server went up/down: reconcile within ~20 ms, one pass for a whole burst of changes."""
+        """A server went up/down: reconcile soon, one pass for a whole burst (see healthwindow)."""
         self.reconciler.dirty = True
         self.status_file.soon()
-        loop = asyncio.get_running_loop()
-        if self._wake_handle is None or self._wake_handle.when() < loop.time():   # no window open
-            self._wake_handle = loop.call_later(HEALTH_COALESCE, self._wake.set)
+        self.health_window.changed()
 
     def status(self) -> StatusDoc:
         """The status document (its schema is statusfile.StatusDoc)."""

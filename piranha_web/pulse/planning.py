@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from .configfile import LoadedConfig
-from .ha.role import initial_role, owns_address, programs_kernel
+from .ha.redundancy import enabled as paired
+from .ha.role import holds_table, initial_role, owns_address, programs_kernel
 from .health.state import UNKNOWN
 from .kernel import make_backends
 from .reconcile import all_up
@@ -33,13 +34,13 @@ def print_plan(config: Path, rundir: Path, loaded: LoadedConfig, backend: str, d
     reconciler = Reconciler(backends, rundir, drain_seconds)
     role = initial_role(loaded.cfg.backup_active, False, owns_address(loaded.cfg.primary))
     health = health_from_status(rundir) or all_up(loaded.cfg)
-    ops, _, _ = reconciler.compute_plan(loaded.cfg, health, programs_kernel(role))
+    ops, _, _ = reconciler.compute_plan(loaded.cfg, health, holds_table(role, paired(loaded.cfg)),
+                                        addresses=programs_kernel(role))
     print(f"# plan for {config} serial_no {loaded.cfg.serial_no} against the {backends.name} table "
           f"(role {role.value})")
     for op in ops:
         print(op)
     if not ops:
         print("no changes")
-    backends.ipvs.close()
-    backends.addresses.close()
+    backends.close()
     return 0

@@ -189,6 +189,11 @@ class Address(NamedTuple):
     def __str__(self) -> str:
         return f"{self.ip}/{self.prefixlen} dev {self.device} label {self.label}"
 
+    @property
+    def place(self) -> tuple[str, int, str]:
+        """What the kernel keys it by: one IP/prefix per device, whatever the label."""
+        return (self.ip, self.prefixlen, self.device)
+
 
 class MarkRule(NamedTuple):
     """Mark packets to PROTO VIP:PORT with MARK (the iptables mangle rule Piranha left to you)."""
@@ -309,8 +314,9 @@ def plan_addresses(desired: Iterable[Address], present: Iterable[Address]) -> li
     ``present`` must only hold addresses pulse itself added (never other addresses on the host).
     """
     want, have = set(desired), set(present)
+    places = {a.place for a in want}     # the same address under another label is still wanted
     return ([Op(ADD_ADDRESS, address=a) for a in sorted(want - have)]
-            + [Op(DEL_ADDRESS, address=a) for a in sorted(have - want)])
+            + [Op(DEL_ADDRESS, address=a) for a in sorted(have - want) if a.place not in places])
 
 
 def plan_marks(desired: Iterable[MarkRule], present: Iterable[MarkRule]) -> list[Op]:
@@ -466,16 +472,25 @@ def make_address(ip: str, device: str, mask: str | None) -> Address:
 
 
 def desired_addresses(cfg: LvsConfig) -> set[Address]:
-    """VIPs of active virtual servers plus the NAT router addresses of both families (network = nat)."""
-    out: set[Address] = set()
+    """VIPs of active virtual servers plus the NAT router addresses of both families, each once.
+
+    Several virtual servers on one VIP (other ports, or each with its own
+    ``eth0:N`` alias) share one address: the kernel holds an address once per
+    device whatever its label, so the first virtual in the file names it and
+    the others add no request.
+    """
+    out: dict[tuple[str, int, str], Address] = {}
     for vs in cfg.active_virtuals():
         if vs.address and vs.device:
-            out.add(make_address(vs.address, vs.device, vs.vip_nmask))
+            address = make_address(vs.address, vs.device, vs.vip_nmask)
+            out.setdefault(address.place, address)
     if cfg.network == "nat" and cfg.nat_router and cfg.nat_router_device:
-        out.add(make_address(cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask))
+        address = make_address(cfg.nat_router, cfg.nat_router_device, cfg.nat_nmask)
+        out.setdefault(address.place, address)
     if cfg.network == "nat" and cfg.nat_router6 and cfg.nat_router6_device:
-        out.add(make_address(cfg.nat_router6, cfg.nat_router6_device, cfg.nat_nmask6))
-    return out
+        address = make_address(cfg.nat_router6, cfg.nat_router6_device, cfg.nat_nmask6)
+        out.setdefault(address.place, address)
+    return set(out.values())
 
 
 def desired_marks(cfg: LvsConfig) -> set[MarkRule]:

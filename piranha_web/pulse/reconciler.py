@@ -2,13 +2,17 @@
 
 Reconcile, never restart: the desired table is diffed against the kernel's
 (``reconcile.plan``) and only the difference is applied, one netlink request
-per operation.  A periodic pass (every ``reconcile_interval``) dumps the
-kernel table, repairing changes made behind pulse's back and refreshing the
-counters; passes triggered by an event (reload, health or role change, drain
-deadline) use a copy kept in step with pulse's own ops, because a dump costs
-one request per service.  Services pulse does not manage are left alone.  A
-real server removed from lvs.cf is drained (weight 0) for ``drain_seconds``
-and then deleted.
+per operation, sent in batches.  pulse keeps a copy of the kernel table in
+step with its own ops and plans against it: reading the whole table costs one
+request per service.  The periodic pass (every ``reconcile_interval``)
+verifies that copy incrementally: the service list (one request: services
+added, removed or changed behind pulse's back) and the destinations of a
+rolling share of the services (at least ``VERIFY_MIN``, so a small table is
+verified whole every pass and a large one within ``VERIFY_ROUNDS`` passes),
+which also refreshes their counters.  A failed op or dump drops the copy, and
+the next pass reads the whole table.  Services pulse does not manage are
+left alone.  A real server removed from lvs.cf is drained (weight 0) for
+``drain_seconds`` and then deleted.
 
 What gets programmed: IPVS services (TCP, UDP, fwmark) and destinations;
 the VIPs and the NAT router address (with a gratuitous ARP burst when no
@@ -21,9 +25,13 @@ stop, or the next run after a crash, removes exactly that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import itertools
 import logging
+import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +40,7 @@ from .kernel import Backends, FirewallBackend
 from .kernel.sysctl import SYSCTL_NAME
 from .managed import load_managed, save_managed
 from .reconcile import (
-    DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceKey, Table, apply_op,
+    DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceEntry, ServiceKey, Table, apply_op,
     configured_dests_by_service, desired_addresses, desired_marks, desired_table, plan, plan_addresses,
     plan_marks,
 )
@@ -42,6 +50,8 @@ log = logging.getLogger("pulse")
 
 Health = dict[tuple[str, str], str]
 Weights = dict[tuple[str, str], int]
+VERIFY_MIN = 32        # services whose destinations a periodic pass re-reads, at least
+VERIFY_ROUNDS = 16     # periodic passes that verify a large table whole
 
 
 @dataclass
@@ -74,6 +84,21 @@ def settle_gc() -> None:
     gc.freeze()
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The collector off for a burst of allocation (parsing, re-targeting checks); settle_gc after.
+
+    Tens of thousands of new objects would otherwise trigger full collections
+    over the whole old configuration, doubling the time a change takes to
+    reach the kernel.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class Reconciler:
     """Owns what pulse put in the kernel and changes it by minimal diffs."""
 
@@ -94,6 +119,7 @@ class Reconciler:
         self._next_periodic = 0.0
         self._index: tuple[LvsConfig, dict[ServiceKey, set[DestKey]]] | None = None
         self._managed_snapshot: object = None
+        self._verify_at = 0           # where the next periodic pass's rolling share starts
         self._announcements: set[asyncio.Task[None]] = set()
         self.warnings: list[str] = []
         self._warned_for: LvsConfig | None = None
@@ -109,25 +135,52 @@ class Reconciler:
         self._actual = None
 
     def actual_table(self, fresh: bool = True) -> Table:
-        """The kernel table: dumped when ``fresh`` (or unknown), else the copy kept in step with our ops.
+        """The kernel table as pulse knows it: read whole when unknown, verified in part when ``fresh``.
 
         After any failed op the copy is dropped, so changes made behind
-        pulse's back are still repaired within one ``reconcile_interval``.
+        pulse's back are still repaired: services within one
+        ``reconcile_interval``, destinations within ``VERIFY_ROUNDS`` of them.
         """
-        if fresh or self._actual is None:
+        if self._actual is None:
             self._actual = self.kernel.ipvs.dump()
+        elif fresh:
+            self._verify(self._actual)
         return self._actual
+
+    def _verify(self, table: Table) -> None:
+        """Bring ``table`` in line with the kernel's service list and a rolling share of destinations."""
+        ipvs = self.kernel.ipvs
+        services = ipvs.dump_services()
+        for key in table.keys() - services.keys():
+            del table[key]
+        for key, svc in services.items():
+            entry = table.get(key)
+            if entry is None:
+                table[key] = ServiceEntry(svc, ipvs.dump_dests(key))
+            elif entry.service != svc:
+                entry.service = svc
+        keys = sorted(services, key=str)
+        share = max(VERIFY_MIN, math.ceil(len(keys) / VERIFY_ROUNDS))
+        start = self._verify_at if self._verify_at < len(keys) else 0
+        for key in keys[start:start + share]:
+            table[key].dests = ipvs.dump_dests(key)
+        self._verify_at = start + share
 
     # ---- what the kernel should hold ----------------------------------------------------
     def desired(self, cfg: LvsConfig, health: Health, programs: bool, actual: Table,
-                now: float, weights: Weights | None = None) -> tuple[Table, set[Address], set[MarkRule]]:
-        """What the kernel should hold now (nothing when this node does not program it)."""
+                now: float, addresses: bool = True,
+                weights: Weights | None = None) -> tuple[Table, set[Address], set[MarkRule]]:
+        """What the kernel should hold now (nothing when this node does not program it).
+
+        ``addresses`` False: the table and mark rules without the VIPs, what a
+        hot standby holds so that taking over only brings up addresses.
+        """
         if not programs:
             self.drains.clear()
             return {}, set(), set()
         self._update_drains(cfg, actual, now)
         table = desired_table(cfg, health, {k: d.dest for k, d in self.drains.items()}, weights)
-        return table, desired_addresses(cfg), desired_marks(cfg)
+        return table, desired_addresses(cfg) if addresses else set(), desired_marks(cfg)
 
     def _update_drains(self, cfg: LvsConfig, actual: Table, now: float) -> None:
         """Start draining destinations that left the config; forget finished or returned ones."""
@@ -154,36 +207,38 @@ class Reconciler:
         return self._index[1]
 
     def compute_plan(self, cfg: LvsConfig, health: Health, programs: bool, fresh: bool = True,
+                     addresses: bool = True,
                      weights: Weights | None = None) -> tuple[list[Op], Table, set[MarkRule]]:
         """Ops that would be applied now (used by reconcile and ``--plan``)."""
         actual = self.actual_table(fresh)
-        table, addresses, marks = self.desired(cfg, health, programs, actual, time.time(), weights)
+        table, wanted, marks = self.desired(cfg, health, programs, actual, time.time(), addresses, weights)
         ops = plan(table, actual, self.managed.services, self.drains.keys())
         mine = set(self.managed.addresses)
-        have = self.kernel.addresses.present_of(addresses | mine)
+        have = self.kernel.addresses.present_of(wanted | mine)
         foreign = have - mine       # already there, not put there by pulse: never add/remove those
-        addr_ops = [op for op in plan_addresses(addresses, have & mine) if op.address not in foreign]
+        addr_ops = [op for op in plan_addresses(wanted, have & mine) if op.address not in foreign]
         ops = addr_ops + ops + plan_marks(marks, self.managed.marks)
         return ops, table, marks
 
     # ---- changing it --------------------------------------------------------------------
     def reconcile(self, cfg: LvsConfig, health: Health, programs: bool, announce: bool,
-                  weights: Weights | None = None) -> list[Op]:
+                  addresses: bool = True, weights: Weights | None = None) -> list[Op]:
         """Apply the minimal diff; errors are logged and retried next pass.
 
         ``announce``: send gratuitous ARP for addresses brought up (off when a
-        failover controller announces on takeover itself).
+        failover controller announces on takeover itself).  ``addresses``:
+        see :meth:`desired`.
         """
         fresh = self.fresh
         self.dirty = self.fresh = False
         if fresh:
             self._next_periodic = time.monotonic() + self.reconcile_interval
-        ops, table, marks = self.compute_plan(cfg, health, programs, fresh, weights)
+        ops, table, marks = self.compute_plan(cfg, health, programs, fresh, addresses, weights)
         if programs:
             self._apply_timeouts(cfg)
         if cfg is not self._warned_for:
             self._check_forwarding(cfg)
-        errors = [err for op in ops if op.mark is None for err in [self._apply(op)] if err]
+        errors = self._apply_all([op for op in ops if op.mark is None])
         if announce:
             self._announce([op.address for op in ops if op.action == "add-address" and op.address is not None
                             and op.address in self.managed.addresses])
@@ -216,23 +271,30 @@ class Reconciler:
         except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
             log.error("cannot remove firewall marks: %s", exc)
         try:
-            actual = self.kernel.ipvs.dump()
+            services = self.kernel.ipvs.dump_services()
         except Exception as exc:  # noqa: BLE001
             log.error("cannot read the IPVS table: %s", exc)
-            actual = {}
-        for key in sorted(self.managed.services):
-            if key in actual and self._apply(Op(DEL_SERVICE, key, actual[key].service)) is None:
-                self.managed.services.discard(key)
-            elif key not in actual:
-                self.managed.services.discard(key)
+            services = {}
+        deletes = [Op(DEL_SERVICE, key, services[key])
+                   for key in sorted(self.managed.services) if key in services]
+        failed = {op.key for op, _error in self._apply_ipvs(deletes)}
+        self.managed.services = {key for key in self.managed.services if key in failed}
         for address in sorted(self.managed.addresses):
-            self._apply(Op("del-address", address=address))
+            self._apply_address(Op("del-address", address=address))
         self._save_managed()
 
     def stop_announcing(self) -> None:
         """Cancel gratuitous ARP bursts still running."""
         for task in list(self._announcements):
             task.cancel()
+
+    def finish(self, keep_table: bool) -> None:
+        """pulse is stopping: remove what it put in the kernel (unless ``keep_table``)."""
+        self.stop_announcing()
+        if keep_table:
+            log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
+        else:
+            self.teardown()
 
     def _announce(self, added: list[Address]) -> None:
         """Gratuitous ARP for VIPs just brought up, 5 times 1 s apart as Piranha's send_arp loop did.
@@ -264,23 +326,58 @@ class Reconciler:
         self.counters.ops_applied += 1
         log.info("set-timeouts tcp %d tcpfin %d udp %d (0 = unchanged)", *wanted)
 
-    def _apply(self, op: Op) -> str | None:
-        """Apply one op to its backend, count it, log it; returns an error text on failure."""
-        try:
-            if op.address is not None:
-                if op.action == "add-address":
-                    self.kernel.addresses.add(op.address)
-                    self.managed.addresses.add(op.address)
-                else:
-                    self.kernel.addresses.remove(op.address)
-                    self.managed.addresses.discard(op.address)
+    def _apply_all(self, ops: list[Op]) -> list[str]:
+        """Apply ops in order: addresses one by one, each run of IPVS ops as one batch; the errors."""
+        errors: list[str] = []
+        for ipvs, group in itertools.groupby(ops, key=lambda op: op.key is not None):
+            if ipvs:
+                errors += [error for _op, error in self._apply_ipvs(list(group))]
             else:
-                self.kernel.ipvs.apply(op)
-                if self._actual is not None:
-                    apply_op(self._actual, op)
+                errors += [error for op in group for error in [self._apply_address(op)] if error]
+        return errors
+
+    def _apply_ipvs(self, ops: list[Op]) -> list[tuple[Op, str]]:
+        """Send IPVS ops in batches; count, log and mirror the applied ones; returns the failed ones."""
+        if not ops:
+            return []
+        try:
+            results: list[Exception | None] = list(self.kernel.ipvs.apply_many(ops))
+        except Exception as exc:  # noqa: BLE001 - the socket failed: none of them counts as applied
+            results = [exc] * len(ops)
+        failed: list[tuple[Op, str]] = []
+        for op, error in zip(ops, results):
+            if error is None:
+                self._mirror(op)
+                self.counters.ops_applied += 1
+                log.info("%s", op)
+            else:
+                log.error("%s failed: %s", op, error)
+                failed.append((op, f"{op}: {error}"))
+        if failed:
+            self._actual = None     # re-read the kernel on the next pass (retry within reconcile_interval)
+        return failed
+
+    def _mirror(self, op: Op) -> None:
+        """Keep the cached table in step with an op the kernel accepted (drop it when out of step)."""
+        if self._actual is not None:
+            try:
+                apply_op(self._actual, op)
+            except (KeyError, ValueError):
+                self._actual = None
+
+    def _apply_address(self, op: Op) -> str | None:
+        """Add or remove one address, count it, log it; returns an error text on failure."""
+        assert op.address is not None
+        try:
+            if op.action == "add-address":
+                self.kernel.addresses.add(op.address)
+                self.managed.addresses.add(op.address)
+            else:
+                self.kernel.addresses.remove(op.address)
+                self.managed.addresses.discard(op.address)
         except Exception as exc:  # noqa: BLE001 - kernel errors must not kill the daemon
             log.error("%s failed: %s", op, exc)
-            self._actual = None     # re-read the kernel on the next pass (retry within reconcile_interval)
+            self._actual = None
             return f"{op}: {exc}"
         self.counters.ops_applied += 1
         log.info("%s", op)

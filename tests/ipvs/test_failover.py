@@ -232,6 +232,27 @@ def heartbeats_blocked(lab: Lab, name: str, blocked: bool) -> None:
     lab.run(name, ["iptables", verb, "INPUT", "-p", "udp", "--dport", str(HB_PORT), "-j", "DROP"])
 
 
+def ipvs_save(lab: Lab, name: str) -> str:
+    """``ipvsadm -Sn`` in ``name``: the table as rules, comparable between the nodes."""
+    return lab.run(name, ["ipvsadm", "-Sn"]).stdout
+
+
+OP_LINE = re.compile(r" INFO ((?:add|del|set|drain)-(?:service|dest|address|mark)) ")
+
+
+def takeover_ops(lab: FailoverLab, name: str) -> list[str]:
+    """The ops ``name``'s pulse logged right after its last change to the active role, in order."""
+    lines = sorted((lab.workdir / "logs").glob(f"pulse-{name}-*.log"))[-1].read_text().splitlines()
+    start = max(i for i, line in enumerate(lines) if "role backup -> active" in line)
+    ops = []
+    for line in lines[start + 1:]:
+        found = OP_LINE.search(line)
+        if found is None:
+            break
+        ops.append(found.group(1))
+    return ops
+
+
 def build_lab(workdir: Path) -> FailoverLab:
     reap_stale_namespaces()
     lab = FailoverLab(workdir)
@@ -274,9 +295,12 @@ def test_startup_primary_active_backup_standby(lab: FailoverLab) -> None:
                == "active", timeout=10, interval=0.2, what="backup to see the active primary")
     peer = lab.status("dir2")["redundancy"]["peer"]
     assert peer["role"] == "primary" and peer["serial_no"] == 1
-    # warm standby: the backup checks the real servers too, but programs nothing
-    backup = lab.status("dir2")
-    assert backup["table"] == [] and backup["addresses"] == []
+    # hot standby: the backup checks the real servers too and keeps the primary's IPVS table,
+    # only without the VIP and the NAT router address
+    assert lab.status("dir2")["addresses"] == []
+    wait_until(lambda: "-a -t" in ipvs_save(lab, "dir1") and ipvs_save(lab, "dir2") == ipvs_save(lab, "dir1"),
+               timeout=20, interval=0.2, what="the standby's table to equal the primary's")
+    assert ipvs_save(lab, "dir2").count("\n-a -t ") == len(REAL_SERVERS)
     wait_until(lambda: all(h["state"] == "up" for h in
                            lab.status("dir2")["health"]["web"].values()),
                timeout=20, interval=0.2, what="backup's warm health checks")
@@ -318,6 +342,7 @@ def test_graceful_stop_hands_over_at_once(lab: FailoverLab) -> None:
         lab.wait_state("dir2", "active", timeout=5)
         takeover = lab.log_times("dir2", "ACTIVE: peer stopping")
         assert takeover, lab.pulses["dir2"].log_text()
+        assert takeover_ops(lab, "dir2") == ["add-address", "add-address"], lab.pulses["dir2"].log_text()
         limit = DEADTIME + scaled(1.0)
         print(f"limit deadtime + 1 s = {limit:.3f}s (time factor {TIME_FACTOR})")
         assert took < limit
@@ -342,6 +367,7 @@ def test_sigkill_active_backup_takes_over_within_deadtime(lab: FailoverLab) -> N
     took = first_answer_after(lab, t0)
     print(f"\nSIGKILL active -> first answer via the other director: {took:.3f}s")
     lab.wait_state("dir1", "active", timeout=5)
+    assert takeover_ops(lab, "dir1") == ["add-address", "add-address"], lab.pulses["dir1"].log_text()
     limit = DEADTIME + scaled(1.5)
     print(f"limit deadtime + 1.5 s = {limit:.3f}s (time factor {TIME_FACTOR})")
     assert took < limit

@@ -33,8 +33,25 @@ SCRIPT = textwrap.dedent("""
         DestKey("192.0.2.1", 80): Dest(100, "nat"), DestKey("192.0.2.2", 8080): Dest(200, "nat")})
     for op in plan(want, b.dump()):
         b.apply(op)
-    assert b.dump() == want, (b.dump(), want)        # pyroute2 wrote it, the raw decoder read it
-    # changes through "set" (pyroute2's "update" would delete): weight, fwd, scheduler, persistence
+    assert b.dump() == want, (b.dump(), want)        # the encoder wrote it, the decoder read it
+    # an independent reader agrees: ipvsadm -Sn sees what the raw writer sent
+    saved = subprocess.run(["ipvsadm", "-Sn"], capture_output=True, text=True).stdout
+    assert "-A -f 80 -s wlc -p 300 -M 255.255.255.0" in saved, saved
+    assert "-a -f 80 -r 192.0.2.2:8080 -m -w 200" in saved, saved
+    assert "-a -u 203.0.113.10:53 -r 192.0.2.3:53 -i -w 0" in saved, saved
+    # a batch: the one refused request fails alone, the rest apply in order
+    ghost = ServiceKey.tcp("203.0.113.99", 9)
+    batch = [Op(ADD_SERVICE, ghost, Service("rr"))]
+    batch += [Op(ADD_DEST, ghost, dest_key=DestKey("192.0.2.9", p), dest=Dest(1, "nat"))
+              for p in range(1, 300)]
+    batch.insert(5, Op(ADD_DEST, ServiceKey.tcp("203.0.113.98", 9), dest_key=DestKey("192.0.2.9", 1),
+                       dest=Dest(1, "nat")))
+    verdicts = b.apply_many(batch)
+    assert [i for i, v in enumerate(verdicts) if v is not None] == [5], verdicts[:8]
+    assert len(b.dump_dests(ghost)) == 299 and b.dump_services()[ghost] == Service("rr")
+    b.apply(Op(DEL_SERVICE, ghost))
+    assert b.dump_dests(ghost) == {}
+    # changes through "set": weight, fwd, scheduler, persistence
     new = copy_table(want)
     new[ServiceKey.mark(80)].dests[DestKey("192.0.2.2", 8080)] = Dest(7, "nat")
     new[ServiceKey.udp("203.0.113.10", 53)].dests[DestKey("192.0.2.3", 53)] = Dest(4, "direct")

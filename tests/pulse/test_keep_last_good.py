@@ -68,7 +68,9 @@ async def test_each_crashing_value_written_behind_the_consoles_back_keeps_the_ta
         assert d.state == "running" and not run.task.done()  # type: ignore[union-attr]
     write(run.cf, good.replace("serial_no = 1", "serial_no = 20").replace("weight = 1", "weight = 3"))
     await until(lambda: set(run.weights().values()) == {3}, what="valid change applied")
-    assert run.status()["last_reload"]["ok"] and run.status()["serial_no"] == 20
+    # the status file follows within its write budget (never more than 1/DUTY of the time)
+    await until(lambda: run.status().get("serial_no") == 20, what="status shows the new serial_no")
+    assert run.status()["last_reload"]["ok"]
     assert await run.stop() == 0
 
 

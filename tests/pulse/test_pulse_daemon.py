@@ -331,6 +331,7 @@ async def test_connection_timeouts_are_set_like_ipvsadm_set(tmp_path: Path) -> N
     d = await run.start()
     assert run.backends.ipvs.timeouts == (600, 120, 30)  # type: ignore[attr-defined]
     await until(lambda: run.status().get("ipvs_timeouts") == [600, 0, 30])
+    await until(lambda: len(run.weights()) == 1, what="the server in")
     ops = d.reconciler.counters.ops_applied
     d.reconcile()
     assert d.reconciler.counters.ops_applied == ops          # only when changed
@@ -382,18 +383,51 @@ async def test_a_failing_kernel_dump_is_retried_not_fatal(tmp_path: Path) -> Non
     run = Run(tmp_path, lvs_cf(servers(ls)))
     daemon = await run.start()
     await until(lambda: len(run.weights()) == 1, what="server in")
-    real_dump, calls = run.backends.ipvs.dump, []
+    ipvs = run.backends.ipvs
+    real_services, real_dump, calls = ipvs.dump_services, ipvs.dump, []
 
-    def flaky_dump():
-        calls.append(1)
-        if len(calls) == 1:
+    def flaky_services():
+        calls.append("services")
+        if calls.count("services") == 1:
             raise OSError(105, "No buffer space available")
+        return real_services()
+
+    def counted_dump():
+        calls.append("dump")
         return real_dump()
 
-    run.backends.ipvs.dump = flaky_dump  # type: ignore[method-assign]
+    ipvs.dump_services, ipvs.dump = flaky_services, counted_dump  # type: ignore[method-assign]
     daemon.reconciler.fresh = True
-    daemon._wake.set()                  # wake the loop: the next pass dumps (and fails once)
-    await until(lambda: len(calls) >= 2, what="dump retried")
+    daemon._wake.set()                  # wake the loop: the next pass verifies (and fails once)
+    await until(lambda: "dump" in calls, what="the whole table re-read after the failure")
     assert daemon.state == "running" and not run.task.done()
     assert len(run.weights()) == 1
     assert await run.stop() == 0
+
+
+@aio
+async def test_health_changes_wait_for_their_window_but_a_reload_does_not(tmp_path: Path) -> None:
+    """A poll tick inside the coalescing window does not reconcile for health; a reload goes at once."""
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls)))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 2, what="both servers in")
+    passes = d.reconciler.counters.passes_with_ops
+    d.health_window.pass_seconds = 30.0         # the last pass was slow: a long window
+    d.monitor.states[("www", "rs1")].state = "down"
+    d._on_health_change(("www", "rs1"), "down")
+    d.tick()
+    assert d.reconciler.counters.passes_with_ops == passes and len(run.weights()) == 2
+    handle = d.health_window.handle
+    assert handle is not None and handle.when() - asyncio.get_running_loop().time() <= 1.0
+    assert d.health_window.due is not None
+    d.health_window.due -= 2.0          # the window is over: more changes do not reopen it
+    d._on_health_change(("www", "rs2"), "up")
+    assert not d.health_window.is_open()
+    write(run.cf, lvs_cf(servers(ls, (5, 1))).replace("serial_no = 1", "serial_no = 2"))
+    d.request("reload")
+    d.tick()
+    assert run.weights() == {ls[1].port: 1}    # the reload's pass also applied the pending change
+    assert d.health_window.handle is not None
+    d.health_window.handle.cancel()
+    await run.stop()

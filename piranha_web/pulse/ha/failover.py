@@ -40,7 +40,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .heartbeat import Heartbeat, HeartbeatEndpoint
+from .heartbeat import Beacon, Heartbeat, HeartbeatEndpoint
 from .role import HaState, Side
 
 log = logging.getLogger("pulse.failover")
@@ -185,6 +185,7 @@ class FailoverController:
         self.transitions: list[tuple[float, str, str]] = []   # (monotonic, state, reason)
         self._actions: asyncio.Queue[Action] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._beacon: Beacon | None = None
 
     @property
     def state(self) -> HaState:
@@ -197,6 +198,11 @@ class FailoverController:
             self.endpoint.on_heartbeat = self._heartbeat
             await self.endpoint.start()
         self._apply(self.machine.start(time.monotonic(), force_active))
+        if self.endpoint is not None:
+            endpoint = self.endpoint
+            self._beacon = Beacon(self.keepalive,
+                                  lambda: endpoint.send_current(lambda: self.machine.state, self.serial_no))
+            self._beacon.start()
         self._tasks = [asyncio.create_task(self._ticker(), name="failover-tick"),
                        asyncio.create_task(self._worker(), name="failover-actions")]
 
@@ -204,6 +210,8 @@ class FailoverController:
         """Hand over now: announce STOPPING, release addresses, announce again, close."""
         for task in self._tasks[:1]:
             task.cancel()
+        if self._beacon is not None:
+            self._beacon.stop()             # no "active" heartbeat after the stop notice
         action = self.machine.stop()
         self._announce(copies=2)
         await self._actions.join()
@@ -241,7 +249,10 @@ class FailoverController:
             self._actions.put_nowait(action)
 
     async def _ticker(self) -> None:
-        """Every keepalive: check links, send a heartbeat; also wake exactly at the dead time.
+        """Every keepalive: check links; also wake exactly at the dead time.
+
+        The periodic heartbeat itself is the :class:`Beacon` thread's; state
+        changes are announced from here at once.
 
         Waking at ``dead_at`` (not only on the keepalive grid) saves up to one
         keepalive on every takeover.
@@ -253,7 +264,8 @@ class FailoverController:
             if now >= next_send:
                 if self.links_ok is not None:
                     self._apply(self.machine.links(self.links_ok()))
-                self._announce()
+                if self._beacon is None:
+                    self._announce()
                 next_send = now + self.keepalive
             wake = next_send
             if self.machine.state is HaState.STANDBY:

@@ -38,6 +38,7 @@ import os
 import socket
 import stat
 import struct
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -251,6 +252,8 @@ class HeartbeatEndpoint:
         self.stats: Counter[str] = Counter()
         self.peer = PeerView()
         self._transports: list[asyncio.DatagramTransport] = []
+        self._senders: list[socket.socket] = []     # the same sockets, usable from any thread
+        self._send_lock = threading.Lock()          # one counter, strictly increasing on the wire
         self._peer_addrs = {ipaddress.ip_address(link.peer) for link in self.links}
         self._peer_ids = {str(ipaddress.ip_address(self.links[0].peer))} if self.links else set()
 
@@ -263,25 +266,46 @@ class HeartbeatEndpoint:
                 lambda: _Receiver(self._received), local_addr=(link.local, self.port),
                 family=family)
             self._transports.append(transport)  # type: ignore[arg-type]
+            # a duplicate descriptor of the bound socket: same source address and port, and
+            # sendto() from the heartbeat thread never touches the event loop's transport
+            fd = os.dup(transport.get_extra_info("socket").fileno())
+            self._senders.append(socket.socket(family, socket.SOCK_DGRAM, fileno=fd))
             log.info("heartbeat path %s <-> %s", host_port(link.local, self.port),
                      host_port(link.peer, self.peer_port))
 
     def close(self) -> None:
         """Close every socket."""
+        with self._send_lock:
+            for sender in self._senders:
+                sender.close()
+            self._senders.clear()
         for transport in self._transports:
             transport.close()
         self._transports.clear()
 
     def send(self, state: HaState, serial_no: int, copies: int = 1) -> None:
-        """Send our current state on every path (``copies`` times, for a stop notice)."""
+        """Send our current state on every path (``copies`` times, for a stop notice).
+
+        Thread-safe: the heartbeat thread and the event loop both send.
+        """
+        with self._send_lock:
+            self._send_locked(state, serial_no, copies)
+
+    def send_current(self, state: Callable[[], HaState], serial_no: Callable[[], int]) -> None:
+        """Send the state as it is when the send lock is held (never older than one just sent)."""
+        with self._send_lock:
+            self._send_locked(state(), serial_no(), 1)
+
+    def _send_locked(self, state: HaState, serial_no: int, copies: int) -> None:
+        """:meth:`send` with the lock held."""
         sender = self.links[0].local if self.links else "0.0.0.0"
         for _ in range(copies):
             self.counter += 1
             data = encode(self.key, Heartbeat(self.role, state, sender, self.boot_id,
                                               self.counter, serial_no, time.time_ns()))
-            for link, transport in zip(self.links, self._transports):
+            for link, sock in zip(self.links, self._senders):
                 try:
-                    transport.sendto(data, (link.peer, self.peer_port))
+                    sock.sendto(data, (link.peer, self.peer_port))
                     self.stats["sent"] += 1
                 except OSError as exc:
                     self.stats["send_errors"] += 1
@@ -321,3 +345,41 @@ class HeartbeatEndpoint:
             return "own"
         reason = self.guard.check(hb, time.monotonic(), time.time_ns())
         return reason or hb
+
+
+class Beacon:
+    """Sends a heartbeat every ``interval`` seconds from its own thread.
+
+    Whatever holds the event loop (a reload of 10,000 real servers, a large
+    status write, a burst of checks) must never make this node look dead to
+    its peer: with ``keepalive`` 0.1 s and ``deadtime`` 0.3 s a loop held for
+    a third of a second would otherwise cause a takeover.  The thread only
+    encodes and sends (about 20 us); receiving and every decision stay on the
+    loop.  After a stall of the whole process it resumes on a fresh grid
+    instead of sending a burst.
+    """
+
+    def __init__(self, interval: float, beat: Callable[[], None]) -> None:
+        self.interval = interval
+        self.beat = beat
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pulse-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        """Send the first heartbeat now, then every ``interval``."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No heartbeat is sent after this returns."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - a failed send must not end the heartbeat
+                log.exception("heartbeat send failed")
+            next_at = max(next_at + self.interval, time.monotonic())

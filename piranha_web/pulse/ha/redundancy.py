@@ -1,14 +1,18 @@
 """Wires primary/backup failover into the pulse daemon.
 
-The daemon stays role-agnostic: it programs the kernel when
-``programs_kernel(role)`` and otherwise holds nothing.  It is reached only
+The daemon stays role-agnostic: it holds the IPVS table when
+``holds_table(role, paired)`` (the active node and the hot standby) and the
+VIPs when ``programs_kernel(role)``.  It is reached only
 through the :class:`Host` protocol, so this module never imports it.  This module
 owns everything redundancy adds on top:
 
 * the heartbeat endpoint + :class:`~.failover.FailoverController` (policy in failover.py);
-* activation: role ACTIVE -> reconcile (VIPs, NAT router, IPVS from the warm
-  health state) -> gratuitous ARP / unsolicited NA -> sync daemon master;
-* deactivation: role BACKUP -> reconcile (removes them) -> sync daemon backup;
+* hot standby: the backup keeps the IPVS table programmed from its own
+  health checks, so activation is role ACTIVE -> reconcile (only the VIPs and
+  the NAT router address come up) -> gratuitous ARP / unsolicited NA at once
+  -> sync daemon master;
+* deactivation: role BACKUP -> reconcile (removes the addresses; the table
+  stays) -> sync daemon backup;
 * config sync: serve our lvs.cf, pull the peer's when it advertises a newer serial_no;
 * the ``redundancy`` section of the status JSON (our state, the peer's view).
 
@@ -184,17 +188,18 @@ class Redundancy:
 
     # ---- hooks -----------------------------------------------------------------------------
     async def _activate(self) -> None:
-        """Take over: program everything from the warm health state, then announce."""
+        """Take over: bring up the addresses (the table is already there), then announce."""
         self._set_role(active=True)
         self.daemon.reconcile()
         self._announce()
+        await asyncio.sleep(0)          # the first announcement goes out before anything else
         if self.syncd is not None:
             await self.syncd.aset_role(True)
         self.daemon.write_status()
         await run_command(self.daemon.current_config().active_cmd, "active_cmd")
 
     async def _deactivate(self) -> None:
-        """Give up: remove VIPs, NAT router and the IPVS services; sync daemon to backup."""
+        """Give up: remove VIPs and NAT router (the table stays: hot standby); sync daemon to backup."""
         if self._garp_task is not None:
             self._garp_task.cancel()
         self._set_role(active=False)

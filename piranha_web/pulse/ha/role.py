@@ -65,6 +65,17 @@ def programs_kernel(role: Role) -> bool:
     return role in (Role.STANDALONE, Role.ACTIVE)
 
 
+def holds_table(role: Role, paired: bool) -> bool:
+    """Does this node keep the IPVS table (and mark rules) programmed?
+
+    Every node that programs the kernel, and a hot standby: a BACKUP with a
+    peer (``paired``) keeps the table in step with its own health checks,
+    only without the VIPs, so that taking over is bringing up addresses and
+    announcing them (keepalived programs IPVS on both nodes, too).
+    """
+    return programs_kernel(role) or (role is Role.BACKUP and paired)
+
+
 def owns_address(address: str | None) -> bool:
     """Does this host carry ``address`` (lvs.cf ``primary``: am I the primary node)?"""
     if not address:

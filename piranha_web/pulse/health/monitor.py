@@ -1,18 +1,37 @@
 """Runs health checks in-process from one scheduler, not one asyncio task per real server.
 
 A heap orders the servers by when their next check is due; a single loop
-timer (re-armed for the earliest due time) pops every due server in one
-pass.  Plain TCP connect checks that complete inside ``connect()`` (the
-common case on a LAN) are decided right there, with no task, sleep or timer
-of their own; anything that has to wait (send/expect, UDP, programs, a slow
+timer (re-armed for the earliest due time) works through every due server.
+Plain TCP connect checks that complete inside ``connect()`` (the common case
+on a LAN) are decided right there, with no task, sleep or timer of their
+own; anything that has to wait (send/expect, UDP, programs, a slow
 handshake) runs as a task, so a hung server still only delays its own next
 check.  The next check is due ``interval`` seconds after the previous one was
 due (Piranha: the interval is lvs.cf ``timeout``, also the per-check bound),
 or at once if that check ran longer; anchoring to the due time instead of
 "now" keeps 10,000 servers at 1 s from drifting below 10,000 checks/s.
-Starting times are spread over the first interval (at most 1 s) so 10,000
-servers do not connect in one burst.  A state or weight change calls
-``on_change`` (the daemon then reconciles the table at once).
+
+First round as a burst: a server is added to the kernel only after its first
+check passed (keepalived presumes it up unless ``alpha`` is set; pulse always
+behaves as with ``alpha``), so a new server is checked at once, not somewhere
+in its first interval: at start every reachable server is in the table as
+soon as one round of connects allows.  Its second check is then spread over
+the following interval (by a hash of its key) so the rounds after the first
+do not all land at the same moment.
+
+Slices: one scheduler run never holds the event loop longer than
+``SLICE`` seconds; the rest of the due checks continue in the next loop
+iteration, after whatever else became ready (a signal, a reload, a
+heartbeat, a takeover).  Health checks therefore never delay the daemon's
+own work by more than a few milliseconds, however many servers are due.
+At most ``MAX_INFLIGHT`` checks wait on the network at once; the next one
+starts when one finishes.  Without that bound a CPU too slow for the
+configured rate (10,000 first checks at once in an emulated guest) starts
+every check, runs out of descriptors (a 4,096 limit) or cannot process the
+answers within the timeout, and fails them round after round; with it the
+rate drops to what the CPU allows and each check gets its whole timeout.
+A state or weight change calls ``on_change`` (the daemon then reconciles
+the table).
 
 Weights (:mod:`.weights`): an agent's reply, a program's dynamic weight and
 the load monitor (:mod:`.load`, sampled by one task every ``load_period``)
@@ -43,10 +62,12 @@ from .weights import RAMP_STEP, kernel_weight, ramping
 
 log = logging.getLogger("pulse.health")
 
-Key = tuple[str, str]
+Key = tuple[str, str]   # (virtual name, real server name)
 # A check may start this much late so that one scheduler wake-up serves several
 # (10,000 servers at 1 s are due every 0.1 ms; one epoll round per check is waste).
-TICK_SLACK = 0.004   # (virtual name, real server name)
+TICK_SLACK = 0.004
+SLICE = 0.004        # seconds one scheduler run may hold the loop before yielding
+MAX_INFLIGHT = 256   # checks waiting on the network at once; the rest wait their turn
 
 
 @dataclass(frozen=True)
@@ -67,13 +88,14 @@ class Target:
 class _Watch:
     """One watched server: its target, state, next due time, and any check in flight."""
 
-    __slots__ = ("target", "state", "live", "task", "added")
+    __slots__ = ("target", "state", "live", "task", "spread", "added")
 
     def __init__(self, target: Target, state: HealthState, added: bool = False) -> None:
         self.target = target
         self.state = state
         self.live = True
         self.task: asyncio.Task[None] | None = None
+        self.spread: float | None = None     # set until the first check: offset of the second one
         self.added = added            # added by a reload (ramps on its first UP), not at start
 
 
@@ -89,8 +111,9 @@ class Monitor:
         self.checks_done = 0
         self._heap: list[tuple[float, int, _Watch]] = []
         self._seq = 0                               # heap tie-break: watches do not compare
-        self._wake: asyncio.TimerHandle | None = None
+        self._wake: asyncio.Handle | None = None
         self._wake_at = 0.0
+        self._slice: list[tuple[float, int, _Watch]] = []     # due now, not yet run
         self._inflight: set[asyncio.Task[None]] = set()
         self.load_period = load_period
         self._started = False                       # the first update is pulse's start: no ramps
@@ -120,8 +143,8 @@ class Monitor:
                 self.states[key] = state
                 self.targets[key] = target
                 watch = self.watches[key] = _Watch(target, state, self._started)
-                spread = (zlib.crc32(repr(key).encode()) % 1000) / 1000.0
-                self._push(now + min(target.interval, 1.0) * spread, watch)
+                watch.spread = (zlib.crc32(repr(key).encode()) % 1000) / 1000.0 * target.interval
+                self._push(now, watch)                 # first round: at once (see the module doc)
         self._arm()
         self._started = True
         if self._load_task is None and any(t.load for t in wanted.values()):
@@ -163,6 +186,7 @@ class Monitor:
             watch.live = False
         self.watches.clear()    # targets and states stay for the final status
         self._heap.clear()
+        self._slice.clear()
         tasks = list(self._inflight)
         for task in tasks:
             task.cancel()
@@ -203,32 +227,55 @@ class Monitor:
         self._wake = asyncio.get_running_loop().call_at(due, self._tick)
 
     def _tick(self) -> None:
-        """Start every check that is due; quick ones are decided (and re-queued) right here."""
+        """Run due checks for at most ``SLICE`` seconds; quick ones are decided (and re-queued) here."""
         self._wake = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        heap = self._heap
-        due_now: list[tuple[float, int, _Watch]] = []
-        while heap and heap[0][0] <= now:          # collect first: an interval of 0 must not spin here
-            due_now.append(heapq.heappop(heap))
+        heap, batch = self._heap, self._slice
+        if not batch:
+            while heap and heap[0][0] <= now:      # collect first: an interval of 0 must not spin here
+                batch.append(heapq.heappop(heap))
+            batch.reverse()                        # pop() from the end = earliest first
         wall = time.time()
-        for due, _, watch in due_now:
-            if not watch.live:
-                continue
-            try:
-                first = quick_check(watch.target.spec)
-            except Exception:                      # a bug in one check must not stop all the others
-                log.exception("health check of %s failed", "/".join(watch.target.key))
-                first = CheckResult(False, "internal error", 0.0)
-            if isinstance(first, CheckResult):
-                self._record(watch, first, wall)
-                self._push(max(due + watch.target.interval, now), watch)
-            else:
-                task = loop.create_task(self._finish(watch, first, due))
-                watch.task = task
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-        self._arm()
+        stop = time.perf_counter() + SLICE
+        inflight = self._inflight
+        while batch and len(inflight) < MAX_INFLIGHT:
+            due, _, watch = batch.pop()
+            if watch.live:
+                self._run(watch, due, now, wall, loop)
+            if time.perf_counter() > stop:
+                break
+        if not batch:
+            self._arm()
+        elif len(inflight) < MAX_INFLIGHT:
+            self._wake = loop.call_soon(self._tick)
+            self._wake_at = now
+        # else: full; the next check to finish resumes the slice (_finish)
+
+    def _run(self, watch: _Watch, due: float, now: float, wall: float,
+             loop: asyncio.AbstractEventLoop) -> None:
+        """Start one check; a quick one is recorded and re-queued at once."""
+        try:
+            first = quick_check(watch.target.spec)
+        except Exception:                          # a bug in one check must not stop all the others
+            log.exception("health check of %s failed", "/".join(watch.target.key))
+            first = CheckResult(False, "internal error", 0.0)
+        if isinstance(first, CheckResult):
+            self._record(watch, first, wall)
+            self._push(self._next_due(watch, due, now), watch)
+        else:
+            task = loop.create_task(self._finish(watch, first, due))
+            watch.task = task
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    @staticmethod
+    def _next_due(watch: _Watch, due: float, now: float) -> float:
+        """One interval after ``due`` (plus the server's spread after its first check), never past."""
+        later = due + watch.target.interval
+        if watch.spread is not None:
+            later, watch.spread = later + watch.spread, None
+        return max(later, now)
 
     async def _finish(self, watch: _Watch, pending: Coroutine[Any, Any, CheckResult], due: float) -> None:
         """Await a check that has to wait, record it, queue the next one."""
@@ -244,8 +291,13 @@ class Monitor:
         if not watch.live:
             return
         self._record(watch, result, time.time())
-        self._push(max(due + watch.target.interval, asyncio.get_running_loop().time()), watch)
-        self._arm()
+        loop = asyncio.get_running_loop()
+        self._push(self._next_due(watch, due, loop.time()), watch)
+        if not self._slice:
+            self._arm()
+        elif self._wake is None:                   # the slice waited for a free place: resume it
+            self._wake = loop.call_soon(self._tick)
+            self._wake_at = loop.time()
 
     def _record(self, watch: _Watch, result: CheckResult, when: float) -> None:
         """Feed one result to the server's state; log and report a change."""

@@ -25,9 +25,13 @@ import re
 import socket
 import ssl
 import struct
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 BODY_LIMIT = 1 << 20        # bytes of an HTTP answer read at most
+_LINGER_RST = struct.pack("ii", 1, 0)
+T = TypeVar("T")
 AGENT_LIMIT = 1024
 _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -95,22 +99,70 @@ def judge_http(spec: HttpSpec, answer: bytes) -> tuple[bool, str]:
 
 
 async def http_check(spec: HttpSpec, host: str, port: int, ctx: ssl.SSLContext | None) -> tuple[bool, str]:
-    """One HTTP(S) GET; reads the answer to EOF (at most BODY_LIMIT bytes)."""
-    server_hostname = (spec.host or host) if spec.tls else None
-    reader, writer = await asyncio.open_connection(host, port, ssl=ctx if spec.tls else None,
-                                                   server_hostname=server_hostname)
+    """One HTTP(S) GET; reads the answer to EOF (at most BODY_LIMIT bytes).
+
+    On a bare non-blocking socket, TLS through :class:`ssl.SSLSocket` driven
+    by readiness callbacks: asyncio's streams and its TLS protocol (memory
+    BIOs, transports, a buffered reader) cost several times the CPU of the
+    request itself, and checks at 10,000 servers are nothing but that.
+    """
+    loop = asyncio.get_running_loop()
+    conn: socket.socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                        socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
     try:
-        writer.write(http_request(spec, host, port))
-        await writer.drain()
-        answer = b""
-        while len(answer) < BODY_LIMIT:
-            chunk = await reader.read(65536)
-            if not chunk:
-                break
-            answer += chunk
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)   # no TIME_WAIT pile-up
+        await loop.sock_connect(conn, (host, port))
+        request = http_request(spec, host, port)
+        if not spec.tls:
+            await loop.sock_sendall(conn, request)
+            return judge_http(spec, await _read_all(lambda: loop.sock_recv(conn, 65536)))
+        assert ctx is not None
+        conn = ctx.wrap_socket(conn, server_hostname=spec.host or host, do_handshake_on_connect=False)
+        tls = conn
+        await _tls_io(loop, tls, tls.do_handshake)
+        await _tls_io(loop, tls, tls.sendall, request)
+        return judge_http(spec, await _read_all(lambda: _tls_io(loop, tls, tls.recv, 65536)))
     finally:
-        writer.transport.abort()
-    return judge_http(spec, answer)
+        conn.close()
+
+
+async def _read_all(read: Callable[[], Awaitable[bytes]]) -> bytes:
+    """Chunks from ``read`` until EOF or BODY_LIMIT."""
+    answer = b""
+    while len(answer) < BODY_LIMIT:
+        chunk = await read()
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+async def _tls_io(loop: asyncio.AbstractEventLoop, sock: ssl.SSLSocket, step: Callable[..., T],
+                  *args: object) -> T:
+    """Run one non-blocking TLS operation, waiting for the socket whenever OpenSSL asks to."""
+    while True:
+        try:
+            return step(*args)
+        except ssl.SSLWantReadError:
+            await _ready(loop, sock.fileno(), loop.add_reader, loop.remove_reader)
+        except ssl.SSLWantWriteError:
+            await _ready(loop, sock.fileno(), loop.add_writer, loop.remove_writer)
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, add: Callable[..., None],
+                 remove: Callable[[int], object]) -> None:
+    """Wait until ``fd`` is readable (or writable): one epoll registration, removed again."""
+    done = loop.create_future()
+    add(fd, _resolve, done)
+    try:
+        await done
+    finally:
+        remove(fd)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 # ----------------------------------------------------------------------------- DNS

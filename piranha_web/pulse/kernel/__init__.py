@@ -60,7 +60,7 @@ def dry_run_backends() -> Backends:
 
 
 def real_backends() -> Backends:
-    """pyroute2 IPVS + IPRoute + nft/iptables (imports pyroute2 only here)."""
+    """Raw-netlink IPVS, pyroute2 IPRoute, nft/iptables (pyroute2 is imported only in this package)."""
     from .firewall import choose_firewall
     from .ipvs import NetlinkIpvs
     from .addresses import IpRouteAddresses

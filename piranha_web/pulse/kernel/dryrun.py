@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..reconcile import Address, MarkRule, Op, Table, apply_op, copy_table
+from ..reconcile import Address, Dest, DestKey, MarkRule, Op, Service, ServiceKey, Table, apply_op, copy_table
 
 
 class IpvsBackend(Protocol):
@@ -23,8 +23,17 @@ class IpvsBackend(Protocol):
     def dump(self) -> Table:
         """The whole current table, with counters."""
 
+    def dump_services(self) -> dict[ServiceKey, Service]:
+        """Every service, without destinations."""
+
+    def dump_dests(self, key: ServiceKey) -> dict[DestKey, Dest]:
+        """One service's destinations, with counters (empty when the service is gone)."""
+
     def apply(self, op: Op) -> None:
-        """Apply one IPVS op (one netlink request for the real backend)."""
+        """Apply one IPVS op (one netlink request for the real backend); raises on failure."""
+
+    def apply_many(self, ops: list[Op]) -> list[OSError | None]:
+        """Apply ops in order, each on its own (one failing does not stop the rest); the verdicts."""
 
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
         """``ipvsadm --set``: connection timeouts in seconds, 0 = leave unchanged."""
@@ -74,10 +83,30 @@ class DryRunIpvs:
         """A copy of the in-memory table."""
         return copy_table(self.table)
 
+    def dump_services(self) -> dict[ServiceKey, Service]:
+        """The services in memory."""
+        return {key: entry.service for key, entry in self.table.items()}
+
+    def dump_dests(self, key: ServiceKey) -> dict[DestKey, Dest]:
+        """A copy of one service's destinations."""
+        entry = copy_table({key: self.table[key]})[key] if key in self.table else None
+        return entry.dests if entry is not None else {}
+
     def apply(self, op: Op) -> None:
         """Mutate the in-memory table as the kernel would."""
         apply_op(self.table, op)
         self.applied.append(op)
+
+    def apply_many(self, ops: list[Op]) -> list[OSError | None]:
+        """Each op on its own, like a netlink batch: a refused one is reported, the rest apply."""
+        results: list[OSError | None] = []
+        for op in ops:
+            try:
+                self.apply(op)
+                results.append(None)
+            except (KeyError, ValueError) as exc:
+                results.append(OSError(str(exc)))
+        return results
 
     def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
         """Like the kernel: 0 keeps the current value."""

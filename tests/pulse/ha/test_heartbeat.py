@@ -219,3 +219,27 @@ def test_two_paths_duplicates_are_not_attacks() -> None:
             a.close()
             b.close()
     asyncio.run(run())
+
+
+def test_heartbeats_keep_going_while_the_event_loop_is_busy() -> None:
+    """The beacon thread sends on time even when the loop is held for a while (a long reload)."""
+    async def run() -> None:
+        a, b, _got_a, got_b = await _pair()
+        beacon = hbm.Beacon(0.05, lambda: a.send_current(lambda: HaState.ACTIVE, lambda: 7))
+        try:
+            beacon.start()
+            time.sleep(0.5)                       # the loop is blocked: nothing is received meanwhile
+            sent_while_blocked = a.stats["sent"]
+            await _settle()                       # ... and everything queued arrives in order
+            beacon.stop()
+            after = a.stats["sent"]
+            await asyncio.sleep(0.15)
+            assert sent_while_blocked >= 6, sent_while_blocked
+            assert a.stats["sent"] == after       # nothing after stop()
+            assert len(got_b) >= 6 and b.stats.get("dropped_replay", 0) == 0
+            assert [h.counter for h in got_b] == sorted(h.counter for h in got_b)
+        finally:
+            beacon.stop()
+            a.close()
+            b.close()
+    asyncio.run(run())

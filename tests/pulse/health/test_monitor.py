@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+import time
 from collections.abc import Awaitable, Callable
+
+import pytest
 
 from piranha_web.pulse.health.checks import CheckResult, make_spec, quick_check
 from piranha_web.pulse.health.state import DOWN, UP
+from piranha_web.pulse.health import monitor as monitor_module
 from piranha_web.pulse.health.monitor import Monitor, Target
 from tests.support.ports import free_port
 
@@ -125,3 +129,51 @@ async def test_kept_server_keeps_state_and_is_checked_once_per_interval() -> Non
         await mon.stop()
     assert 7 <= mon.checks_done <= 10
     assert mon.states[("v", "a")].state == UP
+
+
+@aio
+async def test_first_round_is_a_burst_then_spread_over_the_interval() -> None:
+    """New servers are checked at once (added to the kernel only after a pass), the next round spread."""
+    with listener() as srv:
+        port = srv.getsockname()[1]
+        mon = Monitor()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        mon.update([Target(("v", f"rs{i}"), make_spec("127.0.0.1", port, 10.0), 10.0, 10.0)
+                    for i in range(100)])
+        await until_true(lambda: mon.checks_done == 100, 5.0)
+        second = sorted(due - t0 for due, _seq, _watch in mon._heap)
+        await mon.stop()
+    assert all(s.state == UP for s in mon.states.values())
+    assert len(second) == 100 and second[0] >= 10.0 and second[-1] < 20.0
+    assert second[-1] - second[0] > 5.0          # spread over the interval, not all at 10 s
+
+
+@aio
+async def test_one_scheduler_run_never_holds_the_loop_longer_than_a_slice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,000 checks due at once run in slices; other callbacks get their turn between slices."""
+    def slow_check(spec: object) -> CheckResult:
+        end = time.perf_counter() + 0.001
+        while time.perf_counter() < end:
+            pass
+        return CheckResult(True, "connected", 0.001)
+
+    monkeypatch.setattr(monitor_module, "quick_check", slow_check)
+    mon = Monitor()
+    mon.update([Target(("v", f"rs{i}"), make_spec("127.0.0.1", 1, 60.0), 60.0, 60.0) for i in range(1000)])
+    most = seen = 0
+    while mon.checks_done < 1000:
+        await asyncio.sleep(0)                   # a waiting reload or heartbeat would run here
+        most, seen = max(most, mon.checks_done - seen), mon.checks_done
+    await mon.stop()
+    assert most <= monitor_module.SLICE / 0.001 + 2, most
+
+
+async def until_true(predicate: Callable[[], bool], limit: float) -> None:
+    """Wait (bounded) until ``predicate`` holds."""
+    for _ in range(int(limit / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")

@@ -111,13 +111,16 @@ async def test_slow_start_only_for_servers_a_reload_adds() -> None:
         assert mon.health()[("v", "old")] == UP and mon.weights() == {}        # start: no ramp
         mon.update([target("old", sock.getsockname()[1], weight=64, slowstart=3.0),
                     target("new", sock.getsockname()[1], weight=64, slowstart=3.0)])
-        await asyncio.sleep(0.15)                                                 # its first check
+        for _ in range(100):                  # its first check: at once (first round as a burst)
+            if mon.health().get(("v", "new")) == UP:
+                break
+            await asyncio.sleep(0.01)
         seen = []
         t0 = time.monotonic()
         while time.monotonic() - t0 < 4.0:
             seen.append(mon.weights().get(("v", "new"), 64))
             await asyncio.sleep(0.25)
-        assert seen[0] <= 4 and seen[-1] == 64
+        assert seen[0] <= 16 and seen[-1] == 64      # low at first (a busy host samples it late)
         assert seen == sorted(seen) and len(set(seen)) >= 3, seen
         ramp_changes = [c for c in changes if c[0] == "new"]
         assert 3 <= len(ramp_changes) <= 6, ramp_changes                        # about one per second
