@@ -6,12 +6,14 @@ lab's configuration is written once.
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from .emulation import scaled
-from .topology import PLAN4, AddressPlan
+from .processes import NsProcess
+from .topology import PLAN4, AddressPlan, Lab
 
 
 def seed_lvs_cf(serial: int = 1, *, rs2_weight: int = 1, scheduler: str = "rr", fwmark: int | None = None,
@@ -31,7 +33,8 @@ def seed_lvs_cf(serial: int = 1, *, rs2_weight: int = 1, scheduler: str = "rr", 
         mask = plan.plen if plan.version == 6 else "255.255.255.0"
         head += f"nat_router{suffix} = {plan.nat_router} eth1{':1' if plan.version == 4 else ''}\n"
         head += f"nat_nmask{suffix} = {mask}\n"
-    probe = (f"    send = {send}\n" if send is not None else "") + (f"    expect = {expect}\n" if expect is not None else "")
+    probe = f"    send = {send}\n" if send is not None else ""
+    probe += f"    expect = {expect}\n" if expect is not None else ""
     virtuals = ""
     for plan in plans:
         name = "www6" if plan.version == 6 and len(plans) > 1 else "www"
@@ -62,3 +65,39 @@ def pulse_argv(lvs_cf: Path, rundir: Path, *extra: str) -> list[str]:
     exe = Path(sys.executable).with_name("pulse")
     argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "piranha_web.pulse.main"]
     return argv + ["-n", "-c", str(lvs_cf), "--backend", "ipvs", "--runtime-dir", str(rundir), *extra]
+
+
+class Pulse:
+    """The pulse process in a lab's director namespace and its files."""
+
+    def __init__(self, lab: Lab, workdir: Path) -> None:
+        self.lab, self.cf, self.rundir = lab, workdir / "lvs.cf", workdir / "run"
+        self.proc: NsProcess | None = None
+
+    def write(self, text: str) -> None:
+        tmp = self.cf.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.cf)
+
+    def start(self) -> None:
+        argv = pulse_argv(self.cf, self.rundir, "--drain-seconds", "1")
+        self.proc = self.lab.start("director", "pulse", argv)
+
+    def status(self) -> dict:
+        try:
+            return json.loads((self.rundir / "pulse-status.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def dests(self, service: str = "FWM 80") -> dict[str, int]:
+        """addr -> weight of ``service`` (as the status names it), from pulse's status."""
+        for svc in self.status().get("table", []):
+            if svc["service"] == service:
+                return {d["addr"]: d["weight"] for d in svc["dests"]}
+        return {}
+
+    def run(self, *argv: str) -> str:
+        return self.lab.run("director", list(argv), timeout=scaled(30)).stdout
+
+    def ipvsadm(self) -> str:
+        return self.run("ipvsadm", "-Ln")
