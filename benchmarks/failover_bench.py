@@ -1,7 +1,7 @@
 """Failover time benchmark: SIGKILL the active pulse (and take its node off the wire),
 measure until the first request through the VIP is answered by the other director.
 
-keepalive 0.1 s, deadtime 0.5 s (the lab of tests/ipvs/test_failover.py).  Needs
+keepalive 0.1 s, deadtime 0.5 s (the lab of tests/support/failoverlab.py).  Needs
 root and an IPVS kernel; run it inside the guest::
 
     scripts/ipvs-kernel --timeout 1800 -- \\
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.ipvs.test_failover import (  # noqa: E402
+from tests.support.failoverlab import (  # noqa: E402
     DEADTIME, KEEPALIVE, build_lab, client_get, first_answer_after, node_death, node_revive,
 )
 from tests.support.ipvs_runner import ipvs_available, RUN_HINT  # noqa: E402
