@@ -21,12 +21,18 @@ Hanbit 2003 ("LVS with Piranha on Red Hat AS 2.1"), replayed in namespaces
 6. One real server is stopped: the console shows it down and requests go to
    the other.
 
-Screenshots of each step go to test-artifacts/e2e/; the ones used by the
+The same article in IPv6 (test_seed_article_scenario_in_ipv6): the console's
+labels configure the IPv6 NAT router (nat_router6, no IPv4 gateway) and the
+virtual server on 2001:db8:10::10/64 with fwmark 80; the client's browser
+loads http://[2001:db8:10::10]/ and the pages alternate.
+
+Screenshots of each step go to test-artifacts/e2e/ (IPv6: test-artifacts/e2e/ipv6/); the ones used by the
 README are also saved under test-artifacts/e2e/docs/, and copied to docs/ when
 PIRANHA_E2E_DOCS=1 (how the committed docs/console-*.png were made).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -35,7 +41,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -45,8 +51,8 @@ from tests.support.console import Console
 from tests.support.ipvs_runner import require_ipvs
 from tests.support.marks import has_mark_rule, mark_rules
 from tests.support.processes import NsProcess, wait_until
-from tests.support.topology import (CLIENT_IP, DIRECTOR_PUBLIC_IP, NAT_ROUTER_IP, REAL_SERVERS, VIP,
-                                    SeedTopology, seed_topology)
+from tests.support.topology import (CLIENT_IP, DIRECTOR_PUBLIC_IP, NAT_ROUTER_IP, PLAN4, PLAN6, REAL_SERVERS,
+                                    VIP, AddressPlan, SeedTopology, seed_topology, url_host)
 
 pytestmark = [pytest.mark.ipvs, pytest.mark.browser, pytest.mark.slow]
 
@@ -64,8 +70,9 @@ DOC_SHOTS = {"login": "console-login.png", "virtual-servers": "console-virtual-s
 class Scenario:
     """State shared by the steps: lab, instance dir, processes, log."""
 
-    def __init__(self, lab: SeedTopology, workdir: Path) -> None:
+    def __init__(self, lab: SeedTopology, workdir: Path, artifacts: Path = ARTIFACTS) -> None:
         self.lab = lab
+        self.artifacts = artifacts
         self.instance = workdir / "instance"
         self.instance.mkdir()
         self.lvs_cf = self.instance / "lvs.cf"
@@ -73,9 +80,9 @@ class Scenario:
         self.env.pop("PIRANHA_DATABASE_URL", None)
         self.env.pop("PIRANHA_PULSE_RUNTIME", None)
         self.t0 = time.monotonic()
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.logfile = open(ARTIFACTS / "scenario.log", "w")
+        shutil.rmtree(artifacts, ignore_errors=True)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        self.logfile = open(artifacts / "scenario.log", "w")
         self.gui: NsProcess | None = None
         self.pulse: NsProcess | None = None
 
@@ -112,12 +119,12 @@ class Scenario:
         return self.lab.run("director", argv, timeout=30).stdout
 
 
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    """The seed lab with its two real servers; everything torn down afterwards."""
+@contextlib.contextmanager
+def scenario_in(tmp_path: Path, plans: tuple[AddressPlan, ...], artifacts: Path) -> Iterator[Scenario]:
+    """The seed lab (in the families of *plans*) with its two real servers; always torn down."""
     require_ipvs()
-    with seed_topology(tmp_path / "lab") as lab:
-        sc = Scenario(lab, tmp_path)
+    with seed_topology(tmp_path / "lab", plans=plans) as lab:
+        sc = Scenario(lab, tmp_path, artifacts)
         try:
             yield sc
         finally:
@@ -126,7 +133,21 @@ def scenario(tmp_path: Path) -> Iterator[Scenario]:
                     sc.log(f"{name} log tail:\n{proc.log_text(3000)}")
             sc.logfile.close()
             for log in (lab.workdir / "logs").glob("*.log"):
-                shutil.copy(log, ARTIFACTS / log.name)
+                shutil.copy(log, artifacts / log.name)
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    """The article's lab (IPv4)."""
+    with scenario_in(tmp_path, (PLAN4,), ARTIFACTS) as sc:
+        yield sc
+
+
+@pytest.fixture
+def scenario6(tmp_path: Path) -> Iterator[Scenario]:
+    """The article's lab in IPv6."""
+    with scenario_in(tmp_path, (PLAN6,), ARTIFACTS / "ipv6") as sc:
+        yield sc
 
 
 @pytest.fixture
@@ -157,9 +178,31 @@ def test_seed_article_scenario(scenario: Scenario, playwright_instance: Any) -> 
     sc.log("scenario complete")
 
 
+@pytest.mark.timeout(900)
+def test_seed_article_scenario_in_ipv6(scenario6: Scenario, playwright_instance: Any) -> None:
+    """The article in IPv6: the console's labels configure it, the client's refreshes alternate."""
+    sc = scenario6
+    console = start_console(sc, playwright_instance)
+    console.login(USER, PASSWORD)
+    configure_seed6(console)
+    check_lvs_cf6(sc)
+    client_page = client_browser_warm(sc, playwright_instance)
+    start_pulse(sc, check_director_state6)
+    client_refreshes_alternate(sc, client_page)
+    sc.log("IPv6 scenario complete")
+
+
 # -- steps ------------------------------------------------------------------
 def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
     """piranha-passwd, piranha-gui, then the whole configuration in the director's browser."""
+    console = start_console(sc, playwright)
+    configure_seed(console)
+    check_lvs_cf(sc)
+    return console
+
+
+def start_console(sc: Scenario, playwright: Any) -> Console:
+    """piranha-passwd, piranha-gui and a browser page on it in the director namespace."""
     lab = sc.lab
     done = lab.run("director", [str(BIN / "piranha-passwd"), "--stdin", USER], env=sc.env,
                    input=PASSWORD + "\n", timeout=120)
@@ -173,21 +216,19 @@ def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
            "while piranha-gui starts)")
     wait_console(sc)
     page = browser.new_page(viewport={"width": 1000, "height": 620})
-    console = Console(page, f"http://{CONSOLE}", ARTIFACTS / "shots", log=sc.log)
-    configure_seed(console)
-    check_lvs_cf(sc)
-    return console
+    return Console(page, f"http://{CONSOLE}", sc.artifacts / "shots", log=sc.log)
 
 
-def start_pulse(sc: Scenario) -> int:
-    """``pulse -n --backend ipvs``; wait for both real servers; check what it set up."""
+def start_pulse(sc: Scenario, check: Callable[[Scenario], None] | None = None) -> int:
+    """``pulse -n --backend ipvs``; wait for both real servers; check what it set up (*check*)."""
     sc.pulse = sc.lab.start("director", "pulse", [str(BIN / "pulse"), "-n", "-c", str(sc.lvs_cf),
                                                   "--backend", "ipvs"], env=sc.env)
-    wait_until(lambda: set(sc.dests()) == {RS1[0], RS2[0]} or pulse_died(sc), timeout=90,
+    servers = set(sc.lab.plans[0].real_servers.values())
+    wait_until(lambda: set(sc.dests()) == servers or pulse_died(sc), timeout=90,
                interval=0.5, what="pulse to put both real servers in the IPVS table")
     pid = int(sc.status()["pid"])
     sc.log(f"pulse running, pid {pid}; status table: {sc.dests()}")
-    check_director_state(sc)
+    (check or check_director_state)(sc)
     return pid
 
 
@@ -197,11 +238,11 @@ def client_refreshes_alternate(sc: Scenario, page: Any) -> None:
     for i in range(5):
         start = time.monotonic()
         if i == 0:
-            page.goto(f"http://{VIP}/")
+            page.goto(f"http://{url_host(sc.lab.plans[0].vip)}/")
         else:
             page.reload()
         pages.append(page_name(page.content()))
-        page.screenshot(path=str(ARTIFACTS / "shots" / f"client-load-{i}.png"))
+        page.screenshot(path=str(sc.artifacts / "shots" / f"client-load-{i}.png"))
         sc.log(f"client browser {'load' if i == 0 else 'refresh'} {i}: {pages[-1]!r} "
                f"({time.monotonic() - start:.1f}s)")
     assert set(pages) == {RS1[1], RS2[1]} and all(a != b for a, b in zip(pages, pages[1:])), \
@@ -295,6 +336,50 @@ def configure_seed(console: Console) -> None:
     assert console.toggle_virtual_server("www") == "up"
 
 
+def configure_seed6(console: Console) -> None:
+    """GLOBAL SETTINGS with the IPv6 NAT router; ``www`` on the IPv6 VIP (fwmark 80); two real servers."""
+    console.global_settings_labelled("NAT", {
+        "Primary server public IP": PLAN6.director_public, "NAT Router IPv6 address": PLAN6.nat_router,
+        "NAT Router IPv6 prefix length": "64", "NAT Router IPv6 device": "eth1"})
+    console.add_virtual_server_labelled({
+        "Name": "www", "Application port": "80", "Virtual IP Address": PLAN6.vip, "Firewall Mark": "80",
+        "Device": "eth0", "Virtual IP Network Mask": "64", "Protocol": "tcp", "Scheduling": "rr"})
+    console.add_real_server("www", "real", PLAN6.real_servers["rs1"])
+    console.add_real_server("www", "real1", PLAN6.real_servers["rs2"])
+    for name in ("real", "real1"):
+        assert console.toggle_real_server("www", name) == "up"
+    assert console.toggle_virtual_server("www") == "up"
+
+
+def check_lvs_cf6(sc: Scenario) -> None:
+    """The console wrote the IPv6 lvs.cf: nat_router6 and no IPv4 gateway, the VIP with /64."""
+    from piranha_web import lvscf
+
+    text = sc.lvs_cf.read_text()
+    sc.log(f"lvs.cf written by the console:\n{text}")
+    cfg = lvscf.load(text)
+    assert (cfg.network, cfg.nat_router, cfg.nat_router6, cfg.nat_router6_device) == \
+        ("nat", None, PLAN6.nat_router, "eth1")
+    (vs,) = cfg.virtuals
+    assert (vs.address, vs.device, vs.vip_nmask, vs.fwmark, vs.active) == (PLAN6.vip, "eth0", "64", 80, True)
+    assert sorted(s.address for s in vs.servers) == sorted(PLAN6.real_servers.values())
+
+
+def check_director_state6(sc: Scenario) -> None:
+    """pulse brought up the VIP and nat_router6 (no DAD), the ip6 mark rule and the IPv6 FWM service."""
+    addrs = sc.director(["ip", "-6", "-o", "addr", "show"])
+    sc.log(f"director addresses:\n{addrs}")
+    assert f"inet6 {PLAN6.vip}/64" in addrs and f"inet6 {PLAN6.nat_router}/64" in addrs
+    assert "tentative" not in addrs
+    marks = mark_rules(lambda argv: sc.director(list(argv)), "ip6")
+    sc.log(f"pulse's ip6 mark rules:\n{marks}")
+    assert has_mark_rule(marks, PLAN6.vip, 80, 0x50)
+    table = sc.director(["ipvsadm", "-Ln"])
+    sc.log(f"ipvsadm -Ln:\n{table}")
+    assert re.search(r"FWM\s+80 IPv6 rr", table) and "Masq" in table
+    assert all(f"[{a}]:80" in table for a in PLAN6.real_servers.values())
+
+
 def client_browser_warm(sc: Scenario, playwright: Any) -> Any:
     """Launch chromium in the client namespace and warm its renderer and network stack."""
     start = time.monotonic()
@@ -304,7 +389,7 @@ def client_browser_warm(sc: Scenario, playwright: Any) -> Any:
     page.set_default_navigation_timeout(60_000)
     page.goto("data:text/html,<h1>samba</h1>")
     try:  # a closed port on the client itself: refused at once, but the network stack is up
-        page.goto(f"http://{CLIENT_IP}:9/", timeout=20_000)
+        page.goto(f"http://{url_host(sc.lab.plans[0].client)}:9/", timeout=20_000)
     except Exception:  # noqa: BLE001 - the error page is expected
         pass
     sc.log(f"chromium up and warm in the client namespace ({time.monotonic() - start:.1f}s)")
