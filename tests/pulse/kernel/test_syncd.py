@@ -18,7 +18,8 @@ def test_ipv4_request_leaves_the_group_to_the_kernel() -> None:
 def test_ipv6_request_names_the_ipv6_group_and_encodes() -> None:
     attrs = syncd.daemon_attrs(syncd.BACKUP, "eth2", 7, syncd.GROUP6)
     assert ("IPVS_DAEMON_ATTR_MCAST_GROUP6", "ff02::51") in attrs
-    assert syncd.ipvsadm_start_args(syncd.MASTER, "eth2", 7, syncd.GROUP6)[-2:] == ["--mcast-group", "ff02::51"]
+    args = syncd.ipvsadm_start_args(syncd.MASTER, "eth2", 7, syncd.GROUP6)
+    assert args[-2:] == ["--mcast-group", "ff02::51"]
     msg = syncd.ipvs_daemon_msg()
     msg["cmd"], msg["version"] = 1, 1
     msg["attrs"] = [("IPVS_CMD_ATTR_DAEMON", {"attrs": attrs})]
