@@ -59,8 +59,10 @@ def test_startup_and_sync_daemons_on_the_ipv6_group(lab: FailoverLab) -> None:
     lab.wait_state("dir2", "standby", timeout=60)
     wait_until(lambda: client_get(lab), timeout=20, interval=0.2, what="the IPv6 VIP to answer")
     for name, state in (("dir1", "master"), ("dir2", "backup")):
+        wait_until(lambda n=name, st=state: lab.status(n)["redundancy"]["syncd"]["state"] == st, timeout=20,
+                   interval=0.2, what=f"{name}'s status to show the {state} sync daemon")
         syncd = lab.status(name)["redundancy"]["syncd"]
-        assert syncd["state"] == state and syncd["group"] == "ff02::51" and syncd["error"] is None, syncd
+        assert syncd["group"] == "ff02::51" and syncd["error"] is None, syncd
         daemon = lab.run(name, ["ipvsadm", "-L", "--daemon"]).stdout
         assert f"{state} sync daemon" in daemon and "ff02::51" in daemon, daemon
     peer = lab.status("dir2")["redundancy"]["peer"]
