@@ -24,10 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.failoverlab import (  # noqa: E402
-    DEADTIME, KEEPALIVE, build_lab, client_get, first_answer_after, node_death, node_revive,
+    DEADTIME, KEEPALIVE, build_lab, first_answer_after, node_death, node_revive,
 )
 from tests.support.ipvs_runner import ipvs_available, RUN_HINT  # noqa: E402
-from tests.support.processes import wait_until  # noqa: E402
 
 
 def run(runs: int) -> list[float]:
@@ -35,11 +34,7 @@ def run(runs: int) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="failover-bench-") as tmp:
         lab = build_lab(Path(tmp))
         try:
-            lab.start_pulse("dir1")
-            lab.wait_state("dir1", "active", timeout=60)
-            lab.start_pulse("dir2")
-            lab.wait_state("dir2", "standby", timeout=60)
-            wait_until(lambda: client_get(lab), timeout=20, interval=0.2, what="VIP to answer")
+            lab.start_pair()
             times = []
             for i in range(runs):
                 victim = "dir1" if lab.fo_state("dir1") == "active" else "dir2"

@@ -56,13 +56,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FailoverLab]:
 
 
 def test_startup_primary_active_backup_standby(lab: FailoverLab) -> None:
-    # primary first: with no preemption, whichever node is up first keeps the service
-    # (start both at once and a backup that hears nothing for deadtime takes it)
-    lab.start_pulse("dir1")
-    lab.wait_state("dir1", "active", timeout=60)
-    lab.start_pulse("dir2")
-    lab.wait_state("dir2", "standby", timeout=60)
-    wait_until(lambda: client_get(lab), timeout=20, interval=0.2, what="VIP to answer")
+    lab.start_pair()
     wait_until(lambda: (lab.status("dir2").get("redundancy") or {}).get("peer", {}).get("state")
                == "active", timeout=10, interval=0.2, what="backup to see the active primary")
     peer = lab.status("dir2")["redundancy"]["peer"]

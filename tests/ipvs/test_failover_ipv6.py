@@ -21,8 +21,8 @@ import pytest
 
 from tests.support.client import HeldConnection
 from tests.support.emulation import TIME_FACTOR, scaled
-from tests.support.failoverlab import (DEADTIME, FO_PLAN6, FailoverLab, build_lab, client_get,
-                                       first_answer_after, ip_vs_conn, node_death, synced_connections)
+from tests.support.failoverlab import (DEADTIME, FO_PLAN6, FailoverLab, build_lab, first_answer_after,
+                                       ip_vs_conn, node_death, synced_connections)
 from tests.support.netns import in_netns
 from tests.support.processes import wait_until
 from tests.support.topology import PAGES
@@ -53,11 +53,7 @@ def vip_neighbour(lab: FailoverLab) -> str:
 
 
 def test_startup_and_sync_daemons_on_the_ipv6_group(lab: FailoverLab) -> None:
-    lab.start_pulse("dir1")
-    lab.wait_state("dir1", "active", timeout=60)
-    lab.start_pulse("dir2")
-    lab.wait_state("dir2", "standby", timeout=60)
-    wait_until(lambda: client_get(lab), timeout=20, interval=0.2, what="the IPv6 VIP to answer")
+    lab.start_pair()
     for name, state in (("dir1", "master"), ("dir2", "backup")):
         wait_until(lambda n=name, st=state: lab.status(n)["redundancy"]["syncd"]["state"] == st, timeout=20,
                    interval=0.2, what=f"{name}'s status to show the {state} sync daemon")

@@ -151,6 +151,18 @@ class FailoverLab(Lab):
         self.pulses[name] = proc
         return proc
 
+    def start_pair(self) -> None:
+        """pulse on the primary (active), then on the backup (standby); the VIP answers.
+
+        Primary first: with no preemption, whichever node is up first keeps the
+        service (start both at once and a backup that hears nothing for deadtime takes it).
+        """
+        self.start_pulse("dir1")
+        self.wait_state("dir1", "active", timeout=60)
+        self.start_pulse("dir2")
+        self.wait_state("dir2", "standby", timeout=60)
+        wait_until(lambda: client_get(self), timeout=20, interval=0.2, what="the VIP to answer")
+
     def status(self, name: str) -> dict[str, Any]:
         """The pulse status document of ``name`` ({} when not written yet)."""
         try:
