@@ -33,15 +33,13 @@ from tests.support.emulation import TIME_FACTOR, scaled  # noqa: E402
 from tests.support.client import HeldConnection  # noqa: E402
 from tests.support.failoverlab import (  # noqa: E402
     DEADTIME, FO_PLAN4, FailoverLab, build_lab, client_get, first_answer_after, heartbeats_blocked,
-    ip_vs_conn, node_death, node_revive, synced_connections)
-from tests.support.netns import in_netns  # noqa: E402
+    node_death, node_revive, wait_synced)
 from tests.support.processes import wait_until  # noqa: E402
 from tests.support.topology import PAGES  # noqa: E402
 
 pytestmark = pytest.mark.ipvs
 
 VIP = FO_PLAN4.vip
-DIRECTORS = FO_PLAN4.directors
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +87,7 @@ def test_graceful_stop_hands_over_at_once(lab: FailoverLab) -> None:
     held = HeldConnection(lab.ns("client"), VIP, 80, timeout=scaled(3))
     try:
         assert held.request() in set(PAGES.values())
-        # the master sync daemon flushes its buffer every 2 s: wait until the backup has it
-        try:
-            wait_until(lambda: synced_connections(lab, "dir2"), timeout=10, interval=0.2,
-                       what="the held connection to reach the backup's IPVS table")
-        except TimeoutError:
-            pytest.fail("connection not synced; daemons: " + "; ".join(
-                f"{n}: {lab.run(n, ['ipvsadm', '-L', '--daemon']).stdout.strip()!r} "
-                f"{(lab.status(n).get('redundancy') or {}).get('syncd')} "
-                f"conns {in_netns(lab.ns(n), ip_vs_conn)!r}" for n in DIRECTORS))
+        wait_synced(lab)
         t0 = time.monotonic()
         lab.pulses["dir1"].signal(signal.SIGTERM)
         took = first_answer_after(lab, t0)

@@ -22,7 +22,7 @@ import pytest
 from tests.support.client import HeldConnection
 from tests.support.emulation import TIME_FACTOR, scaled
 from tests.support.failoverlab import (DEADTIME, FO_PLAN6, FailoverLab, build_lab, first_answer_after,
-                                       ip_vs_conn, node_death, synced_connections)
+                                       ip_vs_conn, node_death, wait_synced)
 from tests.support.netns import in_netns
 from tests.support.processes import wait_until
 from tests.support.topology import PAGES
@@ -69,13 +69,7 @@ def test_ipv6_vip_fails_over_by_unsolicited_na_with_connections_synced(lab: Fail
     held = HeldConnection(lab.ns("client"), VIP, 80, timeout=scaled(3))
     try:
         assert held.request() in PAGES.values()
-        try:
-            wait_until(lambda: synced_connections(lab, "dir2"), timeout=10, interval=0.2,
-                       what="the held connection in the backup's IPVS table")
-        except TimeoutError:
-            pytest.fail("connection not synced over IPv6; " + "; ".join(
-                f"{n}: {lab.run(n, ['ipvsadm', '-L', '--daemon']).stdout.strip()!r} "
-                f"conns {in_netns(lab.ns(n), ip_vs_conn)!r}" for n in ("dir1", "dir2")))
+        wait_synced(lab)
         print(f"\nbackup's IPVS connection table:\n{in_netns(lab.ns('dir2'), ip_vs_conn)}")
 
         before = vip_neighbour(lab)

@@ -257,6 +257,22 @@ def synced_connections(lab: FailoverLab, name: str) -> list[str]:
             if client in line.upper() and "ESTABLISHED" in line]
 
 
+def wait_synced(lab: FailoverLab, name: str = "dir2") -> None:
+    """Wait until the client's held connection is in ``name``'s IPVS table (sync daemon).
+
+    The master daemon flushes its buffer every 2 s; on timeout the assertion
+    shows both daemons and connection tables.
+    """
+    try:
+        wait_until(lambda: synced_connections(lab, name), timeout=10, interval=0.2,
+                   what=f"the held connection to reach {name}'s IPVS table")
+    except TimeoutError:
+        raise AssertionError("connection not synced; daemons: " + "; ".join(
+            f"{n}: {lab.run(n, ['ipvsadm', '-L', '--daemon']).stdout.strip()!r} "
+            f"{(lab.status(n).get('redundancy') or {}).get('syncd')} "
+            f"conns {in_netns(lab.ns(n), ip_vs_conn)!r}" for n in lab.plan.directors)) from None
+
+
 def node_death(lab: FailoverLab, name: str) -> None:
     """Links down: what a crashed director looks like to its neighbours."""
     ip_batch([["link", "set", dev, "down"] for dev in DIRECTOR_DEVS], lab.ns(name))
