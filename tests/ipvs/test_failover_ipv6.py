@@ -75,6 +75,7 @@ def test_ipv6_vip_fails_over_by_unsolicited_na_with_connections_synced(lab: Fail
         before = vip_neighbour(lab)
         assert f"lladdr {mac(lab, 'dir1')}" in before, before
         t0 = time.monotonic()
+        print(f"SIGKILL of the primary at {time.time():.3f} (epoch, to read against the pulse logs)")
         lab.pulses["dir1"].signal(signal.SIGKILL)
         node_death(lab, "dir1")
         # no client traffic until the backup has taken over and announced the VIP
