@@ -1,7 +1,7 @@
 """Failover time benchmark: SIGKILL the active pulse (and take its node off the wire),
 measure until the first request through the VIP is answered by the other director.
 
-keepalive 0.1 s, deadtime 0.5 s (the lab of tests/ipvs/test_failover.py).  Needs
+keepalive 0.1 s, deadtime 0.5 s (the lab of tests/support/failoverlab.py).  Needs
 root and an IPVS kernel; run it inside the guest::
 
     scripts/ipvs-kernel --timeout 1800 -- \\
@@ -23,11 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.ipvs.test_failover import (  # noqa: E402
-    DEADTIME, KEEPALIVE, build_lab, client_get, first_answer_after, node_death, node_revive,
+from tests.support.failoverlab import (  # noqa: E402
+    DEADTIME, KEEPALIVE, build_lab, first_answer_after, node_death, node_revive,
 )
 from tests.support.ipvs_runner import ipvs_available, RUN_HINT  # noqa: E402
-from tests.support.processes import wait_until  # noqa: E402
 
 
 def run(runs: int) -> list[float]:
@@ -35,11 +34,7 @@ def run(runs: int) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="failover-bench-") as tmp:
         lab = build_lab(Path(tmp))
         try:
-            lab.start_pulse("dir1")
-            lab.wait_state("dir1", "active", timeout=60)
-            lab.start_pulse("dir2")
-            lab.wait_state("dir2", "standby", timeout=60)
-            wait_until(lambda: client_get(lab), timeout=20, interval=0.2, what="VIP to answer")
+            lab.start_pair()
             times = []
             for i in range(runs):
                 victim = "dir1" if lab.fo_state("dir1") == "active" else "dir2"

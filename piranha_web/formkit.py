@@ -164,10 +164,15 @@ def choice_value(choice: Any) -> str:
     return choice.value if hasattr(choice, "value") else choice[0]
 
 
+#: Prefix lengths offered for an IPv6 address (lvs.cf takes a length there, never a dotted mask).
+IPV6_PREFIXES = (48, 56, 64, 96, 112, 120, 127, 128)
+
+
 def netmasks(first_prefix: int = 16) -> list[Any]:
-    """("", "Unused") plus dotted masks from /first_prefix to /32, widest first."""
+    """("", "Unused"), dotted masks from /first_prefix to /32 widest first, then IPv6 prefix lengths."""
     masks = [str(ipaddress.IPv4Network(f"0.0.0.0/{p}").netmask) for p in range(first_prefix, 33)]
-    return options([("", "Unused")] + [(m, m) for m in masks])
+    prefixes = [(str(p), f"/{p} (IPv6)") for p in IPV6_PREFIXES]
+    return options([("", "Unused")] + [(m, m) for m in masks] + prefixes)
 
 
 def with_current(choices: list[Any], current: Any) -> list[Any]:

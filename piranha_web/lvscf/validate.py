@@ -326,8 +326,9 @@ def _check_global(c: _Collector, cfg: LvsConfig) -> None:
         c.add(cfg, "heartbeat_key_file", "heartbeat_key_file must be an absolute path")
     for key in ("active_cmd", "inactive_cmd"):
         _check_program(c, cfg, key, "command")
+    # IPv6 virtual servers take their gateway from nat_router6 (a warning when none, see warnings())
     if (cfg.service == "lvs" and cfg.network == "nat" and cfg.nat_router is None
-            and any(v.active for v in cfg.virtuals)):
+            and any(v.active and ip_family(v.address or "") != socket.AF_INET6 for v in cfg.virtuals)):
         c.add(cfg, "network", "network = nat needs nat_router (the real servers' gateway)")
 
 

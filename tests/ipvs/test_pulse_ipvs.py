@@ -7,7 +7,6 @@ as it found it (both real servers up, weights 1).
 """
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
@@ -16,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.emulation import scaled
 from tests.support.marks import has_mark_rule, mark_rules, nft_in_use
-from tests.support.processes import NsProcess, wait_until
-from tests.support.seedpulse import pulse_argv, seed_lvs_cf
+from tests.support.processes import wait_until
+from tests.support.seedpulse import Pulse, seed_lvs_cf
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
 
 pytestmark = pytest.mark.ipvs
@@ -33,42 +31,6 @@ def seed_cf(serial: int, rs2_weight: int = 1, scheduler: str = "rr") -> str:
     """The seed article's lvs.cf keyed by fwmark 80, with an HTTP send/expect check."""
     return seed_lvs_cf(serial, rs2_weight=rs2_weight, scheduler=scheduler, fwmark=80,
                        send='"GET / HTTP/1.0\\r\\n\\r\\n"', expect='"HTTP"', timeout=TIMEOUT, reentry=REENTRY)
-
-
-class Pulse:
-    """The pulse process in the director namespace and its files."""
-
-    def __init__(self, lab: SeedTopology, workdir: Path) -> None:
-        self.lab, self.cf, self.rundir = lab, workdir / "lvs.cf", workdir / "run"
-        self.proc: NsProcess | None = None
-
-    def write(self, text: str) -> None:
-        tmp = self.cf.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(self.cf)
-
-    def start(self) -> None:
-        argv = pulse_argv(self.cf, self.rundir, "--drain-seconds", "1")
-        self.proc = self.lab.start("director", "pulse", argv)
-
-    def status(self) -> dict:
-        try:
-            return json.loads((self.rundir / "pulse-status.json").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def dests(self) -> dict[str, int]:
-        """addr -> weight of the FWM 80 service, from pulse's status."""
-        for svc in self.status().get("table", []):
-            if svc["service"] == "FWM 80":
-                return {d["addr"]: d["weight"] for d in svc["dests"]}
-        return {}
-
-    def run(self, *argv: str) -> str:
-        return self.lab.run("director", list(argv), timeout=scaled(30)).stdout
-
-    def ipvsadm(self) -> str:
-        return self.run("ipvsadm", "-Ln")
 
 
 @pytest.fixture(scope="module")

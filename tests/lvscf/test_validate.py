@@ -220,3 +220,14 @@ def test_wrong_python_types_are_problems_not_crashes() -> None:
 ])
 def test_ifname_rules(name: str, ok: bool) -> None:
     assert valid_ifname(name) is ok
+
+
+def test_ipv6_only_nat_needs_no_ipv4_nat_router() -> None:
+    text = ("serial_no = 1\nnetwork = nat\nnat_router6 = 2001:db8:1::254 eth1\nnat_nmask6 = 64\n"
+            "virtual v {\nactive = 1\naddress = 2001:db8:10::10 eth0\nvip_nmask = 64\n"
+            "server r {\naddress = 2001:db8:1::1\n}\n}\n")
+    assert _problems(text) == []
+    # an IPv4 virtual beside it still needs the IPv4 gateway
+    both = text + "virtual w {\nactive = 1\naddress = 192.0.2.10 eth0:1\n}\n"
+    assert [(k, m) for _line, k, m in _problems(both)] == [
+        ("network", "network = nat needs nat_router (the real servers' gateway)")]

@@ -104,6 +104,32 @@ class Console:
         self.shot("global-settings")
         self._accept("GLOBAL SETTINGS")
 
+    def fill_labelled(self, values: dict[str, str]) -> None:
+        """Fill inputs and pick select options by their visible labels, as a user reads the panel."""
+        for label, value in values.items():
+            field = self.page.get_by_label(label, exact=True)
+            if field.evaluate("e => e.tagName") == "SELECT":
+                field.select_option(value)
+            else:
+                field.fill(value)
+
+    def global_settings_labelled(self, network: str, values: dict[str, str]) -> None:
+        """GLOBAL SETTINGS through the labels: the network type's radio, then *values*."""
+        self.page.click("#tab-settings")
+        self.page.get_by_label(network, exact=True).check()
+        self.fill_labelled(values)
+        self.shot("global-settings")
+        self._accept("GLOBAL SETTINGS")
+
+    def add_virtual_server_labelled(self, values: dict[str, str]) -> None:
+        """VIRTUAL SERVERS > ADD, the VIRTUAL SERVER sub-panel filled through its labels, ACCEPT."""
+        self.open_virtual_servers()
+        self.page.click("#add")
+        self.page.wait_for_selector("#name")
+        self.fill_labelled(values)
+        self.shot("virtual-server")
+        self._accept("VIRTUAL SERVER")
+
     def open_virtual_servers(self) -> None:
         """The VIRTUAL SERVERS list."""
         self.page.click("#tab-virtual")

@@ -8,13 +8,15 @@ Only ``/keepalive`` keeps the connection open (HTTP/1.1), which lets a test
 hold one connection across a pulse reload.
 
     python3 -I realserver.py --bind 192.0.2.1 --port 80 --text "real server 1"
+    python3 -I realserver.py --bind :: --port 80 --text "real server 1"   # both families
 """
 from __future__ import annotations
 
 import argparse
 import html
-import sys
+import socket
 import socketserver
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -73,6 +75,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=80)
     parser.add_argument("--text", required=True)
     opts = parser.parse_args()
+    # an IPv6 address (or "::", which also takes IPv4 connections: dual stack)
+    Server.address_family = socket.AF_INET6 if ":" in opts.bind else socket.AF_INET
     server = Server((opts.bind, opts.port), make_handler(opts.text))
     print(f"serving {opts.text!r} on {opts.bind}:{opts.port}", flush=True)
     server.serve_forever()

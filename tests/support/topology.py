@@ -16,6 +16,16 @@ The two bridges live in a separate "switch" namespace so a second director
 Neither the VIP nor the NAT router address is configured here: bringing
 them up is pulse's job, exactly as the article insists.
 
+The same lab in IPv6 (:data:`PLAN6`), or dual-stacked (both plans at once)::
+
+    client 2001:db8:c::100 ── pub ── director eth0 2001:db8:c::1
+        (the VIP's prefix 2001:db8:10::/64 is on-link on pub, so the client
+         finds the VIP by neighbour discovery; VIP 2001:db8:10::10 added by pulse)
+    rs1 2001:db8:1::1, rs2 2001:db8:1::2 ── priv ── director eth1 2001:db8:1::253
+        (default route via nat_router6 2001:db8:1::254, added by pulse)
+
+IPv6 addresses are added with ``nodad`` so they serve at once.
+
 Namespace names carry a per-run prefix (``pw<pid>-<n>-``) so parallel or
 leftover runs never clash; teardown stops every process and deletes every
 namespace even when the test failed.
@@ -27,6 +37,7 @@ import itertools
 import os
 import sys
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -44,15 +55,53 @@ DIRECTOR_PRIVATE_IP = "192.0.2.253"
 NAT_ROUTER_IP = "192.0.2.254"
 REAL_SERVERS = {"rs1": ("192.0.2.1", "real server 1"), "rs2": ("192.0.2.2", "real server 2")}
 REALSERVER_SCRIPT = Path(__file__).with_name("realserver.py")
+PAGES = {role: text for role, (_addr, text) in REAL_SERVERS.items()}
+
+
+@dataclass(frozen=True)
+class AddressPlan:
+    """The seed lab's addresses in one family (the roles are the same in both)."""
+
+    client: str
+    director_public: str
+    vip: str
+    director_private: str
+    nat_router: str
+    real_servers: dict[str, str]
+    plen: int
+    #: a prefix the client reaches on-link through pub (the VIP's, when it is not the client's own)
+    vip_prefix: str | None = None
+
+    @property
+    def version(self) -> int:
+        return ip_address(self.vip).version
+
+
+PLAN4 = AddressPlan(CLIENT_IP, DIRECTOR_PUBLIC_IP, VIP, DIRECTOR_PRIVATE_IP, NAT_ROUTER_IP,
+                    {role: addr for role, (addr, _text) in REAL_SERVERS.items()}, 24)
+PLAN6 = AddressPlan("2001:db8:c::100", "2001:db8:c::1", "2001:db8:10::10", "2001:db8:1::253",
+                    "2001:db8:1::254", {"rs1": "2001:db8:1::1", "rs2": "2001:db8:1::2"}, 64,
+                    vip_prefix="2001:db8:10::/64")
+
+
+def url_host(addr: str) -> str:
+    """An address as the host part of a URL (IPv6 in brackets)."""
+    return f"[{addr}]" if ":" in addr else addr
 
 
 @dataclass
 class Iface:
-    """One interface of a host: a veth whose peer is a port of a switch bridge."""
+    """One interface of a host: a veth whose peer is a port of a switch bridge.
+
+    ``cidr`` is one "addr/len", several (a tuple: dual stack) or None.
+    """
 
     dev: str
     segment: str
-    cidr: str | None
+    cidr: str | tuple[str, ...] | None
+
+    def cidrs(self) -> tuple[str, ...]:
+        return (self.cidr,) if isinstance(self.cidr, str) else tuple(self.cidr or ())
 
 
 @dataclass
@@ -62,7 +111,8 @@ class Host:
     role: str
     netns: str
     ifaces: list[Iface] = field(default_factory=list)
-    gateway: str | None = None
+    gateway: str | tuple[str, ...] | None = None
+    routes: tuple[tuple[str, str], ...] = ()   # (prefix, device): extra on-link prefixes
 
 
 class Lab:
@@ -78,10 +128,12 @@ class Lab:
         self._created: list[str] = []
 
     # -- building ---------------------------------------------------------
-    def add_host(self, role: str, ifaces: Sequence[tuple[str, str, str | None]],
-                 gateway: str | None = None) -> Host:
-        """Declare a host; *ifaces* are (device, segment, "addr/len" or None)."""
-        host = Host(role, self.prefix + role, [Iface(*i) for i in ifaces], gateway)
+    def add_host(self, role: str, ifaces: Sequence[tuple[str, str, str | tuple[str, ...] | None]],
+                 gateway: str | tuple[str, ...] | None = None,
+                 routes: Sequence[tuple[str, str]] = ()) -> Host:
+        """Declare a host; *ifaces* are (device, segment, "addr/len", several or None);
+        *gateway* one default route's next hop or one per family."""
+        host = Host(role, self.prefix + role, [Iface(*i) for i in ifaces], gateway, tuple(routes))
         self.hosts[role] = host
         return host
 
@@ -104,12 +156,15 @@ class Lab:
         for h in self.hosts.values():
             cmds = [["link", "set", "lo", "up"]]
             for i in h.ifaces:
-                if i.cidr:
-                    cmds.append(["addr", "add", i.cidr, "dev", i.dev])
+                for cidr in i.cidrs():
+                    # IPv6: no duplicate address detection, usable at once
+                    cmds.append(["addr", "add", cidr, "dev", i.dev] + (["nodad"] if ":" in cidr else []))
                 cmds.append(["link", "set", i.dev, "up"])
-            if h.gateway:
+            for prefix, dev in h.routes:
+                cmds.append(["route", "add", prefix, "dev", dev])
+            for gateway in (h.gateway,) if isinstance(h.gateway, str) else h.gateway or ():
                 # on-link already (same subnet), even before pulse brings it up
-                cmds.append(["route", "add", "default", "via", h.gateway])
+                cmds.append(["route", "add", "default", "via", gateway])
             ip_batch(cmds, h.netns)
 
     def _port(self, host: Host, iface: Iface) -> str:
@@ -142,7 +197,11 @@ class Lab:
 
 
 class SeedTopology(Lab):
-    """The article's lab: client, director, rs1, rs2 (addresses in the module doc)."""
+    """The article's lab: client, director, rs1, rs2 (addresses in the module doc).
+
+    *plans* picks the families: IPv4 (the default), IPv6, or both (dual stack;
+    the first plan is the one the ``client_*`` helpers aim at by default).
+    """
 
     client_ip = CLIENT_IP
     director_public_ip = DIRECTOR_PUBLIC_IP
@@ -151,25 +210,37 @@ class SeedTopology(Lab):
     nat_router_ip = NAT_ROUTER_IP
     real_servers = REAL_SERVERS
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, plans: Sequence[AddressPlan] = (PLAN4,)) -> None:
         super().__init__(workdir)
-        self.add_host("client", [("eth0", "pub", f"{CLIENT_IP}/24")])
-        self.add_host("director", [("eth0", "pub", f"{DIRECTOR_PUBLIC_IP}/24"),
-                                   ("eth1", "priv", f"{DIRECTOR_PRIVATE_IP}/24")])
-        for role, (addr, _text) in REAL_SERVERS.items():
-            self.add_host(role, [("eth0", "priv", f"{addr}/24")], gateway=NAT_ROUTER_IP)
+        self.plans = tuple(plans)
+
+        def cidrs(addr: Callable[[AddressPlan], str]) -> tuple[str, ...]:
+            return tuple(f"{addr(p)}/{p.plen}" for p in self.plans)
+
+        self.add_host("client", [("eth0", "pub", cidrs(lambda p: p.client))],
+                      routes=[(p.vip_prefix, "eth0") for p in self.plans if p.vip_prefix])
+        self.add_host("director", [("eth0", "pub", cidrs(lambda p: p.director_public)),
+                                   ("eth1", "priv", cidrs(lambda p: p.director_private))])
+        for role in REAL_SERVERS:
+            self.add_host(role, [("eth0", "priv", cidrs(lambda p: p.real_servers[role]))],
+                          gateway=tuple(p.nat_router for p in self.plans))
         self.servers: dict[str, NsProcess] = {}
 
     def build(self) -> None:
         """Wire the lab and enable forwarding on the director (article step 8)."""
         super().build()
-        self.sysctl("director", "net.ipv4.ip_forward", "1")
+        for plan in self.plans:
+            self.sysctl("director", *(("net.ipv4.ip_forward", "1") if plan.version == 4
+                                      else ("net.ipv6.conf.all.forwarding", "1")))
 
     def start_real_server(self, role: str, port: int = 80) -> NsProcess:
-        """Start *role*'s web server (returns once it is spawned, see wait_real_servers)."""
-        addr, text = REAL_SERVERS[role]
+        """Start *role*'s web server (returns once it is spawned, see wait_real_servers).
+
+        Dual stack: one server on ``::`` answers both families.
+        """
+        bind = self.plans[0].real_servers[role] if len(self.plans) == 1 else "::"
         proc = self.start(role, f"{role}-http", [sys.executable, "-I", str(REALSERVER_SCRIPT),
-                                                 "--bind", addr, "--port", str(port), "--text", text])
+                                                 "--bind", bind, "--port", str(port), "--text", PAGES[role]])
         self.servers[role] = proc
         return proc
 
@@ -180,25 +251,26 @@ class SeedTopology(Lab):
     def wait_real_servers(self, roles: Sequence[str] | None = None, timeout: float = 30) -> None:
         """Wait until each real server answers directly from the director."""
         for role in roles or list(self.servers):
-            addr, text = REAL_SERVERS[role]
             proc = self.servers[role]
+            for plan in self.plans:
+                url = f"http://{url_host(plan.real_servers[role])}/"
 
-            def answers() -> bool:
-                if not proc.alive():
-                    raise RuntimeError(f"{role} web server died:\n{proc.log_text()}")
-                return fetch(self.ns("director"), f"http://{addr}/", timeout=2).find(text) >= 0
+                def answers() -> bool:
+                    if not proc.alive():
+                        raise RuntimeError(f"{role} web server died:\n{proc.log_text()}")
+                    return fetch(self.ns("director"), url, timeout=2).find(PAGES[role]) >= 0
 
-            wait_until(answers, timeout=timeout, interval=0.3, what=f"{role} to answer")
+                wait_until(answers, timeout=timeout, interval=0.3, what=f"{role} to answer on {url}")
 
     # -- traffic from the client ("samba") ---------------------------------
     def client_fetch_many(self, count: int, url: str | None = None, **kwargs: object) -> list[str]:
         """*count* GETs from the client, new connection each; returns server names."""
-        target = url or f"http://{VIP}/"
+        target = url or f"http://{url_host(self.plans[0].vip)}/"
         return fetch_many(self.ns("client"), target, count, **kwargs)  # type: ignore[arg-type]
 
     def client_hold_connection(self, port: int = 80) -> HeldConnection:
         """Open one TCP connection from the client to the VIP and keep it."""
-        return HeldConnection(self.ns("client"), VIP, port)
+        return HeldConnection(self.ns("client"), self.plans[0].vip, port)
 
 
 def reap_stale_namespaces(prefix: str = PREFIX) -> list[str]:
@@ -219,10 +291,11 @@ def reap_stale_namespaces(prefix: str = PREFIX) -> list[str]:
 
 
 @contextlib.contextmanager
-def seed_topology(workdir: Path, *, serve: bool = True) -> Iterator[SeedTopology]:
+def seed_topology(workdir: Path, *, serve: bool = True,
+                  plans: Sequence[AddressPlan] = (PLAN4,)) -> Iterator[SeedTopology]:
     """Build the seed lab (and start rs1/rs2 web servers); always tear it down."""
     reap_stale_namespaces()
-    topo = SeedTopology(workdir)
+    topo = SeedTopology(workdir, plans)
     try:
         topo.build()
         if serve:
@@ -234,7 +307,8 @@ def seed_topology(workdir: Path, *, serve: bool = True) -> Iterator[SeedTopology
         topo.teardown()
 
 
-def topology_fixture(scope: str = "module") -> Callable[..., Iterator[SeedTopology]]:
+def topology_fixture(scope: str = "module",
+                     plans: Sequence[AddressPlan] = (PLAN4,)) -> Callable[..., Iterator[SeedTopology]]:
     """A pytest fixture factory: ``seed = topology_fixture("module")`` in a conftest.
 
     The fixture fails (never skips) when IPVS/root is unavailable.
@@ -246,7 +320,7 @@ def topology_fixture(scope: str = "module") -> Callable[..., Iterator[SeedTopolo
     @pytest.fixture(scope=scope)
     def _fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedTopology]:
         require_ipvs()
-        with seed_topology(tmp_path_factory.mktemp("topology")) as topo:
+        with seed_topology(tmp_path_factory.mktemp("topology"), plans=plans) as topo:
             yield topo
 
     return _fixture

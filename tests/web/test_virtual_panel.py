@@ -296,3 +296,18 @@ def test_real_server_of_the_other_family_is_a_field_error(nat) -> None:
     response = nat.submit(f"/virtual/{vid}/real/new", {"name": "r", "address": "192.0.2.1", "weight": "1"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and 'id="address-error"' in html and "different IP families" in html
+
+
+def test_ipv6_only_nat_virtual_with_a_prefix_length_from_the_mask_list(console, lvs_cf) -> None:
+    """No IPv4 gateway needed; the mask list offers IPv6 prefix lengths, and activation is accepted."""
+    response = console.submit("/settings/", {"primary": "2001:db8:c::1", "network": "nat",
+                                             "nat_router6": "2001:db8:1::254", "nat_router6_device": "eth1",
+                                             "nat_nmask6": "64"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    html = console.get("/virtual/new").get_data(as_text=True)
+    assert '<option value="64">/64 (IPv6)</option>' in html
+    vid = add_virtual(console, address="2001:db8:10::10", device="eth0", vip_nmask="64")
+    add_real(console, vid, "real", "2001:db8:1::1")
+    press(console, "/virtual/", "toggle", "www")
+    vs = lvscf.load(lvs_cf.read_text()).virtual("www")
+    assert (vs.address, vs.vip_nmask, vs.active) == ("2001:db8:10::10", "64", True)

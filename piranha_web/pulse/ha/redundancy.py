@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, Protocol
 
 from ...lvscf.health import split_program
 from ...lvscf.model import LvsConfig
 from ..kernel import garp
-from ..kernel.syncd import SyncdControl
+from ..kernel.syncd import GROUP6, SyncdControl
 from ..reconcile import desired_addresses
 from .confsync import ConfigPuller, ConfigServer
 from .failover import FailoverController, Hooks, RoleMachine
@@ -92,6 +93,16 @@ def links_for(cfg: LvsConfig, is_primary: bool) -> list[Link]:
     if cfg.primary_private and cfg.backup_private:
         pairs.append((cfg.primary_private, cfg.backup_private))
     return [Link(p, b) if is_primary else Link(b, p) for p, b in pairs if p and b]
+
+
+def sync_group6(cfg: LvsConfig) -> str | None:
+    """The sync daemon's IPv6 group when the directors' addresses are IPv6, else None.
+
+    The kernel's default IPv4 group needs an IPv4 address on the sync
+    interface, which an IPv6 director pair may not have; the decision follows
+    ``primary`` (the first heartbeat path), which both nodes read alike.
+    """
+    return GROUP6 if cfg.primary and ip_address(cfg.primary).version == 6 else None
 
 
 def monitored_devices(cfg: LvsConfig) -> set[str]:
@@ -155,7 +166,7 @@ class Redundancy:
             float(cfg.keepalive), Hooks(self._activate, self._deactivate, self._reannounce),
             self._serial, (lambda: all(link_up(d) for d in devices)) if devices else None,
             self._on_peer)
-        self.syncd = (SyncdControl(cfg.syncd_iface, cfg.syncd_id or 0)
+        self.syncd = (SyncdControl(cfg.syncd_iface, cfg.syncd_id or 0, sync_group6(cfg))
                       if cfg.syncdaemon and cfg.syncd_iface else None)
         path = Path(config_path)
         self.server = ConfigServer(self.key, path, self._serial, [ln.peer for ln in self.links])

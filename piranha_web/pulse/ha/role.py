@@ -81,7 +81,7 @@ def owns_address(address: str | None) -> bool:
     if not address:
         return False
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind((address, 0))
         return True
     except OSError:

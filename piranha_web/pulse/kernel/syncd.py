@@ -10,6 +10,14 @@ attribute as opaque ``hex``, so the nested attribute set is declared here.
 If netlink fails for a reason other than "already in that state", the
 ``ipvsadm`` binary is tried with an argument list (never a shell string).
 
+Multicast group: without one the kernel sends to its IPv4 group 224.0.0.81,
+and the master then needs an IPv4 address on the sync interface (it binds to
+it).  Directors that talk IPv6 may have none, so when the director addresses
+are IPv6 pulse asks for the IPv6 link-local group :data:`GROUP6` on the same
+interface and port (``IPVS_DAEMON_ATTR_MCAST_GROUP6``, kernels >= 4.3).  Both
+nodes read the same lvs.cf, so both pick the same group.  The daemons carry
+IPv4 and IPv6 connections over either transport.
+
 Calls are blocking netlink round trips on a fresh socket each; the async
 wrappers run them in a worker thread so heartbeats never wait on them.
 """
@@ -33,6 +41,8 @@ log = logging.getLogger("pulse.syncd")
 MASTER = 1   # IP_VS_STATE_MASTER
 BACKUP = 2   # IP_VS_STATE_BACKUP
 STATE_NAMES = {MASTER: "master", BACKUP: "backup"}
+#: IPv6 sync group: link-local scope, group id 0x51 like the kernel's IPv4 224.0.0.81.
+GROUP6 = "ff02::51"
 
 
 class ipvs_daemon_msg(genlmsg):  # noqa: N801 - pyroute2 naming style
@@ -78,10 +88,24 @@ def _request(cmd: int, attrs: list[tuple[str, Any]]) -> list[Any]:
         sock.close()
 
 
-def start(state: int, iface: str, sync_id: int) -> None:
+def daemon_attrs(state: int, iface: str, sync_id: int, group6: str | None = None) -> list[tuple[str, Any]]:
+    """The daemon attribute set; ``group6`` switches the transport to that IPv6 group."""
+    attrs: list[tuple[str, Any]] = [("IPVS_DAEMON_ATTR_STATE", state), ("IPVS_DAEMON_ATTR_MCAST_IFN", iface),
+                                    ("IPVS_DAEMON_ATTR_SYNC_ID", sync_id)]
+    if group6 is not None:
+        attrs.append(("IPVS_DAEMON_ATTR_MCAST_GROUP6", group6))
+    return attrs
+
+
+def ipvsadm_start_args(state: int, iface: str, sync_id: int, group6: str | None = None) -> list[str]:
+    """The same request as ``ipvsadm`` arguments (the fallback)."""
+    args = ["--start-daemon", STATE_NAMES[state], "--mcast-interface", iface, "--syncid", str(sync_id)]
+    return args + (["--mcast-group", group6] if group6 is not None else [])
+
+
+def start(state: int, iface: str, sync_id: int, group6: str | None = None) -> None:
     """Start the master or backup daemon (already running in that state is fine)."""
-    attrs = [("IPVS_DAEMON_ATTR_STATE", state), ("IPVS_DAEMON_ATTR_MCAST_IFN", iface),
-             ("IPVS_DAEMON_ATTR_SYNC_ID", sync_id)]
+    attrs = daemon_attrs(state, iface, sync_id, group6)
     try:
         _request(genl_ipvs.IPVS_CMD_NEW_DAEMON, [("IPVS_CMD_ATTR_DAEMON", {"attrs": attrs})])
     except NetlinkError as exc:
@@ -89,8 +113,7 @@ def start(state: int, iface: str, sync_id: int) -> None:
             return
         log.warning("netlink start of %s sync daemon failed (%s); trying ipvsadm",
                     STATE_NAMES[state], exc)
-        _ipvsadm(["--start-daemon", STATE_NAMES[state], "--mcast-interface", iface,
-                  "--syncid", str(sync_id)])
+        _ipvsadm(ipvsadm_start_args(state, iface, sync_id, group6))
 
 
 def stop(state: int) -> None:
@@ -113,9 +136,10 @@ def _ipvsadm(args: list[str]) -> None:
 class SyncdControl:
     """Keeps the kernel's sync daemon in step with the node's role."""
 
-    def __init__(self, iface: str, sync_id: int = 0) -> None:
+    def __init__(self, iface: str, sync_id: int = 0, group6: str | None = None) -> None:
         self.iface = iface
         self.sync_id = sync_id
+        self.group6 = group6
         self.last_error: str | None = None
         self.state: str | None = None
 
@@ -124,14 +148,15 @@ class SyncdControl:
         want, other = (MASTER, BACKUP) if active else (BACKUP, MASTER)
         try:
             stop(other)
-            start(want, self.iface, self.sync_id)
+            start(want, self.iface, self.sync_id, self.group6)
         except (NetlinkError, OSError, subprocess.SubprocessError) as exc:
             self.last_error = f"{STATE_NAMES[want]}: {exc}"
             log.error("sync daemon: cannot switch to %s on %s: %s", STATE_NAMES[want],
                       self.iface, exc)
             return
         self.state, self.last_error = STATE_NAMES[want], None
-        log.info("sync daemon: %s on %s (syncid %d)", self.state, self.iface, self.sync_id)
+        log.info("sync daemon: %s on %s (syncid %d, group %s)", self.state, self.iface, self.sync_id,
+                 self.group6 or "IPv4 default")
 
     def stop_all(self) -> None:
         """Stop both daemons (pulse exiting)."""
@@ -152,5 +177,5 @@ class SyncdControl:
 
     def status(self) -> dict[str, object]:
         """For the status JSON."""
-        return {"iface": self.iface, "sync_id": self.sync_id, "state": self.state,
+        return {"iface": self.iface, "sync_id": self.sync_id, "group": self.group6, "state": self.state,
                 "error": self.last_error}

@@ -61,3 +61,20 @@ def test_config_sync_over_ipv6(tmp_path: Path) -> None:
             await server.close()
         assert serial == 9 and text == src.read_text()
     asyncio.run(run())
+
+
+def test_sync_daemon_uses_the_ipv6_group_for_ipv6_directors() -> None:
+    from piranha_web.lvscf import load
+    from piranha_web.pulse.ha.redundancy import sync_group6
+
+    v6 = load("primary = 2001:db8:c::1\nbackup = 2001:db8:c::2\nsyncdaemon = 1\nsyncd_iface = eth2\n")
+    v4 = load("primary = 203.0.113.1\nbackup = 203.0.113.2\nsyncdaemon = 1\nsyncd_iface = eth2\n")
+    assert sync_group6(v6) == "ff02::51"
+    assert sync_group6(v4) is None
+
+
+def test_an_ipv6_primary_address_is_recognised_as_ours() -> None:
+    from piranha_web.pulse.ha.role import owns_address
+
+    assert owns_address("::1") and owns_address("127.0.0.1")
+    assert not owns_address("2001:db8:ffff::1") and not owns_address("192.0.2.77")
