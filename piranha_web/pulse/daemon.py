@@ -1,13 +1,7 @@
 """pulse's lifecycle: start, signals that set flags, the main loop, a clean stop.
-
-Reload triggers: SIGHUP, or a changed lvs.cf noticed by polling its stat
-every ``poll_interval`` (the console is unprivileged and never signals
-pulse); a file that fails to load or apply keeps the last good table.  The
-:class:`~.reconciler.Reconciler` changes the kernel; the daemon decides when
-(at start, after a reload, a health or role change, a drain deadline, and
-every ``reconcile_interval``).  Signals only set flags; the main loop acts:
-SIGHUP reload, SIGTERM/SIGINT clean stop (remove what pulse added unless
-``keep_table_on_stop``), SIGUSR1 logs the state.
+Reload on SIGHUP or a changed lvs.cf (polled; the console never signals pulse); a bad file keeps the
+last good table.  The Reconciler changes the kernel; the daemon decides when (start, reload, health,
+role or runtime change, drain deadline, every ``reconcile_interval``).  SIGUSR1 logs the state.
 """
 
 from __future__ import annotations
@@ -27,6 +21,7 @@ from .kernel import Backends
 from .options import Options
 from .reconciler import Reconciler, settle_gc
 from .reconcile import Op
+from .runtime.control import RuntimeControl
 from .sdnotify import notify
 from .statusdoc import RunInfo, StatusWriter, log_state, status_document
 from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid, write_pid
@@ -54,6 +49,7 @@ class Daemon:
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
         self._wake_handle: asyncio.TimerHandle | None = None
+        self.runtime = RuntimeControl(opts, self.reconciler, self.current_config, self._wake.set)
 
     def current_config(self) -> LvsConfig:
         """The lvs.cf in force (redundancy's view of the daemon)."""
@@ -84,6 +80,7 @@ class Daemon:
             self.write_status()
             settle_gc()
             notify("READY=1")
+            await self.runtime.channel.start()
             if self.redundancy is not None:
                 await self.redundancy.start(self.opts.forceactive)
             await self._main_loop()
@@ -129,6 +126,7 @@ class Daemon:
         for sig in (signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_IGN)
         await self.monitor.stop()
+        await self.runtime.channel.stop()
         self.reconciler.stop_announcing()
         if self.opts.keep_table_on_stop:
             log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
@@ -173,9 +171,9 @@ class Daemon:
 
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
-        ops = self.reconciler.reconcile(self.current_config(), self.monitor.health(),
-                                        programs_kernel(self.role), announce=self.redundancy is None,
-                                        weights=self.monitor.weights())
+        cfg, health, programs = self.current_config(), self.monitor.health(), programs_kernel(self.role)
+        ops = self.reconciler.reconcile(cfg, health, programs, self.redundancy is None,
+                                        self.monitor.weights())
         if ops:
             self.status_file.now()
         return ops
@@ -189,11 +187,12 @@ class Daemon:
             self._wake_handle = loop.call_later(HEALTH_COALESCE, self._wake.set)
 
     def status(self) -> StatusDoc:
-        """The status document (its schema is statusfile.StatusDoc)."""
+        """The status document (schema: statusfile.StatusDoc); traffic is sampled here, one dump for both."""
+        self.runtime.sample()
         run = RunInfo(self.state, self.role, self.config.loaded, self.opts.config, self.config.last_reload,
                       self.config.stats, self.kernel.name, self.started, self.opts.drain_seconds)
-        return status_document(run, self.reconciler, self.monitor,
-                               self.redundancy.status() if self.redundancy is not None else None)
+        redundancy = self.redundancy.status() if self.redundancy is not None else None
+        return status_document(run, self.reconciler, self.monitor, redundancy, self.runtime.status)
 
     def write_status(self) -> None:
         """Write the status file now."""

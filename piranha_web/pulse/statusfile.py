@@ -106,6 +106,15 @@ class ReconcileDoc(TypedDict):
     errors: list[str]
 
 
+class RuntimeDoc(TypedDict):
+    """Runtime states apart from health, and the sampled counters by lvs.cf name."""
+
+    states: dict[str, dict[str, dict[str, Any]]]     # virtual -> real -> runtime.states.RuntimeState
+    traffic: dict[str, dict[str, dict[str, Any]]]    # virtual -> real -> weight, counters, rates
+    sample_interval: float
+    samples: int
+
+
 class StatusDoc(TypedDict):
     """The whole status file."""
 
@@ -133,6 +142,7 @@ class StatusDoc(TypedDict):
     marks: list[str]
     warnings: list[str]             # conditions that break traffic (forwarding off for a NAT family)
     redundancy: dict[str, Any] | None   # ha.redundancy.Redundancy.status()
+    runtime: RuntimeDoc | None          # runtime.control.RuntimeControl.status()
 
 
 def runtime_dir(explicit: str | None = None) -> Path:
