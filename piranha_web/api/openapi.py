@@ -142,6 +142,9 @@ def schemas() -> dict[str, Any]:
             "weight": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 65535},
                                  {"type": "string", "pattern": "^[0-9]{1,4}%$"}],
                        "description": "absolute, or a percentage of the configured weight"}}, extra=False),
+        "Preview": _object({"diff": {"type": "string"}, "ops": {"type": "array", "items": {"type": "string"}},
+                            "warnings": {"type": "array", "items": {"type": "string"}}},
+                           ["diff", "ops", "warnings"]),
         "Config": _object({"format": {"type": "string"}, "format_version": {"type": "integer"},
                            "virtuals": {"type": "array", "items": {"type": "object"}},
                            "failovers": {"type": "array", "items": {"type": "object"}}},
@@ -289,6 +292,9 @@ def paths() -> dict[str, Any]:
             "put": _op("drain, maint (now), ready, or a runtime weight (N or N%); audited",
                        ("200", _ref("RuntimeState")), ("400", "403", "404", "409", "415", "422"),
                        "RuntimeChange", [vname, rname], versioned=False)},
+        "/preview": {"post": _op(
+            "what publishing this configuration would do: lvs.cf diff, pulse's kernel operations, "
+            "warnings; changes nothing", ("200", _ref("Preview")), ("400", "403", "415", "422"), "Config")},
         "/openapi.json": {"get": _op("this document", ("200", {"type": "object"}), ())},
     }
 

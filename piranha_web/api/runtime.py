@@ -1,4 +1,5 @@
-"""Runtime states over REST: GET/PUT /runtime/virtual-servers/{virtual}/real-servers/{real}.
+"""Runtime states over REST (GET/PUT /runtime/virtual-servers/{virtual}/real-servers/{real}) and
+POST /preview (what a publish would do).
 
 Names, not ids: the states belong to pulse's running configuration (lvs.cf
 names), not to the console's database rows.  Bodies are
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from ..lvscf import LvsCfError
 from ..pulse.runtime.states import InvalidChange
-from ..services import runtime
+from ..services import preview, runtime
 from . import bp
 from .auth import actor
 from .common import json_body
@@ -55,3 +57,13 @@ def runtime_put(virtual: str, real: str) -> Response:
         raise ApiError(422, "invalid runtime change", fields) from None
     except runtime.Refused as exc:
         raise _refused(exc) from None
+
+
+@bp.post("/preview")
+def preview_config() -> Response:
+    """What publishing this whole configuration (JSON export format) would do; changes nothing."""
+    try:
+        return jsonify(preview.of_export(json_body()).to_dict())
+    except LvsCfError as err:
+        fields = [{"field": p.key or "", "message": str(p.message)} for p in err.problems]
+        raise ApiError(422, f"the configuration is not valid: {err}", fields) from None

@@ -52,7 +52,8 @@ def test_bad_changes_name_their_field(change: dict, field: str) -> None:
 
 
 def test_weights_absolute_and_percent() -> None:
-    assert parse_weight(5) == (5, None) and parse_weight("7") == (7, None) and parse_weight("50%") == (None, 50)
+    assert parse_weight(5) == (5, None) and parse_weight("7") == (7, None)
+    assert parse_weight("50%") == (None, 50)
     assert RuntimeState(percent=50).weight_for(4) == 2 and RuntimeState(percent=50).weight_for(1) == 1
     assert RuntimeState(weight=9).weight_for(4) == 9 and RuntimeState().weight_for(4) == 4
 
