@@ -148,10 +148,11 @@ def get_state(virtual: str, real: str) -> dict[str, Any]:
     raise Refused(404, f"pulse runs no real server {real!r} in virtual server {virtual!r}")
 
 
-def series(virtual: str, hour: bool = False) -> dict[str, Any] | None:
-    """Traffic rates of a virtual server and its real servers; None when pulse cannot say."""
+def series(hour: bool = False) -> list[dict[str, Any]] | None:
+    """Traffic rates of the (first 20) virtual servers and their real servers; None when pulse cannot say."""
     try:
-        reply = _ask({"op": "series", "virtual": virtual, "range": "hour" if hour else "recent"})
+        reply = _ask({"op": "series", "range": "hour" if hour else "recent"})
     except Refused:
         return None
-    return reply
+    virtuals = reply.get("virtuals")
+    return [v for v in virtuals if isinstance(v, dict)] if isinstance(virtuals, list) else None

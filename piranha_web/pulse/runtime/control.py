@@ -25,6 +25,8 @@ from .store import RUNTIME_NAME, load_states, save_states
 
 log = logging.getLogger("pulse")
 
+MAX_CHARTED = 20      # virtual servers one "series" answer covers (the console charts these)
+
 
 class RuntimeControl:
     """Runtime states kept by pulse, with the socket that changes them and the traffic ring."""
@@ -62,8 +64,10 @@ class RuntimeControl:
             if op == "set":
                 return self._set(request, uid)
             if op == "series":
-                return {"ok": True, **self.series(check_name("virtual", request.get("virtual")),
-                                                  request.get("range") == "hour")}
+                hour = request.get("range") == "hour"
+                if request.get("virtual") is None:
+                    return {"ok": True, "virtuals": self.all_series(hour)}
+                return {"ok": True, **self.series(check_name("virtual", request.get("virtual")), hour)}
         except InvalidChange as exc:
             return {"ok": False, "status": 422, "error": exc.message, "field": exc.field}
         except LookupError as exc:
@@ -155,6 +159,11 @@ class RuntimeControl:
         return {"virtual": virtual, "step": self.sampler.step if hour else self.sample_interval,
                 "total": ring.series(cols.values()),
                 "reals": {rs: ring.series([col]) for rs, col in sorted(cols.items())}}
+
+    def all_series(self, hour: bool = False) -> list[dict[str, Any]]:
+        """:meth:`series` of the first ``MAX_CHARTED`` virtual servers (by name)."""
+        names = sorted({vs for vs, _ in self.columns()})[:MAX_CHARTED]
+        return [self.series(name, hour) for name in names]
 
     def status(self, table: Table) -> RuntimeDoc:
         """The status document's ``runtime`` part: states, and counters by name for the exporters."""
