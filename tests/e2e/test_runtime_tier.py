@@ -31,7 +31,7 @@ from tests.support.processes import NsProcess, wait_until
 from tests.support.seedpulse import pulse_argv, seed_lvs_cf
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
 
-pytestmark = pytest.mark.ipvs
+pytestmark = [pytest.mark.ipvs, pytest.mark.timeout(1500)]
 
 BIN = Path(sys.executable).parent
 PASSWORD = "runtime tier password"
