@@ -172,3 +172,15 @@ def test_cli_set_and_show(app: Flask, pulse: Path, cli_instance: Path, monkeypat
     assert "WEIGHT 25%" in capsys.readouterr().out
     assert _audited(app)[0][0].startswith("cli:")
     add_user(app, "unused")
+
+
+def test_control_draws_traffic_charts_and_serves_them_for_the_script(app: Flask, pulse: Path,
+                                                                     console: Console) -> None:
+    page = console.get("/").get_data(as_text=True)
+    assert 'id="traffic"' in page and 'data-src="/traffic"' in page
+    assert '<figure class="traffic-virtual" data-virtual="www">' in page
+    assert page.count("<svg ") >= 3 * 3                       # the virtual and its two real servers
+    fragment = console.get("/traffic?range=hour").get_data(as_text=True)
+    assert fragment.lstrip().startswith("<figure") and "<html" not in fragment
+    pulse.unlink()                                             # no pulse to ask: a note, not an error
+    assert "No traffic samples" in console.get("/traffic").get_data(as_text=True)
