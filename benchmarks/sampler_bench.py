@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,21 +28,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from pulse_bench import big_config  # noqa: E402
+
 NETNS = f"psampler{os.getpid()}"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 def config(services: int, dests: int) -> str:
-    """``services`` TCP virtual servers of ``dests`` real servers each, TEST-NET addresses, no checks."""
-    out = ["serial_no = 1", "primary = 203.0.113.1", "service = lvs", "network = direct"]
-    for s in range(services):
-        out.append(f"virtual vs{s} {{\n    active = 1\n    address = 203.0.113.{s % 250 + 1}\n"
-                   f"    port = {80 + s // 250}\n    scheduler = wlc\n    check = none")
-        for d in range(dests):
-            out.append(f"    server rs{d} {{\n        address = 198.51.100.{d + 1}\n"
-                       f"        port = {8000 + s // 250}\n        active = 1\n        weight = 1\n    }}")
-        out.append("}")
-    return "\n".join(out) + "\n"
+    """pulse_bench's table without VIP devices (no addresses to bring up) and with ``check = none``."""
+    text = re.sub(r"(address = 203\.0\.113\.\d+) eth0:\d+", r"\1", big_config(services, dests))
+    return text.replace("    scheduler = wlc\n", "    scheduler = wlc\n    check = none\n")
 
 
 def cpu_seconds(pid: int) -> float:
