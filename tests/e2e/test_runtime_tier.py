@@ -246,6 +246,7 @@ def test_preview_lists_the_ops_pulse_then_applies(lab: Lab, browser: Any) -> Non
     browser.click("#subtab-real")
     browser.get_by_label("select real1").check()
     browser.click("#edit")
+    edit_url = browser.url
     browser.fill("#weight", "3")
     browser.click("#preview-button")
     ops = [li.inner_text() for li in browser.locator("#preview-ops li").all()]
@@ -256,7 +257,7 @@ def test_preview_lists_the_ops_pulse_then_applies(lab: Lab, browser: Any) -> Non
     browser.click("#accept")
     wait_until(lambda: lab.weights().get("192.0.2.2") == 3, timeout=30, what="pulse applied the change")
     assert lab.pulse_ops_since(offset) == ops
-    browser.goto(browser.url)
+    browser.goto(edit_url)
     browser.fill("#weight", "1")
     browser.click("#accept")
     wait_until(lambda: lab.weights().get("192.0.2.2") == 1, timeout=30, what="weight back to 1")
