@@ -1,7 +1,8 @@
 """pulse's lifecycle: start, signals that set flags, the main loop, a clean stop.
 Reload on SIGHUP or a changed lvs.cf (polled; the console never signals pulse); a bad file keeps the
 last good table.  The Reconciler changes the kernel; the daemon decides when (start, reload, health,
-role or runtime change, drain deadline, every ``reconcile_interval``).  SIGUSR1 logs the state.
+role or runtime change, drain deadline, every ``reconcile_interval``).  Signals only set flags; SIGTERM
+stops cleanly (removing what pulse added unless ``keep_table_on_stop``), SIGUSR1 logs the state.
 """
 
 from __future__ import annotations
@@ -125,8 +126,7 @@ class Daemon:
         # Already stopping: a publish's SIGHUP (or a USR1) must not terminate us mid-teardown.
         for sig in (signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_IGN)
-        await self.monitor.stop()
-        await self.runtime.channel.stop()
+        await asyncio.gather(self.monitor.stop(), self.runtime.channel.stop())
         self.reconciler.stop_announcing()
         if self.opts.keep_table_on_stop:
             log.info("stopping; keeping IPVS table, addresses and mark rules (--keep-table-on-stop)")
