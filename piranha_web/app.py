@@ -100,6 +100,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["key_help"] = key_help
 
     app.add_template_filter(host_port, "hostport")
+    from .services.charts import human
+    app.add_template_filter(human, "human")
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

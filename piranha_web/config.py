@@ -49,6 +49,12 @@ def bind_address(env: Mapping[str, str] | None = None) -> str:
     return (os.environ if env is None else env).get("PIRANHA_BIND") or DEFAULT_BIND
 
 
+def pulse_runtime_dir(env: Mapping[str, str] | None = None, instance: Path | None = None) -> Path:
+    """pulse's runtime dir as the console sees it: $PIRANHA_PULSE_RUNTIME, else the instance dir."""
+    env = os.environ if env is None else env
+    return Path(env.get("PIRANHA_PULSE_RUNTIME") or instance or instance_path(dict(env)))
+
+
 def flag(value: Any) -> bool:
     """A yes/no setting: 1, true, yes, on (any case) mean yes."""
     return str(value if value is not None else "").strip().lower() in ("1", "true", "yes", "on")
@@ -75,8 +81,10 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # /metrics without a token from 127.0.0.1/::1.
         "METRICS_ALLOW_LOOPBACK": flag(env.get("PIRANHA_METRICS_LOOPBACK")),
         # pulse's runtime dir (systemd: /run/piranha) when it is not the instance dir.
-        "PULSE_PID_FILE": str(Path(env.get("PIRANHA_PULSE_RUNTIME") or inst) / "pulse.pid"),
-        "PULSE_STATUS_FILE": str(Path(env.get("PIRANHA_PULSE_RUNTIME") or inst) / "pulse-status.json"),
+        "PULSE_PID_FILE": str(pulse_runtime_dir(env, inst) / "pulse.pid"),
+        "PULSE_STATUS_FILE": str(pulse_runtime_dir(env, inst) / "pulse-status.json"),
+        # pulse's runtime channel (drain/maint/weight at runtime, traffic samples).
+        "PULSE_RUNTIME_SOCKET": str(pulse_runtime_dir(env, inst) / "pulse-runtime.sock"),
         "PULSE_WAIT_SECONDS": 2.0,
         "AUTO_MIGRATE": True,
         "AUTO_IMPORT": True,
@@ -89,7 +97,7 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     }
     cfg.update(overrides)
     cfg["INSTANCE_PATH"] = str(inst)
-    for key in ("PULSE_PID_FILE", "PULSE_STATUS_FILE"):
+    for key in ("PULSE_PID_FILE", "PULSE_STATUS_FILE", "PULSE_RUNTIME_SOCKET"):
         cfg[key] = str(cfg[key])
     if "DATABASE_URL" not in overrides and "PIRANHA_DATABASE_URL" not in env:
         cfg["DATABASE_URL"] = f"sqlite:///{inst / 'piranha.db'}"

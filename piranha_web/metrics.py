@@ -29,6 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from .config import flag
+from .pulse.runtime.exposition import traffic_families
 from .extensions import db
 
 bp = Blueprint("metrics", __name__)
@@ -100,6 +101,7 @@ class ConsoleCollector:
         if isinstance(summary.get("serial_no"), int):
             yield GaugeMetricFamily("piranha_console_pulse_serial_no", "serial_no pulse reports running",
                                     value=summary["serial_no"])
+        yield from traffic_families(summary["status"])
 
 
 def _loopback(addr: str | None) -> bool:

@@ -1,7 +1,7 @@
 """What every console view does with a change: run it, flash the result, or explain the refusal.
 
 The panels differ only in their form, template and mutation; the flow
-around them (the list buttons, the edit panel's GET / CANCEL / ACCEPT /
+around them (the list buttons, the edit panel's GET / CANCEL / PREVIEW / ACCEPT /
 422, the "or 404" lookups) is written once here.
 """
 
@@ -16,7 +16,7 @@ from flask_login import current_user
 from .extensions import db
 from .formkit import ConsoleForm, row_data
 from .models import FailoverService, RealServer, VirtualServer, row_id
-from .services import changes
+from .services import changes, preview
 from .services.changes import Conflict, Mutation, NotFound, Outcome, Rejected
 
 FormT = TypeVar("FormT", bound=ConsoleForm)
@@ -35,31 +35,44 @@ def perform(mutation: Mutation, form: ConsoleForm | None = None) -> Outcome | No
     """
     try:
         outcome = changes.run(mutation, actor(), request.remote_addr)
-    except Rejected as err:
-        if form is not None:
-            form.attach(err.fields, err.general)
-        else:
-            for key, messages in err.fields.items():
-                for m in messages:
-                    flash(f"{key}: {m}" if key != "_form" else m, "error")
-            for m in err.general:
-                flash(m, "error")
-        return None
-    except Conflict as err:
-        if form is not None:
-            form.conflict = err.current or {}
-            form.general_errors.append(str(err))
-            if err.current and "version" in err.current:
-                form.version.data = str(err.current["version"])
-        else:
-            flash(f"{err} (the list has been reloaded)", "error")
-        return None
-    except NotFound as err:
-        flash(str(err), "error")
+    except (Rejected, Conflict, NotFound) as err:
+        refused(err, form)
         return None
     category, message = outcome.flash()
     flash(message, category)
     return outcome
+
+
+def refused(err: Exception, form: ConsoleForm | None) -> None:
+    """Show why a change was refused: on the form when there is one, else as flashes."""
+    if isinstance(err, Rejected):
+        if form is not None:
+            form.attach(err.fields, err.general)
+            return
+        for key, messages in err.fields.items():
+            for m in messages:
+                flash(f"{key}: {m}" if key != "_form" else m, "error")
+        for m in err.general:
+            flash(m, "error")
+    elif isinstance(err, Conflict):
+        if form is None:
+            flash(f"{err} (the list has been reloaded)", "error")
+            return
+        form.conflict = err.current or {}
+        form.general_errors.append(str(err))
+        if err.current and "version" in err.current:
+            form.version.data = str(err.current["version"])
+    else:
+        flash(str(err), "error")
+
+
+def preview_of(mutation: Mutation, form: ConsoleForm) -> preview.Preview | None:
+    """PREVIEW: what ACCEPT would publish and what pulse would do; refusals shown as ACCEPT shows them."""
+    try:
+        return preview.of_mutation(mutation)
+    except (Rejected, Conflict, NotFound) as err:
+        refused(err, form)
+        return None
 
 
 def parse_selection(value: str | None) -> tuple[int, int | None] | None:
@@ -140,20 +153,24 @@ def edit_panel(form: ConsoleForm, template: str,
                change: Callable[[dict[str, Any], int | None], Mutation],
                done: str | Callable[[Outcome], str], *, cancel: str | None = None,
                context: dict[str, Any] | None = None) -> Any:
-    """One edit panel: GET shows it; CANCEL goes to ``cancel``; ACCEPT runs ``change(values, version)``.
+    """One edit panel: GET shows it; CANCEL goes to ``cancel``; ACCEPT runs ``change(values, version)``;
+    PREVIEW shows what ACCEPT would publish and what pulse would do, and keeps the input for ACCEPT.
 
     An accepted change redirects to ``done`` (or ``done(outcome)``); a
     refused one (conversion, validation, conflict) shows the same panel
     again with its errors and status 422.
     """
-    def show(status: int = 200) -> Any:
-        return render_template(template, form=form, **(context or {})), status
+    def show(status: int = 200, shown: preview.Preview | None = None) -> Any:
+        return render_template(template, form=form, preview=shown, **(context or {})), status
 
     if request.method != "POST":
         return show()
     if cancel is not None and request.form.get("action") == "cancel":
         return redirect(cancel)
     values, ok = read_form(form)
+    if request.form.get("action") == "preview":
+        shown = preview_of(change(values, form.expected_version()), form) if ok else None
+        return show(200 if shown is not None else 422, shown)
     outcome = perform(change(values, form.expected_version()), form) if ok else None
     if outcome is None:
         return show(422)

@@ -22,7 +22,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "piranha_web"
 KERNEL = "piranha_web.pulse.kernel"
-WEB_MAY_IMPORT_OF_PULSE = {"piranha_web.pulse", "piranha_web.pulse.reconcile", "piranha_web.pulse.statusfile"}
+WEB_MAY_IMPORT_OF_PULSE = {"piranha_web.pulse", "piranha_web.pulse.reconcile", "piranha_web.pulse.statusfile",
+                           "piranha_web.pulse.runtime", "piranha_web.pulse.runtime.states",
+                           "piranha_web.pulse.runtime.channel", "piranha_web.pulse.runtime.preview",
+                           "piranha_web.pulse.runtime.exposition"}
 
 
 # --- the static import graph ------------------------------------------------

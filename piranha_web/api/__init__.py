@@ -21,7 +21,7 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import auth, errors, history, resources, openapi  # noqa: E402,F401  (routes register on bp)
+from . import auth, errors, history, resources, openapi, runtime  # noqa: E402,F401  (routes register on bp)
 
 
 def init_app(app: object) -> None:

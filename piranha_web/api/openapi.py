@@ -128,6 +128,25 @@ def schemas() -> dict[str, Any]:
                                "revision": {"type": "integer", "nullable": True},
                                "prev_hash": {"type": "string"}, "hash": {"type": "string"}},
                               ["id", "ts", "username", "action", "hash"]),
+        "RuntimeState": _object({
+            "virtual": {"type": "string"}, "real": {"type": "string"},
+            "state": {"type": "string", "enum": ["ready", "drain", "maint"]}, "now": {"type": "boolean"},
+            "weight": {"type": "integer", "nullable": True, "minimum": 0, "maximum": 65535},
+            "percent": {"type": "integer", "nullable": True, "minimum": 0, "maximum": 1000},
+            "by": {"type": "string"}, "since": {"type": "number"}, "display": {"type": "string"},
+            "cps": {"type": "number", "nullable": True}, "bps": {"type": "number", "nullable": True},
+            "active": {"type": "integer", "nullable": True}},
+            ["virtual", "real", "state", "display"]),
+        "RuntimeChange": _object({
+            "state": {"type": "string", "enum": ["ready", "drain", "maint"]},
+            "now": {"type": "boolean",
+                    "description": "maint only: remove at once instead of after the drain"},
+            "weight": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 65535},
+                                 {"type": "string", "pattern": "^[0-9]{1,4}%$"}],
+                       "description": "absolute, or a percentage of the configured weight"}}, extra=False),
+        "Preview": _object({"diff": {"type": "string"}, "ops": {"type": "array", "items": {"type": "string"}},
+                            "warnings": {"type": "array", "items": {"type": "string"}}},
+                           ["diff", "ops", "warnings"]),
         "Config": _object({"format": {"type": "string"}, "format_version": {"type": "integer"},
                            "virtuals": {"type": "array", "items": {"type": "object"}},
                            "failovers": {"type": "array", "items": {"type": "object"}}},
@@ -145,12 +164,13 @@ def _list_of(name: str) -> dict[str, Any]:
 
 ERRORS = {"400": "malformed request (bad JSON, bad If-Match)", "401": "no valid bearer token",
           "403": "the token's user is read-only", "404": "no such object",
-          "409": "the object changed since it was read (stale If-Match)",
+          "409": "the object changed since it was read (stale If-Match); runtime: pulse is not running",
           "415": "the body is not application/json", "422": "validation failed (fields name the keys)"}
 
 
 def _op(summary: str, ok: tuple[str, dict[str, Any]], errors: tuple[str, ...], body: str | None = None,
-        params: list[dict[str, Any]] | None = None, etag: bool = False) -> dict[str, Any]:
+        params: list[dict[str, Any]] | None = None, etag: bool = False,
+        versioned: bool = True) -> dict[str, Any]:
     status, schema = ok
     response: dict[str, Any] = {"description": "OK", **_json(schema)}
     if etag:
@@ -161,7 +181,7 @@ def _op(summary: str, ok: tuple[str, dict[str, Any]], errors: tuple[str, ...], b
     if body:
         op["requestBody"] = {"required": True, **_json(_ref(body))}
     parameters = list(params or [])
-    if body and any(code == "409" for code in errors):
+    if body and versioned and any(code == "409" for code in errors):
         parameters.append({"name": "If-Match", "in": "header", "required": False,
                            "schema": {"type": "string", "pattern": '^(W/)?"v[0-9]{1,9}"$'},
                            "description": "ETag from the last read; 409 when the object changed since"})
@@ -172,6 +192,11 @@ def _op(summary: str, ok: tuple[str, dict[str, Any]], errors: tuple[str, ...], b
 
 def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def _name_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\s/]+$"}}
 
 
 def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +219,7 @@ def _config_op() -> dict[str, Any]:
 def paths() -> dict[str, Any]:
     """Every route of the API blueprint (tests check none is missing)."""
     vid, rid, fid = _path_param("vid"), _path_param("rid"), _path_param("fid")
+    vname, rname = _name_param("virtual"), _name_param("real")
     write = ("400", "403", "409", "415", "422")
     delete = ("403", "404", "409", "422")
     limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})
@@ -260,6 +286,17 @@ def paths() -> dict[str, Any]:
             _query("user", {"type": "string"}), _query("action", {"type": "string"}),
             _query("object", {"type": "string"}), _query("since", {"type": "string", "format": "date"}),
             _query("until", {"type": "string", "format": "date"}), _query("before", ID), limit])},
+        "/runtime": {"get": _op("every real server pulse runs, with its runtime state",
+                                ("200", _list_of("RuntimeState")), ("409",))},
+        "/runtime/virtual-servers/{virtual}/real-servers/{real}": {
+            "get": _op("one real server's runtime state (kept by pulse, apart from health)",
+                       ("200", _ref("RuntimeState")), ("404", "409", "422"), params=[vname, rname]),
+            "put": _op("drain, maint (now), ready, or a runtime weight (N or N%); audited",
+                       ("200", _ref("RuntimeState")), ("400", "403", "404", "409", "415", "422"),
+                       "RuntimeChange", [vname, rname], versioned=False)},
+        "/preview": {"post": _op(
+            "what publishing this configuration would do: lvs.cf diff, pulse's kernel operations, "
+            "warnings; changes nothing", ("200", _ref("Preview")), ("400", "403", "415", "422"), "Config")},
         "/openapi.json": {"get": _op("this document", ("200", {"type": "object"}), ())},
     }
 

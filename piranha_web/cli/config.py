@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("piranha_web.cli.config_doctor:register", "check this host has what pulse needs"),
     "install-units": ("piranha_web.cli.config_units:register", "install the systemd units"),
     "token": ("piranha_web.cli.config_token:register", "create, list or revoke REST API tokens"),
+    "runtime": ("piranha_web.cli.config_runtime:register", "drain, maint, ready or reweight a server now"),
 }
 
 

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("control", __name__, url_prefix="" or None)
 
-from . import routes  # noqa: E402,F401  (registers the views on bp)
+from . import routes, runtime  # noqa: E402,F401  (registers the views on bp)

@@ -1,8 +1,10 @@
 """CONTROL/MONITORING: pulse's state, the IPVS table and real-server health, as pulse reports them.
 
 The console never asks the kernel itself: everything here comes from pulse's
-pid file and status JSON.  Auto update is a ``<meta http-equiv="refresh">``
-(no JavaScript), at least every 10 seconds as in control.php.
+pid file and status JSON, and the traffic charts from pulse's samples over its
+runtime socket.  Auto update is a ``<meta http-equiv="refresh">`` (no
+JavaScript needed), at least every 10 seconds as in control.php; with
+JavaScript the charts also update in place (static/js/traffic.js).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Revision
-from ..services import lvsconfig, pulse_status
+from ..services import charts, lvsconfig, pulse_status, runtime
 from . import bp
 
 MIN_RATE = 10
@@ -30,11 +32,19 @@ def index() -> Any:
     rate = refresh_rate(request.args.get("rate"))
     last = lvsconfig.last_revision()
     running_rev = _revision_for_serial(pulse["serial_no"])
+    hour = request.args.get("range") == "hour"
     return render_template(
         "control/index.html", pulse=pulse, auto=auto, rate=rate, last=last, running_rev=running_rev,
         reload_time=_when(pulse["last_reload"].get("time")), updated=_when(pulse["updated"]),
-        lvs_cf=str(lvsconfig.lvs_cf_path()),
+        lvs_cf=str(lvsconfig.lvs_cf_path()), traffic=charts.traffic(runtime.series(hour)), hour=hour,
     )
+
+
+@bp.get("/traffic")
+def traffic() -> Any:
+    """The charts alone: what the page's script swaps in to update them in place."""
+    hour = request.args.get("range") == "hour"
+    return render_template("control/_traffic.html", traffic=charts.traffic(runtime.series(hour)), hour=hour)
 
 
 @bp.get("/password")

@@ -2,7 +2,8 @@
 
 Reload on SIGHUP or a changed lvs.cf (polled: the console never signals pulse); a bad file keeps
 the last good table.  The Reconciler changes the kernel, the EcmpCluster the BGP announcements, the
-daemon decides when.  SIGTERM/SIGINT stop cleanly (ECMP: drain first), SIGUSR1 logs the state.
+daemon decides when (start, reload, health, role or runtime change, drain deadline, every
+``reconcile_interval``).  SIGTERM/SIGINT stop cleanly (ECMP: drain first), SIGUSR1 logs the state.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .kernel import Backends
 from .options import Options
 from .reconciler import Reconciler, gc_paused, settle_gc
 from .reconcile import Op
+from .runtime.control import RuntimeControl
 from .sdnotify import notify
 from .statusdoc import RunInfo, StatusWriter, log_state, status_document
 from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid, write_pid
@@ -51,6 +53,7 @@ class Daemon:
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
         self.health_window = HealthWindow(self._wake.set)
+        self.runtime = RuntimeControl(opts, self.reconciler, self.current_config, self._wake.set)
 
     def current_config(self) -> LvsConfig:
         """The lvs.cf in force (redundancy's view of the daemon)."""
@@ -81,6 +84,7 @@ class Daemon:
                 self.write_status()
             settle_gc()
             notify("READY=1")
+            await self.runtime.channel.start()
             if self.redundancy is not None:
                 await self.redundancy.start(self.opts.forceactive)
             await self._main_loop()
@@ -125,7 +129,7 @@ class Daemon:
         for sig in SIGNALS:   # already stopping: a publish's SIGHUP (or a USR1) must not end a teardown
             asyncio.get_running_loop().remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGHUP, signal.SIGUSR1) else signal.SIG_DFL)
-        await self.monitor.stop()
+        await asyncio.gather(self.monitor.stop(), self.runtime.channel.stop())
         self.reconciler.finish(self.opts.keep_table_on_stop)
         self.write_status()
         self.kernel.close()
@@ -188,11 +192,12 @@ class Daemon:
         self.health_window.changed()
 
     def status(self) -> StatusDoc:
-        """The status document (its schema is statusfile.StatusDoc)."""
+        """The status document (schema: statusfile.StatusDoc); traffic is sampled here, one dump for both."""
+        self.runtime.sample()
         run = RunInfo(self.state, self.role, self.config.loaded, self.opts.config, self.config.last_reload,
                       self.config.stats, self.kernel.name, self.started, self.opts.drain_seconds)
-        doc = status_document(run, self.reconciler, self.monitor,
-                              self.redundancy.status() if self.redundancy is not None else None)
+        redundancy = self.redundancy.status() if self.redundancy is not None else None
+        doc = status_document(run, self.reconciler, self.monitor, redundancy, self.runtime.status)
         doc["cluster"] = self.cluster.status()
         return doc
 

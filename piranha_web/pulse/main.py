@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("PULSE_METRICS_PORT") or 0),
                    help="serve Prometheus /metrics on this port (default 0: off; see docs/api.md)")
     p.add_argument("--metrics-address", default="127.0.0.1", help="address for --metrics-port")
+    p.add_argument("--console-user", default=os.environ.get("PIRANHA_CONSOLE_USER", "piranha"),
+                   help="user (name or uid) besides root allowed on the runtime channel (default piranha)")
+    p.add_argument("--sample-interval", type=float, default=2.0,
+                   help="seconds between traffic samples of the IPVS counters (default 2, 0 = off)")
     p.add_argument("--keep-table-on-stop", action="store_true",
                    help="leave services, addresses and mark rules in place on SIGTERM")
     return p
@@ -178,7 +182,8 @@ def run_daemon(args: argparse.Namespace, config: Path, rundir: Path, loaded: obj
         return 1
     opts = Options(config=config, runtime_dir=rundir, backend=mode, drain_seconds=args.drain_seconds,
                    reconcile_interval=args.reconcile_interval, keep_table_on_stop=args.keep_table_on_stop,
-                   forceactive=args.forceactive, load_period=max(0.1, args.load_period))
+                   forceactive=args.forceactive, load_period=max(0.1, args.load_period),
+                   console_user=args.console_user, sample_interval=max(0.0, args.sample_interval))
     return asyncio.run(Daemon(opts, backends, loaded).run())  # type: ignore[arg-type]
 
 

@@ -26,6 +26,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from .ecmp.metrics import cluster_families
 from .ha.role import Role
 from .health.state import DURATION_BUCKETS
+from .runtime.exposition import traffic_families
 from .statusfile import ServiceDoc, StatusDoc, read_status
 
 HEALTH_STATES = ("up", "down", "rising", "falling", "unknown")
@@ -211,6 +212,7 @@ class StatusCollector:
         yield from health_families(status)
         yield from redundancy_families(status)
         yield from cluster_families(status.get("cluster"))
+        yield from traffic_families(status)
 
 
 def render(status: StatusDoc | None) -> bytes:

@@ -20,3 +20,5 @@ class Options:
     keep_table_on_stop: bool = False
     forceactive: bool = False
     load_period: float = 20.0
+    console_user: str | None = None      # may use the runtime channel besides root
+    sample_interval: float = 2.0         # traffic samples (0: off)

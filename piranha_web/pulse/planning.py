@@ -12,6 +12,8 @@ from .health.state import UNKNOWN
 from .kernel import make_backends
 from .reconcile import all_up
 from .reconciler import Reconciler
+from .runtime.states import adjust_table
+from .runtime.store import RUNTIME_NAME, load_states
 from .statusfile import read_status, status_path
 
 
@@ -32,6 +34,8 @@ def print_plan(config: Path, rundir: Path, loaded: LoadedConfig, backend: str, d
         print(f"pulse: {exc}", file=sys.stderr)
         return 1
     reconciler = Reconciler(backends, rundir, drain_seconds)
+    states = load_states(rundir / RUNTIME_NAME)         # drain/maint/weights a running pulse keeps
+    reconciler.adjust = lambda table, cfg, actual: adjust_table(table, cfg, states, actual)
     role = initial_role(loaded.cfg.backup_active, False, owns_address(loaded.cfg.primary))
     health = health_from_status(rundir) or all_up(loaded.cfg)
     ops, _, _ = reconciler.compute_plan(loaded.cfg, health, holds_table(role, paired(loaded.cfg)),

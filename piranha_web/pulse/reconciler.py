@@ -31,7 +31,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +123,8 @@ class Reconciler:
         self._announcements: set[asyncio.Task[None]] = set()
         self.warnings: list[str] = []
         self._warned_for: LvsConfig | None = None
+        # runtime states (drain, maint, weight overrides) applied to each desired table before planning
+        self.adjust: Callable[[Table, LvsConfig, Table], None] | None = None
 
     def due(self) -> bool:
         """Is a pass due now (a change, the periodic re-dump, or a drain deadline)?"""
@@ -180,6 +182,8 @@ class Reconciler:
             return {}, set(), set()
         self._update_drains(cfg, actual, now)
         table = desired_table(cfg, health, {k: d.dest for k, d in self.drains.items()}, weights)
+        if self.adjust is not None:
+            self.adjust(table, cfg, actual)
         return table, desired_addresses(cfg) if addresses else set(), desired_marks(cfg)
 
     def _update_drains(self, cfg: LvsConfig, actual: Table, now: float) -> None:

@@ -22,9 +22,9 @@ from .ha.role import Role, programs_kernel
 from .health.monitor import Monitor, Target
 from .health.state import HealthState
 from .health.weights import kernel_weight, slow_start_percent
-from .reconcile import UNKNOWN, UP, Dest, ServiceEntry, ServiceKey
+from .reconcile import UNKNOWN, UP, Dest, ServiceEntry, ServiceKey, Table
 from .reconciler import Reconciler
-from .statusfile import DestDoc, HealthDoc, ServiceDoc, StatusDoc, write_status
+from .statusfile import DestDoc, HealthDoc, RuntimeDoc, ServiceDoc, StatusDoc, write_status
 
 log = logging.getLogger("pulse")
 
@@ -93,8 +93,8 @@ def health_dict(monitor: Monitor) -> dict[str, dict[str, HealthDoc]]:
     return out
 
 
-def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor,
-                    redundancy: dict[str, Any] | None) -> StatusDoc:
+def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor, redundancy: dict[str, Any] | None,
+                    runtime: Callable[[Table], RuntimeDoc] | None = None) -> StatusDoc:
     """Everything the console and ``pulse --status`` show."""
     try:
         table = rec.actual_table(fresh=run.state != "running")
@@ -125,6 +125,7 @@ def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor,
         "marks": [str(m) for m in sorted(rec.managed.marks)],
         "warnings": list(rec.warnings),
         "redundancy": redundancy,   # own state, the peer's view (role, serial_no), counters
+        "runtime": runtime(table) if runtime is not None else None,
     }
 
 

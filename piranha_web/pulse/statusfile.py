@@ -106,6 +106,15 @@ class ReconcileDoc(TypedDict):
     errors: list[str]
 
 
+class RuntimeDoc(TypedDict):
+    """Runtime states apart from health, and the sampled counters by lvs.cf name."""
+
+    states: dict[str, dict[str, dict[str, Any]]]     # virtual -> real -> runtime.states.RuntimeState
+    traffic: dict[str, dict[str, dict[str, Any]]]    # virtual -> real -> weight, counters, rates
+    sample_interval: float
+    samples: int
+
+
 class StatusDoc(TypedDict):
     """The whole status file."""
 
@@ -134,6 +143,7 @@ class StatusDoc(TypedDict):
     warnings: list[str]             # conditions that break traffic (forwarding off for a NAT family)
     redundancy: dict[str, Any] | None   # ha.redundancy.Redundancy.status()
     cluster: NotRequired[dict[str, Any] | None]   # ecmp.cluster.EcmpCluster.status() (cluster = ecmp)
+    runtime: RuntimeDoc | None          # runtime.control.RuntimeControl.status()
 
 
 def runtime_dir(explicit: str | None = None) -> Path:

@@ -136,6 +136,23 @@ def run(mutate: Mutation, actor: str, client_addr: str | None) -> Outcome:
     return outcome
 
 
+def dry_run(mutate: Mutation) -> tuple[lvscf.LvsConfig, str | None, list[str]]:
+    """What ``mutate`` would publish (config, lvs.cf text, problems in words); the session is rolled
+    back whatever happens, so nothing is stored (PREVIEW)."""
+    session = db.session
+    session.rollback()
+    try:
+        change = _mutate(mutate)
+        built = lvsconfig.build(serial_no=lvsconfig.next_serial())
+        problems, text = lvsconfig.check(built.cfg)
+        mine, others = split_problems(built, problems, change.target)
+        if mine:    # what ACCEPT would refuse with field errors
+            raise Rejected(mine, [describe(built, p) for p in others])
+        return built.cfg, text, [describe(built, p) for p in others]
+    finally:
+        session.rollback()
+
+
 def publish(actor: str, comment: str) -> Outcome:
     """Publish the stored definitions as they are: ACCEPT's path without an edit.
 

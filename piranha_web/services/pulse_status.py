@@ -105,13 +105,18 @@ def ipvs_rows(status: StatusDoc | dict[str, Any]) -> list[ServiceDoc]:
 def health_rows(status: StatusDoc | dict[str, Any]) -> list[dict[str, Any]]:
     """Per-real-server health, flattened from ``{virtual: {server: HealthDoc}}``."""
     health: dict[str, dict[str, HealthDoc]] = status.get("health") or {}
+    runtime = status.get("runtime") or {}
+    states, traffic = runtime.get("states") or {}, runtime.get("traffic") or {}
     rows: list[dict[str, Any]] = []
     for vname, servers in sorted(health.items()):
         if not isinstance(servers, dict):
             continue
         for sname, info in sorted(servers.items()):
             if isinstance(info, dict):
-                rows.append(dict(info, virtual=vname, name=sname, in_state=_since(info.get("changed_at"))))
+                state = (states.get(vname) or {}).get(sname) or {}
+                rows.append(dict(info, virtual=vname, name=sname, in_state=_since(info.get("changed_at")),
+                                 runtime=state.get("display") or "READY",
+                                 kernel=(traffic.get(vname) or {}).get(sname)))
     return rows
 
 

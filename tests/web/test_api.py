@@ -288,6 +288,6 @@ def test_openapi_documents_every_route(app: Flask, api: Api) -> None:
         if rule.endpoint.startswith("api.") and rule.endpoint not in internal:
             path = rule.rule.removeprefix("/api/v1")
             for arg in rule.arguments:
-                path = path.replace(f"<int:{arg}>", f"{{{arg}}}")
+                path = path.replace(f"<int:{arg}>", f"{{{arg}}}").replace(f"<{arg}>", f"{{{arg}}}")
             routes |= {(path, m) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
     assert routes == documented
