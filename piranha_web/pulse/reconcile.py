@@ -118,10 +118,12 @@ class Service:
     persistent: int = 0                  # seconds, 0 = off
     netmask: str = "255.255.255.255"     # persistence granularity (ipvsadm -M); IPv6: prefix length
     mh_port: bool = False                # mh hashes the source port too (ipvsadm -b mh-port)
+    mh_fallback: bool = False            # mh rehashes a flow whose server has weight 0 (-b mh-fallback)
 
     def describe(self) -> str:
         """ipvsadm-like attribute summary."""
-        text = self.scheduler + (" mh-port" if self.mh_port else "")
+        text = self.scheduler + (" mh-fallback" if self.mh_fallback else "")
+        text += " mh-port" if self.mh_port else ""
         if self.persistent:
             text += f" persistent {self.persistent}"
             if self.netmask not in HOST_MASKS:
@@ -377,13 +379,16 @@ def service_attrs(vs: VirtualServer, ecmp: bool = False) -> Service:
 
     IPv6 services carry the persistence granularity as a prefix length, as the kernel does.
     Behind ECMP (``ecmp``) mh also hashes the source port: otherwise every flow
-    of one client lands on one real server.
+    of one client lands on one real server.  It also falls back: a real server
+    that is down keeps its slots at weight 0 (so every director's table stays
+    the same), and without the fallback flag mh drops the flows hashed to them.
     """
     if vs.address and ":" in vs.address:
         mask = str(mask_prefix(vs.pmask, vs.address)) if vs.persistent else "128"
     else:
         mask = vs.pmask if (vs.persistent and vs.pmask) else "255.255.255.255"
-    return Service(vs.scheduler, int(vs.persistent or 0), mask, ecmp and vs.scheduler == "mh")
+    mh = ecmp and vs.scheduler == "mh"
+    return Service(vs.scheduler, int(vs.persistent or 0), mask, mh_port=mh, mh_fallback=mh)
 
 
 def dest_key(vs: VirtualServer, address: str, port: int | None = None) -> DestKey:

@@ -74,6 +74,7 @@ _HDR = struct.Struct("=IHHII")      # nlmsghdr
 _GENL = struct.Struct("=BBH")       # genlmsghdr
 _NLA = struct.Struct("=HH")
 IP_VS_SVC_F_PERSISTENT = 0x0001
+IP_VS_SVC_F_SCHED1 = 0x0008          # mh (and sh): rehash past a server at weight 0 (ipvsadm -b mh-fallback)
 IP_VS_SVC_F_SCHED2 = 0x0010          # mh (and sh): hash the source port too (ip_vs.h, ipvsadm -b mh-port)
 SOL_NETLINK, NETLINK_CAP_ACK = 270, 10
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
@@ -132,7 +133,9 @@ def parse_service(payload: bytes) -> tuple[ServiceKey, Service] | None:
     timeout = struct.unpack("=I", a[SVC_TIMEOUT])[0] if (flags & 1 and SVC_TIMEOUT in a) else 0
     mask = _netmask(af, a.get(SVC_NETMASK) if timeout else None)
     scheduler = a[SVC_SCHED].rstrip(b"\0").decode()
-    return key, Service(scheduler, timeout, mask, scheduler == "mh" and bool(flags & IP_VS_SVC_F_SCHED2))
+    mh = scheduler == "mh"
+    return key, Service(scheduler, timeout, mask, mh_port=mh and bool(flags & IP_VS_SVC_F_SCHED2),
+                        mh_fallback=mh and bool(flags & IP_VS_SVC_F_SCHED1))
 
 
 def parse_dest(payload: bytes, af: int = socket.AF_INET) -> tuple[DestKey, Dest]:
@@ -172,9 +175,11 @@ def service_attr(key: ServiceKey, svc: Service | None) -> bytes:
         inner += (attr(SVC_PROTOCOL, struct.pack("=H", PROTO_CODES[key.protocol]))
                   + attr(SVC_ADDR, _addr(af, key.addr)) + attr(SVC_PORT, struct.pack("!H", key.port)))
     if svc is not None:
-        flags = (IP_VS_SVC_F_PERSISTENT if svc.persistent else 0) | (IP_VS_SVC_F_SCHED2 if svc.mh_port else 0)
+        flags = IP_VS_SVC_F_PERSISTENT if svc.persistent else 0
+        flags |= (IP_VS_SVC_F_SCHED1 if svc.mh_fallback else 0) | (IP_VS_SVC_F_SCHED2 if svc.mh_port else 0)
+        mask = IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2
         inner += (attr(SVC_SCHED, svc.scheduler.encode() + b"\0")
-                  + attr(SVC_FLAGS, struct.pack("=II", flags, IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED2))
+                  + attr(SVC_FLAGS, struct.pack("=II", flags, mask))
                   + attr(SVC_TIMEOUT, struct.pack("=I", svc.persistent))
                   + attr(SVC_NETMASK, _netmask_attr(af, svc.netmask)))
     return attr(ATTR_SERVICE | 0x8000, inner)

@@ -101,9 +101,10 @@ def test_the_drain_state_machine() -> None:
 
 def test_mh_hashes_the_port_behind_ecmp_only(cfg: lvscf.LvsConfig) -> None:
     table = desired_table(cfg, {("www", "rs1"): "up"})
-    assert all(entry.service.mh_port for entry in table.values())
+    assert all(entry.service.mh_port and entry.service.mh_fallback for entry in table.values())
     cfg.cluster = "pair"
-    assert not any(entry.service.mh_port for entry in desired_table(cfg, {}).values())
+    assert not any(entry.service.mh_port or entry.service.mh_fallback
+                   for entry in desired_table(cfg, {}).values())
 
 
 def test_sessions_are_read_from_show_protocols_all() -> None:

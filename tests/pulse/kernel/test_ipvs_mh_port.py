@@ -6,7 +6,7 @@ import socket
 import struct
 
 from piranha_web.pulse.kernel.ipvs import (
-    IP_VS_SVC_F_SCHED2, SVC_FLAGS, attr, attrs, parse_service, service_attr,
+    IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, SVC_FLAGS, attr, attrs, parse_service, service_attr,
 )
 from piranha_web.pulse.reconcile import Service, ServiceKey
 
@@ -38,3 +38,14 @@ def test_the_flag_is_written_with_its_mask() -> None:
     assert flags & IP_VS_SVC_F_SCHED2 and mask & IP_VS_SVC_F_SCHED2
     flags, mask = _written_flags(Service("mh"))
     assert not flags & IP_VS_SVC_F_SCHED2 and mask & IP_VS_SVC_F_SCHED2
+
+
+def test_the_fallback_flag_is_read_and_written_for_mh() -> None:
+    assert IP_VS_SVC_F_SCHED1 == 0x0008
+    both = IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2
+    assert parse_service(_dumped(b"mh", both)) == (WWW, Service("mh", mh_port=True, mh_fallback=True))
+    assert parse_service(_dumped(b"sh", both)) == (WWW, Service("sh"))
+    flags, mask = _written_flags(Service("mh", mh_port=True, mh_fallback=True))
+    assert flags & both == both and mask & both == both
+    flags, mask = _written_flags(Service("mh"))
+    assert not flags & IP_VS_SVC_F_SCHED1 and mask & IP_VS_SVC_F_SCHED1
