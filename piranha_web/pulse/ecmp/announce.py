@@ -1,9 +1,13 @@
 """Which VIPs this director announces, and the drain state machine (pure: no I/O, no clock).
 
 A VIP is announced while this director can serve it: one of its services is
-in the kernel with at least one real server up, and the director is not
-draining.  Draining withdraws every route first and waits ``bgp_drain_seconds``
-for the router to move the flows before reporting that stopping is safe.
+in the kernel with at least one real server up, every real server of it has
+been checked once, and the director is not draining.  The first checks matter
+behind ECMP: a director that announced before them would schedule the flows of
+a server it has not checked yet elsewhere (mh falls back past weight 0), while
+every other director still sends them to that server.  Draining withdraws
+every route first and waits ``bgp_drain_seconds`` for the router to move the
+flows before reporting that stopping is safe.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...lvscf.model import LvsConfig
-from ..reconcile import UP, ServiceKey, Table, canonical_ip, service_key
+from ..reconcile import UNKNOWN, UP, ServiceKey, Table, canonical_ip, service_key
 
 
 class DrainState(enum.StrEnum):
@@ -50,14 +54,15 @@ class Drain:
 
 
 def servable(cfg: LvsConfig, table: Table, health: Mapping[tuple[str, str], str]) -> dict[str, bool]:
-    """{VIP: can this director serve it}: a service of it in the kernel with a real server up."""
+    """{VIP: can this director serve it}: a service of it in the kernel, every real server checked, one up."""
     out: dict[str, bool] = {}
     for vs in cfg.active_virtuals():
         if not vs.address:
             continue
         key: ServiceKey = service_key(vs)
         entry = table.get(key)
-        up = entry is not None and any(health.get((vs.name, rs.name)) == UP for rs in vs.servers if rs.active)
+        states = [health.get((vs.name, rs.name), UNKNOWN) for rs in vs.servers if rs.active]
+        up = entry is not None and UP in states and UNKNOWN not in states
         up = up and entry is not None and any(d.weight > 0 for d in entry.dests.values())
         vip = canonical_ip(vs.address)
         out[vip] = out.get(vip, False) or up

@@ -89,6 +89,17 @@ def test_a_vip_is_announced_while_a_real_server_is_up_and_not_draining(cfg: lvsc
     assert announced_vips(cfg, table, up, Drain().request(True, 0.0)) == set()
 
 
+def test_a_vip_waits_for_the_first_check_of_every_real_server() -> None:
+    two = lvscf.load(CFG.replace("\t\taddress = 198.51.100.11\n\t\tactive = 1\n\t}\n",
+                                 "\t\taddress = 198.51.100.11\n\t\tactive = 1\n\t}\n"
+                                 "\tserver rs2 {\n\t\taddress = 198.51.100.12\n\t\tactive = 1\n\t}\n", 1))
+    first = {("www", "rs1"): "up"}
+    assert announced_vips(two, desired_table(two, first), first, Drain()) == set()
+    for rs2 in ("up", "down"):
+        checked = {("www", "rs1"): "up", ("www", "rs2"): rs2}
+        assert announced_vips(two, desired_table(two, checked), checked, Drain()) == {"203.0.113.10"}
+
+
 def test_the_drain_state_machine() -> None:
     drain = Drain().request(True, 10.0)
     assert drain.state == DrainState.WITHDRAWN and not drain.announcing
