@@ -61,8 +61,9 @@ def test_startup_and_sync_daemons_on_the_ipv6_group(lab: FailoverLab) -> None:
         assert syncd["group"] == "ff02::51" and syncd["error"] is None, syncd
         daemon = lab.run(name, ["ipvsadm", "-L", "--daemon"]).stdout
         assert f"{state} sync daemon" in daemon and "ff02::51" in daemon, daemon
-    peer = lab.status("dir2")["redundancy"]["peer"]
-    assert peer["role"] == "primary" and peer["state"] == "active"
+    wait_until(lambda: (lab.status("dir2")["redundancy"].get("peer") or {}).get("state") == "active",
+               timeout=20, interval=0.2, what="the backup to see the active primary")
+    assert lab.status("dir2")["redundancy"]["peer"]["role"] == "primary"
 
 
 def test_ipv6_vip_fails_over_by_unsolicited_na_with_connections_synced(lab: FailoverLab) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.emulation import scaled
 from tests.support.marks import has_mark_rule, mark_rules, nft_in_use
 from tests.support.processes import wait_until
 from tests.support.seedpulse import Pulse, seed_lvs_cf
@@ -86,7 +87,9 @@ def test_failed_server_is_removed_and_comes_back(pulse: Pulse, seed: SeedTopolog
     t0 = time.monotonic()
     wait_until(lambda: "192.0.2.1" not in pulse.dests(), timeout=10, interval=0.05, what="rs1 removed")
     removed_after = time.monotonic() - t0
-    assert removed_after < TIMEOUT + 2.5, removed_after          # one interval + status/poll slack
+    limit = TIMEOUT + scaled(0.5) + 2.0                          # one interval + status/poll slack
+    print(f"rs1 removed after {removed_after:.3f}s (limit {limit:.3f}s)")
+    assert removed_after < limit, removed_after
     assert "192.0.2.1:80" not in pulse.ipvsadm()
     assert seed.client_fetch_many(4) == [RS2_TEXT] * 4
     t1 = time.monotonic()
