@@ -202,7 +202,10 @@ def test_flooding_the_sync_port_never_costs_a_check(seed: SeedTopology, tmp_path
         # the status file is rewritten every status interval: it may still show the standby role
         wait_until(lambda: pulse.status()["role"] == "active", timeout=30, interval=0.5,
                    what="the director active in its status")
+        ok_base, t_base = checks(pulse.status())[0], time.monotonic()
+        time.sleep(10)                                   # the check rate without a flood, on this machine
         ok0, fail0, _ = checks(pulse.status())
+        rate0 = (ok0 - ok_base) / (time.monotonic() - t_base)
         fds0 = pulse.fds()
         flood = seed.start("client", "flood", [sys.executable, "-I", str(FLOODER), DIRECTOR_PUBLIC_IP,
                                                str(HEARTBEAT_PORT + 1), str(FLOOD), "20", CLIENT_IP, PEER_IP])
@@ -215,7 +218,9 @@ def test_flooding_the_sync_port_never_costs_a_check(seed: SeedTopology, tmp_path
         report = flood.log_text()
         ok1, fail1, up = checks(pulse.status())
         assert fail1 == fail0 and up == SERVERS, (fail0, fail1, up)   # no check failed during the flood
-        assert ok1 - ok0 >= SERVERS * 15, (ok0, ok1)     # ~20 s of 200 checks a second
+        rate1 = (ok1 - ok0) / (time.monotonic() - t0)
+        print(f"\nchecks/s: {rate0:.0f} before the flood, {rate1:.0f} during it ({SERVERS} servers at 1 s)")
+        assert rate1 >= 0.75 * rate0, (rate0, rate1)     # the flood costs no check throughput
         assert peak <= fds0 + 64, (fds0, peak)
         sync = pulse.status()["redundancy"]["config_sync"]
         assert sync["served"] == 0, sync
