@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from tests.support.emulation import scaled
 from tests.support.processes import wait_until
 from tests.support.seedpulse import pulse_argv
 from tests.support.topology import (
@@ -210,7 +211,7 @@ def test_flooding_the_sync_port_never_costs_a_check(seed: SeedTopology, tmp_path
         flood = seed.start("client", "flood", [sys.executable, "-I", str(FLOODER), DIRECTOR_PUBLIC_IP,
                                                str(HEARTBEAT_PORT + 1), str(FLOOD), "20", CLIENT_IP, PEER_IP])
         peak, t0 = fds0, time.monotonic()
-        while flood.alive() and time.monotonic() - t0 < 60:
+        while flood.alive() and time.monotonic() - t0 < scaled(60):   # 20 s of flood plus its set-up
             peak = max(peak, pulse.fds())
             assert pulse.saved().count("-r ") == SERVERS
             time.sleep(0.5)
