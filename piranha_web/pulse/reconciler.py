@@ -149,6 +149,11 @@ class Reconciler:
             self._verify(self._actual)
         return self._actual
 
+    def refresh_dests(self, key: ServiceKey) -> None:
+        """Re-read one service's destinations (weights and counters) into the cached table."""
+        if self._actual is not None and key in self._actual:
+            self._actual[key].dests = self.kernel.ipvs.dump_dests(key)
+
     def _verify(self, table: Table) -> None:
         """Bring ``table`` in line with the kernel's service list and a rolling share of destinations."""
         ipvs = self.kernel.ipvs

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
 pytestmark = [pytest.mark.ipvs, pytest.mark.timeout(1500)]
 
 BIN = Path(sys.executable).parent
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "runtime tier password"
 NAMES = {"192.0.2.1": "real", "192.0.2.2": "real1"}          # lvs.cf names of the seed's servers
 PAGE = {REAL_SERVERS["rs1"][1]: "192.0.2.1", REAL_SERVERS["rs2"][1]: "192.0.2.2"}
@@ -146,6 +148,15 @@ def lab(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         for proc in (lab.gui, lab.pulse):
             if proc is not None and proc.alive():
                 proc.stop()
+        keep_logs(lab)
+
+
+def keep_logs(lab: Lab) -> None:
+    """pulse's and the console's logs to test-artifacts/e2e/ (the guest's temp files are gone after it)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for proc, name in ((lab.pulse, "runtime-pulse.log"), (lab.gui, "runtime-gui.log")):
+        if proc is not None and proc.log_path.exists():
+            shutil.copyfile(proc.log_path, ARTIFACTS / name)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,9 @@ from ..reconciler import Reconciler
 from ..statusfile import RuntimeDoc
 from .channel import SOCKET_NAME, Channel, console_uid
 from .sampler import Column, Sampler
-from .states import InvalidChange, Key, RuntimeState, adjust_table, apply_change, check_name, maint_due
+from .states import (
+    InvalidChange, Key, RuntimeState, adjust_table, apply_change, check_name, maint_due, maint_pending,
+)
 from .store import RUNTIME_NAME, load_states, save_states
 
 log = logging.getLogger("pulse")
@@ -51,7 +53,13 @@ class RuntimeControl:
 
     # ---- reconciler hook ------------------------------------------------------------
     def adjust(self, table: Table, cfg: LvsConfig, actual: Table) -> None:
-        """Apply the states to the desired table (the reconciler calls this before planning)."""
+        """Apply the states to the desired table (the reconciler calls this before planning).
+
+        A MAINT server is removed on the kernel's counts read now, not on a
+        cached dump that may predate a connection it just accepted.
+        """
+        for key in maint_pending(cfg, self.states, actual):
+            self.reconciler.refresh_dests(key)
         adjust_table(table, cfg, self.states, actual)
 
     # ---- the channel ----------------------------------------------------------------

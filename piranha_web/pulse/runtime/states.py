@@ -161,8 +161,8 @@ def adjust_table(table: Table, cfg: LvsConfig, states: Mapping[Key, RuntimeState
 
     Only destinations health put in the table are touched: a DOWN server
     stays out whatever its runtime state.  A quiesced (weight 0) server keeps
-    weight 0 under an override.  MAINT without ``now`` keeps weight 0 while
-    the kernel (``actual``) still counts active connections for it.
+    weight 0 under an override.  MAINT without ``now`` keeps weight 0 until
+    the kernel (``actual``) holds it at weight 0 with no active connection.
     """
     if not states:
         return
@@ -177,7 +177,7 @@ def adjust_table(table: Table, cfg: LvsConfig, states: Mapping[Key, RuntimeState
         dest = entry.dests.get(dk) if entry is not None else None
         if entry is None or dest is None:
             continue
-        if st.state == MAINT and (st.now or active_conns(actual, key, dk) == 0):
+        if st.state == MAINT and (st.now or drained(actual, key, dk)):
             del entry.dests[dk]
         elif st.state in (DRAIN, MAINT):
             entry.dests[dk] = Dest(0, dest.fwd)
@@ -185,24 +185,36 @@ def adjust_table(table: Table, cfg: LvsConfig, states: Mapping[Key, RuntimeState
             entry.dests[dk] = Dest(st.weight_for(rs.weight), dest.fwd)
 
 
-def active_conns(table: Table, key: ServiceKey, dk: DestKey) -> int:
-    """Active connections the kernel counts for a destination (0 when it is not there)."""
-    entry = table.get(key)
+def drained(actual: Table, key: ServiceKey, dk: DestKey) -> bool:
+    """May a MAINT server leave the table: the kernel holds it at weight 0 with no active connection?
+
+    Removal waits for a pass that has seen weight 0 in the kernel, so a
+    connection accepted just before MAINT is counted by a later dump, never
+    missed by a stale one.  A destination the kernel does not hold is not added.
+    """
+    entry = actual.get(key)
     dest = entry.dests.get(dk) if entry is not None else None
-    return int(dest.stats.get("active_conns", 0)) if dest is not None else 0
+    return dest is None or (dest.weight == 0 and not dest.stats.get("active_conns", 0))
 
 
-def maint_due(cfg: LvsConfig, states: Mapping[Key, RuntimeState], actual: Table) -> bool:
-    """Is a MAINT server still in the kernel with its connections gone (so a pass would remove it)?"""
-    maint = {key for key, st in states.items() if st.state == MAINT}
+def maint_pending(cfg: LvsConfig, states: Mapping[Key, RuntimeState], actual: Table) -> set[ServiceKey]:
+    """Services holding a MAINT server that :func:`drained` would now remove (by ``actual``'s counts)."""
+    maint = {key for key, st in states.items() if st.state == MAINT and not st.now}
     if not maint:
-        return False
+        return set()
+    pending: set[ServiceKey] = set()
     for vs in cfg.active_virtuals():
-        entry = actual.get(service_key(vs))
+        key = service_key(vs)
+        entry = actual.get(key)
         if entry is None:
             continue
         for rs in vs.servers:
-            dest = entry.dests.get(server_dest_key(vs, rs)) if (vs.name, rs.name) in maint else None
-            if dest is not None and not dest.stats.get("active_conns", 0):
-                return True
-    return False
+            dk = server_dest_key(vs, rs)
+            if (vs.name, rs.name) in maint and dk in entry.dests and drained(actual, key, dk):
+                pending.add(key)
+    return pending
+
+
+def maint_due(cfg: LvsConfig, states: Mapping[Key, RuntimeState], actual: Table) -> bool:
+    """Is a MAINT server still in the kernel, drained (so a pass would remove it)?"""
+    return bool(maint_pending(cfg, states, actual))

@@ -33,11 +33,11 @@ async def test_drain_weight_maint_and_ready_reach_the_table(tmp_path: Path) -> N
     await until(lambda: run.weights() == {ls[0].port: 0, ls[1].port: 2}, what="rs1 drained")
     await ask(run, setting("www", "rs2", weight="50%"))
     await until(lambda: run.weights() == {ls[0].port: 0, ls[1].port: 1}, what="rs2 at half")
-    await ask(run, setting("www", "rs1", state="maint"))          # no connections: removed at once
+    await ask(run, setting("www", "rs1", state="maint"))          # at weight 0, no connections: removed
     await until(lambda: run.weights() == {ls[1].port: 1}, what="rs1 removed")
-    await until(lambda: (run.status().get("runtime") or {}).get("states", {}).get("www", {}).get("rs1"))
+    await until(lambda: (run.status().get("runtime") or {}).get("states", {}).get("www", {})
+                .get("rs1", {}).get("display") == "MAINT", what="MAINT in the status")
     doc = run.status()
-    assert doc["runtime"]["states"]["www"]["rs1"]["display"] == "MAINT"
     assert doc["health"]["www"]["rs1"]["state"] == "up"             # health apart from the runtime state
     await ask(run, setting("www", "rs1", state="ready"))
     await until(lambda: run.weights() == {ls[0].port: 4, ls[1].port: 1}, what="rs1 back")
@@ -83,4 +83,21 @@ async def test_sampling_fills_the_ring_and_the_status(tmp_path: Path) -> None:
     reply = await ask(run, {"op": "series", "virtual": "www"})
     assert reply["ok"] and len(reply["total"]["t"]) >= 1 and set(reply["reals"]) == {"rs1"}
     assert (await ask(run, {"op": "series", "virtual": "nope"}))["status"] == 404
+    assert await run.stop() == 0
+
+
+@aio
+async def test_maint_counts_a_connection_the_cached_table_has_not_seen(tmp_path: Path) -> None:
+    ls = await listeners(2)
+    run = Run(tmp_path, lvs_cf(servers(ls)), sample_interval=0.1)
+    await run.start()
+    await until(lambda: len(run.weights()) == 2, what="both in")
+    rs1 = next(dk for dk in run.table[WWW].dests if dk.port == ls[0].port)
+    run.table[WWW].dests[rs1].stats.update(active_conns=1)      # accepted after pulse's last dump
+    await ask(run, setting("www", "rs1", state="maint"))
+    await until(lambda: run.weights().get(ls[0].port) == 0, what="rs1 at weight 0")
+    await asyncio.sleep(0.5)                                    # several samples and passes
+    assert run.weights().get(ls[0].port) == 0, "removed while the kernel still counts a connection"
+    run.table[WWW].dests[rs1].stats.update(active_conns=0)
+    await until(lambda: ls[0].port not in run.weights(), what="rs1 removed once drained")
     assert await run.stop() == 0

@@ -10,7 +10,8 @@ import pytest
 from piranha_web import lvscf
 from piranha_web.pulse.reconcile import Dest, DestKey, ServiceKey, all_up, copy_table, desired_table
 from piranha_web.pulse.runtime.states import (
-    DRAIN, MAINT, READY, InvalidChange, RuntimeState, adjust_table, apply_change, maint_due, parse_weight,
+    DRAIN, MAINT, READY, InvalidChange, RuntimeState, adjust_table, apply_change, maint_due, maint_pending,
+    parse_weight,
 )
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -74,9 +75,17 @@ def test_maint_waits_for_active_connections_unless_now() -> None:
     maint = {("www", "rs1"): RuntimeState(MAINT)}
     assert _adjusted(maint, busy) == {RS1: 0, RS2: 1}
     assert maint_due(CFG, maint, busy) is False
-    idle = copy_table(table)
-    assert maint_due(CFG, maint, idle) is True
-    assert _adjusted(maint, idle) == {RS2: 1}
+    serving = copy_table(table)                # idle, but the kernel has not seen weight 0 yet
+    assert maint_due(CFG, maint, serving) is False
+    assert _adjusted(maint, serving) == {RS1: 0, RS2: 1}
+    drained = copy_table(table)
+    drained[WWW].dests[RS1] = Dest(0, "nat", {"active_conns": 0})
+    assert maint_due(CFG, maint, drained) is True
+    assert maint_pending(CFG, maint, drained) == {WWW}
+    assert _adjusted(maint, drained) == {RS2: 1}
+    absent = copy_table(table)
+    del absent[WWW].dests[RS1]
+    assert _adjusted(maint, absent) == {RS2: 1}          # never added back
     assert _adjusted({("www", "rs1"): RuntimeState(MAINT, now=True)}, busy) == {RS2: 1}
 
 
