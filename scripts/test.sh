@@ -44,15 +44,15 @@ pip_install -e '.[test]'
 if [ -n "${CI:-}" ]; then export PIRANHA_NO_SKIP=1; fi
 
 echo "== host suite =="
-.venv/bin/python -m pytest -m "not ipvs" "$@"
+.venv/bin/python -m pytest -m "not ipvs" --durations=10 "$@"
 
 echo "== real-IPVS suite =="
 IPVS_TESTS=(tests/ipvs tests/e2e)
 if [ "$(id -u)" = 0 ] && { [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; } && [ -e /proc/net/ip_vs ]; then
-    .venv/bin/python -m pytest -m ipvs "${IPVS_TESTS[@]}" "$@"
+    .venv/bin/python -m pytest -m ipvs --durations=15 "${IPVS_TESTS[@]}" "$@"
 elif [ "$(id -u)" = 0 ]; then
     scripts/ipvs-kernel --timeout 3000 --mem 2G -- \
-        .venv/bin/python -m pytest -m ipvs -p no:cacheprovider "${IPVS_TESTS[@]}" "$@"
+        .venv/bin/python -m pytest -m ipvs -p no:cacheprovider --durations=15 "${IPVS_TESTS[@]}" "$@"
 else
     echo "test.sh: the real-IPVS suite needs root (scripts/ipvs-kernel boots a guest kernel): NOT run" >&2
     [ -z "${CI:-}" ] || exit 1

@@ -136,9 +136,11 @@ def lab(seed: SeedTopology, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     lab.start_pulse()
     lab.cli(str(BIN / "piranha-passwd"), "--stdin", stdin=PASSWORD + "\n")
     lab.cli(str(BIN / "piranha-passwd"), "viewer", "--role", "readonly", "--stdin", stdin=PASSWORD + "\n")
-    # one worker: the guest has one slow CPU and every worker imports the app (as the seed scenario)
-    lab.gui = seed.start("director", "gui", [str(BIN / "piranha-gui"), "--bind", "127.0.0.1:3636",
-                                             "--workers", "1"], env=lab.env)
+    # one worker: every worker imports the app in a slow guest (as the seed scenario); the worker
+    # timeout is stretched like every other bound, since an argon2 login is CPU-bound there
+    gui = [str(BIN / "piranha-gui"), "--bind", "127.0.0.1:3636", "--workers", "1",
+           "--timeout", str(int(scaled(60)))]
+    lab.gui = seed.start("director", "gui", gui, env=lab.env)
     try:
         wait_until(lambda: set(lab.weights()) == set(NAMES), timeout=60, what="both real servers in")
         wait_until(lambda: (lab.rundir / "pulse-runtime.sock").exists(), timeout=30, what="runtime socket")

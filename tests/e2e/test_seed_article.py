@@ -48,6 +48,7 @@ from tests.support.browser import launch_in_netns
 from tests.support.client import page_name
 from tests.support import docshots, sysconfig_ns
 from tests.support.console import Console
+from tests.support.emulation import scaled
 from tests.support.ipvs_runner import require_ipvs
 from tests.support.marks import has_mark_rule, mark_rules
 from tests.support.processes import NsProcess, wait_until
@@ -170,9 +171,11 @@ def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
     done = lab.run("director", [str(BIN / "piranha-passwd"), "--stdin", USER], env=sc.env,
                    input=PASSWORD + "\n", timeout=120)
     sc.log(f"piranha-passwd: {done.stdout.strip()}")
-    # one worker: the guest has a single slow CPU and every worker imports the app
+    # one worker: every worker imports the app in a slow guest; its timeout stretches like every
+    # other bound there (an argon2 login is CPU-bound)
     sc.gui = lab.start("director", "piranha-gui", sysconfig_ns.command(
-        sc.ha_dir, [str(BIN / "piranha-gui"), "--bind", CONSOLE, "--workers", "1"]), env=sc.env)
+        sc.ha_dir, [str(BIN / "piranha-gui"), "--bind", CONSOLE, "--workers", "1",
+                    "--timeout", str(int(scaled(60)))]), env=sc.env)
     start = time.monotonic()
     browser = launch_in_netns(playwright, lab.ns("director"), lab.workdir)
     sc.log(f"chromium up in the director namespace ({time.monotonic() - start:.1f}s, "
