@@ -116,6 +116,7 @@ class Daemon:
                 log.error("reconcile failed, retrying within %.0fs: %s", self.opts.reconcile_interval, exc)
                 self.reconciler.forget_table()   # the periodic pass re-reads the kernel and tries again
         self.cluster.tick(on_change=self.status_file.now)
+        self.runtime.sample()
         if self.status_file.due():
             self.status_file.write()
 
@@ -192,8 +193,7 @@ class Daemon:
         self.health_window.changed()
 
     def status(self) -> StatusDoc:
-        """The status document (schema: statusfile.StatusDoc); traffic is sampled here, one dump for both."""
-        self.runtime.sample()
+        """The status document (schema: statusfile.StatusDoc), with the counters the sampler refreshed."""
         run = RunInfo(self.state, self.role, self.config.loaded, self.opts.config, self.config.last_reload,
                       self.config.stats, self.kernel.name, self.started, self.opts.drain_seconds)
         redundancy = self.redundancy.status() if self.redundancy is not None else None

@@ -179,6 +179,10 @@ class ServiceEntry:
 
 Table = dict[ServiceKey, ServiceEntry]
 
+# A service's own kernel counters, in this order: they move whenever any of its destinations sees traffic.
+COUNTER_NAMES = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+ServiceCounters = tuple[int, ...]
+
 
 class Address(NamedTuple):
     """An address pulse brings up: IP/prefix on a device, with an ifconfig-style label."""

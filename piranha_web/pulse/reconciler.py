@@ -40,9 +40,9 @@ from .kernel import Backends, FirewallBackend
 from .kernel.sysctl import SYSCTL_NAME
 from .managed import load_managed, save_managed
 from .reconcile import (
-    DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceEntry, ServiceKey, Table, apply_op,
-    configured_dests_by_service, desired_addresses, desired_marks, desired_table, plan, plan_addresses,
-    plan_marks,
+    DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceCounters, ServiceEntry, ServiceKey, Table,
+    apply_op, configured_dests_by_service, desired_addresses, desired_marks, desired_table, plan,
+    plan_addresses, plan_marks,
 )
 from .statusfile import MANAGED_NAME
 
@@ -119,6 +119,7 @@ class Reconciler:
         self._next_periodic = 0.0
         self._index: tuple[LvsConfig, dict[ServiceKey, set[DestKey]]] | None = None
         self._managed_snapshot: object = None
+        self._service_counters: dict[ServiceKey, ServiceCounters] = {}   # as of the last refresh_counters
         self._verify_at = 0           # where the next periodic pass's rolling share starts
         self._announcements: set[asyncio.Task[None]] = set()
         self.warnings: list[str] = []
@@ -147,6 +148,26 @@ class Reconciler:
             self._actual = self.kernel.ipvs.dump()
         elif fresh:
             self._verify(self._actual)
+        return self._actual
+
+    def refresh_counters(self) -> Table:
+        """The cached table with fresh counters for every service that saw traffic since the last call.
+
+        One request lists each service's own counters; only the services
+        whose counters moved have their destinations re-read, so an idle
+        table of 1,000 services costs one request per sample, not 1,001.
+        A destination's active count can still fall without traffic (an idle
+        connection expiring); the rolling verification re-reads it.
+        """
+        if self._actual is None:
+            self._actual = self.kernel.ipvs.dump()
+            self._service_counters = self.kernel.ipvs.dump_service_counters()
+            return self._actual
+        counters = self.kernel.ipvs.dump_service_counters()
+        for key, now in counters.items():
+            if key in self._actual and self._service_counters.get(key) != now:
+                self.refresh_dests(key)
+        self._service_counters = counters
         return self._actual
 
     def refresh_dests(self, key: ServiceKey) -> None:

@@ -34,6 +34,8 @@ SCRIPT = textwrap.dedent("""
     for op in plan(want, b.dump()):
         b.apply(op)
     assert b.dump() == want, (b.dump(), want)        # the encoder wrote it, the decoder read it
+    counters = b.dump_service_counters()             # each service's own counters, one request
+    assert counters == {key: (0, 0, 0, 0, 0) for key in want}, counters
     # an independent reader agrees: ipvsadm -Sn sees what the raw writer sent
     saved = subprocess.run(["ipvsadm", "-Sn"], capture_output=True, text=True).stdout
     assert "-A -f 80 -s wlc -p 300 -M 255.255.255.0" in saved, saved

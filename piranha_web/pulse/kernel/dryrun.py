@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..reconcile import Address, Dest, DestKey, MarkRule, Op, Service, ServiceKey, Table, apply_op, copy_table
+from ..reconcile import (
+    COUNTER_NAMES, Address, Dest, DestKey, MarkRule, Op, Service, ServiceCounters, ServiceKey, Table,
+    apply_op, copy_table,
+)
 
 
 class IpvsBackend(Protocol):
@@ -28,6 +31,9 @@ class IpvsBackend(Protocol):
 
     def dump_dests(self, key: ServiceKey) -> dict[DestKey, Dest]:
         """One service's destinations, with counters (empty when the service is gone)."""
+
+    def dump_service_counters(self) -> dict[ServiceKey, ServiceCounters]:
+        """Every service's own counters (one request): which services saw traffic since a sample."""
 
     def apply(self, op: Op) -> None:
         """Apply one IPVS op (one netlink request for the real backend); raises on failure."""
@@ -91,6 +97,12 @@ class DryRunIpvs:
         """A copy of one service's destinations."""
         entry = copy_table({key: self.table[key]})[key] if key in self.table else None
         return entry.dests if entry is not None else {}
+
+    def dump_service_counters(self) -> dict[ServiceKey, ServiceCounters]:
+        """Each service's counters as the kernel keeps them: the sums over its destinations."""
+        return {key: tuple(sum(int(d.stats.get(name, 0)) for d in entry.dests.values())
+                           for name in COUNTER_NAMES)
+                for key, entry in self.table.items()}
 
     def apply(self, op: Op) -> None:
         """Mutate the in-memory table as the kernel would."""

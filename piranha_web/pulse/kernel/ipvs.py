@@ -43,8 +43,8 @@ import struct
 from collections.abc import Iterator
 
 from ..reconcile import (
-    ADD_DEST, ADD_SERVICE, DEL_DEST, DEL_SERVICE, DRAIN_DEST, FWD_DIRECT, FWD_NAT, FWD_TUNNEL,
-    SET_DEST, SET_SERVICE, Dest, DestKey, Op, Service, ServiceEntry, ServiceKey, Table,
+    ADD_DEST, ADD_SERVICE, COUNTER_NAMES, DEL_DEST, DEL_SERVICE, DRAIN_DEST, FWD_DIRECT, FWD_NAT, FWD_TUNNEL,
+    SET_DEST, SET_SERVICE, Dest, DestKey, Op, Service, ServiceCounters, ServiceEntry, ServiceKey, Table,
 )
 
 NETLINK_GENERIC = 16
@@ -64,7 +64,7 @@ IPVS_CMD_SET_CONFIG, IPVS_CMD_GET_CONFIG = 12, 13
 ATTR_TIMEOUT_TCP, ATTR_TIMEOUT_TCP_FIN, ATTR_TIMEOUT_UDP = 4, 5, 6
 ATTR_SERVICE, ATTR_DEST = 1, 2
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK = 1, 2, 3, 4, 5
-SVC_SCHED, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = 6, 7, 8, 9
+SVC_SCHED, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK, SVC_STATS64 = 6, 7, 8, 9, 12
 DEST_ADDR, DEST_PORT, DEST_FWD, DEST_WEIGHT, DEST_U_THRESH, DEST_L_THRESH = 1, 2, 3, 4, 5, 6
 DEST_ACTIVE, DEST_INACT, DEST_ADDR_FAMILY, DEST_STATS64 = 7, 8, 11, 12
 STATS = {1: "conns", 2: "inpkts", 3: "outpkts", 4: "inbytes", 5: "outbytes"}
@@ -138,14 +138,21 @@ def parse_service(payload: bytes) -> tuple[ServiceKey, Service] | None:
                         mh_fallback=mh and bool(flags & IP_VS_SVC_F_SCHED1))
 
 
+def parse_counters(stats64: bytes) -> dict[str, int]:
+    """The 64-bit counters of a nested stats attribute, by the names pulse uses."""
+    counters: dict[str, int] = {}
+    for kind, value in attrs(stats64):
+        if kind in STATS and len(value) >= 8:
+            counters[STATS[kind]] = struct.unpack("=Q", value[:8])[0]
+    return counters
+
+
 def parse_dest(payload: bytes, af: int = socket.AF_INET) -> tuple[DestKey, Dest]:
     """Key, attributes and counters of one dumped destination of a service of family ``af``."""
     a = dict(attrs(payload))
     stats = {"active_conns": struct.unpack("=I", a.get(DEST_ACTIVE, b"\0\0\0\0"))[0],
              "inactive_conns": struct.unpack("=I", a.get(DEST_INACT, b"\0\0\0\0"))[0]}
-    for kind, value in attrs(a.get(DEST_STATS64, b"")):
-        if kind in STATS and len(value) >= 8:
-            stats[STATS[kind]] = struct.unpack("=Q", value[:8])[0]
+    stats.update(parse_counters(a.get(DEST_STATS64, b"")))
     if DEST_ADDR_FAMILY in a:
         af = struct.unpack("=H", a[DEST_ADDR_FAMILY][:2])[0]
     fwd = struct.unpack("=I", a[DEST_FWD])[0] & 7
@@ -312,16 +319,31 @@ class NetlinkIpvs:
             table[key] = entry
         return table
 
-    def dump_services(self) -> dict[ServiceKey, Service]:
-        """Every service of both families, without destinations (one request)."""
-        services: dict[ServiceKey, Service] = {}
+    def _service_payloads(self) -> Iterator[bytes]:
+        """The nested attribute area of every dumped service (one request)."""
         for reply in self._request(self._family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_SERVICE, b""):
             for kind, value in attrs(reply):
                 if kind == ATTR_SERVICE:
-                    parsed = parse_service(value)
-                    if parsed is not None:
-                        services[parsed[0]] = parsed[1]
+                    yield value
+
+    def dump_services(self) -> dict[ServiceKey, Service]:
+        """Every service of both families, without destinations (one request)."""
+        services: dict[ServiceKey, Service] = {}
+        for value in self._service_payloads():
+            parsed = parse_service(value)
+            if parsed is not None:
+                services[parsed[0]] = parsed[1]
         return services
+
+    def dump_service_counters(self) -> dict[ServiceKey, ServiceCounters]:
+        """Every service's own counters (one request): which services saw traffic since a sample."""
+        counters: dict[ServiceKey, ServiceCounters] = {}
+        for value in self._service_payloads():
+            parsed = parse_service(value)
+            if parsed is not None:
+                found = parse_counters(dict(attrs(value)).get(SVC_STATS64, b""))
+                counters[parsed[0]] = tuple(found.get(name, 0) for name in COUNTER_NAMES)
+        return counters
 
     def dump_dests(self, key: ServiceKey) -> dict[DestKey, Dest]:
         """One service's destinations with counters (one request; empty if the service is gone)."""

@@ -2,8 +2,10 @@
 
 The daemon creates one :class:`RuntimeControl`, lets the reconciler call
 :meth:`adjust` on every desired table, starts/stops the channel with
-itself, and calls :meth:`status` when it builds the status document, which
-is also when the counters are sampled (one kernel dump serves both).
+itself, calls :meth:`sample` every loop pass (it samples when due, on its
+own clock, so a large table's slower status writes do not thin the charts)
+and :meth:`status` when it builds the status document, which reads the
+counters the last sample refreshed.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class RuntimeControl:
         return self.sample_interval > 0 and time.monotonic() >= self._next_sample
 
     def sample(self) -> None:
-        """Dump the kernel once and add it to the rings; the status document then reuses that dump.
+        """Refresh the counters that moved and add them to the rings; the status document reuses them.
 
         A MAINT server whose connections are gone is removed by the pass this triggers.
         """
@@ -149,7 +151,7 @@ class RuntimeControl:
             return
         self._next_sample = time.monotonic() + self.sample_interval * 0.9
         try:
-            table = self.reconciler.actual_table(fresh=True)
+            table = self.reconciler.refresh_counters()
         except Exception as exc:  # noqa: BLE001 - a failed dump only costs one sample
             log.error("traffic sample failed: %s", exc)
             self.reconciler.forget_table()
