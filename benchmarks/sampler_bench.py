@@ -10,7 +10,7 @@ server stays in, no probe traffic, so the sampler is what differs): once with
 ``--sample-interval 0`` (off) and once with ``--interval``.  After the table is
 programmed and pulse has settled, the CPU time of the pulse process
 (utime + stime from /proc) is measured over ``--seconds``.  Printed: CPU
-seconds per second in each run, their ratio, and the number of samples taken.
+seconds per second in each run, their ratio, and how often samples were taken.
 
 No traffic is sent anywhere; the namespace and both pulse runs are removed at the end.
 """
@@ -49,8 +49,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def run(cf: Path, rundir: Path, interval: float, seconds: float, services: int) -> dict[str, float]:
-    """One pulse run; CPU/s over ``seconds`` once the whole table is in and two status writes passed."""
+def sample_period(first: dict, last: dict) -> float:
+    """Seconds between samples, from two status documents (0 when none was taken between them)."""
+    def samples(doc: dict) -> int:
+        return int((doc.get("runtime") or {}).get("samples") or 0)
+    taken = samples(last) - samples(first)
+    return (last["updated"] - first["updated"]) / taken if taken > 0 else 0.0
+
+
+def run(cf: Path, rundir: Path, interval: float, seconds: float, services: int,
+        dests: int) -> dict[str, float]:
+    """One pulse run; CPU/s over ``seconds`` once every destination is in and pulse has settled."""
     argv = ["ip", "netns", "exec", NETNS, sys.executable, "-m", "piranha_web.pulse.main", "-n",
             "--backend", "ipvs", "-c", str(cf), "--runtime-dir", str(rundir),
             "--sample-interval", str(interval)]
@@ -62,7 +71,9 @@ def run(cf: Path, rundir: Path, interval: float, seconds: float, services: int) 
         while time.monotonic() < deadline:
             try:
                 doc = json.loads(status.read_text())
-                if len(doc.get("table") or []) >= services and doc.get("state") == "running":
+                table = doc.get("table") or []
+                complete = sum(len(svc["dests"]) for svc in table) >= services * dests
+                if complete and doc.get("state") == "running":
                     break
             except (OSError, ValueError):
                 pass
@@ -71,12 +82,12 @@ def run(cf: Path, rundir: Path, interval: float, seconds: float, services: int) 
                 raise RuntimeError(f"pulse exited: {text[-2000:]}")
             time.sleep(1)
         time.sleep(max(4.0, 3 * interval))          # settle: start-up garbage, first samples
+        first = json.loads(status.read_text())
         c0, w0 = cpu_seconds(proc.pid), time.monotonic()
         time.sleep(seconds)
         c1, w1 = cpu_seconds(proc.pid), time.monotonic()
-        doc = json.loads(status.read_text())
-        samples = float((doc.get("runtime") or {}).get("samples") or 0)
-        return {"cpu_per_s": (c1 - c0) / (w1 - w0), "samples": samples}
+        last = json.loads(status.read_text())
+        return {"cpu_per_s": (c1 - c0) / (w1 - w0), "sample_every": sample_period(first, last)}
     finally:
         proc.terminate()
         try:
@@ -108,7 +119,7 @@ def main() -> None:
             for interval in (0.0, args.interval):
                 rundir = Path(tmp) / f"run-{interval}"
                 rundir.mkdir()
-                results[interval] = run(cf, rundir, interval, args.seconds, args.services)
+                results[interval] = run(cf, rundir, interval, args.seconds, args.services, args.dests)
     finally:
         subprocess.run(["ip", "netns", "del", NETNS], check=False)
     off, on = results[0.0], results[args.interval]
@@ -116,7 +127,7 @@ def main() -> None:
           f"{args.seconds:.0f} s each")
     print(f"sampling off: pulse CPU {off['cpu_per_s']:.4f} s/s")
     print(f"sampling on ({args.interval:g} s): pulse CPU {on['cpu_per_s']:.4f} s/s, "
-          f"{on['samples']:.0f} samples since start")
+          f"a sample every {on['sample_every']:.1f} s (status documents' clock)")
     ratio = on["cpu_per_s"] / off["cpu_per_s"] if off["cpu_per_s"] else float("inf")
     print(f"ratio on/off: {ratio:.2f}  (extra {on['cpu_per_s'] - off['cpu_per_s']:.4f} CPU s per s)")
 
