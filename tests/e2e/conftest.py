@@ -8,9 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
-
-import pytest
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -21,30 +19,20 @@ from tests.support.topology import topology_fixture  # noqa: E402
 seed = topology_fixture("module")
 
 
-@pytest.fixture
-def playwright_instance() -> Iterator[Any]:
-    """One Playwright driver for the test (both of its browsers hang off it)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
-
-
-SCENARIO_LOGS = [ROOT / "test-artifacts" / d / "scenario.log" for d in ("e2e", "e2e-ipv6")]
-# Lines of the scenario logs worth reading in a CI log: what the client saw and the 6:2 split.
+SCENARIO_LOG = ROOT / "test-artifacts" / "e2e" / "scenario.log"
+# Lines of the scenario log worth reading in a CI log: what the client saw and the 6:2 split.
 HIGHLIGHTS = ("client browser", "requests with", "held connection", "reloaded in place", "stopped rs2",
               "scenario complete")
 LOADED_AT = time.time()
 
 
 def pytest_terminal_summary(terminalreporter: object) -> None:
-    """Show the seed experiments' observable results (alternating pages, 6:2) in the run's log."""
+    """Show the seed experiment's observable results (alternating pages, 6:2) in the run's log."""
+    if not SCENARIO_LOG.exists() or SCENARIO_LOG.stat().st_mtime < LOADED_AT:
+        return  # the scenario did not run in this session
+    lines = [line for line in SCENARIO_LOG.read_text(errors="replace").splitlines()
+             if line.startswith("[") and any(h in line for h in HIGHLIGHTS)]
     reporter: Any = terminalreporter
-    for log in SCENARIO_LOGS:
-        if not log.exists() or log.stat().st_mtime < LOADED_AT:
-            continue  # that scenario did not run in this session
-        lines = [line for line in log.read_text(errors="replace").splitlines()
-                 if line.startswith("[") and any(h in line for h in HIGHLIGHTS)]
-        reporter.write_sep("=", f"seed article scenario ({log.relative_to(ROOT)})")
-        for line in lines:
-            reporter.write_line(line[:200])
+    reporter.write_sep("=", f"seed article scenario ({SCENARIO_LOG.relative_to(ROOT)})")
+    for line in lines:
+        reporter.write_line(line[:200])

@@ -21,6 +21,21 @@ Hanbit 2003 ("LVS with Piranha on Red Hat AS 2.1"), replayed in namespaces
 6. One real server is stopped: the console shows it down and requests go to
    the other.
 
+7. The same article in IPv6 on the same director (the lab is dual-stacked,
+   2001:db8::/32, tests/support/topology.py PLAN6): through the panels'
+   labels, GLOBAL SETTINGS gets the IPv6 NAT router (nat_router6
+   2001:db8:1::254/64 on eth1) and a virtual server ``www6`` (2001:db8:10::10,
+   mask 64, device eth0, port 80, rr) its two real servers 2001:db8:1::1 and
+   2001:db8:1::2; ACCEPT writes lvs.cf, pulse (still the same process)
+   programs the IPv6 service and the client's browser at
+   http://[2001:db8:10::10]/ sees the pages alternate. CONTROL/MONITORING,
+   pulse's status and its log write ``[2001:db8:10::10]:80``. Then Firewall
+   Mark 80 is ACCEPTed on ``www6``: an IPv6 FWM service with an ip6 mark
+   rule, and the refreshes still alternate.
+
+Both tests share the lab, the console, the client's browser and pulse
+(module fixtures; the IPv6 test also runs alone: it then starts pulse
+itself). The steps they share are in tests/support/seedscenario.py.
 piranha-gui and pulse run with the product's default lvs.cf path: each in a
 private mount namespace where /etc/sysconfig/ha is the scenario's directory
 (tests/support/sysconfig_ns.py), so the console shows /etc/sysconfig/ha/lvs.cf.
@@ -29,8 +44,6 @@ real IPVS data is also saved under test-artifacts/e2e/docs/ (after checking
 that the page shows no temporary path), and copied to docs/ when
 PIRANHA_E2E_DOCS=1 (how docs/console-control-monitoring.png was made; the
 other panels' images come from tests/docs/test_panel_screenshots.py).
-The steps both families share (console, pulse, the client's browser) are in
-tests/support/seedscenario.py; the IPv6 run is test_seed_article_ipv6.py.
 """
 from __future__ import annotations
 
@@ -47,7 +60,8 @@ from tests.support.marks import has_mark_rule, mark_rules
 from tests.support.processes import wait_until
 from tests.support.seedscenario import (Scenario, client_browser_warm, client_refreshes_alternate,
                                         seed_scenario, start_console, start_pulse, wait_control)
-from tests.support.topology import CLIENT_IP, DIRECTOR_PUBLIC_IP, NAT_ROUTER_IP, PLAN4, REAL_SERVERS, VIP
+from tests.support.topology import (CLIENT_IP, DIRECTOR_PUBLIC_IP, NAT_ROUTER_IP, PLAN4, PLAN6, REAL_SERVERS,
+                                    VIP)
 
 pytestmark = [pytest.mark.ipvs, pytest.mark.browser, pytest.mark.slow]
 
@@ -55,25 +69,50 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 RS1, RS2 = REAL_SERVERS["rs1"], REAL_SERVERS["rs2"]  # (address, page text)
 SERVICE = "FWM 80"
+V6 = PLAN6
+REALS6 = set(V6.real_servers.values())
+PORT_SERVICE6, MARK_SERVICE6 = f"TCP [{V6.vip}]:80", "FWM 80 IPv6"
+WRITTEN6 = [f"[{addr}]:80" for addr in V6.real_servers.values()]
 
 
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    """The seed lab with its two real servers; everything torn down afterwards."""
-    with seed_scenario(tmp_path, ARTIFACTS, (PLAN4,)) as sc:
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    """The seed lab, dual-stacked (IPv4 first), with its two real servers; torn down after the module."""
+    with seed_scenario(tmp_path_factory.mktemp("seed"), ARTIFACTS, (PLAN4, PLAN6)) as sc:
+        sc.log(f"lab up: client {CLIENT_IP} and {V6.client}, director {DIRECTOR_PUBLIC_IP}/"
+               f"{sc.lab.director_private_ip} and {V6.director_public}/{V6.director_private}, "
+               f"rs1 {RS1[0]} {V6.real_servers['rs1']}, rs2 {RS2[0]} {V6.real_servers['rs2']} "
+               f"(namespaces {sc.lab.prefix}*)")
         yield sc
 
 
+@pytest.fixture(scope="module")
+def playwright_instance() -> Iterator[Any]:
+    """One Playwright driver for the module (both browsers hang off it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def console(scenario: Scenario, playwright_instance: Any) -> Console:
+    """Article steps 1-3: piranha-passwd, piranha-gui, the director's browser logged in."""
+    return start_console(scenario, playwright_instance)
+
+
+@pytest.fixture(scope="module")
+def client_page(scenario: Scenario, playwright_instance: Any, console: Console) -> Any:
+    """The client's ("samba") browser, warm before pulse starts: a cold start is heavy."""
+    return client_browser_warm(scenario, playwright_instance)
+
+
 @pytest.mark.timeout(900)
-def test_seed_article_scenario(scenario: Scenario, playwright_instance: Any) -> None:
+def test_seed_article_scenario(scenario: Scenario, console: Console, client_page: Any) -> None:
     sc = scenario
-    sc.log(f"lab up: client {CLIENT_IP}, director {DIRECTOR_PUBLIC_IP}/{sc.lab.director_private_ip}, "
-           f"rs1 {RS1[0]}, rs2 {RS2[0]} (namespaces {sc.lab.prefix}*)")
-    console = start_console(sc, playwright_instance)                     # article steps 1-4
-    configure_seed(console)
+    configure_seed(console)                                               # article step 4
     check_lvs_cf(sc)
-    client_page = client_browser_warm(sc, playwright_instance)           # before pulse: a cold start is heavy
-    pulse_pid = start_pulse(sc, SERVICE)                                  # steps 5-11
+    pulse_pid = start_pulse(sc, SERVICE, {RS1[0], RS2[0]})                # steps 5-11
     check_director_state(sc)
     client_refreshes_alternate(sc, client_page, 5)                        # step 12
     control_shows_both_up_with_connections(sc, console)
@@ -81,6 +120,25 @@ def test_seed_article_scenario(scenario: Scenario, playwright_instance: Any) -> 
     failed_server_is_taken_out(sc, console)
     assert sc.pulse.alive() and sc.gui.alive()  # type: ignore[union-attr]
     sc.log("scenario complete")
+
+
+@pytest.mark.timeout(600)
+def test_seed_article_scenario_in_ipv6(scenario: Scenario, console: Console, client_page: Any) -> None:
+    sc = scenario
+    for role in set(REAL_SERVERS) - set(sc.lab.servers):                  # the IPv4 run ends with rs2 stopped
+        sc.lab.start_real_server(role)
+    sc.lab.wait_real_servers()
+    configure_seed6(console)
+    check_lvs_cf6(sc)
+    if sc.pulse is None:                                                  # run alone
+        start_pulse(sc, PORT_SERVICE6, REALS6)
+    sc.wait_dests(PORT_SERVICE6, REALS6, "pulse to serve www6 on its plain port")
+    check_director_state6(sc)
+    client_refreshes_alternate(sc, client_page, 3, vip=V6.vip, tag="client6")
+    control_writes_addresses_in_brackets(sc, console)
+    fwmark_service_alternates(sc, console, client_page)
+    assert sc.pulse.alive() and sc.gui.alive()  # type: ignore[union-attr]
+    sc.log("IPv6 scenario complete")
 
 
 # -- steps ------------------------------------------------------------------
@@ -205,3 +263,74 @@ def dest_conns(stats: str) -> int:
         if len(parts) >= 3 and parts[0] == "->" and parts[2].isdigit():
             total += int(parts[2])
     return total
+
+
+# -- the article in IPv6 ------------------------------------------------------
+def configure_seed6(console: Console) -> None:
+    """GLOBAL SETTINGS with the IPv6 NAT router, ``www6`` on the IPv6 VIP, two real servers: by label."""
+    console.global_settings_labelled("NAT", {
+        "Primary server public IP": V6.director_public, "NAT Router IPv6 address": V6.nat_router,
+        "NAT Router IPv6 prefix length": str(V6.plen), "NAT Router IPv6 device": "eth1"})
+    console.add_virtual_server_labelled({
+        "Name": "www6", "Application port": "80", "Virtual IP Address": V6.vip, "Device": "eth0",
+        "Virtual IP Network Mask": str(V6.plen), "Protocol": "tcp", "Scheduling": "rr"})
+    console.add_real_server("www6", "real", V6.real_servers["rs1"])
+    console.add_real_server("www6", "real1", V6.real_servers["rs2"])
+    for name in ("real", "real1"):
+        assert console.toggle_real_server("www6", name) == "up"
+    assert console.toggle_virtual_server("www6") == "up"
+
+
+def check_lvs_cf6(sc: Scenario) -> None:
+    """The console wrote nat_router6 with its prefix length and ``www6`` with the VIP's."""
+    from piranha_web import lvscf
+
+    text = sc.lvs_cf.read_text()
+    sc.log(f"lvs.cf written by the console:\n{text}")
+    assert f"nat_router6 = {V6.nat_router} eth1" in text and f"nat_nmask6 = {V6.plen}" in text, text
+    cfg = lvscf.load(text)
+    assert (cfg.network, cfg.primary) == ("nat", V6.director_public)
+    (vs,) = [v for v in cfg.virtuals if v.name == "www6"]
+    assert (vs.address, vs.device, vs.vip_nmask, vs.port, vs.fwmark, vs.scheduler, vs.active) == \
+        (V6.vip, "eth0", str(V6.plen), 80, None, "rr", True)
+    assert sorted((s.address, s.active) for s in vs.servers) == sorted((a, True) for a in REALS6)
+
+
+def check_director_state6(sc: Scenario) -> None:
+    """pulse brought up the VIP and nat_router6 with their prefix, usable at once, and the IPv6 service."""
+    addrs = sc.director(["ip", "-6", "-o", "addr", "show"])
+    sc.log(f"director IPv6 addresses:\n{addrs}")
+    assert re.search(rf"eth0\s+inet6 {V6.vip}/{V6.plen} ", addrs), addrs
+    assert re.search(rf"eth1\s+inet6 {V6.nat_router}/{V6.plen} ", addrs), addrs
+    assert "tentative" not in addrs
+    table = sc.director(["ipvsadm", "-Ln"])
+    sc.log(f"ipvsadm -Ln:\n{table}")
+    assert f"TCP  [{V6.vip}]:80 rr" in table and all(f"-> {w}" in table for w in WRITTEN6), table
+
+
+def control_writes_addresses_in_brackets(sc: Scenario, console: Console) -> None:
+    """CONTROL/MONITORING, pulse's status and its log write ``[2001:db8:10::10]:80``."""
+    control = wait_control(sc, console, lambda c: all(c["health"].get(a) == "UP" for a in REALS6),
+                           "both IPv6 real servers UP")
+    sc.log(f"CONTROL/MONITORING: health addresses {control['addresses']}\n{control['table']}")
+    assert re.search(rf"^TCP \[{re.escape(V6.vip)}\]:80 rr$", control["table"], re.M), control["table"]
+    assert all(re.search(rf"-> {re.escape(w)}\s+Masq", control["table"]) for w in WRITTEN6), control["table"]
+    assert set(WRITTEN6) <= set(control["addresses"]), control["addresses"]
+    console.shot("control-ipv6", full_page=True)
+    assert sc.service(PORT_SERVICE6), sc.status().get("table")
+    log = sc.pulse.log_path.read_text(errors="replace")  # type: ignore[union-attr]
+    assert all(f"www6/{name} {w} is UP" in log for name, w in zip(("real", "real1"), WRITTEN6)), log[-3000:]
+
+
+def fwmark_service_alternates(sc: Scenario, console: Console, page: Any) -> None:
+    """Firewall Mark 80 ACCEPTed on www6: an IPv6 FWM service with an ip6 mark rule; refreshes alternate."""
+    console.edit_virtual_server("www6", {}, {}, labelled={"Firewall Mark": "80"})
+    sc.wait_dests(MARK_SERVICE6, REALS6, "pulse to key www6 by firewall mark 80")
+    wait_until(lambda: not sc.service(PORT_SERVICE6) or sc.pulse_died(), timeout=30, interval=0.5,
+               what="the plain-port service to go")
+    marks = mark_rules(lambda argv: sc.director(list(argv)), "ip6")
+    table = sc.director(["ipvsadm", "-Ln"])
+    sc.log(f"pulse's ip6 mark rules:\n{marks}\nipvsadm -Ln:\n{table}")
+    assert has_mark_rule(marks, V6.vip, 80, 0x50), marks
+    assert "FWM  80 IPv6 rr" in table and all(f"-> {w}" in table for w in WRITTEN6), table
+    client_refreshes_alternate(sc, page, 2, reload_only=True, tag="client6-fwmark")

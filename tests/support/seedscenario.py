@@ -91,10 +91,9 @@ class Scenario:
             raise AssertionError(f"pulse exited ({self.pulse.popen.returncode}):\n{self.pulse.log_text()}")
         return False
 
-    def wait_dests(self, service: str, what: str, addrs: set[str] | None = None) -> None:
-        """Wait until pulse's status shows *service* with *addrs* (default: both real servers)."""
-        want = addrs if addrs is not None else set(self.plan.real_servers.values())
-        wait_until(lambda: set(self.dests(service)) == want or self.pulse_died(), timeout=90,
+    def wait_dests(self, service: str, addrs: set[str], what: str) -> None:
+        """Wait until pulse's status shows *service* with the destinations *addrs*."""
+        wait_until(lambda: set(self.dests(service)) == addrs or self.pulse_died(), timeout=90,
                    interval=0.5, what=what)
 
 
@@ -169,26 +168,26 @@ def client_browser_warm(sc: Scenario, playwright: Any) -> Any:
     return page
 
 
-def start_pulse(sc: Scenario, service: str) -> int:
-    """``pulse -n --backend ipvs``; wait until *service* has both real servers; returns pulse's pid."""
+def start_pulse(sc: Scenario, service: str, addrs: set[str]) -> int:
+    """``pulse -n --backend ipvs``; wait until *service* has the real servers *addrs*; returns pulse's pid."""
     sc.pulse = sc.lab.start("director", "pulse", sysconfig_ns.command(
         sc.ha_dir, [str(BIN / "pulse"), "-n", "--backend", "ipvs"]), env=sc.env)
-    sc.wait_dests(service, "pulse to put both real servers in the IPVS table")
+    sc.wait_dests(service, addrs, "pulse to put both real servers in the IPVS table")
     pid = int(sc.status()["pid"])
     sc.log(f"pulse running, pid {pid}; status table: {sc.dests(service)}")
     return pid
 
 
-def client_refreshes_alternate(sc: Scenario, page: Any, loads: int, *, reload_only: bool = False,
-                               tag: str = "client") -> list[str]:
+def client_refreshes_alternate(sc: Scenario, page: Any, loads: int, *, vip: str | None = None,
+                               reload_only: bool = False, tag: str = "client") -> list[str]:
     """The client loads http://VIP/ (or, *reload_only*, refreshes what it shows) *loads* times:
-    the two real servers' pages alternate."""
+    the two real servers' pages alternate.  *vip*: the first plan's unless given."""
     pages: list[str] = []
     for i in range(loads):
         start = time.monotonic()
         first = i == 0 and not reload_only
         if first:
-            page.goto(f"http://{url_host(sc.plan.vip)}/")
+            page.goto(f"http://{url_host(vip or sc.plan.vip)}/")
         else:
             page.reload()
         pages.append(page_name(page.content()))
