@@ -122,7 +122,7 @@ def test_seed_article_scenario(scenario: Scenario, console: Console, client_page
     sc.log("scenario complete")
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_seed_article_scenario_in_ipv6(scenario: Scenario, console: Console, client_page: Any) -> None:
     sc = scenario
     for role in set(REAL_SERVERS) - set(sc.lab.servers):                  # the IPv4 run ends with rs2 stopped
