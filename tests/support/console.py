@@ -211,7 +211,7 @@ class Console:
         self._accept(f"MONITORING SCRIPTS {virtual}")
 
     def control(self) -> dict[str, Any]:
-        """CONTROL/MONITORING: daemon line, IPVS table text and health rows."""
+        """CONTROL/MONITORING: daemon line, IPVS table text, health by address, ADDRESS cells as shown."""
         self.page.click("#tab-control")
         self.page.wait_for_selector("#ipvs-table")
         health, written = {}, []
