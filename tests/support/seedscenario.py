@@ -24,6 +24,7 @@ from . import docshots, sysconfig_ns
 from .browser import launch_in_netns
 from .client import fetch, page_name
 from .console import Console
+from .emulation import scaled
 from .ipvs_runner import require_ipvs
 from .processes import NsProcess, wait_until
 from .topology import PAGES, AddressPlan, SeedTopology, seed_topology, url_host
@@ -120,9 +121,11 @@ def start_console(sc: Scenario, playwright: Any) -> Console:
     done = lab.run("director", [str(BIN / "piranha-passwd"), "--stdin", USER], env=sc.env,
                    input=PASSWORD + "\n", timeout=120)
     sc.log(f"piranha-passwd: {done.stdout.strip()}")
-    # one worker: the guest has a single slow CPU and every worker imports the app
+    # one worker: every worker imports the app in a slow guest; its timeout stretches like every
+    # other bound there (an argon2 login is CPU-bound)
     sc.gui = lab.start("director", "piranha-gui", sysconfig_ns.command(
-        sc.ha_dir, [str(BIN / "piranha-gui"), "--bind", CONSOLE, "--workers", "1"]), env=sc.env)
+        sc.ha_dir, [str(BIN / "piranha-gui"), "--bind", CONSOLE, "--workers", "1",
+                    "--timeout", str(int(scaled(60)))]), env=sc.env)
     start = time.monotonic()
     browser = launch_in_netns(playwright, lab.ns("director"), lab.workdir)
     sc.log(f"chromium up in the director namespace ({time.monotonic() - start:.1f}s, "
