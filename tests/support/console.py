@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .docshots import assert_clean
+from .emulation import scaled
 
-STEP_TIMEOUT_MS = 60_000  # one slow CPU under UML: a page can take several seconds
+# one slow CPU under UML: a page can take several seconds; under qemu TCG the
+# browser's first page stretches like every other bound (2.5 min)
+STEP_TIMEOUT_MS = int(max(60, scaled(30)) * 1000)
 
 
 class ConsoleError(AssertionError):
