@@ -21,6 +21,21 @@ Hanbit 2003 ("LVS with Piranha on Red Hat AS 2.1"), replayed in namespaces
 6. One real server is stopped: the console shows it down and requests go to
    the other.
 
+7. The same article in IPv6 on the same director (the lab is dual-stacked,
+   2001:db8::/32, tests/support/topology.py PLAN6): through the panels'
+   labels, GLOBAL SETTINGS gets the IPv6 NAT router (nat_router6
+   2001:db8:1::254/64 on eth1) and a virtual server ``www6`` (2001:db8:10::10,
+   mask 64, device eth0, port 80, rr) its two real servers 2001:db8:1::1 and
+   2001:db8:1::2; ACCEPT writes lvs.cf, pulse (still the same process)
+   programs the IPv6 service and the client's browser at
+   http://[2001:db8:10::10]/ sees the pages alternate. CONTROL/MONITORING,
+   pulse's status and its log write ``[2001:db8:10::10]:80``. Then Firewall
+   Mark 80 is ACCEPTed on ``www6``: an IPv6 FWM service with an ip6 mark
+   rule, and the refreshes still alternate.
+
+Both tests share the lab, the console, the client's browser and pulse
+(module fixtures; the IPv6 test also runs alone: it then starts pulse
+itself). The steps they share are in tests/support/seedscenario.py.
 piranha-gui and pulse run with the product's default lvs.cf path: each in a
 private mount namespace where /etc/sysconfig/ha is the scenario's directory
 (tests/support/sysconfig_ns.py), so the console shows /etc/sysconfig/ha/lvs.cf.
@@ -32,131 +47,74 @@ other panels' images come from tests/docs/test_panel_screenshots.py).
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from tests.support.browser import launch_in_netns
-from tests.support.client import page_name
-from tests.support import docshots, sysconfig_ns
+from tests.support import docshots
 from tests.support.console import Console
-from tests.support.emulation import scaled
-from tests.support.ipvs_runner import require_ipvs
 from tests.support.marks import has_mark_rule, mark_rules
-from tests.support.processes import NsProcess, wait_until
-from tests.support.topology import (CLIENT_IP, DIRECTOR_PUBLIC_IP, NAT_ROUTER_IP, REAL_SERVERS, VIP,
-                                    SeedTopology, seed_topology)
+from tests.support.processes import wait_until
+from tests.support.seedscenario import (Scenario, client_browser_warm, client_refreshes_alternate,
+                                        seed_scenario, start_console, start_pulse, wait_control)
+from tests.support.topology import (CLIENT_IP, DIRECTOR_PUBLIC_IP, NAT_ROUTER_IP, PLAN4, PLAN6, REAL_SERVERS,
+                                    VIP)
 
 pytestmark = [pytest.mark.ipvs, pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-BIN = Path(sys.executable).parent
-USER, PASSWORD = "piranha", "gnomernd-lvs-2003"
-CONSOLE = "127.0.0.1:3636"
 RS1, RS2 = REAL_SERVERS["rs1"], REAL_SERVERS["rs2"]  # (address, page text)
+SERVICE = "FWM 80"
+V6 = PLAN6
+REALS6 = set(V6.real_servers.values())
+PORT_SERVICE6, MARK_SERVICE6 = f"TCP [{V6.vip}]:80", "FWM 80 IPv6"
+WRITTEN6 = [f"[{addr}]:80" for addr in V6.real_servers.values()]
 
 
-class Scenario:
-    """State shared by the steps: lab, instance dir, processes, log."""
-
-    def __init__(self, lab: SeedTopology, workdir: Path) -> None:
-        self.lab = lab
-        self.instance = workdir / "instance"
-        self.instance.mkdir()
-        self.ha_dir = workdir / "sysconfig-ha"  # /etc/sysconfig/ha as piranha-gui and pulse see it
-        self.lvs_cf = self.ha_dir / "lvs.cf"
-        self.scratch = workdir
-        self.env = dict(os.environ, PIRANHA_INSTANCE=str(self.instance))
-        self.env.pop("PIRANHA_LVS_CF", None)
-        self.env.pop("PIRANHA_DATABASE_URL", None)
-        self.env.pop("PIRANHA_PULSE_RUNTIME", None)
-        self.t0 = time.monotonic()
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.logfile = open(ARTIFACTS / "scenario.log", "w")
-        self.gui: NsProcess | None = None
-        self.pulse: NsProcess | None = None
-
-    def log(self, text: str) -> None:
-        """Timestamped line to stdout (shown by pytest) and test-artifacts/e2e/scenario.log."""
-        line = f"[{time.monotonic() - self.t0:7.1f}s] {text}"
-        print(line, flush=True)
-        self.logfile.write(line + "\n")
-        self.logfile.flush()
-
-    def status(self) -> dict[str, Any]:
-        """pulse's status document (empty dict until it exists)."""
-        try:
-            return json.loads((self.instance / "pulse-status.json").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def dests(self) -> dict[str, dict[str, Any]]:
-        """Destinations of the fwmark-80 service in pulse's status, by address."""
-        for svc in self.status().get("table", []):
-            if svc.get("fwmark") == 80:
-                return {d["addr"]: d for d in svc.get("dests", [])}
-        return {}
-
-    def scheduler(self) -> str | None:
-        """Scheduler of the fwmark-80 service in pulse's status."""
-        for svc in self.status().get("table", []):
-            if svc.get("fwmark") == 80:
-                return svc.get("scheduler")
-        return None
-
-    def director(self, argv: list[str]) -> str:
-        """Output of a command run in the director namespace (ipvsadm, iptables, ip)."""
-        return self.lab.run("director", argv, timeout=30).stdout
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    """The seed lab, dual-stacked (IPv4 first), with its two real servers; torn down after the module."""
+    with seed_scenario(tmp_path_factory.mktemp("seed"), ARTIFACTS, (PLAN4, PLAN6)) as sc:
+        sc.log(f"lab up: client {CLIENT_IP} and {V6.client}, director {DIRECTOR_PUBLIC_IP}/"
+               f"{sc.lab.director_private_ip} and {V6.director_public}/{V6.director_private}, "
+               f"rs1 {RS1[0]} {V6.real_servers['rs1']}, rs2 {RS2[0]} {V6.real_servers['rs2']} "
+               f"(namespaces {sc.lab.prefix}*)")
+        yield sc
 
 
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    """The seed lab with its two real servers; everything torn down afterwards."""
-    require_ipvs()
-    with seed_topology(tmp_path / "lab") as lab:
-        sc = Scenario(lab, tmp_path)
-        try:
-            yield sc
-        finally:
-            for name, proc in (("pulse", sc.pulse), ("piranha-gui", sc.gui)):
-                if proc is not None:
-                    sc.log(f"{name} log tail:\n{proc.log_text(3000)}")
-            sc.logfile.close()
-            for log in (lab.workdir / "logs").glob("*.log"):
-                shutil.copy(log, ARTIFACTS / log.name)
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Any]:
-    """One Playwright driver for the test (both browsers hang off it)."""
+    """One Playwright driver for the module (both browsers hang off it)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         yield pw
 
 
+@pytest.fixture(scope="module")
+def console(scenario: Scenario, playwright_instance: Any) -> Console:
+    """Article steps 1-3: piranha-passwd, piranha-gui, the director's browser logged in."""
+    return start_console(scenario, playwright_instance)
+
+
+@pytest.fixture(scope="module")
+def client_page(scenario: Scenario, playwright_instance: Any, console: Console) -> Any:
+    """The client's ("samba") browser, warm before pulse starts: a cold start is heavy."""
+    return client_browser_warm(scenario, playwright_instance)
+
+
 @pytest.mark.timeout(900)
-def test_seed_article_scenario(scenario: Scenario, playwright_instance: Any) -> None:
+def test_seed_article_scenario(scenario: Scenario, console: Console, client_page: Any) -> None:
     sc = scenario
-    sc.log(f"lab up: client {CLIENT_IP}, director {DIRECTOR_PUBLIC_IP}/{sc.lab.director_private_ip}, "
-           f"rs1 {RS1[0]}, rs2 {RS2[0]} (namespaces {sc.lab.prefix}*)")
-    console = start_console_and_configure(sc, playwright_instance)       # article steps 1-4
-    # the client's browser starts (and warms up) before pulse: its cold start
-    # saturates the guest's one CPU for seconds, which could make a 6 s health
-    # check time out; afterwards page loads are light
-    client_page = client_browser_warm(sc, playwright_instance)
-    pulse_pid = start_pulse(sc)                                           # steps 5-11
-    client_refreshes_alternate(sc, client_page)                           # step 12
+    configure_seed(console)                                               # article step 4
+    check_lvs_cf(sc)
+    pulse_pid = start_pulse(sc, SERVICE, {RS1[0], RS2[0]})                # steps 5-11
+    check_director_state(sc)
+    client_refreshes_alternate(sc, client_page, 5)                        # step 12
     control_shows_both_up_with_connections(sc, console)
     afterword_wrr_without_restart(sc, console, pulse_pid)                 # step 13, improved
     failed_server_is_taken_out(sc, console)
@@ -164,60 +122,26 @@ def test_seed_article_scenario(scenario: Scenario, playwright_instance: Any) -> 
     sc.log("scenario complete")
 
 
+@pytest.mark.timeout(900)
+def test_seed_article_scenario_in_ipv6(scenario: Scenario, console: Console, client_page: Any) -> None:
+    sc = scenario
+    for role in set(REAL_SERVERS) - set(sc.lab.servers):                  # the IPv4 run ends with rs2 stopped
+        sc.lab.start_real_server(role)
+    sc.lab.wait_real_servers()
+    configure_seed6(console)
+    check_lvs_cf6(sc)
+    if sc.pulse is None:                                                  # run alone
+        start_pulse(sc, PORT_SERVICE6, REALS6)
+    sc.wait_dests(PORT_SERVICE6, REALS6, "pulse to serve www6 on its plain port")
+    check_director_state6(sc)
+    client_refreshes_alternate(sc, client_page, 3, vip=V6.vip, tag="client6")
+    control_writes_addresses_in_brackets(sc, console)
+    fwmark_service_alternates(sc, console, client_page)
+    assert sc.pulse.alive() and sc.gui.alive()  # type: ignore[union-attr]
+    sc.log("IPv6 scenario complete")
+
+
 # -- steps ------------------------------------------------------------------
-def start_console_and_configure(sc: Scenario, playwright: Any) -> Console:
-    """piranha-passwd, piranha-gui, then the whole configuration in the director's browser."""
-    lab = sc.lab
-    done = lab.run("director", [str(BIN / "piranha-passwd"), "--stdin", USER], env=sc.env,
-                   input=PASSWORD + "\n", timeout=120)
-    sc.log(f"piranha-passwd: {done.stdout.strip()}")
-    # one worker: every worker imports the app in a slow guest; its timeout stretches like every
-    # other bound there (an argon2 login is CPU-bound)
-    sc.gui = lab.start("director", "piranha-gui", sysconfig_ns.command(
-        sc.ha_dir, [str(BIN / "piranha-gui"), "--bind", CONSOLE, "--workers", "1",
-                    "--timeout", str(int(scaled(60)))]), env=sc.env)
-    start = time.monotonic()
-    browser = launch_in_netns(playwright, lab.ns("director"), lab.workdir)
-    sc.log(f"chromium up in the director namespace ({time.monotonic() - start:.1f}s, "
-           "while piranha-gui starts)")
-    wait_console(sc)
-    page = browser.new_page(viewport={"width": 1000, "height": 620})
-    console = Console(page, f"http://{CONSOLE}", ARTIFACTS / "shots", log=sc.log,
-                      forbidden=docshots.scratch_markers(sc.scratch))
-    configure_seed(console)
-    check_lvs_cf(sc)
-    return console
-
-
-def start_pulse(sc: Scenario) -> int:
-    """``pulse -n --backend ipvs``; wait for both real servers; check what it set up."""
-    sc.pulse = sc.lab.start("director", "pulse", sysconfig_ns.command(
-        sc.ha_dir, [str(BIN / "pulse"), "-n", "--backend", "ipvs"]), env=sc.env)
-    wait_until(lambda: set(sc.dests()) == {RS1[0], RS2[0]} or pulse_died(sc), timeout=90,
-               interval=0.5, what="pulse to put both real servers in the IPVS table")
-    pid = int(sc.status()["pid"])
-    sc.log(f"pulse running, pid {pid}; status table: {sc.dests()}")
-    check_director_state(sc)
-    return pid
-
-
-def client_refreshes_alternate(sc: Scenario, page: Any) -> None:
-    """The client loads http://VIP/ and refreshes 4 times: the two pages alternate."""
-    pages = []
-    for i in range(5):
-        start = time.monotonic()
-        if i == 0:
-            page.goto(f"http://{VIP}/")
-        else:
-            page.reload()
-        pages.append(page_name(page.content()))
-        page.screenshot(path=str(ARTIFACTS / "shots" / f"client-load-{i}.png"))
-        sc.log(f"client browser {'load' if i == 0 else 'refresh'} {i}: {pages[-1]!r} "
-               f"({time.monotonic() - start:.1f}s)")
-    assert set(pages) == {RS1[1], RS2[1]} and all(a != b for a, b in zip(pages, pages[1:])), \
-        f"pages do not alternate: {pages}; pulse log:\n{sc.pulse.log_text(1500)}"  # type: ignore[union-attr]
-
-
 def control_shows_both_up_with_connections(sc: Scenario, console: Console) -> None:
     """CONTROL/MONITORING: pulse running, both UP, the FWM 80 table with connections."""
     control = wait_control(sc, console, lambda c: all(c["health"].get(a) == "UP" for a in (RS1[0], RS2[0])),
@@ -246,8 +170,9 @@ def afterword_wrr_without_restart(sc: Scenario, console: Console, pulse_pid: int
         console.set_real_weight("www", "real", 3)
         console.set_real_weight("www", "real1", 1)
         console.shot("real-server-wrr")
-        wait_until(lambda: sc.scheduler() == "wrr" and {a: d["weight"] for a, d in sc.dests().items()}
-                   == {RS1[0]: 3, RS2[0]: 1} or pulse_died(sc),
+        wait_until(lambda: sc.service(SERVICE).get("scheduler") == "wrr"
+                   and {a: d["weight"] for a, d in sc.dests(SERVICE).items()} == {RS1[0]: 3, RS2[0]: 1}
+                   or sc.pulse_died(),
                    timeout=60, interval=0.5, what="pulse to apply wrr 3:1")
         pulse: Any = sc.pulse
         assert sc.status()["pid"] == pulse_pid and pulse.alive(), "pulse was restarted"
@@ -275,23 +200,8 @@ def failed_server_is_taken_out(sc: Scenario, console: Console) -> None:
     assert names == [RS1[1]] * 4
 
 
-def wait_console(sc: Scenario) -> None:
-    """Wait until piranha-gui answers its login page inside the director namespace."""
-    from tests.support.client import fetch
-
-    def up() -> bool:
-        if not sc.gui.alive():  # type: ignore[union-attr]
-            raise AssertionError(f"piranha-gui exited:\n{sc.gui.log_text()}")  # type: ignore[union-attr]
-        return "username" in fetch(sc.lab.ns("director"), f"http://{CONSOLE}/login", timeout=10)
-
-    start = time.monotonic()
-    wait_until(up, timeout=120, interval=0.5, what="piranha-gui to serve /login")
-    sc.log(f"piranha-gui serving on {CONSOLE} ({time.monotonic() - start:.1f}s)")
-
-
 def configure_seed(console: Console) -> None:
     """Article step 4: the whole configuration, panel by panel, ACCEPT on each."""
-    console.login(USER, PASSWORD)
     console.global_settings(primary=DIRECTOR_PUBLIC_IP, nat_router=NAT_ROUTER_IP,
                             nat_nmask="255.255.255.0", nat_router_device="eth1:1")
     console.add_virtual_server(
@@ -303,22 +213,6 @@ def configure_seed(console: Console) -> None:
         assert console.toggle_real_server("www", name) == "up"
     console.monitoring_scripts("www")
     assert console.toggle_virtual_server("www") == "up"
-
-
-def client_browser_warm(sc: Scenario, playwright: Any) -> Any:
-    """Launch chromium in the client namespace and warm its renderer and network stack."""
-    start = time.monotonic()
-    browser = launch_in_netns(playwright, sc.lab.ns("client"), sc.lab.workdir)
-    page = browser.new_page(viewport={"width": 640, "height": 240})
-    page.set_default_timeout(60_000)
-    page.set_default_navigation_timeout(60_000)
-    page.goto("data:text/html,<h1>samba</h1>")
-    try:  # a closed port on the client itself: refused at once, but the network stack is up
-        page.goto(f"http://{CLIENT_IP}:9/", timeout=20_000)
-    except Exception:  # noqa: BLE001 - the error page is expected
-        pass
-    sc.log(f"chromium up and warm in the client namespace ({time.monotonic() - start:.1f}s)")
-    return page
 
 
 def check_lvs_cf(sc: Scenario) -> None:
@@ -351,18 +245,6 @@ def check_director_state(sc: Scenario) -> None:
     assert "Masq" in table
 
 
-def wait_control(sc: Scenario, console: Console, ready: Any, what: str) -> dict[str, Any]:
-    """Reload CONTROL/MONITORING until *ready(state)*; bounded (60 s)."""
-    box: dict[str, Any] = {}
-
-    def check() -> bool:
-        box["state"] = console.control()
-        return bool(ready(box["state"])) or bool(pulse_died(sc))
-
-    wait_until(check, timeout=60, interval=1.0, what=f"CONTROL/MONITORING to show {what}")
-    return box["state"]
-
-
 def table_connections(table: str) -> int:
     """Sum of ActiveConn + InActConn over the destination lines of the shown table."""
     total = 0
@@ -383,8 +265,72 @@ def dest_conns(stats: str) -> int:
     return total
 
 
-def pulse_died(sc: Scenario) -> bool:
-    """Raise with pulse's log when it has exited (ends waits early)."""
-    if sc.pulse is not None and not sc.pulse.alive():
-        raise AssertionError(f"pulse exited ({sc.pulse.popen.returncode}):\n{sc.pulse.log_text()}")
-    return False
+# -- the article in IPv6 ------------------------------------------------------
+def configure_seed6(console: Console) -> None:
+    """GLOBAL SETTINGS with the IPv6 NAT router, ``www6`` on the IPv6 VIP, two real servers: by label."""
+    console.global_settings_labelled("NAT", {
+        "Primary server public IP": V6.director_public, "NAT Router IPv6 address": V6.nat_router,
+        "NAT Router IPv6 prefix length": str(V6.plen), "NAT Router IPv6 device": "eth1"})
+    console.add_virtual_server_labelled({
+        "Name": "www6", "Application port": "80", "Virtual IP Address": V6.vip, "Device": "eth0",
+        "Virtual IP Network Mask": str(V6.plen), "Protocol": "tcp", "Scheduling": "rr"})
+    console.add_real_server("www6", "real", V6.real_servers["rs1"])
+    console.add_real_server("www6", "real1", V6.real_servers["rs2"])
+    for name in ("real", "real1"):
+        assert console.toggle_real_server("www6", name) == "up"
+    assert console.toggle_virtual_server("www6") == "up"
+
+
+def check_lvs_cf6(sc: Scenario) -> None:
+    """The console wrote nat_router6 with its prefix length and ``www6`` with the VIP's."""
+    from piranha_web import lvscf
+
+    text = sc.lvs_cf.read_text()
+    sc.log(f"lvs.cf written by the console:\n{text}")
+    assert f"nat_router6 = {V6.nat_router} eth1" in text and f"nat_nmask6 = {V6.plen}" in text, text
+    cfg = lvscf.load(text)
+    assert (cfg.network, cfg.primary) == ("nat", V6.director_public)
+    (vs,) = [v for v in cfg.virtuals if v.name == "www6"]
+    assert (vs.address, vs.device, vs.vip_nmask, vs.port, vs.fwmark, vs.scheduler, vs.active) == \
+        (V6.vip, "eth0", str(V6.plen), 80, None, "rr", True)
+    assert sorted((s.address, s.active) for s in vs.servers) == sorted((a, True) for a in REALS6)
+
+
+def check_director_state6(sc: Scenario) -> None:
+    """pulse brought up the VIP and nat_router6 with their prefix, usable at once, and the IPv6 service."""
+    addrs = sc.director(["ip", "-6", "-o", "addr", "show"])
+    sc.log(f"director IPv6 addresses:\n{addrs}")
+    assert re.search(rf"eth0\s+inet6 {V6.vip}/{V6.plen} ", addrs), addrs
+    assert re.search(rf"eth1\s+inet6 {V6.nat_router}/{V6.plen} ", addrs), addrs
+    assert "tentative" not in addrs
+    table = sc.director(["ipvsadm", "-Ln"])
+    sc.log(f"ipvsadm -Ln:\n{table}")
+    assert f"TCP  [{V6.vip}]:80 rr" in table and all(f"-> {w}" in table for w in WRITTEN6), table
+
+
+def control_writes_addresses_in_brackets(sc: Scenario, console: Console) -> None:
+    """CONTROL/MONITORING, pulse's status and its log write ``[2001:db8:10::10]:80``."""
+    control = wait_control(sc, console, lambda c: all(c["health"].get(a) == "UP" for a in REALS6),
+                           "both IPv6 real servers UP")
+    sc.log(f"CONTROL/MONITORING: health addresses {control['addresses']}\n{control['table']}")
+    assert re.search(rf"^TCP \[{re.escape(V6.vip)}\]:80 rr$", control["table"], re.M), control["table"]
+    assert all(re.search(rf"-> {re.escape(w)}\s+Masq", control["table"]) for w in WRITTEN6), control["table"]
+    assert set(WRITTEN6) <= set(control["addresses"]), control["addresses"]
+    console.shot("control-ipv6", full_page=True)
+    assert sc.service(PORT_SERVICE6), sc.status().get("table")
+    log = sc.pulse.log_path.read_text(errors="replace")  # type: ignore[union-attr]
+    assert all(f"www6/{name} {w} is UP" in log for name, w in zip(("real", "real1"), WRITTEN6)), log[-3000:]
+
+
+def fwmark_service_alternates(sc: Scenario, console: Console, page: Any) -> None:
+    """Firewall Mark 80 ACCEPTed on www6: an IPv6 FWM service with an ip6 mark rule; refreshes alternate."""
+    console.edit_virtual_server("www6", {}, {}, labelled={"Firewall Mark": "80"})
+    sc.wait_dests(MARK_SERVICE6, REALS6, "pulse to key www6 by firewall mark 80")
+    wait_until(lambda: not sc.service(PORT_SERVICE6) or sc.pulse_died(), timeout=30, interval=0.5,
+               what="the plain-port service to go")
+    marks = mark_rules(lambda argv: sc.director(list(argv)), "ip6")
+    table = sc.director(["ipvsadm", "-Ln"])
+    sc.log(f"pulse's ip6 mark rules:\n{marks}\nipvsadm -Ln:\n{table}")
+    assert has_mark_rule(marks, V6.vip, 80, 0x50), marks
+    assert "FWM  80 IPv6 rr" in table and all(f"-> {w}" in table for w in WRITTEN6), table
+    client_refreshes_alternate(sc, page, 2, reload_only=True, tag="client6-fwmark")

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .docshots import assert_clean
+from .emulation import scaled
 
-STEP_TIMEOUT_MS = 60_000  # one slow CPU under UML: a page can take several seconds
+# one slow CPU under UML: a page can take several seconds; under qemu TCG the
+# browser's first page stretches like every other bound (2.5 min)
+STEP_TIMEOUT_MS = int(max(60, scaled(30)) * 1000)
 
 
 class ConsoleError(AssertionError):
@@ -144,12 +147,14 @@ class Console:
         self.shot("virtual-server")
         self._accept("VIRTUAL SERVER")
 
-    def edit_virtual_server(self, name: str, fields: dict[str, str], selects: dict[str, str]) -> None:
-        """VIRTUAL SERVERS > select *name* > EDIT, change fields, ACCEPT."""
+    def edit_virtual_server(self, name: str, fields: dict[str, str], selects: dict[str, str],
+                            labelled: dict[str, str] | None = None) -> None:
+        """VIRTUAL SERVERS > select *name* > EDIT, change fields (by id, or *labelled* by label), ACCEPT."""
         self.open_virtual_servers()
         self._act_on("#virtual-list", name, "#edit")
         self.page.wait_for_selector("#scheduler")
         self._fill_virtual(fields, selects)
+        self.fill_labelled(labelled or {})
         self._accept(f"VIRTUAL SERVER {name}")
 
     def _fill_virtual(self, fields: dict[str, str], selects: dict[str, str]) -> None:
@@ -176,13 +181,11 @@ class Console:
         self.page.wait_for_selector("#real-list")
 
     def add_real_server(self, virtual: str, name: str, address: str, weight: int = 1) -> None:
-        """REAL SERVER > ADD, fill name/address/weight, ACCEPT."""
+        """REAL SERVER > ADD, fill Name/Address/Weight through their labels, ACCEPT."""
         self.open_real_servers(virtual)
         self.page.click("#add")
         self.page.wait_for_selector("#address")
-        self.page.fill("#name", name)
-        self.page.fill("#address", address)
-        self.page.fill("#weight", str(weight))
+        self.fill_labelled({"Name": name, "Address": address, "Weight": str(weight)})
         self._accept(f"REAL SERVER {name}")
 
     def set_real_weight(self, virtual: str, name: str, weight: int) -> None:
@@ -211,13 +214,21 @@ class Console:
         self._accept(f"MONITORING SCRIPTS {virtual}")
 
     def control(self) -> dict[str, Any]:
-        """CONTROL/MONITORING: daemon line, IPVS table text and health rows."""
+        """CONTROL/MONITORING: daemon line, IPVS table text, health by address, ADDRESS cells as shown."""
         self.page.click("#tab-control")
         self.page.wait_for_selector("#ipvs-table")
-        health = {}
+        health, written = {}, []
         for row in self.page.locator("table#health tbody tr").all():
             cells = [c.strip() for c in row.locator("td").all_inner_texts()]
             if len(cells) >= 4:
-                health[cells[2].split(":")[0]] = cells[3]
+                health[address_of(cells[2])] = cells[3]
+                written.append(cells[2])
         return {"daemon": self.page.inner_text("#pulse-state").strip(),
-                "table": self.page.inner_text("#ipvs-table"), "health": health}
+                "table": self.page.inner_text("#ipvs-table"), "health": health, "addresses": written}
+
+
+def address_of(written: str) -> str:
+    """The address in an ADDRESS cell: ``192.0.2.1:80``, ``[2001:db8:1::1]:80`` or a bare address."""
+    if written.startswith("["):
+        return written[1:written.index("]")]
+    return written.rsplit(":", 1)[0] if written.count(":") == 1 else written
