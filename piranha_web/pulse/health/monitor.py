@@ -48,11 +48,11 @@ import heapq
 import logging
 import time
 import zlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...lvscf.health import check_settings
+from ...lvscf.health import check_settings, has_overrides
 from ...lvscf.model import LvsConfig, host_port
 from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
 from .checks import CheckResult, CheckSpec, quick_check, spec_for
@@ -121,6 +121,7 @@ class Monitor:
         self._ramp_timer: asyncio.TimerHandle | None = None
         self._load_task: asyncio.Task[None] | None = None
         self._load_missing: set[str] = set()        # tools already reported missing
+        self._by_virtual: dict[str, list[Key]] = {}   # the watched servers of each virtual server
 
     def update(self, targets: list[Target]) -> None:
         """Watch new/changed targets, stop those gone; unchanged ones keep their state."""
@@ -131,6 +132,9 @@ class Monitor:
         for key in set(self.watches) | set(self.targets):
             if key not in wanted or wanted[key] != self.targets.get(key):
                 self._stop(key, keep_state=key in wanted and self._same_server(key, wanted[key]))
+        self._by_virtual = {}
+        for key in wanted:
+            self._by_virtual.setdefault(key[0], []).append(key)
         if not any(key not in self.watches for key in wanted):
             return
         now = asyncio.get_running_loop().time()
@@ -196,13 +200,22 @@ class Monitor:
         """Current state of every watched server (an agent's maintenance counts as DOWN)."""
         return {k: s.effective for k, s in self.states.items()}
 
-    def weights(self) -> dict[Key, int]:
-        """Kernel weights that differ from the configured ones (agent, dynamic, load, slow start)."""
+    def health_view(self) -> Mapping[Key, str]:
+        """:meth:`health` read on demand: a pass that plans a few services reads a few states."""
+        return _HealthView(self.states)
+
+    def weights(self, virtuals: set[str] | None = None) -> dict[Key, int]:
+        """Kernel weights that differ from the configured ones (agent, dynamic, load, slow start).
+
+        ``virtuals``: only the real servers of these virtual servers (None: all).
+        """
         out: dict[Key, int] = {}
         now = time.monotonic()
-        for key, target in self.targets.items():
-            state = self.states.get(key)
-            if state is None:
+        keys = (self.targets if virtuals is None
+                else [k for v in virtuals for k in self._by_virtual.get(v, ())])
+        for key in keys:
+            target, state = self.targets.get(key), self.states.get(key)
+            if target is None or state is None:
                 continue
             weight = state.weight = kernel_weight(target.weight, state, target.slowstart, now)
             if weight != target.weight:
@@ -389,6 +402,22 @@ class Monitor:
             self._changed(target.key, state)
 
 
+class _HealthView(Mapping[Key, str]):
+    """The effective state of each watched server, read when asked (see :meth:`Monitor.health_view`)."""
+
+    def __init__(self, states: dict[Key, HealthState]) -> None:
+        self._states = states
+
+    def __getitem__(self, key: Key) -> str:
+        return self._states[key].effective
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
 def _apply_extras(state: HealthState, result: CheckResult) -> None:
     """What a successful check said about the weight (agent words, dynamic weight)."""
     if result.weight is not None:
@@ -409,10 +438,11 @@ def targets_for(cfg: LvsConfig) -> list[Target]:
     targets: list[Target] = []
     for vs in cfg.active_virtuals():
         load = vs.load_monitor if vs.load_monitor in ("uptime", "rup", "ruptime") else None
+        shared = check_settings(vs)          # most real servers override nothing: resolved once
         for rs in vs.servers:
             if not rs.active:
                 continue
-            cs = check_settings(vs, rs)
+            cs = check_settings(vs, rs) if has_overrides(rs) else shared
             spec = spec_for(rs.address, vs.server_port(rs), cs, vs.protocol, vs.send, vs.expect,
                             vs.use_regex, vs.send_program, explicit=bool(rs.check or vs.check))
             argv = tuple(load_argv(load, rs.address, cfg.rsh_command)) if load else None
