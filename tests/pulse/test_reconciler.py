@@ -92,3 +92,30 @@ def test_counters_are_re_read_only_for_services_that_saw_traffic(tmp_path: Path)
     read.clear()
     rec.refresh_counters()
     assert read == []                                  # nothing moved: one request, no destination re-read
+
+
+def test_a_health_change_plans_only_its_virtual_server(tmp_path: Path) -> None:
+    kernel = dry_run_backends()
+    rec = Reconciler(kernel, tmp_path, drain_seconds=60)
+    mail = ("virtual mail {\n    active = 1\n    address = 203.0.113.11 eth0:2\n    port = 25\n"
+            "    protocol = tcp\n    server m1 {\n        address = 192.0.2.3\n        active = 1\n    }\n}\n")
+    cfg = lvscf.load(lvs_cf({"rs1": ("192.0.2.1", 80, 1), "rs2": ("192.0.2.2", 80, 1)}, tail=mail))
+    mail_key = ServiceKey.tcp("203.0.113.11", 25)
+    assert rec.scope(cfg, programs=True) is None                 # nothing planned yet: a whole pass
+    rec.reconcile(cfg, {}, programs=True, announce=False)
+    assert set(kernel.ipvs.dump()) == {WEB, mail_key} and rec.scope(cfg, programs=True) == set()
+
+    rec.touch("www")
+    scope = rec.scope(cfg, programs=True)
+    assert scope == {"www"} and rec.due()
+    health = {("www", "rs1"): "up", ("mail", "m1"): "up"}       # m1 changed too, but nobody touched it
+    ops = rec.reconcile(cfg, health, programs=True, announce=False, scope=scope)
+    assert [str(op) for op in ops] == [f"add-dest {WEB} -> 192.0.2.1:80 nat weight 1"]
+    assert not kernel.ipvs.dump()[mail_key].dests and not rec.touched
+
+    rec.touch("mail")
+    assert rec.scope(cfg, programs=False) is None                 # another role: a whole pass
+    other = lvscf.load(lvs_cf({"rs1": ("192.0.2.1", 80, 1)}, tail=mail))
+    assert rec.scope(other, programs=True) is None                # another configuration: a whole pass
+    rec.forget_table()
+    assert rec.scope(cfg, programs=True) is None                  # the cached table is not trusted
