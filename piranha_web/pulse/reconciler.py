@@ -51,9 +51,9 @@ from .kernel import Backends, FirewallBackend
 from .kernel.sysctl import SYSCTL_NAME
 from .managed import load_managed, save_managed
 from .reconcile import (
-    DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceCounters, ServiceEntry, ServiceKey, Table,
-    apply_op, configured_dests_by_service, desired_addresses, desired_entries, desired_marks, desired_table,
-    plan, plan_addresses, plan_marks,
+    ADD_ADDRESS, DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceCounters, ServiceEntry, ServiceKey,
+    Table, apply_op, configured_dests_by_service, desired_addresses, desired_entries, desired_marks,
+    desired_table, plan, plan_addresses, plan_marks,
 )
 from .statusfile import MANAGED_NAME
 
@@ -279,7 +279,10 @@ class Reconciler:
         have = self.kernel.addresses.present_of(wanted | mine)
         foreign = have - mine       # already there, not put there by pulse: never add/remove those
         addr_ops = [op for op in plan_addresses(wanted, have & mine) if op.address not in foreign]
-        ops = addr_ops + ops + plan_marks(marks, self.managed.marks)
+        # an address leaves before its service and comes up after it: it never answers without one
+        adds = [op for op in addr_ops if op.action == ADD_ADDRESS]
+        ops = [op for op in addr_ops if op.action != ADD_ADDRESS] + ops + adds
+        ops += plan_marks(marks, self.managed.marks)
         return ops, table, marks
 
     # ---- changing it --------------------------------------------------------------------
