@@ -55,7 +55,7 @@ from typing import Any
 from ...lvscf.health import check_settings, has_overrides
 from ...lvscf.model import LvsConfig, host_port
 from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
-from .checks import CheckResult, CheckSpec, quick_check, spec_for
+from .checks import CheckResult, CheckSpec, PendingConnect, connect_outcome, quick_check, spec_for
 from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
 from .state import UP, HealthState, rise_count
 from .weights import RAMP_STEP, kernel_weight, ramping
@@ -115,6 +115,7 @@ class Monitor:
         self._wake_at = 0.0
         self._slice: list[tuple[float, int, _Watch]] = []     # due now, not yet run
         self._inflight: set[asyncio.Task[None]] = set()
+        self._connecting: dict[int, tuple[PendingConnect, asyncio.TimerHandle]] = {}   # by descriptor
         self.load_period = load_period
         self._started = False                       # the first update is pulse's start: no ramps
         self._ramping: set[Key] = set()
@@ -191,6 +192,12 @@ class Monitor:
         self.watches.clear()    # targets and states stay for the final status
         self._heap.clear()
         self._slice.clear()
+        loop = asyncio.get_running_loop()
+        for fd, (pending, timer) in list(self._connecting.items()):
+            loop.remove_writer(fd)
+            timer.cancel()
+            pending.sock.close()
+        self._connecting.clear()
         tasks = list(self._inflight)
         for task in tasks:
             task.cancel()
@@ -251,8 +258,7 @@ class Monitor:
             batch.reverse()                        # pop() from the end = earliest first
         wall = time.time()
         stop = time.perf_counter() + SLICE
-        inflight = self._inflight
-        while batch and len(inflight) < MAX_INFLIGHT:
+        while batch and self._room():
             due, _, watch = batch.pop()
             if watch.live:
                 self._run(watch, due, now, wall, loop)
@@ -260,7 +266,7 @@ class Monitor:
                 break
         if not batch:
             self._arm()
-        elif len(inflight) < MAX_INFLIGHT:
+        elif self._room():
             self._wake = loop.call_soon(self._tick)
             self._wake_at = now
         # else: full; the next check to finish resumes the slice (_finish)
@@ -276,11 +282,43 @@ class Monitor:
         if isinstance(first, CheckResult):
             self._record(watch, first, wall)
             self._push(self._next_due(watch, due, now), watch)
+        elif isinstance(first, PendingConnect):
+            fd = first.sock.fileno()
+            timer = loop.call_at(first.deadline, self._connect_done, watch, fd, due, True)
+            self._connecting[fd] = (first, timer)
+            loop.add_writer(fd, self._connect_done, watch, fd, due, False)
         else:
             task = loop.create_task(self._finish(watch, first, due))
             watch.task = task
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+
+    def _room(self) -> bool:
+        """May another check start waiting on the network?"""
+        return len(self._inflight) + len(self._connecting) < MAX_INFLIGHT
+
+    def _connect_done(self, watch: _Watch, fd: int, due: float, timed_out: bool) -> None:
+        """A pending connect's socket turned writable, or its timeout came: decide, record, re-queue.
+
+        The socket decides, not the callback that asked: a handshake that
+        completed while the loop was busy is a success even when the timeout
+        fires first.
+        """
+        entry = self._connecting.get(fd)
+        if entry is None:
+            return
+        pending, timer = entry
+        result = connect_outcome(pending)
+        if result is None and not timed_out:
+            return                                 # woken early: still in flight
+        loop = asyncio.get_running_loop()
+        loop.remove_writer(fd)
+        timer.cancel()
+        del self._connecting[fd]
+        pending.sock.close()
+        if result is None:
+            result = CheckResult(False, "timeout", time.monotonic() - pending.start)
+        self._done(watch, result, due, loop)
 
     @staticmethod
     def _next_due(watch: _Watch, due: float, now: float) -> float:
@@ -301,10 +339,13 @@ class Monitor:
             pending.close()                        # cancelled before it started: no "never awaited"
             raise
         watch.task = None
+        self._done(watch, result, due, asyncio.get_running_loop())
+
+    def _done(self, watch: _Watch, result: CheckResult, due: float, loop: asyncio.AbstractEventLoop) -> None:
+        """Record a check that had to wait, queue the next one, resume a slice that waited for room."""
         if not watch.live:
             return
         self._record(watch, result, time.time())
-        loop = asyncio.get_running_loop()
         self._push(self._next_due(watch, due, loop.time()), watch)
         if not self._slice:
             self._arm()
