@@ -98,7 +98,8 @@ def test_a_health_change_plans_only_its_virtual_server(tmp_path: Path) -> None:
     kernel = dry_run_backends()
     rec = Reconciler(kernel, tmp_path, drain_seconds=60)
     mail = ("virtual mail {\n    active = 1\n    address = 203.0.113.11 eth0:2\n    port = 25\n"
-            "    protocol = tcp\n    server m1 {\n        address = 192.0.2.3\n        active = 1\n    }\n}\n")
+            "    protocol = tcp\n    server m1 {\n        address = 192.0.2.3\n        active = 1\n"
+            "    }\n}\n")
     cfg = lvscf.load(lvs_cf({"rs1": ("192.0.2.1", 80, 1), "rs2": ("192.0.2.2", 80, 1)}, tail=mail))
     mail_key = ServiceKey.tcp("203.0.113.11", 25)
     assert rec.scope(cfg, programs=True) is None                 # nothing planned yet: a whole pass

@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from piranha_web.pulse.health.checks import CheckResult, PendingConnect, connect_outcome, make_spec, quick_check
+from piranha_web.pulse.health.checks import (
+    CheckResult, PendingConnect, connect_outcome, make_spec, quick_check,
+)
 from piranha_web.pulse.health.state import DOWN, UP
 from piranha_web.pulse.health import monitor as monitor_module
 from piranha_web.pulse.health.monitor import Monitor, Target
