@@ -178,11 +178,9 @@ class Daemon:
         cfg, holds, addresses = self.current_config(), self._holds_table(), programs_kernel(self.role)
         with self.health_window.reconciling():
             scope = self.reconciler.scope(cfg, holds, addresses)     # None: the whole table
-            health = self.monitor.health() if scope is None else self.monitor.health_view()
-            ops = self.reconciler.reconcile(cfg, health, holds,
-                                            announce=self.redundancy is None and not cfg.ecmp,  # ECMP: lo
-                                            addresses=addresses, weights=self.monitor.weights(scope),
-                                            scope=scope)
+            health = self.monitor.health(scope)
+            ops = self.reconciler.reconcile(cfg, health, holds, self.redundancy is None and not cfg.ecmp,
+                                            addresses, self.monitor.weights(scope), scope)   # ECMP: lo
         self.cluster.update(cfg, self.reconciler.actual_table(fresh=False), health)
         if ops:
             self.status_file.now()

@@ -9,10 +9,11 @@ callback and one timer (no task); anything else that has to wait
 (send/expect, UDP, programs, HTTP) runs as a task, so a hung server still
 only delays its own next check.  A pending connect is decided by its socket:
 when the timer comes late because the loop was busy and the handshake has
-completed meanwhile, that is a success, not a timeout.  The next check is due ``interval`` seconds after the previous one was
-due (Piranha: the interval is lvs.cf ``timeout``, also the per-check bound),
-or at once if that check ran longer; anchoring to the due time instead of
-"now" keeps 10,000 servers at 1 s from drifting below 10,000 checks/s.
+completed meanwhile, that is a success, not a timeout.  The next check is
+due ``interval`` seconds after the previous one was due (Piranha: the
+interval is lvs.cf ``timeout``, also the per-check bound), or at once if
+that check ran longer; anchoring to the due time instead of "now" keeps
+10,000 servers at 1 s from drifting below 10,000 checks/s.
 
 First round as a burst: a server is added to the kernel only after its first
 check passed (keepalived presumes it up unless ``alpha`` is set; pulse always
@@ -206,13 +207,15 @@ class Monitor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def health(self) -> dict[Key, str]:
-        """Current state of every watched server (an agent's maintenance counts as DOWN)."""
-        return {k: s.effective for k, s in self.states.items()}
+    def health(self, scope: set[str] | None = None) -> Mapping[Key, str]:
+        """Current state of every watched server (an agent's maintenance counts as DOWN).
 
-    def health_view(self) -> Mapping[Key, str]:
-        """:meth:`health` read on demand: a pass that plans a few services reads a few states."""
-        return _HealthView(self.states)
+        With a ``scope`` (the virtual servers a pass plans) the states are read
+        on demand: a pass that plans a few services reads a few states.
+        """
+        if scope is not None:
+            return _HealthView(self.states)
+        return {k: s.effective for k, s in self.states.items()}
 
     def weights(self, virtuals: set[str] | None = None) -> dict[Key, int]:
         """Kernel weights that differ from the configured ones (agent, dynamic, load, slow start).
