@@ -302,6 +302,8 @@ class Reconciler:
         fresh = self.fresh
         self.dirty = self.fresh = False
         self.touched.clear()
+        if fresh:                     # a pass that raises is retried after the interval, not at once
+            self._next_periodic = started + self.reconcile_interval
         ops, table, marks = self.compute_plan(cfg, health, programs, fresh, addresses, weights)
         if programs:
             self._apply_timeouts(cfg)
