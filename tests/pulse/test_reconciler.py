@@ -76,7 +76,8 @@ def test_counters_are_re_read_only_for_services_that_saw_traffic(tmp_path: Path)
     kernel = dry_run_backends()
     rec = Reconciler(kernel, tmp_path)
     mail_vs = ("virtual mail {\n    active = 1\n    address = 203.0.113.11 eth0:2\n    port = 80\n"
-               "    protocol = tcp\n    server rs1 {\n        address = 192.0.2.1\n        active = 1\n    }\n}\n")
+               "    protocol = tcp\n    server rs1 {\n        address = 192.0.2.1\n        active = 1\n"
+               "    }\n}\n")
     cfg = lvscf.load(lvs_cf({"rs1": ("192.0.2.1", 80, 1)}, tail=mail_vs))
     rec.reconcile(cfg, all_up(cfg), programs=True, announce=False)
     mail = ServiceKey.tcp("203.0.113.11", 80)
@@ -85,7 +86,8 @@ def test_counters_are_re_read_only_for_services_that_saw_traffic(tmp_path: Path)
     kernel.ipvs.dump_dests = lambda key: read.append(key) or dump_dests(key)  # type: ignore[method-assign]
     rec.refresh_counters()
     read.clear()
-    kernel.ipvs.table[WEB].dests[RS1].stats.update(conns=3, inpkts=9, active_conns=2)  # type: ignore[attr-defined]
+    stats = kernel.ipvs.table[WEB].dests[RS1].stats  # type: ignore[attr-defined]
+    stats.update(conns=3, inpkts=9, active_conns=2)
     table = rec.refresh_counters()
     assert read == [WEB] and table[WEB].dests[RS1].stats["active_conns"] == 2
     assert mail in table
