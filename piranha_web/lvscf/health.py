@@ -126,6 +126,11 @@ def _own(vs: Any, rs: Any, name: str) -> Any:
     return getattr(vs, name) if value is None else value
 
 
+def has_overrides(rs: Any) -> bool:
+    """Does real server ``rs`` set any health key of its own (else its virtual's settings are its own)?"""
+    return any(getattr(rs, name, None) is not None for name in _INHERITED)
+
+
 def check_settings(vs: Any, rs: Any = None) -> CheckSettings:
     """Resolve ``rs``'s settings (``None``: the virtual server's own).  Raises ValueError on a bad status."""
     o = {name: _own(vs, rs, name) for name in _INHERITED}

@@ -32,6 +32,7 @@ except where noted):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import socket
@@ -39,7 +40,7 @@ from typing import Any
 
 from . import keys
 from .errors import LvsCfError, Problem
-from .health import check_settings, expect_pattern, parse_status, split_program
+from .health import check_settings, expect_pattern, has_overrides, parse_status, split_program
 from .model import (
     CHECKS,
     CLUSTERS,
@@ -207,10 +208,24 @@ def _check_seconds(c: _Collector, obj: Any, k: keys.Key) -> None:
         c.add(obj, key, f"{_n(value)} seconds is out of range ({_n(low)}..{_n(high)})")
 
 
+@functools.cache
+def _bounded(block: str) -> tuple[keys.Key, ...]:
+    """The keys of ``block`` with bounds (looked up once: validation runs per real server)."""
+    return tuple(k for k in keys.of(block) if k.low is not None and k.high is not None and k.field)
+
+
+@functools.cache
+def _typed(block: str) -> tuple[tuple[str, bool, bool], ...]:
+    """(field, is text, may be unset) of the text and boolean keys of ``block``."""
+    return tuple((name, k.kind in _TEXT_KINDS, k.default is None) for k in keys.of(block)
+                 if (name := k.field) and k.kind in (*_TEXT_KINDS, keys.BOOL))
+
+
 def _check_numbers(c: _Collector, obj: Any, block: str, skip: tuple[str, ...] = ()) -> None:
     """Every bounded number of ``block``: finite, and inside what pulse, IPVS and SQLite hold."""
-    for k in keys.of(block):
-        if k.low is None or k.high is None or not k.field or k.name in skip:
+    for k in _bounded(block):
+        assert k.field is not None and k.low is not None and k.high is not None
+        if k.name in skip:
             continue
         if k.default is None and getattr(obj, k.field) is None:
             continue          # an optional key left unset
@@ -225,13 +240,11 @@ _TEXT_KINDS = (keys.STR, keys.QUOTED, keys.ADDRESS, keys.DEVICE)
 
 def _check_types(c: _Collector, obj: Any, block: str) -> None:
     """Text keys are writable text, booleans are booleans."""
-    for k in keys.of(block):
-        if not k.field or k.kind == keys.NAME:
-            continue
-        if k.kind in _TEXT_KINDS:
-            _check_text(c, obj, k.field, getattr(obj, k.field))
-        elif k.kind == keys.BOOL and not (k.default is None and getattr(obj, k.field) is None):
-            _check_bool(c, obj, k.field)
+    for name, text, optional in _typed(block):
+        if text:
+            _check_text(c, obj, name, getattr(obj, name))
+        elif not (optional and getattr(obj, name) is None):
+            _check_bool(c, obj, name)
 
 
 def _check_program(c: _Collector, obj: Any, key: str, what: str) -> None:
@@ -513,7 +526,8 @@ def _check_server(c: _Collector, cfg: LvsConfig, vs: VirtualServer, rs: RealServ
                              "virtual server")
     _check_numbers(c, rs, keys.SERVER, skip=("port",))
     _check_int(c, rs, "port", 0 if vs.fwmark else 1, 65535)
-    _check_health(c, vs, rs)
+    if has_overrides(rs):     # otherwise its settings are the virtual's, checked once for all
+        _check_health(c, vs, rs)
 
 
 def _check_health(c: _Collector, vs: VirtualServer, rs: RealServer | None) -> None:

@@ -175,20 +175,20 @@ class Daemon:
 
     def reconcile(self) -> list[Op]:
         """One reconcile pass for the configuration, health and role in force."""
-        cfg, health = self.current_config(), self.monitor.health()
+        cfg, holds, addresses = self.current_config(), self._holds_table(), programs_kernel(self.role)
         with self.health_window.reconciling():
-            ops = self.reconciler.reconcile(cfg, health, self._holds_table(),
-                                            announce=self.redundancy is None and not cfg.ecmp,  # ECMP: lo
-                                            addresses=programs_kernel(self.role),
-                                            weights=self.monitor.weights())
+            scope = self.reconciler.scope(cfg, holds, addresses)     # None: the whole table
+            health = self.monitor.health(scope)
+            ops = self.reconciler.reconcile(cfg, health, holds, self.redundancy is None and not cfg.ecmp,
+                                            addresses, self.monitor.weights(scope), scope)   # ECMP: lo
         self.cluster.update(cfg, self.reconciler.actual_table(fresh=False), health)
         if ops:
             self.status_file.now()
         return ops
 
     def _on_health_change(self, key: tuple[str, str], state: str) -> None:
-        """A server went up/down: reconcile soon, one pass for a whole burst (see healthwindow)."""
-        self.reconciler.dirty = True
+        """A server went up/down: re-plan its service soon, one pass for a whole burst (see healthwindow)."""
+        self.reconciler.touch(key[0])
         self.status_file.soon()
         self.health_window.changed()
 

@@ -429,14 +429,18 @@ def desired_table(cfg: LvsConfig, health: HealthMap,
                   drains: Mapping[tuple[ServiceKey, DestKey], Dest] | None = None,
                   weights: Mapping[tuple[str, str], int] | None = None) -> Table:
     """The IPVS table pulse wants, given lvs.cf, health states, destinations being drained and weights."""
-    table: Table = {}
-    for vs in cfg.active_virtuals():
-        table[service_key(vs)] = _entry(cfg, vs, health, weights or {})
+    table = desired_entries(cfg, cfg.active_virtuals(), health, weights)
     for (key, dk), old in (drains or {}).items():
         entry = table.get(key)
         if entry is not None and dk not in entry.dests:
             entry.dests[dk] = Dest(0, old.fwd)
     return table
+
+
+def desired_entries(cfg: LvsConfig, virtuals: Iterable[VirtualServer], health: HealthMap,
+                    weights: Mapping[tuple[str, str], int] | None = None) -> Table:
+    """The desired services of ``virtuals`` only (a health change re-plans just the services it touched)."""
+    return {service_key(vs): _entry(cfg, vs, health, weights or {}) for vs in virtuals}
 
 
 def _entry(cfg: LvsConfig, vs: VirtualServer, health: HealthMap,

@@ -10,7 +10,18 @@ added, removed or changed behind pulse's back) and the destinations of a
 rolling share of the services (at least ``VERIFY_MIN``, so a small table is
 verified whole every pass and a large one within ``VERIFY_ROUNDS`` passes),
 which also refreshes their counters.  A failed op or dump drops the copy, and
-the next pass reads the whole table.  Services pulse does not manage are
+the next pass reads the whole table.  A whole pass at 10,000 real servers
+costs a second or more of CPU on a slow machine, so the periodic one comes at
+most every ``PERIODIC_DUTY`` times its own cost (never more often than
+``reconcile_interval``).
+
+A health or weight change re-plans only the virtual servers it touched
+(:meth:`Reconciler.touch`, :meth:`Reconciler.scope`): everything else is
+unchanged since the last whole pass, which left the kernel as desired (a
+failed op drops the cached table and forces a whole pass).  During the first
+round of checks at start, thousands of servers come UP one after the other;
+planning all of them on every change would keep the loop busy re-planning
+instead of checking.  Services pulse does not manage are
 left alone.  A real server removed from lvs.cf is drained (weight 0) for
 ``drain_seconds`` and then deleted.
 
@@ -31,27 +42,28 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..lvscf.model import LvsConfig
+from ..lvscf.model import LvsConfig, VirtualServer
 from .kernel import Backends, FirewallBackend
 from .kernel.sysctl import SYSCTL_NAME
 from .managed import load_managed, save_managed
 from .reconcile import (
-    DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceCounters, ServiceEntry, ServiceKey, Table,
-    apply_op, configured_dests_by_service, desired_addresses, desired_marks, desired_table, plan,
-    plan_addresses, plan_marks,
+    ADD_ADDRESS, DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceCounters, ServiceEntry, ServiceKey,
+    Table, apply_op, configured_dests_by_service, desired_addresses, desired_entries, desired_marks,
+    desired_table, plan, plan_addresses, plan_marks,
 )
 from .statusfile import MANAGED_NAME
 
 log = logging.getLogger("pulse")
 
-Health = dict[tuple[str, str], str]
+Health = Mapping[tuple[str, str], str]
 Weights = dict[tuple[str, str], int]
 VERIFY_MIN = 32        # services whose destinations a periodic pass re-reads, at least
 VERIFY_ROUNDS = 16     # periodic passes that verify a large table whole
+PERIODIC_DUTY = 10     # a whole periodic pass takes at most 1/PERIODIC_DUTY of the time
 
 
 @dataclass
@@ -121,6 +133,9 @@ class Reconciler:
         self._managed_snapshot: object = None
         self._service_counters: dict[ServiceKey, ServiceCounters] = {}   # as of the last refresh_counters
         self._verify_at = 0           # where the next periodic pass's rolling share starts
+        self.touched: set[str] = set()   # virtual servers whose health or weights changed since a pass
+        self._whole: tuple[LvsConfig, bool, bool] | None = None   # what the last whole pass planned for
+        self._virtuals: tuple[LvsConfig, dict[str, VirtualServer]] | None = None
         self._announcements: set[asyncio.Task[None]] = set()
         self.warnings: list[str] = []
         self._warned_for: LvsConfig | None = None
@@ -131,7 +146,24 @@ class Reconciler:
         """Is a pass due now (a change, the periodic re-dump, or a drain deadline)?"""
         if time.monotonic() >= self._next_periodic:
             self.fresh = True         # periodic pass: re-read the kernel (external changes, counters)
-        return self.dirty or self.fresh or any(time.time() >= d.deadline for d in self.drains.values())
+        return (self.dirty or self.fresh or bool(self.touched)
+                or any(time.time() >= d.deadline for d in self.drains.values()))
+
+    def touch(self, virtual: str) -> None:
+        """A real server of ``virtual`` changed health or weight: re-plan that service on the next pass."""
+        self.touched.add(virtual)
+
+    def scope(self, cfg: LvsConfig, programs: bool, addresses: bool = True) -> set[str] | None:
+        """The virtual servers the next pass must plan, or None when it must plan the whole table.
+
+        Only health changes since a whole pass for the same configuration and
+        role can be planned in part, and only while the cached kernel table is
+        trusted and nothing is draining.
+        """
+        if (self.dirty or self.fresh or self._actual is None or self.drains
+                or self._whole != (cfg, programs, addresses)):
+            return None
+        return set(self.touched)
 
     def forget_table(self) -> None:
         """The cached kernel table may be wrong (a failed op or dump): re-read it next pass."""
@@ -247,22 +279,31 @@ class Reconciler:
         have = self.kernel.addresses.present_of(wanted | mine)
         foreign = have - mine       # already there, not put there by pulse: never add/remove those
         addr_ops = [op for op in plan_addresses(wanted, have & mine) if op.address not in foreign]
-        ops = addr_ops + ops + plan_marks(marks, self.managed.marks)
+        # an address leaves before its service and comes up after it: it never answers without one
+        adds = [op for op in addr_ops if op.action == ADD_ADDRESS]
+        ops = [op for op in addr_ops if op.action != ADD_ADDRESS] + ops + adds
+        ops += plan_marks(marks, self.managed.marks)
         return ops, table, marks
 
     # ---- changing it --------------------------------------------------------------------
     def reconcile(self, cfg: LvsConfig, health: Health, programs: bool, announce: bool,
-                  addresses: bool = True, weights: Weights | None = None) -> list[Op]:
+                  addresses: bool = True, weights: Weights | None = None,
+                  scope: set[str] | None = None) -> list[Op]:
         """Apply the minimal diff; errors are logged and retried next pass.
 
         ``announce``: send gratuitous ARP for addresses brought up (off when a
         failover controller announces on takeover itself).  ``addresses``:
-        see :meth:`desired`.
+        see :meth:`desired`.  ``scope``: what :meth:`scope` returned (None:
+        the whole table); ``weights`` need only cover those virtual servers.
         """
+        if scope is not None and scope == self.scope(cfg, programs, addresses):
+            return self._reconcile_part(cfg, health, scope, weights)
+        started = time.monotonic()
         fresh = self.fresh
         self.dirty = self.fresh = False
-        if fresh:
-            self._next_periodic = time.monotonic() + self.reconcile_interval
+        self.touched.clear()
+        if fresh:                     # a pass that raises is retried after the interval, not at once
+            self._next_periodic = started + self.reconcile_interval
         ops, table, marks = self.compute_plan(cfg, health, programs, fresh, addresses, weights)
         if programs:
             self._apply_timeouts(cfg)
@@ -274,14 +315,45 @@ class Reconciler:
                             and op.address in self.managed.addresses])
         if any(op.mark is not None for op in ops):
             self._sync_marks(marks, errors)
-        deleted = {op.key for op in ops if op.action == DEL_SERVICE}
-        self.managed.services = (self.managed.services | set(table)) - deleted
+        deleted = {op.key for op in ops if op.action == DEL_SERVICE and op.key is not None}
+        self._finish_pass(ops, errors, set(table), deleted)
+        self._whole = (cfg, programs, addresses) if self._actual is not None else None
+        if fresh:
+            cost = time.monotonic() - started
+            self._next_periodic = time.monotonic() + max(self.reconcile_interval, PERIODIC_DUTY * cost)
+        return ops
+
+    def _reconcile_part(self, cfg: LvsConfig, health: Health, scope: set[str],
+                        weights: Weights | None) -> list[Op]:
+        """Plan and apply only the services of ``scope`` (health changes; see :meth:`scope`)."""
+        self.touched.clear()
+        actual = self._actual
+        assert actual is not None
+        virtuals = self._virtual_index(cfg)
+        table = desired_entries(cfg, [virtuals[name] for name in sorted(scope) if name in virtuals],
+                                health, weights)
+        if self.adjust is not None:
+            self.adjust(table, cfg, actual)
+        ops = plan(table, {key: actual[key] for key in table if key in actual}, self.managed.services)
+        errors = self._apply_all(ops)
+        self._finish_pass(ops, errors, set(table), set())
+        return ops
+
+    def _virtual_index(self, cfg: LvsConfig) -> dict[str, VirtualServer]:
+        """Active virtual servers by name, computed once per configuration."""
+        if self._virtuals is None or self._virtuals[0] is not cfg:
+            self._virtuals = (cfg, {vs.name: vs for vs in cfg.active_virtuals()})
+        return self._virtuals[1]
+
+    def _finish_pass(self, ops: list[Op], errors: list[str], planned: set[ServiceKey],
+                     deleted: set[ServiceKey]) -> None:
+        """Record what a pass did: the managed set (persisted) and the counters."""
+        self.managed.services = (self.managed.services | planned) - deleted
         self._save_managed()
         if ops:
             self.counters.passes_with_ops += 1
             self.counters.last_ops, self.counters.last_errors = ops, errors
             self.counters.last_time = time.time()
-        return ops
 
     def _check_forwarding(self, cfg: LvsConfig) -> None:
         """Warn (log and status) when a NAT service's family has forwarding off: its replies die."""

@@ -78,10 +78,10 @@ def test_plan_prints_operations_and_changes_nothing(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[1:] == [
-        "add-address 192.0.2.254/32 dev eth1 label eth1:1",
-        "add-address 203.0.113.10/32 dev eth0 label eth0:1",
         "add-service FWM 80 rr",
         "add-dest FWM 80 -> 127.0.0.1:8080 nat weight 2",
+        "add-address 192.0.2.254/32 dev eth1 label eth1:1",
+        "add-address 203.0.113.10/32 dev eth0 label eth0:1",
         "add-mark mark tcp 203.0.113.10:80 -> 80",
     ]
     assert not (tmp_path / "run" / "pulse-status.json").exists()

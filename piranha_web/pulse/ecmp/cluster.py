@@ -14,7 +14,7 @@ import logging
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ...lvscf.model import Director, LvsConfig
 from ..kernel.sysctl import ECMP_SYSCTLS
@@ -66,7 +66,7 @@ class EcmpCluster:
         self.announced: set[str] = set()
         self.sysctl_errors: dict[str, str] = {}
         self.sessions: list[dict[str, Any]] = []
-        self._inputs: tuple[Table, dict[tuple[str, str], str]] = ({}, {})
+        self._inputs: tuple[Table, Mapping[tuple[str, str], str]] = ({}, {})
         self._next_query = 0.0
 
     @property
@@ -74,11 +74,11 @@ class EcmpCluster:
         """lvs.cf in force says cluster = ecmp."""
         return self.cfg is not None and self.cfg.ecmp
 
-    def update(self, cfg: LvsConfig, table: Table, health: dict[tuple[str, str], str]) -> None:
+    def update(self, cfg: LvsConfig, table: Table, health: Mapping[tuple[str, str], str]) -> None:
         """After a reconcile: (re)configure for ``cfg`` and announce what this director can serve."""
         if cfg is not self.cfg:
             self._configure(cfg)
-        self._inputs = (table, dict(health))
+        self._inputs = (table, health)
         self._announce()
 
     def _configure(self, cfg: LvsConfig) -> None:

@@ -27,17 +27,19 @@ import asyncio
 import logging
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...lvscf.health import split_program
 from ...lvscf.model import LvsConfig
 from ..kernel import garp
-from ..kernel.syncd import GROUP6, SyncdControl
 from ..reconcile import desired_addresses
 from .confsync import ConfigPuller, ConfigServer
 from .failover import FailoverController, Hooks, RoleMachine
 from .heartbeat import Heartbeat, HeartbeatEndpoint, Link, load_key
 from .role import HaState, Role, Side, initial_role, owns_address
+
+if TYPE_CHECKING:
+    from ..kernel.syncd import SyncdControl
 
 log = logging.getLogger("pulse.redundancy")
 
@@ -102,6 +104,7 @@ def sync_group6(cfg: LvsConfig) -> str | None:
     interface, which an IPv6 director pair may not have; the decision follows
     ``primary`` (the first heartbeat path), which both nodes read alike.
     """
+    from ..kernel.syncd import GROUP6     # only with a sync daemon: pyroute2 stays off the start path
     return GROUP6 if cfg.primary and ip_address(cfg.primary).version == 6 else None
 
 
@@ -166,8 +169,10 @@ class Redundancy:
             float(cfg.keepalive), Hooks(self._activate, self._deactivate, self._reannounce),
             self._serial, (lambda: all(link_up(d) for d in devices)) if devices else None,
             self._on_peer)
-        self.syncd = (SyncdControl(cfg.syncd_iface, cfg.syncd_id or 0, sync_group6(cfg))
-                      if cfg.syncdaemon and cfg.syncd_iface else None)
+        self.syncd: SyncdControl | None = None
+        if cfg.syncdaemon and cfg.syncd_iface:
+            from ..kernel.syncd import SyncdControl as Control   # pyroute2 only with a sync daemon
+            self.syncd = Control(cfg.syncd_iface, cfg.syncd_id or 0, sync_group6(cfg))
         path = Path(config_path)
         self.server = ConfigServer(self.key, path, self._serial, [ln.peer for ln in self.links])
         self.puller = ConfigPuller(self.key, path, self._serial, self._installed, local=self.links[0].local)

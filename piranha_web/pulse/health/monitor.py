@@ -4,12 +4,16 @@ A heap orders the servers by when their next check is due; a single loop
 timer (re-armed for the earliest due time) works through every due server.
 Plain TCP connect checks that complete inside ``connect()`` (the common case
 on a LAN) are decided right there, with no task, sleep or timer of their
-own; anything that has to wait (send/expect, UDP, programs, a slow
-handshake) runs as a task, so a hung server still only delays its own next
-check.  The next check is due ``interval`` seconds after the previous one was
-due (Piranha: the interval is lvs.cf ``timeout``, also the per-check bound),
-or at once if that check ran longer; anchoring to the due time instead of
-"now" keeps 10,000 servers at 1 s from drifting below 10,000 checks/s.
+own; a plain connect whose handshake is still in flight waits on one writer
+callback and one timer (no task); anything else that has to wait
+(send/expect, UDP, programs, HTTP) runs as a task, so a hung server still
+only delays its own next check.  A pending connect is decided by its socket:
+when the timer comes late because the loop was busy and the handshake has
+completed meanwhile, that is a success, not a timeout.  The next check is
+due ``interval`` seconds after the previous one was due (Piranha: the
+interval is lvs.cf ``timeout``, also the per-check bound), or at once if
+that check ran longer; anchoring to the due time instead of "now" keeps
+10,000 servers at 1 s from drifting below 10,000 checks/s.
 
 First round as a burst: a server is added to the kernel only after its first
 check passed (keepalived presumes it up unless ``alpha`` is set; pulse always
@@ -48,14 +52,14 @@ import heapq
 import logging
 import time
 import zlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...lvscf.health import check_settings
+from ...lvscf.health import check_settings, has_overrides
 from ...lvscf.model import LvsConfig, host_port
 from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
-from .checks import CheckResult, CheckSpec, quick_check, spec_for
+from .checks import CheckResult, CheckSpec, PendingConnect, connect_outcome, quick_check, spec_for
 from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
 from .state import UP, HealthState, rise_count
 from .weights import RAMP_STEP, kernel_weight, ramping
@@ -115,12 +119,14 @@ class Monitor:
         self._wake_at = 0.0
         self._slice: list[tuple[float, int, _Watch]] = []     # due now, not yet run
         self._inflight: set[asyncio.Task[None]] = set()
+        self._connecting: dict[int, tuple[PendingConnect, asyncio.TimerHandle]] = {}   # by descriptor
         self.load_period = load_period
         self._started = False                       # the first update is pulse's start: no ramps
         self._ramping: set[Key] = set()
         self._ramp_timer: asyncio.TimerHandle | None = None
         self._load_task: asyncio.Task[None] | None = None
         self._load_missing: set[str] = set()        # tools already reported missing
+        self._by_virtual: dict[str, list[Key]] = {}   # the watched servers of each virtual server
 
     def update(self, targets: list[Target]) -> None:
         """Watch new/changed targets, stop those gone; unchanged ones keep their state."""
@@ -131,6 +137,9 @@ class Monitor:
         for key in set(self.watches) | set(self.targets):
             if key not in wanted or wanted[key] != self.targets.get(key):
                 self._stop(key, keep_state=key in wanted and self._same_server(key, wanted[key]))
+        self._by_virtual = {}
+        for key in wanted:
+            self._by_virtual.setdefault(key[0], []).append(key)
         if not any(key not in self.watches for key in wanted):
             return
         now = asyncio.get_running_loop().time()
@@ -187,22 +196,39 @@ class Monitor:
         self.watches.clear()    # targets and states stay for the final status
         self._heap.clear()
         self._slice.clear()
+        loop = asyncio.get_running_loop()
+        for fd, (pending, timer) in list(self._connecting.items()):
+            loop.remove_writer(fd)
+            timer.cancel()
+            pending.sock.close()
+        self._connecting.clear()
         tasks = list(self._inflight)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def health(self) -> dict[Key, str]:
-        """Current state of every watched server (an agent's maintenance counts as DOWN)."""
+    def health(self, scope: set[str] | None = None) -> Mapping[Key, str]:
+        """Current state of every watched server (an agent's maintenance counts as DOWN).
+
+        With a ``scope`` (the virtual servers a pass plans) the states are read
+        on demand: a pass that plans a few services reads a few states.
+        """
+        if scope is not None:
+            return _HealthView(self.states)
         return {k: s.effective for k, s in self.states.items()}
 
-    def weights(self) -> dict[Key, int]:
-        """Kernel weights that differ from the configured ones (agent, dynamic, load, slow start)."""
+    def weights(self, virtuals: set[str] | None = None) -> dict[Key, int]:
+        """Kernel weights that differ from the configured ones (agent, dynamic, load, slow start).
+
+        ``virtuals``: only the real servers of these virtual servers (None: all).
+        """
         out: dict[Key, int] = {}
         now = time.monotonic()
-        for key, target in self.targets.items():
-            state = self.states.get(key)
-            if state is None:
+        keys = (self.targets if virtuals is None
+                else [k for v in virtuals for k in self._by_virtual.get(v, ())])
+        for key in keys:
+            target, state = self.targets.get(key), self.states.get(key)
+            if target is None or state is None:
                 continue
             weight = state.weight = kernel_weight(target.weight, state, target.slowstart, now)
             if weight != target.weight:
@@ -238,8 +264,7 @@ class Monitor:
             batch.reverse()                        # pop() from the end = earliest first
         wall = time.time()
         stop = time.perf_counter() + SLICE
-        inflight = self._inflight
-        while batch and len(inflight) < MAX_INFLIGHT:
+        while batch and self._room():
             due, _, watch = batch.pop()
             if watch.live:
                 self._run(watch, due, now, wall, loop)
@@ -247,7 +272,7 @@ class Monitor:
                 break
         if not batch:
             self._arm()
-        elif len(inflight) < MAX_INFLIGHT:
+        elif self._room():
             self._wake = loop.call_soon(self._tick)
             self._wake_at = now
         # else: full; the next check to finish resumes the slice (_finish)
@@ -263,11 +288,43 @@ class Monitor:
         if isinstance(first, CheckResult):
             self._record(watch, first, wall)
             self._push(self._next_due(watch, due, now), watch)
+        elif isinstance(first, PendingConnect):
+            fd = first.sock.fileno()
+            timer = loop.call_at(first.deadline, self._connect_done, watch, fd, due, True)
+            self._connecting[fd] = (first, timer)
+            loop.add_writer(fd, self._connect_done, watch, fd, due, False)
         else:
             task = loop.create_task(self._finish(watch, first, due))
             watch.task = task
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+
+    def _room(self) -> bool:
+        """May another check start waiting on the network?"""
+        return len(self._inflight) + len(self._connecting) < MAX_INFLIGHT
+
+    def _connect_done(self, watch: _Watch, fd: int, due: float, timed_out: bool) -> None:
+        """A pending connect's socket turned writable, or its timeout came: decide, record, re-queue.
+
+        The socket decides, not the callback that asked: a handshake that
+        completed while the loop was busy is a success even when the timeout
+        fires first.
+        """
+        entry = self._connecting.get(fd)
+        if entry is None:
+            return
+        pending, timer = entry
+        result = connect_outcome(pending)
+        if result is None and not timed_out:
+            return                                 # woken early: still in flight
+        loop = asyncio.get_running_loop()
+        loop.remove_writer(fd)
+        timer.cancel()
+        del self._connecting[fd]
+        pending.sock.close()
+        if result is None:
+            result = CheckResult(False, "timeout", time.monotonic() - pending.start)
+        self._done(watch, result, due, loop)
 
     @staticmethod
     def _next_due(watch: _Watch, due: float, now: float) -> float:
@@ -288,10 +345,13 @@ class Monitor:
             pending.close()                        # cancelled before it started: no "never awaited"
             raise
         watch.task = None
+        self._done(watch, result, due, asyncio.get_running_loop())
+
+    def _done(self, watch: _Watch, result: CheckResult, due: float, loop: asyncio.AbstractEventLoop) -> None:
+        """Record a check that had to wait, queue the next one, resume a slice that waited for room."""
         if not watch.live:
             return
         self._record(watch, result, time.time())
-        loop = asyncio.get_running_loop()
         self._push(self._next_due(watch, due, loop.time()), watch)
         if not self._slice:
             self._arm()
@@ -389,6 +449,22 @@ class Monitor:
             self._changed(target.key, state)
 
 
+class _HealthView(Mapping[Key, str]):
+    """The effective state of each watched server, read when asked (see :meth:`Monitor.health_view`)."""
+
+    def __init__(self, states: dict[Key, HealthState]) -> None:
+        self._states = states
+
+    def __getitem__(self, key: Key) -> str:
+        return self._states[key].effective
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+
 def _apply_extras(state: HealthState, result: CheckResult) -> None:
     """What a successful check said about the weight (agent words, dynamic weight)."""
     if result.weight is not None:
@@ -409,10 +485,11 @@ def targets_for(cfg: LvsConfig) -> list[Target]:
     targets: list[Target] = []
     for vs in cfg.active_virtuals():
         load = vs.load_monitor if vs.load_monitor in ("uptime", "rup", "ruptime") else None
+        shared = check_settings(vs)          # most real servers override nothing: resolved once
         for rs in vs.servers:
             if not rs.active:
                 continue
-            cs = check_settings(vs, rs)
+            cs = check_settings(vs, rs) if has_overrides(rs) else shared
             spec = spec_for(rs.address, vs.server_port(rs), cs, vs.protocol, vs.send, vs.expect,
                             vs.use_regex, vs.send_program, explicit=bool(rs.check or vs.check))
             argv = tuple(load_argv(load, rs.address, cfg.rsh_command)) if load else None

@@ -13,8 +13,7 @@ import errno
 import ipaddress
 import logging
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import Any
 
 from .nlthread import NetlinkThread
 from ..reconcile import Address
@@ -37,8 +36,22 @@ class IpRouteAddresses:
 
     def __init__(self) -> None:
         self.thread = NetlinkThread("pulse-iproute")
-        self.ipr = self.thread.call(IPRoute)
+        self._ipr: Any = None
         self._indexes: dict[str, int] = {}     # device -> ifindex, refreshed by every present_of
+
+    @property
+    def ipr(self) -> Any:
+        """The rtnetlink socket, opened by the first request (on the netlink thread).
+
+        pyroute2 is a fifth of a second to import on a fast machine and many
+        seconds in an emulated guest; a node that brings up no address (a hot
+        standby) never pays for it, and an active one only once its IPVS table
+        is programmed.
+        """
+        if self._ipr is None:
+            from pyroute2 import IPRoute
+            self._ipr = IPRoute()
+        return self._ipr
 
     def _index(self, device: str) -> int:
         """Interface index of ``device`` (raises LookupError when missing).
@@ -82,6 +95,7 @@ class IpRouteAddresses:
             extra = {"flags": IFA_F_NODAD}
         else:
             extra = {"label": address.label if len(address.label) <= 15 else address.device}
+        from pyroute2.netlink.exceptions import NetlinkError
         try:
             self.ipr.addr("add", index=index, address=address.ip, prefixlen=address.prefixlen, **extra)
         except NetlinkError as exc:
@@ -95,6 +109,7 @@ class IpRouteAddresses:
 
     def _remove(self, address: Address) -> None:
         """Delete exactly this address; already gone is fine."""
+        from pyroute2.netlink.exceptions import NetlinkError
         try:
             index = self._index(address.device)
             self.ipr.addr("del", index=index, address=address.ip, prefixlen=address.prefixlen)
@@ -106,5 +121,6 @@ class IpRouteAddresses:
 
     def close(self) -> None:
         """Close the rtnetlink socket and its thread."""
-        self.thread.call(self.ipr.close)
+        if self._ipr is not None:
+            self.thread.call(self._ipr.close)
         self.thread.shutdown()

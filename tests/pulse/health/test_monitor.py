@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from piranha_web.pulse.health.checks import CheckResult, make_spec, quick_check
+from piranha_web.pulse.health.checks import (
+    CheckResult, PendingConnect, connect_outcome, make_spec, quick_check,
+)
 from piranha_web.pulse.health.state import DOWN, UP
 from piranha_web.pulse.health import monitor as monitor_module
 from piranha_web.pulse.health.monitor import Monitor, Target
@@ -39,9 +41,14 @@ async def test_plain_connect_is_decided_without_waiting() -> None:
         up = quick_check(make_spec("127.0.0.1", srv.getsockname()[1], 1.0))
     assert isinstance(up, CheckResult) and up.ok and up.detail == "connected"
     down = quick_check(make_spec("127.0.0.1", free_port(), 1.0))
-    if not isinstance(down, CheckResult):       # a refusal may also come back asynchronously
-        down = await down
-    assert not down.ok and "refused" in down.detail.lower()
+    if isinstance(down, PendingConnect):        # a refusal may also come back asynchronously
+        writable = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().add_writer(down.sock.fileno(), writable.set_result, None)
+        await writable
+        asyncio.get_running_loop().remove_writer(down.sock.fileno())
+        decided, down = down, connect_outcome(down)
+        decided.sock.close()
+    assert isinstance(down, CheckResult) and not down.ok and "refused" in down.detail.lower()
 
 
 @aio
@@ -177,3 +184,26 @@ async def until_true(predicate: Callable[[], bool], limit: float) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+@aio
+async def test_a_connect_that_finished_while_the_loop_was_busy_is_not_a_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop is blocked past the check's timeout while the handshake completes: the socket decides."""
+    def in_flight(spec: object) -> PendingConnect:     # what a check across a slow link returns
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setblocking(False)
+        now = time.monotonic()
+        return PendingConnect(sock, now, now + 0.05)
+
+    with listener() as srv:
+        port = srv.getsockname()[1]
+        monkeypatch.setattr(monitor_module, "quick_check", in_flight)
+        mon = Monitor()
+        mon.update([Target(("v", "rs"), make_spec("127.0.0.1", port, 0.05), 10.0, 10.0)])
+        await asyncio.sleep(0)                 # the first check starts ...
+        time.sleep(0.2)                        # ... and the loop is busy past its timeout
+        await until_true(lambda: mon.checks_done >= 1, 5.0)
+        await mon.stop()
+    state = mon.states[("v", "rs")]
+    assert state.state == UP and state.last_result == "connected", state

@@ -32,7 +32,7 @@ class _FakeIpr:
 
 def _addresses() -> IpRouteAddresses:
     backend = IpRouteAddresses.__new__(IpRouteAddresses)  # no netlink thread, no socket
-    backend.ipr = _FakeIpr()
+    backend._ipr = _FakeIpr()
     return backend
 
 
