@@ -158,14 +158,15 @@ class EcmpCluster:
         self._peer_changed = True
 
     def remote_drain(self, drain: bool) -> None:
-        """Another director passed on the console's DRAIN/UNDRAIN: the same request file as ``pulse --drain``."""
+        """The console's DRAIN/UNDRAIN for this director: the same request file as ``pulse --drain``."""
         if drain:
             self.drain_file.write_text("drain\n", encoding="ascii")
         else:
             self.drain_file.unlink(missing_ok=True)
         self.request_drain(drain)
 
-    def channel_request(self, request: dict[str, Any], uid: int) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+    def channel_request(self, request: dict[str, Any],
+                        uid: int) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         """The console's ``{"op": "cluster", "director": NAME, "drain": bool}`` (runtime channel)."""
         name, drain = request.get("director"), request.get("drain")
         if not isinstance(name, str) or not isinstance(drain, bool):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import time
@@ -57,6 +58,7 @@ class ClusterPeers:
                                 UNDRAIN: lambda _s, _a: self._answer_drain(False)}
         self.puller = ConfigPuller(key, config_path, serial, lambda _cfg: installed(), retry_after=1.0,
                                    local=me.address)
+        self.names = {str(ipaddress.ip_address(addr)): name for name, addr in self.peers.items()}
         self.views: dict[str, dict[str, Any]] = {name: {"address": addr, "reachable": None,
                                                         "last_contact": None, "error": None, "status": None}
                                                  for name, addr in self.peers.items()}
@@ -114,8 +116,15 @@ class ClusterPeers:
             self.on_change()
 
     def _answer_status(self, their_serial: int, source: str) -> bytes:
-        """A peer asks: pull its lvs.cf if it is ahead, answer with our summary."""
+        """A peer asks: pull its lvs.cf if it is ahead, answer with our summary.
+
+        A serial_no other than the one its last answer gave (it reloaded) makes us ask it
+        at once, so this director's view of it, and the console's, is current within moments.
+        """
         self.puller.peer_serial(their_serial, source, self.port)
+        view = self.views.get(self.names.get(source, ""))
+        if view is not None and (view["status"] or {}).get("serial_no") != their_serial:
+            self.kick()
         text = json.dumps(self.summary(), separators=(",", ":"), default=str)
         if len(text) > MAX_SUMMARY:
             text = json.dumps({k: v for k, v in self.summary().items() if k != "sessions"})

@@ -189,7 +189,8 @@ class ConfigServer:
         data = await asyncio.wait_for(reader.readexactly(_REQ.size + MAC_LEN), IDLE_TIMEOUT)
         head, mac = data[:_REQ.size], data[_REQ.size:]
         magic, nonce, time_ns, have = _REQ.unpack(head)
-        if (magic != MAGIC and magic not in self.handlers) or not hmac.compare_digest(mac, _mac(self.key, b"req", head)):
+        known = magic == MAGIC or magic in self.handlers
+        if not known or not hmac.compare_digest(mac, _mac(self.key, b"req", head)):
             self.stats["refused"] += 1
             log.warning("config sync: unauthenticated request from %s", writer.get_extra_info("peername"))
             return
