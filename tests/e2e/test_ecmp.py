@@ -1,8 +1,10 @@
 """Three active directors behind ECMP (pulse + BIRD each), real IPVS, mh, direct routing.
 
 One lab for the module, tests in order: spread, a real server failing, a
-graceful leave, a return, an abrupt death.  The numbers each test measured
-are printed (``-s``) and written to test-artifacts/e2e/ecmp.log.
+graceful leave, a return, a publish on the console (d1) that turns BFD on
+everywhere, an abrupt death (detected by BFD when the publish ran).  The
+numbers each test measured are printed (``-s``) and written to
+test-artifacts/e2e/ecmp.log.
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import collections
 import os
 import shutil
 import signal
+import threading
 import time
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +33,7 @@ pytestmark = [pytest.mark.ipvs, pytest.mark.timeout(1800)]   # qemu TCG: three p
 LOG = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e" / "ecmp.log"
 LOGS = LOG.with_name("ecmp-logs")       # every process's log, kept after the guest is gone
 PORTS = list(range(41000, 41300))       # 300 client source ports: 300 flows
+PASSWORD = "ecmp console password"
 
 
 def report(line: str) -> None:
@@ -53,6 +58,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EcmpLab]:
                        what=f"{name} announcing")
             report(f"{name}: pulse announcing {time.monotonic() - t0:.1f}s after start")
         report(f"router learned the VIP from 3 directors in {lab.wait_nexthops(3, timeout=120):.1f}s")
+        lab.start_console(PASSWORD)     # starts while the first tests run; the publish test waits for it
         yield lab
     finally:
         for name, proc in lab.pulses.items():
@@ -146,17 +152,78 @@ def test_a_graceful_leave_and_return_break_no_connection(lab: EcmpLab) -> None:
         assert traffic.broken == {}
 
 
+def _console_api(lab: EcmpLab, method: str, path: str, token: str,
+                 body: object = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+    """The console's answer; (0, {}) while it does not answer yet."""
+    try:
+        return lab.api(method, path, token, body)
+    except (OSError, urllib.error.URLError):
+        return 0, {}
+
+
+def test_a_publish_on_the_console_reaches_every_director(lab: EcmpLab) -> None:
+    token = lab.console_token()
+    wait_until(lambda: _console_api(lab, "GET", "/cluster", token)[0] == 200, timeout=scaled(120), interval=1,
+               what="the console on d1 to answer")
+    before = lab.status("d1")["serial_no"]
+    applied: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:          # when each director's pulse reports the new revision in force
+        while not done.is_set() and len(applied) < len(DIRECTORS):
+            for name in DIRECTORS:
+                if name not in applied and lab.status(name).get("serial_no", 0) > before:
+                    applied[name] = time.time()
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        code, body = lab.api("PATCH", "/settings", token, {"bgp_bfd": True})     # turn BFD on everywhere
+        assert code == 200, body
+        wait_until(lambda: len(applied) == len(DIRECTORS), timeout=scaled(10), what="every director applied")
+    finally:
+        done.set()
+        watcher.join(10)
+    serial = body["publish"]["serial_no"]
+    written = lab.cfs["d1"].stat().st_mtime
+    took = {name: at - written for name, at in applied.items()}
+    results = {d["director"]: d["result"] for d in body["publish"]["pulse"]["directors"]}
+    report(f"publish of serial_no {serial} on d1's console: in force on " + ", ".join(
+        f"{n} after {t:.2f}s" for n, t in sorted(took.items())) + f"; publish reported {results}")
+    assert results == {name: "applied" for name in DIRECTORS}
+    assert max(took.values()) <= scaled(1.0), took
+    assert {lab.cfs[n].read_text() for n in DIRECTORS} == {lab.cfs["d1"].read_text()}
+    assert all(lab.status(n)["serial_no"] == serial for n in DIRECTORS)
+
+    def cluster_serials() -> dict[str, object]:
+        found = _console_api(lab, "GET", "/cluster", token)[1]
+        return {d["name"]: d["serial_no"] for d in found.get("directors", [])}
+    wait_until(lambda: cluster_serials() == {n: serial for n in DIRECTORS}, timeout=scaled(5),
+               what="CLUSTER showing the same serial_no for every director")
+    # The router's side of BFD; the directors' BIRDs have it from the publish.
+    lab.router_bfd(True)
+    wait_until(lambda: lab.router_bfd_up() == len(DIRECTORS), timeout=scaled(30), interval=0.5,
+               what="BFD up on the router's three sessions")
+    lab.wait_nexthops(3, timeout=60)
+    report(f"BFD up on all {len(DIRECTORS)} sessions; nexthops {lab.nexthops()}")
+
+
 def test_an_abrupt_death_takes_bird_along_and_the_router_withdraws(lab: EcmpLab) -> None:
     with HeldTraffic(lab.ns("client")) as traffic:
         time.sleep(scaled(1))
-        bird = lab.kill_pulse("d2")
+        lab.run("d2", ["ip", "link", "set", "eth0", "down"])   # d2 is gone: no FIN, no BGP message
         t0 = time.monotonic()
+        bird = lab.kill_pulse("d2")
         wait_until(lambda: not os.path.exists(f"/proc/{bird}") or _zombie(bird), timeout=10,
                    interval=0.05, what="BIRD dying with pulse")
         report(f"kill -9 pulse on d2: its BIRD (pid {bird}) was gone {time.monotonic() - t0:.2f}s later")
-        lab.run("d2", ["ip", "link", "set", "eth0", "down"])
-        took = lab.wait_nexthops(2, timeout=hold_time() + 10)
-        report(f"abrupt death: router withdrew d2 {took:.2f}s after the kill (hold time {hold_time()} s)")
+        lab.wait_nexthops(2, timeout=hold_time() + 10)
+        took = time.monotonic() - t0
+        detection = f"BFD, bound {scaled(1.0)} s" if lab.bfd else f"hold time {hold_time()} s"
+        report(f"abrupt death: router withdrew d2 {took:.2f}s after its link was cut ({detection})")
+        if lab.bfd:
+            assert took <= scaled(1.0)
         time.sleep(scaled(3))
         broken = len(traffic.broken)
         errors = sorted(set(traffic.broken.values()))[:3]

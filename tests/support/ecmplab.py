@@ -11,16 +11,26 @@ Layout (TEST-NET addresses, private AS numbers)::
 
 The VIP 203.0.113.10 is announced by each director's BIRD; the router
 installs one route with a nexthop per announcing director.  Direct routing,
-mh: every director sends a flow to the same real server.
+mh: every director sends a flow to the same real server.  Each director
+reads its own copy of lvs.cf; the pulses keep them in step over their
+authenticated peer channel (the shared key ``cluster.key``), and a console
+(piranha-gui) can run on d1.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+import secrets
 import signal
 import socket
+import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from .client import page_name
 from .emulation import scaled
@@ -29,6 +39,7 @@ from .processes import NsProcess, wait_until
 from .seedpulse import pulse_argv
 from .topology import REALSERVER_SCRIPT, Lab
 
+BIN = Path(sys.executable).parent
 VIP = "203.0.113.10"
 CLIENT = "198.51.100.30"
 ROUTER_WAN, ROUTER_LAN = "198.51.100.254", "203.0.113.254"
@@ -44,13 +55,15 @@ def hold_time(native: int = 3) -> int:
     return max(native, int(scaled(native)))
 
 
-def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, drain: float = 2.0, check: float = 1.0) -> str:
-    """The one lvs.cf every director reads."""
+def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, drain: float = 2.0, check: float = 1.0,
+                key: Path | None = None) -> str:
+    """The lvs.cf every director starts from (``key``: the heartbeat key of the peer channel)."""
     hold = hold_time()
     directors = "".join(f"director {n} {{\n\taddress = {a}\n}}\n" for n, a in DIRECTORS.items())
     servers = "".join(f"\tserver {n} {{\n\t\taddress = {a}\n\t\tactive = 1\n\t\tweight = 1\n\t}}\n"
                       for n, a in REAL_SERVERS.items())
     return (f"serial_no = {serial}\nservice = lvs\nbackup_active = 0\ncluster = ecmp\n"
+            + (f"heartbeat_key_file = {key}\n" if key else "") +
             f"bgp_local_as = {CLUSTER_AS}\nbgp_peer = {ROUTER_LAN} {ROUTER_AS}\nbgp_hold_time = {hold}\n"
             f"bgp_bfd = {int(bfd)}\nbgp_drain_seconds = {scaled(drain)}\nnetwork = direct\n{directors}"
             f"virtual www {{\n\tactive = 1\n\taddress = {VIP} lo\n\tport = 80\n\tscheduler = mh\n"
@@ -83,9 +96,15 @@ class EcmpLab(Lab):
             self.add_host(name, [("eth0", "lan", f"{addr}/24")], gateway=ROUTER_LAN)
         for name, addr in REAL_SERVERS.items():
             self.add_host(name, [("eth0", "lan", f"{addr}/24")], gateway=ROUTER_LAN)
-        self.cf = workdir / "lvs.cf"
+        self.cfs = {name: workdir / f"lvs-{name}.cf" for name in DIRECTORS}
+        self.key = workdir / "cluster.key"
         self.pulses: dict[str, NsProcess] = {}
         self.servers: dict[str, NsProcess] = {}
+        self.gui: NsProcess | None = None
+        self.gui_env = dict(os.environ, PIRANHA_INSTANCE=str(workdir / "instance"),
+                            PIRANHA_LVS_CF=str(self.cfs["d1"]), PIRANHA_PULSE_RUNTIME=str(self.rundir("d1")))
+        for name in ("PIRANHA_DATABASE_URL", "PIRANHA_SECRET_KEY"):
+            self.gui_env.pop(name, None)
 
     def build(self) -> None:
         """Wire it, set the router's and real servers' kernel settings, start BIRD and the web servers."""
@@ -104,7 +123,22 @@ class EcmpLab(Lab):
         conf.write_text(router_bird_conf(bfd=self.bfd))
         self.start("router", "router-bird", ["/usr/sbin/bird", "-f", "-c", str(conf),
                                              "-s", str(self.workdir / "router-bird.ctl")])
-        self.cf.write_text(ecmp_lvs_cf(bfd=self.bfd))
+        self.key.write_text(secrets.token_hex(16) + "\n")
+        self.key.chmod(0o600)
+        for cf in self.cfs.values():
+            cf.write_text(ecmp_lvs_cf(bfd=self.bfd, key=self.key))
+
+    def router_bfd(self, on: bool) -> None:
+        """Turn BFD on the router's sessions on or off (``configure``: the sessions stay up)."""
+        self.bfd = on
+        (self.workdir / "router-bird.conf").write_text(router_bird_conf(bfd=on))
+        self.run("router", ["/usr/sbin/birdc", "-s", str(self.workdir / "router-bird.ctl"), "configure"])
+
+    def router_bfd_up(self) -> int:
+        """How many of the router's BFD sessions are Up."""
+        out = self.run("router", ["/usr/sbin/birdc", "-s", str(self.workdir / "router-bird.ctl"),
+                                  "show", "bfd", "sessions"]).stdout
+        return len(re.findall(r"\bUp\b", out))
 
     def start_real_server(self, name: str) -> None:
         """The real server's web server, on every address (its own for checks, the VIP for clients)."""
@@ -120,13 +154,51 @@ class EcmpLab(Lab):
         """pulse on director ``name`` (its own runtime directory, hence its own BIRD)."""
         rundir = self.rundir(name)
         rundir.mkdir(parents=True, exist_ok=True)
-        self.pulses[name] = self.start(name, f"pulse-{name}", pulse_argv(self.cf, rundir))
+        self.pulses[name] = self.start(name, f"pulse-{name}", pulse_argv(self.cfs[name], rundir))
         return self.pulses[name]
 
     def drain(self, name: str) -> str:
         """``pulse --drain`` on director ``name``; its output once pulse says stopping is safe."""
-        out = self.run(name, pulse_argv(self.cf, self.rundir(name), "--drain"), timeout=scaled(60))
+        out = self.run(name, pulse_argv(self.cfs[name], self.rundir(name), "--drain"), timeout=scaled(60))
         return out.stdout.strip()
+
+    def status(self, name: str) -> dict[str, Any]:
+        """Director ``name``'s pulse status document ({} while there is none)."""
+        try:
+            return dict(json.loads((self.rundir(name) / "pulse-status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def start_console(self, password: str) -> None:
+        """piranha-passwd, then piranha-gui (gunicorn, one worker) on d1's 127.0.0.1:3636, beside its pulse.
+
+        It imports d1's lvs.cf on its first start and reaches d1's pulse through its runtime directory.
+        """
+        subprocess.run([str(BIN / "piranha-passwd"), "--stdin"], input=password + "\n", env=self.gui_env,
+                       check=True, capture_output=True, text=True, timeout=scaled(120))
+        self.gui = self.start("d1", "gui", [str(BIN / "piranha-gui"), "--bind", "127.0.0.1:3636",
+                                            "--workers", "1"], env=self.gui_env)
+
+    def console_token(self) -> str:
+        """A bearer token for the console's admin (piranha-config token create)."""
+        done = subprocess.run([str(BIN / "piranha-config"), "token", "create", "piranha", "--name", "ecmp"],
+                              env=self.gui_env, check=True, capture_output=True, text=True,
+                              timeout=scaled(120))
+        return done.stdout.strip()
+
+    def api(self, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+        """One request to the console's /api/v1 from d1's namespace: (status, JSON body)."""
+        def call() -> tuple[int, Any]:
+            data = json.dumps(body).encode() if body is not None else None
+            req = urllib.request.Request("http://127.0.0.1:3636/api/v1" + path, data=data, method=method,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=scaled(30)) as resp:
+                    return resp.status, json.loads(resp.read() or b"{}")
+            except urllib.error.HTTPError as err:
+                return err.code, json.loads(err.read() or b"{}")
+        return in_netns(self.ns("d1"), call, timeout=scaled(60))
 
     def rundir(self, name: str) -> Path:
         """Director ``name``'s runtime directory."""
@@ -166,7 +238,6 @@ class EcmpLab(Lab):
 
 def bird_pid(rundir: Path) -> int:
     """The pid of the BIRD pulse runs (from pulse's status file)."""
-    import json
     doc = json.loads((rundir / "pulse-status.json").read_text())
     return int(doc["cluster"]["bird"]["pid"])
 

@@ -88,7 +88,7 @@ class EcmpCluster:
         self.sessions: list[dict[str, Any]] = []
         self._inputs: tuple[Table, dict[tuple[str, str], str]] = ({}, {})
         self._next_query = 0.0
-        self._peer_changed = False
+        self._changed = False
 
     @property
     def active(self) -> bool:
@@ -103,8 +103,13 @@ class EcmpCluster:
         self._announce()
 
     def _configure(self, cfg: LvsConfig) -> None:
-        """A new lvs.cf: kernel settings, who this director is, BIRD's binary."""
+        """A new lvs.cf: kernel settings, who this director is, BIRD's binary.
+
+        The status file is rewritten on the next pass: the other directors and the console
+        learn the new serial_no without waiting for the next periodic write.
+        """
         self.cfg = cfg
+        self._changed = True
         if not cfg.ecmp:
             self._stop_bird()
             self._connect_peers(None, None)
@@ -155,7 +160,7 @@ class EcmpCluster:
 
     def on_peer_change(self) -> None:
         """A peer became (un)reachable or changed serial_no: the status file is rewritten next pass."""
-        self._peer_changed = True
+        self._changed = True
 
     def remote_drain(self, drain: bool) -> None:
         """The console's DRAIN/UNDRAIN for this director: the same request file as ``pulse --drain``."""
@@ -224,9 +229,9 @@ class EcmpCluster:
         if self.drain.state != before:
             log.info("drain %s -> %s", before.value, self.drain.state.value)
             on_change()
-        elif self._peer_changed:
+        elif self._changed:
             on_change()
-        self._peer_changed = False
+        self._changed = False
 
     @property
     def wait(self) -> float:
