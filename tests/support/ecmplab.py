@@ -13,22 +13,18 @@ The VIP 203.0.113.10 is announced by each director's BIRD; the router
 installs one route with a nexthop per announcing director.  Direct routing,
 mh: every director sends a flow to the same real server.  Each director
 reads its own copy of lvs.cf; the pulses keep them in step over their
-authenticated peer channel (the shared key ``cluster.key``), and a console
-(piranha-gui) can run on d1.
+authenticated peer channel (the shared key ``cluster.key``), and the
+console can run on d1.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +35,6 @@ from .processes import NsProcess, wait_until
 from .seedpulse import pulse_argv
 from .topology import REALSERVER_SCRIPT, Lab
 
-BIN = Path(sys.executable).parent
 VIP = "203.0.113.10"
 CLIENT = "198.51.100.30"
 ROUTER_WAN, ROUTER_LAN = "198.51.100.254", "203.0.113.254"
@@ -100,11 +95,6 @@ class EcmpLab(Lab):
         self.key = workdir / "cluster.key"
         self.pulses: dict[str, NsProcess] = {}
         self.servers: dict[str, NsProcess] = {}
-        self.gui: NsProcess | None = None
-        self.gui_env = dict(os.environ, PIRANHA_INSTANCE=str(workdir / "instance"),
-                            PIRANHA_LVS_CF=str(self.cfs["d1"]), PIRANHA_PULSE_RUNTIME=str(self.rundir("d1")))
-        for name in ("PIRANHA_DATABASE_URL", "PIRANHA_SECRET_KEY"):
-            self.gui_env.pop(name, None)
 
     def build(self) -> None:
         """Wire it, set the router's and real servers' kernel settings, start BIRD and the web servers."""
@@ -169,36 +159,26 @@ class EcmpLab(Lab):
         except (OSError, ValueError):
             return {}
 
-    def start_console(self, password: str) -> None:
-        """piranha-passwd, then piranha-gui (gunicorn, one worker) on d1's 127.0.0.1:3636, beside its pulse.
+    def console(self) -> tuple[Any, str]:
+        """The console on d1 (its lvs.cf, its pulse's runtime directory) and an admin's bearer token.
 
-        It imports d1's lvs.cf on its first start and reaches d1's pulse through its runtime directory.
+        The Flask app runs in this process, on a real SQLite file, answering through its test
+        client: in the slow guest a gunicorn master, its worker and the password and token
+        commands would each import the whole app again.  It imports d1's lvs.cf on its first start.
         """
-        subprocess.run([str(BIN / "piranha-passwd"), "--stdin"], input=password + "\n", env=self.gui_env,
-                       check=True, capture_output=True, text=True, timeout=scaled(120))
-        self.gui = self.start("d1", "gui", [str(BIN / "piranha-gui"), "--bind", "127.0.0.1:3636",
-                                            "--workers", "1"], env=self.gui_env)
+        from piranha_web.app import create_app
+        from piranha_web.services import tokens, users
 
-    def console_token(self) -> str:
-        """A bearer token for the console's admin (piranha-config token create)."""
-        done = subprocess.run([str(BIN / "piranha-config"), "token", "create", "piranha", "--name", "ecmp"],
-                              env=self.gui_env, check=True, capture_output=True, text=True,
-                              timeout=scaled(120))
-        return done.stdout.strip()
-
-    def api(self, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
-        """One request to the console's /api/v1 from d1's namespace: (status, JSON body)."""
-        def call() -> tuple[int, Any]:
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request("http://127.0.0.1:3636/api/v1" + path, data=data, method=method,
-                                         headers={"Authorization": f"Bearer {token}",
-                                                  "Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=scaled(30)) as resp:
-                    return resp.status, json.loads(resp.read() or b"{}")
-            except urllib.error.HTTPError as err:
-                return err.code, json.loads(err.read() or b"{}")
-        return in_netns(self.ns("d1"), call, timeout=scaled(60))
+        rundir = self.rundir("d1")
+        app = create_app({"INSTANCE_PATH": str(self.workdir / "instance"), "LVS_CF": str(self.cfs["d1"]),
+                          "SECRET_KEY": secrets.token_hex(16), "PULSE_PID_FILE": str(rundir / "pulse.pid"),
+                          "PULSE_STATUS_FILE": str(rundir / "pulse-status.json"),
+                          "PULSE_RUNTIME_SOCKET": str(rundir / "pulse-runtime.sock"),
+                          "PULSE_WAIT_SECONDS": scaled(4)})
+        with app.app_context():
+            users.store_password("piranha", secrets.token_hex(16))
+            _, token = tokens.create("piranha", "ecmp", actor="test")
+        return app.test_client(), token
 
     def rundir(self, name: str) -> Path:
         """Director ``name``'s runtime directory."""
