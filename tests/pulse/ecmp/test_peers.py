@@ -96,3 +96,13 @@ async def test_an_unreachable_director_is_reported_and_an_outsider_gets_nothing(
         await asyncio.sleep(0)
     finally:
         await d1.peers.stop()
+
+
+def test_pulse_status_lists_the_other_directors() -> None:
+    from piranha_web.pulse.statusfile import _cluster_lines
+    lines = _cluster_lines({"director": "d1", "drain": {"state": "active"}, "announced": [], "peers": {
+        "d2": {"address": "127.0.0.2", "reachable": True,
+               "status": {"serial_no": 7, "drain": {"state": "drained"}}},
+        "d3": {"address": "127.0.0.3", "reachable": False, "error": "cannot connect"}}})
+    assert "  director d2 127.0.0.2: serial_no 7, drain drained" in lines
+    assert "  director d3 127.0.0.3: UNREACHABLE: cannot connect" in lines
