@@ -119,6 +119,8 @@ def _judge(row: dict[str, Any], serial_no: int, local: str, since: float) -> dic
     """applied / failed / pending for one director, with the serial_no it reports and why it failed."""
     out = {"director": row["name"], "serial_no": row["serial_no"], "reachable": row["reachable"],
            "error": None}
+    if local == "not-running":       # our pulse is down: it neither runs nor passes on the revision
+        return dict(out, result="unreachable", error="pulse is not running on the console's director")
     if row["local"]:
         return dict(out, result=local if local in FINAL else "pending")
     if isinstance(row["serial_no"], int) and row["serial_no"] >= serial_no:

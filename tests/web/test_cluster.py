@@ -166,3 +166,14 @@ def test_page_and_api_say_primary_backup_outside_ecmp(app: Flask, console: Conso
     r = api.call("POST", "/cluster/directors/d1/drain")
     assert r.status_code == 409 and "primary/backup" in r.get_json()["error"]
     assert json.loads(r.get_data(as_text=True))["status"] == 409
+
+
+def test_publish_without_pulse_reports_every_director_unreachable(app_factory: Any, tmp_path: Path) -> None:
+    key = tmp_path / "cluster.key"
+    key.write_text("k" * 32)
+    os.chmod(key, 0o600)
+    app = app_factory(ecmp_cf(key, free_port()))
+    out = Api(app.test_client(), make_token(app)).call("POST", "/publish").get_json()
+    assert out["pulse"]["state"] == "not-running"
+    results = {d["director"]: d["result"] for d in out["pulse"]["directors"]}
+    assert results == {"d1": "unreachable", "d2": "unreachable"}
