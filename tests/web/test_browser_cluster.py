@@ -2,7 +2,8 @@
 
 d1 is 127.0.0.1 (this host), d2 127.0.0.2 where no pulse runs.  The page
 lists both with what d1's pulse reports; DRAIN and UNDRAIN on d1 move its
-drain state.  The screenshot goes to test-artifacts/console-cluster.png.
+drain state.  The screenshot (docs/console-cluster.png, refreshed with
+PIRANHA_E2E_DOCS=1) goes to test-artifacts/docs/.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.support import docshots
 from tests.support.gui import chromium_page, default_path_console
 from tests.support.ports import free_port
 
@@ -79,6 +81,6 @@ def test_cluster_page_lists_directors_and_drains_one(console_and_pulse: str) -> 
             time.sleep(0.1)
             page.reload()
         assert page.locator("#director-d1 .drain-state").inner_text() == "drained"
-        page.screenshot(path=str(ARTIFACTS / "console-cluster.png"), full_page=True)
+        docshots.capture(page, ARTIFACTS / "docs", "console-cluster.png", docshots.scratch_markers())
         page.locator("#director-d1 button.cluster-undrain").click()
         assert page.locator(".flash").first.inner_text() == "d1: undrain requested"
