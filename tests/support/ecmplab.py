@@ -204,24 +204,6 @@ class EcmpLab(Lab):
                    what=f"{count} nexthops (have {self.nexthops()})")
         return time.monotonic() - t0
 
-    def nexthops_at(self, count: int, timeout: float) -> float:
-        """The wall-clock time at which the router's route to the VIP first has ``count`` nexthops.
-
-        Polled over netlink every 10 ms from a thread inside the router's namespace: an ``ip``
-        process per poll would add its own start-up (a large part of a second in a slow guest)
-        to what is measured.
-        """
-        def run() -> float:
-            from pyroute2 import IPRoute
-            deadline = time.monotonic() + timeout
-            with IPRoute() as ipr:
-                while time.monotonic() < deadline:
-                    if _nexthop_count(ipr) == count:
-                        return time.time()
-                    time.sleep(0.01)
-            raise TimeoutError(f"the router's route never had {count} nexthops within {timeout}s")
-        return in_netns(self.ns("router"), run, timeout=timeout + 10)
-
     def weight(self, name: str, address: str) -> int | None:
         """The weight director ``name`` gives real server ``address`` in the kernel (None: absent)."""
         out = self.run(name, ["ipvsadm", "-Ln"]).stdout
@@ -232,15 +214,6 @@ class EcmpLab(Lab):
         """{client port: real server address} of director ``name``'s IPVS connections from the client."""
         out = self.run(name, ["ipvsadm", "-Lnc"]).stdout
         return {int(port): dest for _state, src, port, dest in _CONN.findall(out) if src == CLIENT}
-
-
-def _nexthop_count(ipr: Any) -> int:
-    """Nexthops of the main table's route to the VIP (0 without one)."""
-    for msg in ipr.get_routes(family=socket.AF_INET, dst=VIP, table=254):
-        if msg["dst_len"] == 32 and msg.get_attr("RTA_DST") == VIP:
-            multipath = msg.get_attr("RTA_MULTIPATH")
-            return len(multipath) if multipath else 1
-    return 0
 
 
 def bird_pid(rundir: Path) -> int:
