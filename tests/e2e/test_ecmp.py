@@ -233,7 +233,7 @@ def test_an_abrupt_death_takes_bird_along_and_the_router_withdraws(lab: EcmpLab)
                 lab.start_pulse("d2")
             report(f"d2 back after {lab.wait_nexthops(3, timeout=120):.1f}s")
         assert broken <= 5, traffic.broken
-        assert took <= (scaled(1.0) if lab.bfd else hold_time() + scaled(1.0))
+        assert took <= hold_time() + scaled(1.0)
 
 
 def _zombie(pid: int) -> bool:
