@@ -20,8 +20,8 @@ from .strictjson import StrictJSONProvider, StrictRequest
 log = logging.getLogger(__name__)
 
 # Our console areas; each package holds a ``bp`` blueprint (routes.py + forms.py beside it).
-CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "virtual", "real", "failover", "revisions",
-                      "tokens")
+CONSOLE_BLUEPRINTS = ("control", "settings", "redundancy", "cluster", "virtual", "real", "failover",
+                      "revisions", "tokens")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

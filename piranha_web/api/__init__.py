@@ -21,7 +21,8 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import auth, errors, history, resources, openapi, runtime  # noqa: E402,F401  (routes register on bp)
+# the routes register on bp
+from . import auth, cluster, errors, history, resources, openapi, runtime  # noqa: E402,F401
 
 
 def init_app(app: object) -> None:

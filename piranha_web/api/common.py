@@ -100,7 +100,8 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
     return {"changed": outcome.changed, "published": outcome.published, "revision": outcome.revision,
             "serial_no": outcome.serial_no, "pending": outcome.pending,
             "write_error": outcome.write_error,
-            "pulse": {"state": pulse.state, "error": pulse.error} if pulse else None}
+            "pulse": {"state": pulse.state, "error": pulse.error, "directors": pulse.directors}
+            if pulse else None}
 
 
 def run(mutation: Mutation) -> Outcome:

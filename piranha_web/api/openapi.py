@@ -91,8 +91,35 @@ def schemas() -> dict[str, Any]:
             "pending": {"type": "array", "items": {"type": "string"}},
             "write_error": nullable_str,
             "pulse": {"type": "object", "nullable": True, "properties": {
-                "state": {"type": "string"}, "error": nullable_str}}},
+                "state": {"type": "string"}, "error": nullable_str,
+                "directors": {"type": "array", "nullable": True, "items": _ref("DirectorResult"),
+                              "description": "cluster = ecmp: what each director did with the revision"}}}},
             ["changed", "published"]),
+        "DirectorResult": _object({
+            "director": {"type": "string"},
+            "result": {"type": "string", "enum": ["applied", "failed", "unreachable", "pending"]},
+            "serial_no": {"type": "integer", "nullable": True},
+            "reachable": {"type": "boolean", "nullable": True},
+            "error": nullable_str}, ["director", "result"]),
+        "Director": _object({
+            "name": {"type": "string"}, "address": nullable_str, "local": {"type": "boolean"},
+            "reachable": {"type": "boolean", "nullable": True}, "pulse_state": nullable_str,
+            "serial_no": {"type": "integer", "nullable": True},
+            "drain": {"type": "string", "nullable": True, "description": "active, withdrawn or drained"},
+            "announced": {"type": "array", "items": {"type": "string"}},
+            "sessions": {"type": "array", "items": _object({
+                "name": {"type": "string"}, "neighbor": {"type": "string"}, "state": {"type": "string"},
+                "uptime": {"type": "number", "nullable": True}})},
+            "last_contact": {"type": "number", "nullable": True, "description": "epoch seconds"},
+            "error": nullable_str, "last_reload": {"type": "object", "nullable": True},
+            "config_sync": {"type": "object"}},
+            ["name", "local", "announced", "sessions"]),
+        "Cluster": _object({"mode": {"type": "string", "enum": ["ecmp", "primary/backup"]},
+                            "local": nullable_str,
+                            "directors": {"type": "array", "items": _ref("Director")}},
+                           ["mode", "directors"]),
+        "DrainResult": _object({"director": {"type": "string"}, "drain": {"type": "boolean"}},
+                               ["director", "drain"]),
         "Settings": _object({"version": {"type": "integer"}, **_props(lvscf.LvsConfig, GLOBAL_FIELDS),
                              "publish": _ref("PublishOutcome")}, ["version", *GLOBAL_FIELDS]),
         "SettingsInput": _object(_props(lvscf.LvsConfig, SETTINGS_WRITABLE), extra=False),
@@ -164,7 +191,8 @@ def _list_of(name: str) -> dict[str, Any]:
 
 ERRORS = {"400": "malformed request (bad JSON, bad If-Match)", "401": "no valid bearer token",
           "403": "the token's user is read-only", "404": "no such object",
-          "409": "the object changed since it was read (stale If-Match); runtime: pulse is not running",
+          "409": "the object changed since it was read (stale If-Match); runtime: pulse is not running; "
+                 "cluster: not cluster = ecmp, or the director cannot be reached",
           "415": "the body is not application/json", "422": "validation failed (fields name the keys)"}
 
 
@@ -294,6 +322,14 @@ def paths() -> dict[str, Any]:
             "put": _op("drain, maint (now), ready, or a runtime weight (N or N%); audited",
                        ("200", _ref("RuntimeState")), ("400", "403", "404", "409", "415", "422"),
                        "RuntimeChange", [vname, rname], versioned=False)},
+        "/cluster": {"get": _op("cluster = ecmp: every director with its BGP sessions, announced VIPs, "
+                                "serial_no, pulse state and last contact", ("200", _ref("Cluster")), ())},
+        "/cluster/directors/{name}/drain": {"post": _op(
+            "withdraw the director's routes, as pulse --drain on it; audited",
+            ("200", _ref("DrainResult")), ("403", "404", "409"), params=[_name_param("name")])},
+        "/cluster/directors/{name}/undrain": {"post": _op(
+            "announce the director's routes again, as pulse --undrain on it; audited",
+            ("200", _ref("DrainResult")), ("403", "404", "409"), params=[_name_param("name")])},
         "/preview": {"post": _op(
             "what publishing this configuration would do: lvs.cf diff, pulse's kernel operations, "
             "warnings; changes nothing", ("200", _ref("Preview")), ("400", "403", "415", "422"), "Config")},

@@ -47,13 +47,14 @@ class Daemon:
         self.monitor = Monitor(self._on_health_change, opts.load_period)
         self.reconciler = Reconciler(backends, opts.runtime_dir, opts.drain_seconds, opts.reconcile_interval)
         self.redundancy: _redundancy.Redundancy | None = None
-        self.cluster = EcmpCluster(opts.runtime_dir, backends.sysctls, run_bird=backends.name == "ipvs")
+        self.cluster = EcmpCluster(opts.runtime_dir, backends.sysctls, backends.name == "ipvs", self)
         self.started = time.time()
         self.status_file = StatusWriter(opts.runtime_dir / STATUS_NAME, opts.status_interval, self.status)
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
         self.health_window = HealthWindow(self._wake.set)
         self.runtime = RuntimeControl(opts, self.reconciler, self.current_config, self._wake.set)
+        self.runtime.ops["cluster"] = self.cluster.channel_request   # the console's DRAIN/UNDRAIN
 
     def current_config(self) -> LvsConfig:
         """The lvs.cf in force (redundancy's view of the daemon)."""

@@ -235,7 +235,7 @@ def format_status(doc: StatusDoc) -> str:
 
 
 def _cluster_lines(cluster: dict[str, Any] | None) -> list[str]:
-    """cluster = ecmp: this director, its drain state, announced VIPs and BGP sessions."""
+    """cluster = ecmp: this director, its drain state, announced VIPs, BGP sessions, the other directors."""
     if not cluster:
         return []
     drain = cluster.get("drain") or {}
@@ -251,6 +251,12 @@ def _cluster_lines(cluster: dict[str, Any] | None) -> list[str]:
         running = f"running pid {bird.get('pid')}" if bird.get("running") else "NOT RUNNING"
         error = f", {bird['last_error']}" if bird.get("last_error") else ""
         lines.append(f"  bird: {running}, restarts {bird.get('restarts', 0)}{error}")
+    for name, view in sorted((cluster.get("peers") or {}).items()):
+        peer = view.get("status") or {}
+        drain = (peer.get("drain") or {}).get("state")
+        heard = (f"serial_no {peer.get('serial_no')}, drain {drain}" if view.get("reachable")
+                 else f"UNREACHABLE: {view.get('error')}")
+        lines.append(f"  director {name} {view.get('address')}: {heard}")
     return lines
 
 

@@ -12,6 +12,7 @@ what still keeps it from being written.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import lvscf
 from ..extensions import db
-from . import lvsconfig, pulse_status
+from . import cluster, lvsconfig, pulse_status
 from .lvsconfig import Built, ObjectRef
 
 
@@ -91,6 +92,10 @@ class Outcome:
             return "warning", ("Saved, but lvs.cf was not written: the configuration is not complete yet: "
                                + "; ".join(self.pending))
         state = self.pulse.state if self.pulse else "not-running"
+        directors = cluster.describe(self.pulse.directors if self.pulse else None)
+        if directors:
+            everywhere = all(d["result"] == "applied" for d in self.pulse.directors or [])
+            return ("success" if everywhere else "warning"), f"revision {self.revision}: {directors}"
         if state == "applied":
             return "success", f"applied, revision {self.revision}"
         if state == "failed":
@@ -245,10 +250,18 @@ def _commit() -> None:
 
 
 def notify_pulse(serial_no: int) -> pulse_status.ReloadOutcome:
-    """SIGHUP pulse and wait (≤ PULSE_WAIT_SECONDS) for its status to show ``serial_no``."""
+    """SIGHUP pulse and wait (≤ PULSE_WAIT_SECONDS) for its status to show ``serial_no``.
+
+    cluster = ecmp: then wait as long again for every director's result (our pulse pushes the
+    revision to the others).
+    """
     cfg = current_app.config
-    return pulse_status.wait_for_serial(cfg["PULSE_PID_FILE"], cfg["PULSE_STATUS_FILE"], serial_no,
-                                        timeout=float(cfg.get("PULSE_WAIT_SECONDS", 2.0)))
+    since, wait = time.time(), float(cfg.get("PULSE_WAIT_SECONDS", 2.0))
+    outcome = pulse_status.wait_for_serial(cfg["PULSE_PID_FILE"], cfg["PULSE_STATUS_FILE"], serial_no,
+                                           timeout=wait)
+    outcome.directors = cluster.publish_results(serial_no, outcome.state, since,
+                                                wait if outcome.state == "applied" else 0.0)
+    return outcome
 
 
 def _record_pulse_result(revision_id: int, outcome: Outcome) -> None:
@@ -259,11 +272,15 @@ def _record_pulse_result(revision_id: int, outcome: Outcome) -> None:
     if rev is None or outcome.pulse is None:
         return
     rev.pulse_result = outcome.pulse.state + (f": {outcome.pulse.error}" if outcome.pulse.error else "")
+    if outcome.pulse.directors:
+        rev.pulse_result += f" ({cluster.describe(outcome.pulse.directors)})"
     from . import audit  # pulse's answer to a publish is part of the audit trail (when it answered)
 
     if outcome.pulse.state != "not-running":
         audit.record(rev.username, "publish.pulse", "revision", str(rev.id), revision=rev.id,
                      detail={"pulse": outcome.pulse.state,
+                             **({"directors": {d["director"]: d["result"] for d in outcome.pulse.directors}}
+                                if outcome.pulse.directors else {}),
                              **({"error": outcome.pulse.error} if outcome.pulse.error else {})},
                      session=db.session)
     db.session.commit()

@@ -38,6 +38,7 @@ class ReloadOutcome:
 
     state: str
     error: str | None = None
+    directors: list[dict[str, Any]] | None = None    # cluster = ecmp: each director's result
 
 
 def wait_for_serial(pid_file: str | Path, status_file: str | Path, serial_no: int,

@@ -97,7 +97,7 @@ def _socket() -> str:
     return str(current_app.config["PULSE_RUNTIME_SOCKET"])
 
 
-def _ask(payload: dict[str, Any]) -> dict[str, Any]:
+def ask(payload: dict[str, Any]) -> dict[str, Any]:
     """pulse's answer, or Refused with the status it maps to."""
     try:
         reply = request(_socket(), payload)
@@ -122,7 +122,7 @@ def set_state(virtual: str, real: str, change: Change, actor: str, client_addr: 
               ) -> dict[str, Any]:
     """Ask pulse to apply ``change``; audit it; return the server's new runtime entry."""
     virtual, real = names(virtual, real)
-    reply = _ask({"op": "set", "virtual": virtual, "real": real, "change": change.payload(), "by": actor})
+    reply = ask({"op": "set", "virtual": virtual, "real": real, "change": change.payload(), "by": actor})
     server = dict(reply.get("server") or {})
     before = reply.get("before") or {}
     audit.record(actor, ACTION, OBJECT_TYPE, f"{virtual}/{real}", client_addr=client_addr,
@@ -135,7 +135,7 @@ def set_state(virtual: str, real: str, change: Change, actor: str, client_addr: 
 
 def listing() -> list[dict[str, Any]]:
     """Every real server of pulse's running configuration with its runtime state."""
-    servers = _ask({"op": "get"}).get("servers")
+    servers = ask({"op": "get"}).get("servers")
     return [s for s in servers if isinstance(s, dict)] if isinstance(servers, list) else []
 
 
@@ -151,7 +151,7 @@ def get_state(virtual: str, real: str) -> dict[str, Any]:
 def series(hour: bool = False) -> list[dict[str, Any]] | None:
     """Traffic rates of the (first 20) virtual servers and their real servers; None when pulse cannot say."""
     try:
-        reply = _ask({"op": "series", "range": "hour" if hour else "recent"})
+        reply = ask({"op": "series", "range": "hour" if hour else "recent"})
     except Refused:
         return None
     virtuals = reply.get("virtuals")

@@ -52,6 +52,7 @@ def test_pulse_unit_requirements() -> None:
     assert svc["Type"] == ["notify"]          # pulse sends READY=1 (sdnotify.py)
     assert int(svc["LimitNOFILE"][0]) >= 65536   # one socket per check in flight, the sync server's headroom
     assert svc["RuntimeDirectoryPreserve"] == ["yes"]   # the last good lvs.cf survives a restart
+    assert svc["KillMode"] == ["mixed"]     # SIGTERM to pulse only: it drains; BIRD dies with it
 
 
 def test_gui_unit_requirements() -> None:

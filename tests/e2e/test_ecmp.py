@@ -1,8 +1,10 @@
 """Three active directors behind ECMP (pulse + BIRD each), real IPVS, mh, direct routing.
 
 One lab for the module, tests in order: spread, a real server failing, a
-graceful leave, a return, an abrupt death.  The numbers each test measured
-are printed (``-s``) and written to test-artifacts/e2e/ecmp.log.
+graceful leave, a return, a publish on the console (d1) that turns BFD on
+everywhere, an abrupt death (detected by BFD when the publish ran).  The
+numbers each test measured are printed (``-s``) and written to
+test-artifacts/e2e/ecmp.log.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import collections
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,26 +149,91 @@ def test_a_graceful_leave_and_return_break_no_connection(lab: EcmpLab) -> None:
         assert traffic.broken == {}
 
 
+def test_a_publish_on_the_console_reaches_every_director(lab: EcmpLab,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2 import PasswordHasher
+
+    from piranha_web.services import users
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    client, token = lab.console()
+    auth = {"Authorization": f"Bearer {token}"}
+    before = lab.status("d1")["serial_no"]
+    seen: dict[str, dict[str, float]] = {"arrived": {}, "applied": {}}
+    done = threading.Event()
+
+    def watch() -> None:          # when each director's lvs.cf holds the revision, and its pulse runs it
+        while not done.is_set() and len(seen["applied"]) < len(DIRECTORS):
+            for name in DIRECTORS:
+                if name not in seen["arrived"] and f"serial_no = {before + 1}\n" in lab.cfs[name].read_text():
+                    seen["arrived"][name] = time.time()
+                if name not in seen["applied"] and lab.status(name).get("serial_no", 0) > before:
+                    seen["applied"][name] = time.time()
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        response = client.patch("/api/v1/settings", json={"bgp_bfd": True}, headers=auth)  # BFD everywhere
+        assert response.status_code == 200, response.get_json()
+        wait_until(lambda: len(seen["applied"]) == len(DIRECTORS), timeout=scaled(10),
+                   what="every director running the revision")
+    finally:
+        done.set()
+        watcher.join(10)
+    publish = response.get_json()["publish"]
+    serial = publish["serial_no"]
+    written = lab.cfs["d1"].stat().st_mtime
+    took = {what: {n: round(at - written, 2) for n, at in sorted(times.items())}
+            for what, times in seen.items()}
+    results = {d["director"]: d["result"] for d in publish["pulse"]["directors"]}
+    report(f"publish of serial_no {serial} on d1's console: lvs.cf on each director after "
+           f"{took['arrived']} s, "
+           f"in force (pulse status) after {took['applied']} s; the publish reported {results}")
+    assert {lab.cfs[n].read_text() for n in DIRECTORS} == {lab.cfs["d1"].read_text()}
+    assert max(took["arrived"].values()) <= scaled(1.0), took
+    assert results == {name: "applied" for name in DIRECTORS}
+    assert all(lab.status(n)["serial_no"] == serial for n in DIRECTORS)
+
+    def cluster_serials() -> dict[str, object]:
+        found = client.get("/api/v1/cluster", headers=auth).get_json()
+        return {d["name"]: d["serial_no"] for d in found["directors"]}
+    wait_until(lambda: cluster_serials() == {n: serial for n in DIRECTORS}, timeout=scaled(5),
+               what="CLUSTER showing the same serial_no for every director")
+    # The router's side of BFD; the directors' BIRDs have it from the publish.
+    lab.router_bfd(True)
+    wait_until(lambda: lab.router_bfd_up() == len(DIRECTORS), timeout=scaled(30), interval=0.5,
+               what="BFD up on the router's three sessions")
+    lab.wait_nexthops(3, timeout=60)
+    report(f"BFD up on all {len(DIRECTORS)} sessions; nexthops {lab.nexthops()}")
+
+
 def test_an_abrupt_death_takes_bird_along_and_the_router_withdraws(lab: EcmpLab) -> None:
     with HeldTraffic(lab.ns("client")) as traffic:
         time.sleep(scaled(1))
-        bird = lab.kill_pulse("d2")
-        t0 = time.monotonic()
-        wait_until(lambda: not os.path.exists(f"/proc/{bird}") or _zombie(bird), timeout=10,
-                   interval=0.05, what="BIRD dying with pulse")
-        report(f"kill -9 pulse on d2: its BIRD (pid {bird}) was gone {time.monotonic() - t0:.2f}s later")
-        lab.run("d2", ["ip", "link", "set", "eth0", "down"])
-        took = lab.wait_nexthops(2, timeout=hold_time() + 10)
-        report(f"abrupt death: router withdrew d2 {took:.2f}s after the kill (hold time {hold_time()} s)")
-        time.sleep(scaled(3))
-        broken = len(traffic.broken)
-        errors = sorted(set(traffic.broken.values()))[:3]
-        report(f"abrupt death: {broken}/50 held connections broke: {errors}")
-        lab.run("d2", ["ip", "link", "set", "eth0", "up"])
-        lab.run("d2", ["ip", "route", "replace", "default", "via", "203.0.113.254"])
-        lab.start_pulse("d2")
-        report(f"d2 back after {lab.wait_nexthops(3, timeout=120):.1f}s")
+        cut = time.monotonic()
+        lab.run("d2", ["ip", "link", "set", "eth0", "down"])   # d2 is gone: no FIN, no BGP message
+        try:
+            t0 = time.monotonic()
+            bird = lab.kill_pulse("d2")
+            wait_until(lambda: not os.path.exists(f"/proc/{bird}") or _zombie(bird), timeout=10,
+                       interval=0.05, what="BIRD dying with pulse")
+            report(f"kill -9 pulse on d2: its BIRD (pid {bird}) was gone {time.monotonic() - t0:.2f}s later")
+            lab.wait_nexthops(2, timeout=hold_time() + scaled(10))
+            took = time.monotonic() - cut
+            detection = f"BFD, bound {scaled(1.0)} s" if lab.bfd else f"hold time {hold_time()} s"
+            report(f"abrupt death: router withdrew d2 {took:.2f}s after its link was cut ({detection})")
+            time.sleep(scaled(3))
+            broken = len(traffic.broken)
+            errors = sorted(set(traffic.broken.values()))[:3]
+            report(f"abrupt death: {broken}/50 held connections broke: {errors}")
+        finally:
+            lab.run("d2", ["ip", "link", "set", "eth0", "up"])
+            lab.run("d2", ["ip", "route", "replace", "default", "via", "203.0.113.254"])
+            if "d2" not in lab.pulses:
+                lab.start_pulse("d2")
+            report(f"d2 back after {lab.wait_nexthops(3, timeout=120):.1f}s")
         assert broken <= 5, traffic.broken
+        assert took <= hold_time() + scaled(1.0)
 
 
 def _zombie(pid: int) -> bool:

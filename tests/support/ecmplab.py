@@ -11,16 +11,22 @@ Layout (TEST-NET addresses, private AS numbers)::
 
 The VIP 203.0.113.10 is announced by each director's BIRD; the router
 installs one route with a nexthop per announcing director.  Direct routing,
-mh: every director sends a flow to the same real server.
+mh: every director sends a flow to the same real server.  Each director
+reads its own copy of lvs.cf; the pulses keep them in step over their
+authenticated peer channel (the shared key ``cluster.key``), and the
+console can run on d1.
 """
 from __future__ import annotations
 
+import json
 import re
+import secrets
 import signal
 import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .client import page_name
 from .emulation import scaled
@@ -44,13 +50,15 @@ def hold_time(native: int = 3) -> int:
     return max(native, int(scaled(native)))
 
 
-def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, drain: float = 2.0, check: float = 1.0) -> str:
-    """The one lvs.cf every director reads."""
+def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, drain: float = 2.0, check: float = 1.0,
+                key: Path | None = None) -> str:
+    """The lvs.cf every director starts from (``key``: the heartbeat key of the peer channel)."""
     hold = hold_time()
     directors = "".join(f"director {n} {{\n\taddress = {a}\n}}\n" for n, a in DIRECTORS.items())
     servers = "".join(f"\tserver {n} {{\n\t\taddress = {a}\n\t\tactive = 1\n\t\tweight = 1\n\t}}\n"
                       for n, a in REAL_SERVERS.items())
     return (f"serial_no = {serial}\nservice = lvs\nbackup_active = 0\ncluster = ecmp\n"
+            + (f"heartbeat_key_file = {key}\n" if key else "") +
             f"bgp_local_as = {CLUSTER_AS}\nbgp_peer = {ROUTER_LAN} {ROUTER_AS}\nbgp_hold_time = {hold}\n"
             f"bgp_bfd = {int(bfd)}\nbgp_drain_seconds = {scaled(drain)}\nnetwork = direct\n{directors}"
             f"virtual www {{\n\tactive = 1\n\taddress = {VIP} lo\n\tport = 80\n\tscheduler = mh\n"
@@ -83,7 +91,8 @@ class EcmpLab(Lab):
             self.add_host(name, [("eth0", "lan", f"{addr}/24")], gateway=ROUTER_LAN)
         for name, addr in REAL_SERVERS.items():
             self.add_host(name, [("eth0", "lan", f"{addr}/24")], gateway=ROUTER_LAN)
-        self.cf = workdir / "lvs.cf"
+        self.cfs = {name: workdir / f"lvs-{name}.cf" for name in DIRECTORS}
+        self.key = workdir / "cluster.key"
         self.pulses: dict[str, NsProcess] = {}
         self.servers: dict[str, NsProcess] = {}
 
@@ -104,7 +113,22 @@ class EcmpLab(Lab):
         conf.write_text(router_bird_conf(bfd=self.bfd))
         self.start("router", "router-bird", ["/usr/sbin/bird", "-f", "-c", str(conf),
                                              "-s", str(self.workdir / "router-bird.ctl")])
-        self.cf.write_text(ecmp_lvs_cf(bfd=self.bfd))
+        self.key.write_text(secrets.token_hex(16) + "\n")
+        self.key.chmod(0o600)
+        for cf in self.cfs.values():
+            cf.write_text(ecmp_lvs_cf(bfd=self.bfd, key=self.key))
+
+    def router_bfd(self, on: bool) -> None:
+        """Turn BFD on the router's sessions on or off (``configure``: the sessions stay up)."""
+        self.bfd = on
+        (self.workdir / "router-bird.conf").write_text(router_bird_conf(bfd=on))
+        self.run("router", ["/usr/sbin/birdc", "-s", str(self.workdir / "router-bird.ctl"), "configure"])
+
+    def router_bfd_up(self) -> int:
+        """How many of the router's BFD sessions are Up."""
+        out = self.run("router", ["/usr/sbin/birdc", "-s", str(self.workdir / "router-bird.ctl"),
+                                  "show", "bfd", "sessions"]).stdout
+        return len(re.findall(r"\bUp\b", out))
 
     def start_real_server(self, name: str) -> None:
         """The real server's web server, on every address (its own for checks, the VIP for clients)."""
@@ -120,13 +144,41 @@ class EcmpLab(Lab):
         """pulse on director ``name`` (its own runtime directory, hence its own BIRD)."""
         rundir = self.rundir(name)
         rundir.mkdir(parents=True, exist_ok=True)
-        self.pulses[name] = self.start(name, f"pulse-{name}", pulse_argv(self.cf, rundir))
+        self.pulses[name] = self.start(name, f"pulse-{name}", pulse_argv(self.cfs[name], rundir))
         return self.pulses[name]
 
     def drain(self, name: str) -> str:
         """``pulse --drain`` on director ``name``; its output once pulse says stopping is safe."""
-        out = self.run(name, pulse_argv(self.cf, self.rundir(name), "--drain"), timeout=scaled(60))
+        out = self.run(name, pulse_argv(self.cfs[name], self.rundir(name), "--drain"), timeout=scaled(60))
         return out.stdout.strip()
+
+    def status(self, name: str) -> dict[str, Any]:
+        """Director ``name``'s pulse status document ({} while there is none)."""
+        try:
+            return dict(json.loads((self.rundir(name) / "pulse-status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def console(self) -> tuple[Any, str]:
+        """The console on d1 (its lvs.cf, its pulse's runtime directory) and an admin's bearer token.
+
+        The Flask app runs in this process, on a real SQLite file, answering through its test
+        client: in the slow guest a gunicorn master, its worker and the password and token
+        commands would each import the whole app again.  It imports d1's lvs.cf on its first start.
+        """
+        from piranha_web.app import create_app
+        from piranha_web.services import tokens, users
+
+        rundir = self.rundir("d1")
+        app = create_app({"INSTANCE_PATH": str(self.workdir / "instance"), "LVS_CF": str(self.cfs["d1"]),
+                          "SECRET_KEY": secrets.token_hex(16), "PULSE_PID_FILE": str(rundir / "pulse.pid"),
+                          "PULSE_STATUS_FILE": str(rundir / "pulse-status.json"),
+                          "PULSE_RUNTIME_SOCKET": str(rundir / "pulse-runtime.sock"),
+                          "PULSE_WAIT_SECONDS": scaled(4)})
+        with app.app_context():
+            users.store_password("piranha", secrets.token_hex(16))
+            _, token = tokens.create("piranha", "ecmp", actor="test")
+        return app.test_client(), token
 
     def rundir(self, name: str) -> Path:
         """Director ``name``'s runtime directory."""
@@ -166,7 +218,6 @@ class EcmpLab(Lab):
 
 def bird_pid(rundir: Path) -> int:
     """The pid of the BIRD pulse runs (from pulse's status file)."""
-    import json
     doc = json.loads((rundir / "pulse-status.json").read_text())
     return int(doc["cluster"]["bird"]["pid"])
 

@@ -20,6 +20,11 @@ replayed; the server answers a request only once (nonces are remembered for
 the ``REPLAY_WINDOW`` that the request's timestamp must fall in), so a
 captured request gets nothing the second time.  lvs.cf travels encrypted.
 
+The same channel carries other authenticated requests between the directors of
+an ECMP cluster: the request's magic names the kind (``KINDS``), the server
+answers it with a body from the handler registered for that kind, sealed and
+bound to the request exactly like lvs.cf.
+
 The server is built to survive a flood: it accepts only the configured peer
 addresses, serves at most ``MAX_CONNECTIONS`` at once, gives a connection
 ``IDLE_TIMEOUT`` to send its request, and refuses connections whose
@@ -55,7 +60,11 @@ from ...lvscf.model import host_port
 
 log = logging.getLogger("pulse.confsync")
 
-MAGIC = b"PCS2"
+MAGIC = b"PCS2"            # pull lvs.cf
+STATUS = b"PST2"           # ECMP: exchange serial_no and status summaries
+DRAIN = b"PDR2"            # ECMP: drain the director that answers
+UNDRAIN = b"PUD2"          # ECMP: announce again
+KINDS = (MAGIC, STATUS, DRAIN, UNDRAIN)
 _REQ = struct.Struct("!4s16sQQ")
 _RESP = struct.Struct("!4sQI12s")
 MAC_LEN = 32
@@ -80,16 +89,17 @@ def _aead(key: bytes) -> ChaCha20Poly1305:
     return ChaCha20Poly1305(_mac(key, b"pulse confsync payload key v2"))
 
 
-def make_request(key: bytes, nonce: bytes, have_serial: int, time_ns: int | None = None) -> bytes:
-    """Signed, timestamped request for the peer's lvs.cf."""
-    head = _REQ.pack(MAGIC, nonce, time.time_ns() if time_ns is None else time_ns, have_serial)
+def make_request(key: bytes, nonce: bytes, have_serial: int, time_ns: int | None = None,
+                 kind: bytes = MAGIC) -> bytes:
+    """Signed, timestamped request (for the peer's lvs.cf unless ``kind`` says otherwise)."""
+    head = _REQ.pack(kind, nonce, time.time_ns() if time_ns is None else time_ns, have_serial)
     return head + _mac(key, b"req", head)
 
 
-def make_response(key: bytes, nonce: bytes, serial: int, body: bytes) -> bytes:
-    """Encrypted answer bound to the request's nonce."""
+def make_response(key: bytes, nonce: bytes, serial: int, body: bytes, kind: bytes = MAGIC) -> bytes:
+    """Encrypted answer bound to the request's nonce (and kind)."""
     aead_nonce = os.urandom(12)
-    head = _RESP.pack(MAGIC, serial, len(body) + 16, aead_nonce)
+    head = _RESP.pack(kind, serial, len(body) + 16, aead_nonce)
     return head + _aead(key).encrypt(aead_nonce, body, b"resp" + nonce + head)
 
 
@@ -129,6 +139,7 @@ class ConfigServer:
         self.stats: Counter[str] = Counter()
         self.nonces = NonceCache()
         self.active = 0
+        self.handlers: dict[bytes, Callable[[int, str], bytes]] = {}   # kind -> (their serial, source)
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self, host: str, port: int) -> None:
@@ -146,15 +157,9 @@ class ConfigServer:
 
     def _admit(self, writer: asyncio.StreamWriter) -> str | None:
         """Why a new connection is turned away at once, or None to serve it."""
-        peer = writer.get_extra_info("peername")
         sock = writer.get_extra_info("socket")
-        try:
-            source = ipaddress.ip_address(str(peer[0]).split("%")[0])
-        except (TypeError, ValueError, IndexError):
-            return "not_peer"
-        if isinstance(source, ipaddress.IPv6Address) and source.ipv4_mapped is not None:
-            source = source.ipv4_mapped
-        if source not in self.peers:
+        source = peer_address(writer)
+        if source is None or source not in self.peers:
             return "not_peer"
         if self.active >= MAX_CONNECTIONS:
             return "busy"
@@ -183,8 +188,9 @@ class ConfigServer:
         """Read one request within ``IDLE_TIMEOUT``; answer it if authentic and never seen."""
         data = await asyncio.wait_for(reader.readexactly(_REQ.size + MAC_LEN), IDLE_TIMEOUT)
         head, mac = data[:_REQ.size], data[_REQ.size:]
-        magic, nonce, time_ns, _have = _REQ.unpack(head)
-        if magic != MAGIC or not hmac.compare_digest(mac, _mac(self.key, b"req", head)):
+        magic, nonce, time_ns, have = _REQ.unpack(head)
+        known = magic == MAGIC or magic in self.handlers
+        if not known or not hmac.compare_digest(mac, _mac(self.key, b"req", head)):
             self.stats["refused"] += 1
             log.warning("config sync: unauthenticated request from %s", writer.get_extra_info("peername"))
             return
@@ -192,11 +198,26 @@ class ConfigServer:
             self.stats["replayed"] += 1
             log.warning("config sync: replayed or stale request from %s", writer.get_extra_info("peername"))
             return
-        body = self.path.read_bytes()
-        cfg = lvscf.parse(body.decode("utf-8"))
-        writer.write(make_response(self.key, nonce, cfg.serial_no, body))
+        if magic == MAGIC:
+            body = self.path.read_bytes()
+            serial = lvscf.parse(body.decode("utf-8")).serial_no
+        else:
+            body, serial = self.handlers[magic](have, str(peer_address(writer))), self.serial()
+        writer.write(make_response(self.key, nonce, serial, body, magic))
         await asyncio.wait_for(writer.drain(), IO_TIMEOUT)
-        self.stats["served"] += 1
+        self.stats["served" if magic == MAGIC else "answered"] += 1
+
+
+def peer_address(writer: asyncio.StreamWriter) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The connection's source address (an IPv4-mapped IPv6 address as IPv4); None if unreadable."""
+    peer = writer.get_extra_info("peername")
+    try:
+        source = ipaddress.ip_address(str(peer[0]).split("%")[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if isinstance(source, ipaddress.IPv6Address) and source.ipv4_mapped is not None:
+        return source.ipv4_mapped
+    return source
 
 
 async def fetch(key: bytes, host: str, port: int, have_serial: int,
@@ -205,26 +226,35 @@ async def fetch(key: bytes, host: str, port: int, have_serial: int,
 
     ``local``: our heartbeat address, the source the peer's server admits.
     """
+    serial, body = await exchange(key, host, port, have_serial, local)
+    try:
+        return serial, body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SyncError(f"transfer from {host_port(host, port)} failed: {exc!r}") from None
+
+
+async def exchange(key: bytes, host: str, port: int, have_serial: int, local: str | None = None,
+                   kind: bytes = MAGIC, timeout: float = IO_TIMEOUT) -> tuple[int, bytes]:
+    """One authenticated request of ``kind``; returns the peer's (serial_no, decrypted body)."""
     nonce = os.urandom(16)
     bind = (local, 0) if local else None
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, local_addr=bind),
-                                                IO_TIMEOUT)
+                                                timeout)
     except (OSError, TimeoutError) as exc:
         raise SyncError(f"cannot connect to {host_port(host, port)}: {exc}") from None
     try:
-        writer.write(make_request(key, nonce, have_serial))
-        head = await asyncio.wait_for(reader.readexactly(_RESP.size), IO_TIMEOUT)
+        writer.write(make_request(key, nonce, have_serial, kind=kind))
+        head = await asyncio.wait_for(reader.readexactly(_RESP.size), timeout)
         magic, serial, length, aead_nonce = _RESP.unpack(head)
-        if magic != MAGIC or length > MAX_BODY:
+        if magic != kind or length > MAX_BODY:
             raise SyncError("malformed answer")
-        sealed = await asyncio.wait_for(reader.readexactly(length), IO_TIMEOUT)
+        sealed = await asyncio.wait_for(reader.readexactly(length), timeout)
         try:
-            body = _aead(key).decrypt(aead_nonce, sealed, b"resp" + nonce + head)
+            return serial, _aead(key).decrypt(aead_nonce, sealed, b"resp" + nonce + head)
         except InvalidTag:
             raise SyncError("answer failed authentication") from None
-        return serial, body.decode("utf-8")
-    except (OSError, asyncio.IncompleteReadError, TimeoutError, UnicodeDecodeError) as exc:
+    except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
         raise SyncError(f"transfer from {host_port(host, port)} failed: {exc!r}") from None
     finally:
         writer.close()
@@ -259,6 +289,7 @@ class ConfigPuller:
         self.retry_after = retry_after
         self.stats: Counter[str] = Counter()
         self.last_error: str | None = None
+        self.failed_serial: int | None = None     # the advertised serial_no of the last failed pull
         self._task: asyncio.Task[None] | None = None
         self._failed: dict[int, float] = {}   # advertised serial -> monotonic time of failure
 
@@ -280,11 +311,12 @@ class ConfigPuller:
         except SyncError as exc:
             self.stats["failed"] += 1
             self.last_error = str(exc)
+            self.failed_serial = advertised
             self._failed[advertised] = asyncio.get_running_loop().time()
             log.error("config sync from %s failed: %s", host, exc)
             return
         self.stats["installed"] += 1
-        self.last_error = None
+        self.last_error = self.failed_serial = None
         log.info("config sync: installed serial_no %d from %s (had %d)", cfg.serial_no, host, have)
         self.on_installed(cfg)
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
 import pwd
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ MAX_REPLY = 8 * 1024 * 1024
 TIMEOUT = 2.0
 _CRED = struct.Struct("=iII")   # struct ucred: pid, uid, gid
 
-Handler = Callable[[dict[str, Any], int], dict[str, Any]]
+Reply = dict[str, Any] | Awaitable[dict[str, Any]]     # an answer, or one that takes I/O to find
+Handler = Callable[[dict[str, Any], int], Reply]
 
 
 class ChannelError(Exception):
@@ -117,7 +119,12 @@ class Channel:
         if not isinstance(data, dict):
             return {"ok": False, "status": 400, "error": "send one JSON object on one line"}
         try:
-            return self.handle(data, uid)
+            reply = self.handle(data, uid)
+            if inspect.isawaitable(reply):
+                reply = await asyncio.wait_for(reply, TIMEOUT)
+            return reply
+        except TimeoutError:
+            return {"ok": False, "status": 409, "error": "pulse could not finish it in time"}
         except Exception as exc:  # noqa: BLE001 - a bad request must never stop pulse
             log.exception("runtime request failed")
             return {"ok": False, "status": 500, "error": f"pulse could not handle it: {exc}"}

@@ -20,7 +20,7 @@ from ..reconcile import DestKey, ServiceKey, Table, server_dest_key, service_key
 from ..options import Options
 from ..reconciler import Reconciler
 from ..statusfile import RuntimeDoc
-from .channel import SOCKET_NAME, Channel, console_uid
+from .channel import SOCKET_NAME, Channel, Handler, Reply, console_uid
 from .sampler import Column, Sampler
 from .states import (
     InvalidChange, Key, RuntimeState, adjust_table, apply_change, check_name, maint_due, maint_pending,
@@ -44,6 +44,7 @@ class RuntimeControl:
         self.config = config
         self.wake = wake
         reconciler.adjust = self.adjust
+        self.ops: dict[str, Handler] = {}      # more ops, answered by other parts of the daemon
         uid = console_uid(opts.console_user)
         self.channel = Channel(runtime_dir / SOCKET_NAME, {uid} if uid is not None else set(), self.handle)
         self.sample_interval = sample_interval
@@ -65,9 +66,11 @@ class RuntimeControl:
         adjust_table(table, cfg, self.states, actual)
 
     # ---- the channel ----------------------------------------------------------------
-    def handle(self, request: dict[str, Any], uid: int) -> dict[str, Any]:
-        """Answer one channel request: ``get``, ``set`` or ``series``."""
+    def handle(self, request: dict[str, Any], uid: int) -> Reply:
+        """Answer one channel request: ``get``, ``set``, ``series`` or one of :attr:`ops`."""
         op = request.get("op")
+        if isinstance(op, str) and op in self.ops:
+            return self.ops[op](request, uid)
         try:
             if op == "get":
                 return {"ok": True, "servers": self.listing()}
