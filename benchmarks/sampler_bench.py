@@ -126,8 +126,9 @@ def main() -> None:
     print(f"table: {args.services} services x {args.dests} real servers (real IPVS), "
           f"{args.seconds:.0f} s each")
     print(f"sampling off: pulse CPU {off['cpu_per_s']:.4f} s/s")
-    print(f"sampling on ({args.interval:g} s): pulse CPU {on['cpu_per_s']:.4f} s/s, "
-          f"a sample every {on['sample_every']:.1f} s (status documents' clock)")
+    every = (f"a sample every {on['sample_every']:.1f} s" if on["sample_every"]
+             else "the status file was not rewritten during the window, so no sample period")
+    print(f"sampling on ({args.interval:g} s): pulse CPU {on['cpu_per_s']:.4f} s/s, {every}")
     ratio = on["cpu_per_s"] / off["cpu_per_s"] if off["cpu_per_s"] else float("inf")
     print(f"ratio on/off: {ratio:.2f}  (extra {on['cpu_per_s'] - off['cpu_per_s']:.4f} CPU s per s)")
 

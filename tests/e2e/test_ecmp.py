@@ -75,7 +75,8 @@ def test_flows_spread_over_every_director_and_mh_agrees(lab: EcmpLab) -> None:
     for name in DIRECTORS:
         cluster = _status_cluster(lab, name)
         assert cluster["director"] == name and cluster["announced"] == ["203.0.113.10"]
-        assert [s["state"] for s in cluster["sessions"]] == ["Established"]
+        wait_until(lambda: [s["state"] for s in _status_cluster(lab, name)["sessions"]] == ["Established"],
+                   timeout=30, interval=0.5, what=f"{name}'s BGP session Established in its status file")
         svc = lab.run(name, ["ipvsadm", "-Ln"]).stdout
         report(f"{name}: {svc.splitlines()[3].strip()}")
         assert "mh-port" in svc, svc

@@ -49,12 +49,14 @@ def test_kernel_counters_and_health_in_metrics(pulse: NsProcess, seed: SeedTopol
     url = f"http://127.0.0.1:{PORT}/metrics"
     scrape = lambda: fetch(seed.ns("director"), url, timeout=3)  # noqa: E731
 
-    def both_up() -> bool:
+    def both_in() -> bool:      # UP by the checks, then in the kernel table after the health window
         try:
-            return value(scrape(), "piranha_pulse_health_up") == 2
+            body = scrape()
         except OSError:
             return False
-    wait_until(both_up, timeout=30, interval=0.5, what="both real servers up in /metrics")
+        return (value(body, "piranha_pulse_health_up") == 2
+                and value(body, "piranha_pulse_ipvs_real_weight") == 2)
+    wait_until(both_in, timeout=30, interval=0.5, what="both real servers up and in the table in /metrics")
     seed.client_fetch_many(6)
 
     def counted() -> bool:      # counters arrive with the periodic kernel dump
