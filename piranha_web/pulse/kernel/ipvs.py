@@ -119,7 +119,11 @@ def _netmask(af: int, raw: bytes | None) -> str:
 
 def parse_service(payload: bytes) -> tuple[ServiceKey, Service] | None:
     """Key and attributes of one dumped service (None for a family pulse does not manage)."""
-    a = dict(attrs(payload))
+    return service_from_attrs(dict(attrs(payload)))
+
+
+def service_from_attrs(a: dict[int, bytes]) -> tuple[ServiceKey, Service] | None:
+    """:func:`parse_service` on attributes already split (a dump reads its counters from them too)."""
     af = struct.unpack("=H", a[SVC_AF])[0]
     if af not in (socket.AF_INET, socket.AF_INET6):
         return None
@@ -319,30 +323,26 @@ class NetlinkIpvs:
             table[key] = entry
         return table
 
-    def _service_payloads(self) -> Iterator[bytes]:
-        """The nested attribute area of every dumped service (one request)."""
+    def _dumped_services(self) -> Iterator[tuple[ServiceKey, Service, dict[int, bytes]]]:
+        """Key, attributes and raw attributes of every dumped service pulse manages (one request)."""
         for reply in self._request(self._family, NLM_F_REQUEST | NLM_F_DUMP, IPVS_CMD_GET_SERVICE, b""):
             for kind, value in attrs(reply):
                 if kind == ATTR_SERVICE:
-                    yield value
+                    a = dict(attrs(value))
+                    parsed = service_from_attrs(a)
+                    if parsed is not None:
+                        yield parsed[0], parsed[1], a
 
     def dump_services(self) -> dict[ServiceKey, Service]:
         """Every service of both families, without destinations (one request)."""
-        services: dict[ServiceKey, Service] = {}
-        for value in self._service_payloads():
-            parsed = parse_service(value)
-            if parsed is not None:
-                services[parsed[0]] = parsed[1]
-        return services
+        return {key: svc for key, svc, _ in self._dumped_services()}
 
     def dump_service_counters(self) -> dict[ServiceKey, ServiceCounters]:
         """Every service's own counters (one request): which services saw traffic since a sample."""
         counters: dict[ServiceKey, ServiceCounters] = {}
-        for value in self._service_payloads():
-            parsed = parse_service(value)
-            if parsed is not None:
-                found = parse_counters(dict(attrs(value)).get(SVC_STATS64, b""))
-                counters[parsed[0]] = tuple(found.get(name, 0) for name in COUNTER_NAMES)
+        for key, _, a in self._dumped_services():
+            found = parse_counters(a.get(SVC_STATS64, b""))
+            counters[key] = tuple(found.get(name, 0) for name in COUNTER_NAMES)
         return counters
 
     def dump_dests(self, key: ServiceKey) -> dict[DestKey, Dest]:

@@ -209,8 +209,10 @@ def maint_pending(cfg: LvsConfig, states: Mapping[Key, RuntimeState], actual: Ta
         if entry is None:
             continue
         for rs in vs.servers:
+            if (vs.name, rs.name) not in maint:
+                continue
             dk = server_dest_key(vs, rs)
-            if (vs.name, rs.name) in maint and dk in entry.dests and drained(actual, key, dk):
+            if dk in entry.dests and drained(actual, key, dk):
                 pending.add(key)
     return pending
 
