@@ -29,7 +29,7 @@ from tests.support.client import fetch_many
 from tests.support.emulation import scaled
 from tests.support.netns import in_netns
 from tests.support.processes import NsProcess, wait_until
-from tests.support.seedpulse import pulse_argv, seed_lvs_cf
+from tests.support.seedpulse import dest_weights, pulse_argv, read_status, seed_lvs_cf
 from tests.support.topology import REAL_SERVERS, VIP, SeedTopology
 
 pytestmark = [pytest.mark.ipvs, pytest.mark.timeout(1500)]
@@ -66,17 +66,11 @@ class Lab:
         self.pulse.stop()
 
     def status(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.rundir / "pulse-status.json").read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_status(self.rundir)
 
     def weights(self) -> dict[str, int]:
         """addr -> kernel weight of the VIP's service, from pulse's status."""
-        for svc in self.status().get("table", []):
-            if svc["service"] == f"TCP {VIP}:80":
-                return {d["addr"]: d["weight"] for d in svc["dests"]}
-        return {}
+        return dest_weights(self.status(), f"TCP {VIP}:80")
 
     def active(self, addr: str) -> int:
         for svc in self.status().get("table", []):

@@ -9,11 +9,27 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .emulation import scaled
 from .processes import NsProcess
 from .topology import PLAN4, AddressPlan, Lab
+
+
+def read_status(rundir: Path) -> dict[str, Any]:
+    """pulse's status document in ``rundir`` (an empty dict until pulse has written one)."""
+    try:
+        return dict(json.loads((rundir / "pulse-status.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def dest_weights(status: dict[str, Any], service: str) -> dict[str, int]:
+    """addr -> weight of ``service`` (as the status names it, e.g. ``FWM 80``) in a status document."""
+    for svc in status.get("table", []):
+        if svc["service"] == service:
+            return {d["addr"]: d["weight"] for d in svc["dests"]}
+    return {}
 
 
 def seed_lvs_cf(serial: int = 1, *, rs2_weight: int = 1, scheduler: str = "rr", fwmark: int | None = None,
@@ -83,18 +99,12 @@ class Pulse:
         argv = pulse_argv(self.cf, self.rundir, "--drain-seconds", "1")
         self.proc = self.lab.start("director", "pulse", argv)
 
-    def status(self) -> dict:
-        try:
-            return json.loads((self.rundir / "pulse-status.json").read_text())
-        except (OSError, ValueError):
-            return {}
+    def status(self) -> dict[str, Any]:
+        return read_status(self.rundir)
 
     def dests(self, service: str = "FWM 80") -> dict[str, int]:
         """addr -> weight of ``service`` (as the status names it), from pulse's status."""
-        for svc in self.status().get("table", []):
-            if svc["service"] == service:
-                return {d["addr"]: d["weight"] for d in svc["dests"]}
-        return {}
+        return dest_weights(self.status(), service)
 
     def run(self, *argv: str) -> str:
         return self.lab.run("director", list(argv), timeout=scaled(30)).stdout

@@ -12,7 +12,6 @@ checks; everything they share is here so each runs the same harness.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ from .console import Console
 from .emulation import scaled
 from .ipvs_runner import require_ipvs
 from .processes import NsProcess, wait_until
+from .seedpulse import read_status
 from .topology import PAGES, AddressPlan, SeedTopology, seed_topology, url_host
 
 BIN = Path(sys.executable).parent
@@ -66,10 +66,7 @@ class Scenario:
 
     def status(self) -> dict[str, Any]:
         """pulse's status document (empty dict until it exists)."""
-        try:
-            return json.loads((self.instance / "pulse-status.json").read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_status(self.instance)
 
     def service(self, name: str) -> dict[str, Any]:
         """The service called *name* (``FWM 80``, ``TCP [2001:db8:10::10]:80``) in pulse's status, or {}."""
