@@ -138,6 +138,7 @@ class VirtualServer:
     servers: list[RealServer] = field(default_factory=list)
     line: int = field(default=0, compare=False, repr=False)
     _lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _end: int = field(default=0, compare=False, repr=False)   # the line of its closing brace
 
     def server_port(self, server: RealServer) -> int:
         """The port a real server is reached on (its own, else the virtual's)."""

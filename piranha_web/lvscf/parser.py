@@ -366,13 +366,14 @@ KEYWORDS = {
 
 # --------------------------------------------------------------------------- parser
 
-def parse(text: str) -> LvsConfig:
+def parse(text: str, first_line: int = 1) -> LvsConfig:
     """Parse lvs.cf ``text``; raise :class:`LvsCfError` naming every bad line.
 
     Only syntax and value types are checked here; call ``validate`` (or use
     ``load``) for the semantic rules.  A bad line is reported and skipped, so
     one typo does not hide the next (at most ``MAX_PROBLEMS`` are reported).
-    A UTF-8 byte order mark before the first line is ignored.
+    A UTF-8 byte order mark before the first line is ignored.  ``first_line``:
+    the number of the text's first line (a block cut out of a file, see reparse).
     """
     if text.startswith(BOM):
         text = text[1:]
@@ -386,7 +387,7 @@ def parse(text: str) -> LvsConfig:
     # other ASCII whitespace (\v \f \x1c-\x1f), which the whole text is checked for once.
     fast = not any(ch in text for ch in _OTHER_ASCII_SPACE)
     problems: list[Problem] = []
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(lines, first_line):
         toks: list[str] = []   # (reset first: a quote error must not blame the previous key)
         try:
             if fast and line.isascii() and '"' not in line and "'" not in line:
@@ -445,7 +446,7 @@ class _State:
             self.block._lines[key] = lineno
             return
         if key == "}" and len(toks) == 1:
-            self.close()
+            self.close(lineno)
             return
         if key in _BLOCK_OPENERS and entry is None:
             self.open(_open_block(toks, self.kind), toks[1], lineno)
@@ -454,10 +455,12 @@ class _State:
             raise _Stop(_unknown_message(key, self.kind), key)
         raise _Stop(E_EQUAL, key)
 
-    def close(self) -> None:
-        """A ``}`` line."""
+    def close(self, lineno: int = 0) -> None:
+        """A ``}`` line (``lineno``; 0 when recovery closes a block)."""
         if self.kind == "global":
             raise _Stop("unexpected '}' (no block is open)")
+        if self.kind == "virtual":
+            self.block._end = lineno
         if self.kind == "server":
             self.block, self.kind, self.opened_at = self.outer, self.outer_kind, self.outer_opened_at
             self.table = _VIRTUAL if self.kind == "virtual" else _FAILOVER

@@ -36,6 +36,7 @@ import functools
 import math
 import re
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 from . import keys
@@ -621,11 +622,17 @@ def _check_conflicts(c: _Collector, cfg: LvsConfig) -> None:
             claims[claim] = vs.name
 
 
-def problems(cfg: LvsConfig) -> list[Problem]:
-    """Every problem in ``cfg``, sorted by line (stable), without raising."""
+def problems(cfg: LvsConfig, only: Iterable[VirtualServer] | None = None) -> list[Problem]:
+    """Every problem in ``cfg``, sorted by line (stable), without raising.
+
+    ``only``: check just these virtual servers' own blocks, for a file whose
+    other virtual servers passed before under the same global settings (a
+    virtual server's own checks read nothing but the globals and itself).
+    The global, failover and cross-block checks always run whole.
+    """
     c = _Collector()
     _check_global(c, cfg)
-    for vs in cfg.virtuals:
+    for vs in cfg.virtuals if only is None else only:
         _check_virtual(c, cfg, vs)
     for fos in cfg.failovers:
         _check_failover(c, cfg, fos)
@@ -633,8 +640,8 @@ def problems(cfg: LvsConfig) -> list[Problem]:
     return sorted(c.problems, key=lambda p: p.line)
 
 
-def validate(cfg: LvsConfig) -> None:
-    """Raise :class:`LvsCfError` listing every problem in ``cfg``; return None if valid."""
-    found = problems(cfg)
+def validate(cfg: LvsConfig, only: Iterable[VirtualServer] | None = None) -> None:
+    """Raise :class:`LvsCfError` listing every problem in ``cfg``; None if valid (``only``: see problems)."""
+    found = problems(cfg, only)
     if found:
         raise LvsCfError(found)
