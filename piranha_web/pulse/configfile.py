@@ -17,14 +17,15 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..lvscf import LvsCfError, LvsConfig, load
 from ..lvscf.files import write_atomic
+from ..lvscf.reparse import Edit, reparse
 from .health.monitor import Target, targets_for
-from .reconcile import desired_addresses, desired_marks, desired_table, plan
+from .reconcile import desired_addresses, desired_entries, desired_marks, desired_table, footprint, plan
 
 log = logging.getLogger("pulse")
 
@@ -54,6 +55,7 @@ class LoadedConfig:
     signature: tuple[int, int, int]
     text: str = ""
     targets: tuple[Target, ...] | None = None   # the checks, built once when the file was read
+    edit: Edit | None = None                    # set when only one virtual server changed (see reparse)
 
 
 def signature(path: Path) -> tuple[int, int, int]:
@@ -65,8 +67,12 @@ def signature(path: Path) -> tuple[int, int, int]:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def read_config(path: Path) -> LoadedConfig:
-    """Load and validate ``path``; raises :class:`ConfigError` with one line per problem."""
+def read_config(path: Path, previous: LoadedConfig | None = None) -> LoadedConfig:
+    """Load and validate ``path``; raises :class:`ConfigError` with one line per problem.
+
+    ``previous``: the configuration in force; an edit of one of its virtual
+    servers is parsed, validated and planned for that block alone.
+    """
     sig = signature(path)
     try:
         data = path.read_bytes()
@@ -76,14 +82,21 @@ def read_config(path: Path) -> LoadedConfig:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+    sha256 = hashlib.sha256(data).hexdigest()
+    if previous is not None and sha256 == previous.sha256:
+        return replace(previous, signature=sig, edit=None)     # touched, not changed: nothing to parse
     try:
-        cfg = load(text)
-        targets = plannable(cfg)
+        edit = reparse(previous.text, previous.cfg, text) if previous and previous.text else None
+        if edit is not None and previous is not None and previous.targets is not None:
+            cfg, targets = edit.cfg, plannable_edit(edit, previous.targets)
+        else:
+            edit, cfg = None, load(text)
+            targets = plannable(cfg)
     except LvsCfError as exc:
         raise ConfigError([f"{path}:{p.line}: {_message(p)}" for p in exc.problems]) from None
     except Exception as exc:  # noqa: BLE001 - whatever validation missed is still a bad file, not a crash
         raise ConfigError([f"{path}: cannot load: {type(exc).__name__}: {exc}"]) from None
-    return LoadedConfig(cfg, hashlib.sha256(data).hexdigest(), sig, text, targets)
+    return LoadedConfig(cfg, sha256, sig, text, targets, edit)
 
 
 def plannable(cfg: LvsConfig) -> tuple[Target, ...]:
@@ -100,6 +113,16 @@ def plannable(cfg: LvsConfig) -> tuple[Target, ...]:
     desired_addresses(cfg)
     desired_marks(cfg)
     return targets
+
+
+def plannable_edit(edit: Edit, previous: tuple[Target, ...]) -> tuple[Target, ...]:
+    """:func:`plannable` for an edit of one virtual server: its own checks and service, the rest kept."""
+    virtuals = [edit.new] if edit.new is not None else []
+    mine = targets_for(edit.cfg, virtuals)
+    plan(desired_entries(edit.cfg, [vs for vs in virtuals if vs.active], {}), {}, set(), ())
+    footprint(edit.new)            # its address and mark rule (the others' are unchanged)
+    names = edit.names()
+    return tuple(t for t in previous if t.key[0] not in names) + tuple(mine)
 
 
 def _message(problem: object) -> str:
@@ -151,6 +174,17 @@ class ConfigWatch:
             return list(self.loaded.targets)
         return targets_for(self.loaded.cfg)
 
+    def checks(self, holds: bool, edit: Edit | None = None) -> tuple[list[Target], set[str] | None]:
+        """(checks, virtual servers they cover) for the monitor: all of them, or an ``edit``'s alone.
+
+        ``holds``: this node keeps the table (active or hot standby); otherwise no checks.
+        """
+        if not holds:
+            return [], None
+        if edit is None:
+            return self.targets(), None
+        return targets_for(edit.cfg, [edit.new] if edit.new else []), edit.names()
+
     def changed_on_disk(self) -> bool:
         """Has the file changed since it was last read (mtime, size or inode)?"""
         return signature(self.path) != self.loaded.signature
@@ -167,7 +201,7 @@ class ConfigWatch:
         self.stats["total"] += 1
         good = self.loaded
         try:
-            loaded = read_config(self.path)
+            loaded = read_config(self.path, good)
         except ConfigError as exc:
             self.reject(good, exc.lines, t0)
             return False

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 
 from ..lvscf.model import LvsConfig
@@ -27,12 +26,11 @@ from .reconciler import Reconciler, gc_paused, settle_gc
 from .reconcile import Op
 from .runtime.control import RuntimeControl
 from .sdnotify import notify
+from .signals import install as install_signals, settle_for_teardown
 from .statusdoc import RunInfo, StatusWriter, log_state, status_document
 from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid, write_pid
 
 log = logging.getLogger("pulse")
-
-SIGNALS = {signal.SIGHUP: "reload", signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGUSR1: "dump"}
 
 
 class Daemon:
@@ -62,9 +60,7 @@ class Daemon:
 
     async def run(self) -> int:
         """Start, loop until a stop signal, clean up; returns the exit code."""
-        loop = asyncio.get_running_loop()
-        for sig, flag in SIGNALS.items():     # handlers only set flags and wake the loop
-            loop.add_signal_handler(sig, self.request, flag)
+        install_signals(self.request)         # handlers only set flags and wake the loop
         try:
             self.role, self.redundancy = _redundancy.starting_role(self, self.opts.config,
                                                                    self.opts.forceactive)
@@ -128,9 +124,7 @@ class Daemon:
         if self.redundancy is not None:   # STOPPING heartbeats first: the peer takes over at once
             await self.redundancy.stop()
         await self.cluster.leave()        # ECMP: withdraw, let the router move flows, stop BIRD
-        for sig in SIGNALS:   # already stopping: a publish's SIGHUP (or a USR1) must not end a teardown
-            asyncio.get_running_loop().remove_signal_handler(sig)
-            signal.signal(sig, signal.SIG_IGN if sig in (signal.SIGHUP, signal.SIGUSR1) else signal.SIG_DFL)
+        settle_for_teardown()
         await asyncio.gather(self.monitor.stop(), self.runtime.channel.stop())
         self.reconciler.finish(self.opts.keep_table_on_stop)
         self.write_status()
@@ -153,8 +147,14 @@ class Daemon:
             self.write_status()
 
     def _apply_config(self, program: bool = False) -> None:
-        """Point the checks at the servers (a hot standby too); reconcile now, or re-read next pass."""
-        self.monitor.update(self.config.targets() if self._holds_table() else [])
+        """Point the checks at the servers (a hot standby too); reconcile now, or re-read next pass.
+
+        A reload that edited one virtual server re-targets and plans that one alone.
+        """
+        edit = self.config.loaded.edit if program and self._holds_table() else None
+        self.monitor.update(*self.config.checks(self._holds_table(), edit))
+        if edit is not None:
+            self.reconciler.follow(edit)
         if program:
             self.reconcile()               # cached table: a reload costs no kernel dump
         else:

@@ -420,6 +420,21 @@ def configured_dests_by_service(cfg: LvsConfig) -> dict[ServiceKey, set[DestKey]
     return out
 
 
+def footprint(vs: VirtualServer | None) -> tuple[object, ...]:
+    """What ``vs`` holds in the kernel besides weights and service settings.
+
+    Its service, the destinations it may occupy, its address and mark rule:
+    an edit that keeps them can be planned for this virtual server alone
+    (nothing to remove elsewhere, nothing to drain).
+    """
+    if vs is None or not vs.active:
+        return ()
+    alone = LvsConfig(virtuals=[vs])
+    dests = configured_dests_by_service(alone)[service_key(vs)]
+    address = make_address(vs.address, vs.device, vs.vip_nmask) if vs.address and vs.device else None
+    return (service_key(vs), frozenset(dests), address, frozenset(desired_marks(alone)))
+
+
 def configured_dests(cfg: LvsConfig) -> set[tuple[ServiceKey, DestKey]]:
     """Every (service, destination) an active real server in ``cfg`` may occupy."""
     return {(key, dk) for key, dests in configured_dests_by_service(cfg).items() for dk in dests}

@@ -47,13 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..lvscf.model import LvsConfig, VirtualServer
+from ..lvscf.reparse import Edit
 from .kernel import Backends, FirewallBackend
 from .kernel.sysctl import SYSCTL_NAME
 from .managed import load_managed, save_managed
 from .reconcile import (
     ADD_ADDRESS, DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceCounters, ServiceEntry, ServiceKey,
     Table, apply_op, configured_dests_by_service, desired_addresses, desired_entries, desired_marks,
-    desired_table, plan, plan_addresses, plan_marks,
+    desired_table, footprint, plan, plan_addresses, plan_marks,
 )
 from .statusfile import MANAGED_NAME
 
@@ -164,6 +165,22 @@ class Reconciler:
                 or self._whole != (cfg, programs, addresses)):
             return None
         return set(self.touched)
+
+    def follow(self, edit: Edit) -> None:
+        """A reload that edited one virtual server: plan it alone when it keeps its footprint.
+
+        The last whole pass stays valid for the new configuration when the
+        edited virtual server keeps its service, destinations, address and
+        mark rule (weights, checks and service settings may change): the next
+        pass plans that virtual server only.  Anything else is a whole pass.
+        """
+        if self._whole is None or self._whole[0] is not edit.base or len(edit.names()) > 1:
+            return                                 # (a renamed virtual server's checks start over)
+        if footprint(edit.old) != footprint(edit.new):
+            return
+        _, programs, addresses = self._whole
+        self._whole = (edit.cfg, programs, addresses)
+        self.touched |= edit.names()
 
     def forget_table(self) -> None:
         """The cached kernel table may be wrong (a failed op or dump): re-read it next pass."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,6 +132,34 @@ async def test_one_weight_change_is_one_op_and_others_untouched(tmp_path: Path) 
     assert d.reconciler.counters.ops_applied - before == 1
     await until(lambda: run.status().get("serial_no") == 2)
     assert run.status()["last_reconcile"]["count"] == 1
+    await run.stop()
+
+
+@aio
+async def test_an_edit_of_one_virtual_server_re_reads_and_plans_that_one_alone(tmp_path: Path) -> None:
+    """The other virtual server's checks keep running untouched; the pass plans only the edited one."""
+    ls = await listeners(2)
+    mail = (f"virtual mail {{\n    active = 1\n    address = 203.0.113.11 eth0:2\n    port = 25\n"
+            f"    timeout = 0.2\n    server m1 {{\n        address = 127.0.0.1\n        active = 1\n"
+            f"        port = {ls[1].port}\n    }}\n}}\n")
+    run = Run(tmp_path, lvs_cf(servers(ls[:1]), tail=mail))
+    d = await run.start()
+    await until(lambda: len(run.weights()) == 1 and len(run.table) == 2, what="both services")
+    mail_watch = d.monitor.watches[("mail", "m1")]
+    planned: list[set[str] | None] = []
+    whole_pass = d.reconciler.reconcile
+
+    def spy(*args: Any) -> Any:
+        planned.append(args[-1])               # the daemon passes the scope last
+        return whole_pass(*args)
+
+    d.reconciler.reconcile = spy  # type: ignore[method-assign]
+    write(run.cf, lvs_cf(servers(ls[:1], (5,)), serial=2, tail=mail))
+    await until(lambda: run.weights().get(ls[0].port) == 5, what="weight 5")
+    edit = d.config.loaded.edit
+    assert edit is not None and edit.names() == {"www"} and d.config.loaded.cfg.serial_no == 2
+    assert d.monitor.watches[("mail", "m1")] is mail_watch
+    assert {"www"} in planned
     await run.stop()
 
 

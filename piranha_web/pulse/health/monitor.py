@@ -52,12 +52,12 @@ import heapq
 import logging
 import time
 import zlib
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ...lvscf.health import check_settings, has_overrides
-from ...lvscf.model import LvsConfig, host_port
+from ...lvscf.model import LvsConfig, VirtualServer, host_port
 from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
 from .checks import CheckResult, CheckSpec, PendingConnect, connect_outcome, quick_check, spec_for
 from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
@@ -128,16 +128,26 @@ class Monitor:
         self._load_missing: set[str] = set()        # tools already reported missing
         self._by_virtual: dict[str, list[Key]] = {}   # the watched servers of each virtual server
 
-    def update(self, targets: list[Target]) -> None:
-        """Watch new/changed targets, stop those gone; unchanged ones keep their state."""
+    def update(self, targets: list[Target], virtuals: set[str] | None = None) -> None:
+        """Watch new/changed targets, stop those gone; unchanged ones keep their state.
+
+        ``virtuals``: ``targets`` are the checks of these virtual servers only,
+        and every other check stays as it is (a reload that edited one block).
+        """
         wanted = {t.key: t for t in targets}
+        known = (set(self.watches) | set(self.targets) if virtuals is None
+                 else {key for name in virtuals for key in self._by_virtual.get(name, ())})
         # a server renamed in lvs.cf (same virtual, address and port) keeps its health
-        by_place = {(k[0], t.spec.host, t.spec.port): self.states[k]
-                    for k, t in self.targets.items() if k not in wanted and k in self.states}
-        for key in set(self.watches) | set(self.targets):
+        by_place = {(k[0], t.spec.host, t.spec.port): self.states[k] for k in known
+                    if k not in wanted and k in self.states and (t := self.targets.get(k)) is not None}
+        for key in known:
             if key not in wanted or wanted[key] != self.targets.get(key):
                 self._stop(key, keep_state=key in wanted and self._same_server(key, wanted[key]))
-        self._by_virtual = {}
+        if virtuals is None:
+            self._by_virtual = {}
+        else:
+            for name in virtuals:
+                self._by_virtual.pop(name, None)
         for key in wanted:
             self._by_virtual.setdefault(key[0], []).append(key)
         if not any(key not in self.watches for key in wanted):
@@ -480,10 +490,10 @@ def _apply_extras(state: HealthState, result: CheckResult) -> None:
         state.agent_pct = reply.pct
 
 
-def targets_for(cfg: LvsConfig) -> list[Target]:
-    """One check target per active real server of the active virtual servers."""
+def targets_for(cfg: LvsConfig, virtuals: Iterable[VirtualServer] | None = None) -> list[Target]:
+    """One check target per active real server of the active virtual servers (or of ``virtuals``)."""
     targets: list[Target] = []
-    for vs in cfg.active_virtuals():
+    for vs in cfg.active_virtuals() if virtuals is None else (v for v in virtuals if v.active):
         load = vs.load_monitor if vs.load_monitor in ("uptime", "rup", "ruptime") else None
         shared = check_settings(vs)          # most real servers override nothing: resolved once
         for rs in vs.servers:
