@@ -119,7 +119,7 @@ class RuntimeControl:
         """One server's state with what the kernel has now."""
         st = self.states.get(key, RuntimeState())
         col = self.columns().get(key)
-        latest = self.sampler.latest.get(col) if col else None
+        latest = self.sampler.latest(col) if col else None
         return {"virtual": key[0], "real": key[1], **st.to_dict(),
                 "cps": latest[0] if latest else None, "bps": latest[1] if latest else None,
                 "active": latest[2] if latest else None}
@@ -190,7 +190,7 @@ class RuntimeControl:
             if dest is None:
                 continue
             s = dest.stats
-            latest = self.sampler.latest.get((key, dk))
+            latest = self.sampler.latest((key, dk))
             traffic.setdefault(vs, {})[rs] = {
                 "weight": dest.weight, "conns": s.get("conns", 0), "active": s.get("active_conns", 0),
                 "bytes": s.get("inbytes", 0) + s.get("outbytes", 0),

@@ -28,7 +28,7 @@ def test_rates_fine_and_coarse() -> None:
     assert both["cps"] == [11.0, 11.0, 11.0]
     coarse = s.coarse.series([(WWW, RS2)])
     assert coarse["t"] == [1010.0] and coarse["cps"] == [1.0]
-    assert s.latest[(WWW, RS1)] == (10.0, 10000.0, 6)
+    assert s.latest((WWW, RS1)) == (10.0, 10000.0, 6)
 
 
 def test_a_reset_counter_and_a_new_destination() -> None:
@@ -41,3 +41,21 @@ def test_a_reset_counter_and_a_new_destination() -> None:
     s.add(table, now=4.0)
     assert s.fine.series([(WWW, DestKey("192.0.2.3", 80))])["cps"] == [0.0, 0.0]
     assert s.fine.series([(WWW, DestKey("198.51.100.1", 80))])["cps"] == [0.0, 0.0]
+
+
+def test_only_re_read_services_cost_a_sample_and_the_others_keep_their_active_count() -> None:
+    """The reconciler replaces a service's ``dests`` on a re-read; an untouched one saw no traffic."""
+    other = ServiceKey.tcp("203.0.113.11", 80)
+    table = _table(10, 0, active=3)
+    table[other] = _table(50, 0, active=7)[WWW]
+    s = Sampler()
+    s.add(table, now=0.0)
+    table[WWW] = _table(30, 0, active=3)[WWW]                 # WWW re-read: 20 more connections
+    table[other].dests[RS1] = Dest(5, "nat", dict(table[other].dests[RS1].stats))   # a weight change only
+    s.add(table, now=2.0)
+    assert s.latest((WWW, RS1)) == (10.0, 10000.0, 3)
+    assert s.latest((other, RS1)) == (0.0, 0.0, 7)
+    table[other].dests[DestKey("192.0.2.9", 80)] = Dest(1, "nat", {"conns": 99})   # a new column
+    s.add(table, now=4.0)
+    assert s.latest((other, DestKey("192.0.2.9", 80))) == (0.0, 0.0, 0)
+    assert s.latest((WWW, RS1)) == (0.0, 0.0, 3) and s.fine.series([(WWW, RS1)])["cps"] == [10.0, 0.0]
