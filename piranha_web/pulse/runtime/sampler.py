@@ -1,8 +1,9 @@
 """Traffic samples of the IPVS counters: per-second rates in two bounded rings.
 
-Every sample (2 s by default) turns the kernel's counters into rates since the previous sample and appends them to the
-*fine* ring (``FINE_POINTS`` samples); every ``COARSE_STEP`` seconds the
-rates over that whole step go to the *coarse* ring (an hour at 10 s).  A
+Every sample (2 s by default) turns the kernel's counters into rates
+since the previous sample and appends them to the *fine* ring
+(``FINE_POINTS`` samples); every ``COARSE_STEP`` seconds the rates over
+that whole step go to the *coarse* ring (an hour at 10 s).  A
 point stores one ``array('f')`` per series with a column per destination,
 so 1,000 services x 10 real servers cost about 43 MB for the hour, not a
 Python object per number.  Columns are keyed by (service, destination);
