@@ -18,7 +18,7 @@ from wtforms.fields.core import UnboundField
 
 from .lvscf import keys
 from .lvscf.model import CHECKS, DNS_QTYPES
-from .lvscf.parser import MAX_DIGITS
+from .lvscf.tokens import MAX_DIGITS
 from .models import MAX_ROW_ID, row_id
 
 Converter = Callable[[Any], Any]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from piranha_web.lvscf import SCHEDULERS as _SCHEDULERS
 from piranha_web.lvscf import LvsCfError, LvsConfig, Problem, RealServer, VirtualServer
-from piranha_web.lvscf.parser import MAX_DIGITS
+from piranha_web.lvscf.tokens import MAX_DIGITS
 
 from .keepalived_checks import CHECKERS, INHERITED, OTHER_CHECKERS, Probe, keep_hint, read_probe
 from .keepalived_tree import Node, Notes, args_of, fail, find, hint, ip, number, parse_tree, whole

@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from piranha_web.lvscf import LvsCfError, Problem
-from piranha_web.lvscf.parser import MAX_DIGITS
+from piranha_web.lvscf.tokens import MAX_DIGITS
 
 _HINT = "piranha:"
 

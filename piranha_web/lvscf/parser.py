@@ -24,222 +24,18 @@ Deviations from Piranha, on purpose:
 
 from __future__ import annotations
 
-import math
-import socket
 from typing import Any, Callable
 
 from . import keys
 from .errors import LvsCfError, Problem
 from .model import Director, FailoverService, LvsConfig, RealServer, VirtualServer, item_line_key
+from .tokens import (
+    BLANKS, BOM, E_EMPTY, E_EOF, E_EQUAL, E_EXTRA, E_MISSING, E_UNKNOWN, OTHER_ASCII_SPACE, LineError,
+    c_int, t_bool, t_fwmark, t_port, t_seconds, tokenize, v_bool, v_fwmark, v_host_device, v_int, v_list,
+    v_port, v_seconds, v_str,
+)
 
-# Messages are lvsconfig.c's lvsStrerror() strings where Piranha had one.
-E_QUOTE = "quotation mismatch"
-E_EOF = "unexpected end of file"
-E_EXTRA = "unexpected arguments"
-E_EQUAL = "equal (=) expected after command"
-E_MISSING = "missing arguments"
-E_INT = "integer expected"
-E_BOOL = "boolean expected"
-E_UNKNOWN = "unknown command"
-E_LIST = "list expected"
-E_EMPTY = "Empty configuration"
-E_RANGE = "integer out of range (too many digits)"
-
-BOM = "\ufeff"
 MAX_PROBLEMS = 100
-# A longer integer is out of every range lvs.cf has (Python refuses > 4300 digits anyway).
-MAX_DIGITS = 40
-
-_BLANKS = " \t"
-_OTHER_ASCII_SPACE = "\v\f\x1c\x1d\x1e\x1f"
-_DIGITS = frozenset("0123456789")
-_OCTAL = frozenset("01234567")
-_HEX = frozenset("0123456789abcdefABCDEF")
-_FLOAT_CHARS = frozenset("0123456789.eE+-")
-
-# Used only when the host has no services database (minimal containers).
-_FALLBACK_SERVICES = {
-    "ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "http": 80, "www": 80,
-    "pop3": 110, "imap": 143, "https": 443, "imaps": 993, "pop3s": 995,
-}
-
-
-class _Stop(Exception):
-    """Internal: carries one syntax problem up to :func:`parse`."""
-
-    def __init__(self, message: str, key: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.key = key
-
-
-# --------------------------------------------------------------------------- lexing
-
-def _tokenize_quoted(line: str) -> list[str]:
-    """Split a line that contains quote characters (the slow path).
-
-    A token that *starts* with ``"`` or ``'`` runs to the next same quote,
-    which must end the token; quotes are removed, nothing is unescaped.
-    """
-    toks: list[str] = []
-    i, n = 0, len(line)
-    while i < n:
-        c = line[i]
-        if c == " " or c == "\t":
-            i += 1
-            continue
-        if c == '"' or c == "'":
-            j = line.find(c, i + 1)
-            if j < 0 or (j + 1 < n and line[j + 1] not in _BLANKS):
-                raise _Stop(E_QUOTE)
-            toks.append(line[i + 1:j])
-            i = j + 1
-        else:
-            j = i + 1
-            while j < n and line[j] != " " and line[j] != "\t":
-                j += 1
-            toks.append(line[i:j])
-            i = j
-    return toks
-
-
-def _tokenize(line: str) -> list[str]:
-    """Tokens of one (already stripped, non-comment) line."""
-    if '"' in line or "'" in line:
-        return _tokenize_quoted(line)
-    if "\t" in line:
-        line = line.replace("\t", " ")
-    toks = line.split(" ")
-    if "" in toks:
-        toks = [t for t in toks if t]
-    return toks
-
-
-# --------------------------------------------------------------------------- values
-
-def c_int(tok: str) -> int:
-    """Integer as C ``strtol(tok, &end, 0)`` with no trailing garbage allowed.
-
-    ``0x1F`` is hex, a leading ``0`` means octal (``010`` == 8), a sign is allowed.
-    """
-    if tok.isdigit() and tok.isascii() and (tok[0] != "0" or len(tok) == 1) and len(tok) < MAX_DIGITS:
-        return int(tok)         # the common case: plain decimal
-    s = tok.lstrip(" \t\n\v\f\r")
-    neg = False
-    if s[:1] in ("+", "-"):
-        neg = s[0] == "-"
-        s = s[1:]
-    if not s:
-        raise _Stop(E_INT)
-    if len(s.lstrip("0xX")) > MAX_DIGITS and (_DIGITS | _HEX | {"x", "X"}).issuperset(s):
-        raise _Stop(E_RANGE)
-    if s[0] != "0":
-        if not _DIGITS.issuperset(s):
-            raise _Stop(E_INT)
-        value = int(s)
-    elif len(s) > 2 and s[1] in "xX" and _HEX.issuperset(s[2:]):
-        value = int(s[2:], 16)
-    elif _OCTAL.issuperset(s):
-        value = int(s, 8)
-    else:
-        raise _Stop(E_INT)
-    return -value if neg else value
-
-
-def _one(vals: list[str]) -> str:
-    if not vals:
-        raise _Stop(E_MISSING)
-    if len(vals) > 1:
-        raise _Stop(E_EXTRA)
-    return vals[0]
-
-
-# Token converters: one value token -> model value (the common, fast case).
-
-def _t_bool(tok: str) -> bool:
-    n = c_int(tok)
-    if n != 0 and n != 1:
-        raise _Stop(E_BOOL)
-    return n == 1
-
-
-def _t_seconds(tok: str) -> float:
-    """Integer seconds as Piranha, or (our extension) a decimal fraction."""
-    try:
-        return c_int(tok)
-    except _Stop as stop:
-        if stop.message == E_RANGE:
-            raise
-    s = tok.strip()
-    if s and _FLOAT_CHARS.issuperset(s) and any(ch in _DIGITS for ch in s):
-        try:
-            value = float(s)
-        except ValueError:
-            pass
-        else:
-            if math.isfinite(value):
-                return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
-    raise _Stop(E_INT)
-
-
-def _t_port(tok: str) -> int:
-    """Port number, or a TCP service name resolved like ``getservbyname``."""
-    try:
-        return c_int(tok)
-    except _Stop as stop:
-        if stop.message == E_RANGE:
-            raise
-    try:
-        return socket.getservbyname(tok, "tcp")
-    except (OSError, ValueError, UnicodeError):
-        if tok in _FALLBACK_SERVICES:
-            return _FALLBACK_SERVICES[tok]
-    raise _Stop(E_INT)
-
-
-def _t_fwmark(tok: str) -> int | None:
-    return c_int(tok) or None
-
-
-# Value converters: all value tokens -> model value (checks the token count).
-
-def _v_str(vals: list[str]) -> str:
-    return _one(vals)
-
-
-def _v_int(vals: list[str]) -> int:
-    return c_int(_one(vals))
-
-
-def _v_bool(vals: list[str]) -> bool:
-    return _t_bool(_one(vals))
-
-
-def _v_seconds(vals: list[str]) -> float:
-    return _t_seconds(_one(vals))
-
-
-def _v_port(vals: list[str]) -> int:
-    return _t_port(_one(vals))
-
-
-def _v_fwmark(vals: list[str]) -> int | None:
-    return _t_fwmark(_one(vals))
-
-
-def _v_list(vals: list[str]) -> list[str]:
-    if len(vals) < 2 or vals[0] != "[" or vals[-1] != "]":
-        raise _Stop(E_LIST)
-    return vals[1:-1]
-
-
-def _v_host_device(vals: list[str]) -> tuple[str, str | None]:
-    """``IP DEVICE`` (Piranha) or just ``IP`` (our extension)."""
-    if not vals:
-        raise _Stop(E_MISSING)
-    if len(vals) > 2:
-        raise _Stop(E_EXTRA)
-    return vals[0], (vals[1] if len(vals) == 2 else None)
 
 
 # --------------------------------------------------------------------------- keyword tables
@@ -251,8 +47,8 @@ def _v_host_device(vals: list[str]) -> tuple[str, str | None]:
 Entry = tuple[Any, Any]
 
 _SINGLE: dict[Callable[[list[str]], Any], Callable[[str], Any] | None] = {
-    _v_str: None, _v_int: c_int, _v_bool: _t_bool, _v_seconds: _t_seconds,
-    _v_port: _t_port, _v_fwmark: _t_fwmark,
+    v_str: None, v_int: c_int, v_bool: t_bool, v_seconds: t_seconds,
+    v_port: t_port, v_fwmark: t_fwmark,
 }
 
 
@@ -285,7 +81,7 @@ def _set_address(k: keys.Key) -> Entry:
     field, device = k.field, k.device_field
 
     def setter(obj: Any, vals: list[str]) -> None:
-        ip, dev = _v_host_device(vals)
+        ip, dev = v_host_device(vals)
         setattr(obj, str(field), ip)
         setattr(obj, device, dev)
     return _special(setter)
@@ -297,9 +93,9 @@ def _add_peer(k: keys.Key) -> Entry:
 
     def setter(obj: Any, vals: list[str]) -> None:
         if len(vals) < 2:
-            raise _Stop(E_MISSING)
+            raise LineError(E_MISSING)
         if len(vals) > 2:
-            raise _Stop(E_EXTRA)
+            raise LineError(E_EXTRA)
         c_int(vals[1])
         getattr(obj, field).append(" ".join(vals))
     return _special(setter)
@@ -312,7 +108,7 @@ def _set_virtual_port(obj: Any, vals: list[str]) -> None:
     line is read; we keep ``None`` (inherit) instead, so pin the old value on the
     servers already read to preserve the file's meaning.
     """
-    port = _v_port(vals)
+    port = v_port(vals)
     for server in obj.servers:
         if server.port is None:
             server.port = obj.port
@@ -320,8 +116,8 @@ def _set_virtual_port(obj: Any, vals: list[str]) -> None:
 
 
 _CONVERTERS: dict[str, Callable[[list[str]], Any]] = {
-    keys.INT: _v_int, keys.BOOL: _v_bool, keys.SECONDS: _v_seconds, keys.PORT: _v_port,
-    keys.FWMARK: _v_fwmark, keys.STR: _v_str, keys.QUOTED: _v_str, keys.LIST: _v_list,
+    keys.INT: v_int, keys.BOOL: v_bool, keys.SECONDS: v_seconds, keys.PORT: v_port,
+    keys.FWMARK: v_fwmark, keys.STR: v_str, keys.QUOTED: v_str, keys.LIST: v_list,
 }
 
 
@@ -385,7 +181,7 @@ def parse(text: str, first_line: int = 1) -> LvsConfig:
         lines = [line.partition("\r")[0] for line in lines]
     # str.split() splits on exactly blank and tab for an ASCII line without the
     # other ASCII whitespace (\v \f \x1c-\x1f), which the whole text is checked for once.
-    fast = not any(ch in text for ch in _OTHER_ASCII_SPACE)
+    fast = not any(ch in text for ch in OTHER_ASCII_SPACE)
     problems: list[Problem] = []
     for lineno, line in enumerate(lines, first_line):
         toks: list[str] = []   # (reset first: a quote error must not blame the previous key)
@@ -395,12 +191,12 @@ def parse(text: str, first_line: int = 1) -> LvsConfig:
                 if not toks or toks[0][0] == "#":
                     continue
             else:
-                line = line.strip(_BLANKS)
+                line = line.strip(BLANKS)
                 if not line or line[0] == "#":
                     continue
-                toks = _tokenize(line)
+                toks = tokenize(line)
             state.line(toks, lineno)
-        except _Stop as stop:
+        except LineError as stop:
             problems.append(Problem(lineno, stop.message, stop.key or (toks[0] if toks else None)))
             if len(problems) >= MAX_PROBLEMS:
                 break
@@ -442,7 +238,7 @@ class _State:
                 if attr:
                     setattr(self.block, attr, value)
             else:
-                raise _Stop(E_MISSING if len(toks) < 3 else E_EXTRA)
+                raise LineError(E_MISSING if len(toks) < 3 else E_EXTRA)
             self.block._lines[key] = lineno
             return
         if key == "}" and len(toks) == 1:
@@ -452,13 +248,13 @@ class _State:
             self.open(_open_block(toks, self.kind), toks[1], lineno)
             return
         if entry is None:
-            raise _Stop(_unknown_message(key, self.kind), key)
-        raise _Stop(E_EQUAL, key)
+            raise LineError(_unknown_message(key, self.kind), key)
+        raise LineError(E_EQUAL, key)
 
     def close(self, lineno: int = 0) -> None:
         """A ``}`` line (``lineno``; 0 when recovery closes a block)."""
         if self.kind == "global":
-            raise _Stop("unexpected '}' (no block is open)")
+            raise LineError("unexpected '}' (no block is open)")
         if self.kind == "virtual":
             self.block._end = lineno
         if self.kind == "server":
@@ -508,18 +304,18 @@ def _open_block(toks: list[str], kind: str) -> str:
     """Check a ``virtual|failover|server NAME {`` line; return the block kind."""
     what = toks[0]
     if len(toks) < 3:
-        raise _Stop(E_MISSING, what)
+        raise LineError(E_MISSING, what)
     if len(toks) > 3:
-        raise _Stop(E_EXTRA, what)
+        raise LineError(E_EXTRA, what)
     if toks[2] != "{":
-        raise _Stop(f"'{{' expected at the end of the '{what}' line", what)
+        raise LineError(f"'{{' expected at the end of the '{what}' line", what)
     if what == "server":
         if kind not in ("virtual", "failover"):
-            raise _Stop(f"{E_UNKNOWN} (server blocks belong inside a virtual "
-                        "or failover block)", what)
+            raise LineError(f"{E_UNKNOWN} (server blocks belong inside a virtual "
+                            "or failover block)", what)
     elif kind != "global":
-        raise _Stop(f"{E_UNKNOWN} ({what} blocks cannot be nested; "
-                    f"is a '}}' missing?)", what)
+        raise LineError(f"{E_UNKNOWN} ({what} blocks cannot be nested; "
+                        f"is a '}}' missing?)", what)
     return what
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from piranha_web.lvscf import LvsCfError, parse
-from piranha_web.lvscf.parser import c_int
+from piranha_web.lvscf.tokens import c_int
 
 
 def _get(cfg: Any, path: str) -> Any:
