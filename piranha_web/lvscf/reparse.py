@@ -1,8 +1,8 @@
 """Reading lvs.cf again after a small edit: parse only the virtual server block that changed.
 
 A whole parse and validation of 1,000 virtual servers with 10 real servers
-each costs about a second of CPU on a fast host, and far more on a small or
-emulated one; a reload that changes one weight should cost one block.  The
+each costs about half a second of CPU on a fast host, and far more on a small
+or emulated one; a reload that changes one weight should cost one block.  The
 new text is compared with the text of the configuration in force (string
 comparisons run at C speed, no per-line Python work), and when
 
