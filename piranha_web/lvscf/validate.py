@@ -32,7 +32,6 @@ except where noted):
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import socket
@@ -41,7 +40,7 @@ from typing import Any
 
 from . import keys
 from .errors import LvsCfError, Problem
-from .health import check_settings, expect_pattern, has_overrides, parse_status, split_program
+from .health import check_settings, has_overrides, parse_status
 from .model import (
     CHECKS,
     CLUSTERS,
@@ -63,292 +62,51 @@ from .model import (
     item_line_key,
     split_peer,
 )
-
-_IFNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-_DIGITS = frozenset("0123456789")
-_UNSPECIFIED = ("0.0.0.0", "::")
-MAX_U32 = 2 ** 32 - 1
-FAMILY_NAMES: dict[int, str] = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
+from .rules import (
+    DIGITS, FAMILY_NAMES, UNSPECIFIED, Collector, check_choice, check_device, check_int, check_ip, check_mask,
+    check_name, check_numbers, check_program, check_regex, check_types, ip_family, number_text,
+)
 
 
-class _Collector:
-    """Accumulates problems, resolving each key's line through the object."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, obj: Any, key: str, message: str) -> None:
-        self.problems.append(Problem(_line(obj, key), message, key))
-
-
-def _line(obj: Any, key: str) -> int:
-    lines = getattr(obj, "_lines", None) or {}
-    return lines.get(key, getattr(obj, "line", 0))
-
-
-# --------------------------------------------------------------------------- value checks
-
-def ip_family(text: str) -> int | None:
-    """``socket.AF_INET``/``AF_INET6`` when ``text`` is an IP literal, else None.
-
-    ``inet_pton`` is strict (no ``10.1``, no leading zeros, no hostnames) and
-    much cheaper than ``ipaddress`` — this runs for every real server.
-    """
-    if not isinstance(text, str):
-        return None
-    family = socket.AF_INET6 if ":" in text else socket.AF_INET
-    try:
-        socket.inet_pton(family, text)
-    except (OSError, ValueError):
-        return None
-    return family
-
-
-def _mask_bits(text: str) -> int | None:
-    """Prefix length of a contiguous dotted IPv4 mask, else None."""
-    try:
-        packed = socket.inet_pton(socket.AF_INET, text)
-    except (OSError, ValueError, TypeError):
-        return None
-    value = int.from_bytes(packed, "big")
-    inverted = value ^ MAX_U32
-    if inverted & (inverted + 1):
-        return None
-    return 32 - inverted.bit_length()
-
-
-def _check_mask(c: _Collector, obj: Any, key: str, value: str | None,
-                family: int | None, allow_prefix: bool) -> None:
-    if value is None:
-        return
-    if _mask_bits(value) is not None:
-        if family == socket.AF_INET6 and value != "0.0.0.0":
-            c.add(obj, key, f"dotted mask {value!r} does not fit an IPv6 address; "
-                            "use a prefix length")
-        return
-    is_number = bool(value) and _DIGITS.issuperset(value) and len(value) <= 3
-    if (allow_prefix or family == socket.AF_INET6) and is_number:
-        limit = 128 if family == socket.AF_INET6 else 32
-        if int(value) <= limit:
-            return
-        c.add(obj, key, f"Bad subnet mask: bad prefix length {value} (0..{limit} for an "
-                        f"{FAMILY_NAMES.get(family or socket.AF_INET)} address)")
-        return
-    what = "dotted mask or prefix length" if allow_prefix else "dotted mask"
-    c.add(obj, key, f"Bad subnet mask specified: {value!r} (expected a contiguous {what}, "
-                    "e.g. 255.255.255.0)")
-
-
-def _check_ip(c: _Collector, obj: Any, key: str, value: str | None, required: bool) -> int | None:
-    """Check an address; return its family.  ``required``: must be set and specified."""
-    if value is None:
-        if required:
-            c.add(obj, key, "address is required")
-        return None
-    family = ip_family(value)
-    if family is None:
-        c.add(obj, key, f"invalid host name or ip address: {value!r} (use an IP address; "
-                        "host names are not resolved)")
-    elif required and value in _UNSPECIFIED:
-        c.add(obj, key, f"address {value} is not a usable address")
-    elif family == socket.AF_INET6:
-        special = ipv6_special(value)
-        if special:
-            c.add(obj, key, f"address {value} is {special}; use a global IPv6 address")
-            return None
-    return family
-
-
-def ipv6_special(text: str) -> str | None:
-    """Why an IPv6 literal cannot be a director, VIP, gateway or real server address (else None)."""
-    packed = socket.inet_pton(socket.AF_INET6, text)
-    if packed[:12] == b"\0" * 10 + b"\xff\xff":
-        return "an IPv4-mapped IPv6 address"
-    if packed[0] == 0xFE and packed[1] & 0xC0 == 0x80:
-        return "link-local (it needs a scope lvs.cf cannot name)"
-    return None
-
-
-def valid_ifname(name: str, allow_label: bool = True) -> bool:
-    """Linux interface name (max 15 chars), optionally with an ``:label`` alias."""
-    if not isinstance(name, str) or not 0 < len(name) <= 15:
-        return False
-    base, colon, label = name.partition(":")
-    if colon:
-        if not allow_label or not label or not _IFNAME_CHARS.issuperset(label):
-            return False
-    return bool(base) and base not in (".", "..") and _IFNAME_CHARS.issuperset(base)
-
-
-def _check_device(c: _Collector, obj: Any, key: str, value: str | None,
-                  allow_label: bool = True) -> None:
-    if value is not None and not valid_ifname(value, allow_label):
-        c.add(obj, key, f"invalid device name {value!r} (Linux interface name, at most 15 "
-                        "characters" + (", optionally with a ':label')" if allow_label else ")"))
-
-
-def _check_int(c: _Collector, obj: Any, key: str, low: float, high: float) -> None:
-    value = getattr(obj, key)
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        c.add(obj, key, "integer expected")
-    elif not low <= value <= high:
-        c.add(obj, key, f"{value} is out of range ({low}..{high})")
-
-
-def _check_seconds(c: _Collector, obj: Any, k: keys.Key) -> None:
-    key = k.name
-    value = getattr(obj, key)
-    low, high = k.low or 0, k.high or keys.MAX_SECONDS
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        c.add(obj, key, "number of seconds expected")
-    elif value < 0 or (value == 0 and low > 0):
-        c.add(obj, key, f"must be {'more than 0' if low > 0 else '0 or more'} seconds")
-    elif not low <= value <= high:
-        c.add(obj, key, f"{_n(value)} seconds is out of range ({_n(low)}..{_n(high)})")
-
-
-@functools.cache
-def _bounded(block: str) -> tuple[keys.Key, ...]:
-    """The keys of ``block`` with bounds (looked up once: validation runs per real server)."""
-    return tuple(k for k in keys.of(block) if k.low is not None and k.high is not None and k.field)
-
-
-@functools.cache
-def _typed(block: str) -> tuple[tuple[str, bool, bool], ...]:
-    """(field, is text, may be unset) of the text and boolean keys of ``block``."""
-    return tuple((name, k.kind in _TEXT_KINDS, k.default is None) for k in keys.of(block)
-                 if (name := k.field) and k.kind in (*_TEXT_KINDS, keys.BOOL))
-
-
-def _check_numbers(c: _Collector, obj: Any, block: str, skip: tuple[str, ...] = ()) -> None:
-    """Every bounded number of ``block``: finite, and inside what pulse, IPVS and SQLite hold."""
-    for k in _bounded(block):
-        assert k.field is not None and k.low is not None and k.high is not None
-        if k.name in skip:
-            continue
-        if k.default is None and getattr(obj, k.field) is None:
-            continue          # an optional key left unset
-        if k.kind == keys.SECONDS:
-            _check_seconds(c, obj, k)
-        else:
-            _check_int(c, obj, k.field, k.low, k.high)
-
-
-_TEXT_KINDS = (keys.STR, keys.QUOTED, keys.ADDRESS, keys.DEVICE)
-
-
-def _check_types(c: _Collector, obj: Any, block: str) -> None:
-    """Text keys are writable text, booleans are booleans."""
-    for name, text, optional in _typed(block):
-        if text:
-            _check_text(c, obj, name, getattr(obj, name))
-        elif not (optional and getattr(obj, name) is None):
-            _check_bool(c, obj, name)
-
-
-def _check_program(c: _Collector, obj: Any, key: str, what: str) -> None:
-    """A program line pulse runs: an absolute path, and shlex can split it."""
-    value = getattr(obj, key)
-    if not isinstance(value, str):
-        return
-    try:
-        args = split_program(value)
-    except ValueError as exc:
-        c.add(obj, key, f"cannot be split into arguments ({exc}); balance the quotes")
-        return
-    if not args[0].startswith("/"):
-        c.add(obj, key, f"{what} must start with an absolute path")
-
-
-def _check_regex(c: _Collector, obj: Any) -> None:
-    """``use_regex = 1``: ``expect`` must compile as pulse compiles it."""
-    if obj.use_regex is not True or not isinstance(obj.expect, str):
-        return
-    try:
-        expect_pattern(obj.expect)
-    except (re.error, RecursionError, OverflowError) as exc:
-        c.add(obj, "expect", f"invalid regular expression: {exc}")
-
-
-def _check_choice(c: _Collector, obj: Any, key: str, choices: tuple[str, ...]) -> None:
-    value = getattr(obj, key)
-    if value is not None and value not in choices:
-        c.add(obj, key, f"invalid argument {value!r} (one of: {', '.join(choices)})")
-
-
-def _check_bool(c: _Collector, obj: Any, key: str) -> None:
-    if not isinstance(getattr(obj, key), bool):
-        c.add(obj, key, "boolean expected")
-
-
-def _check_text(c: _Collector, obj: Any, key: str, value: Any) -> None:
-    """A string value must survive being written to and read from the file."""
-    if value is None:
-        return
-    if not isinstance(value, str):
-        c.add(obj, key, "text expected")
-        return
-    for bad, what in (("\n", "a line break"), ("\r", "a carriage return"), ("\x00", "a NUL byte")):
-        if bad in value:
-            c.add(obj, key, f"value contains {what}")
-            return
-    if '"' in value and "'" in value:
-        c.add(obj, key, "value contains both quote kinds (\" and ') and cannot be quoted")
-
-
-def _check_name(c: _Collector, obj: Any, kind: str) -> None:
-    name = obj.name
-    if not isinstance(name, str) or not name:
-        c.add(obj, kind, "name is required")
-        return
-    if any(ch in name for ch in " \t\n\r\x00") or name[0] in "\"'#" or name in ("{", "}", "="):
-        c.add(obj, kind, f"invalid {kind} name {name!r} (one word; no blanks, quotes "
-                         "or '#' at the start, not '{', '}' or '=')")
-
-
-# --------------------------------------------------------------------------- object checks
-
-def _check_global(c: _Collector, cfg: LvsConfig) -> None:
-    _check_types(c, cfg, keys.GLOBAL)
-    _check_numbers(c, cfg, keys.GLOBAL)
+def _check_global(c: Collector, cfg: LvsConfig) -> None:
+    check_types(c, cfg, keys.GLOBAL)
+    check_numbers(c, cfg, keys.GLOBAL)
     if (cfg.backup_active is True and _is_number(cfg.keepalive) and _is_number(cfg.deadtime)
             and 0 < cfg.deadtime <= cfg.keepalive):
         c.add(cfg, "deadtime", _deadtime_message(cfg))
-    _check_choice(c, cfg, "service", SERVICES)
-    _check_choice(c, cfg, "network", NETWORKS)
-    _check_choice(c, cfg, "reservation_conflict_action", CONFLICT_ACTIONS)
+    check_choice(c, cfg, "service", SERVICES)
+    check_choice(c, cfg, "network", NETWORKS)
+    check_choice(c, cfg, "reservation_conflict_action", CONFLICT_ACTIONS)
     for key in ("primary", "primary_private", "backup", "backup_private"):
-        _check_ip(c, cfg, key, getattr(cfg, key), required=False)
+        check_ip(c, cfg, key, getattr(cfg, key), required=False)
         # Piranha's GUI writes backup = 0.0.0.0 when there is no backup: it means "none".
-        if getattr(cfg, key) in _UNSPECIFIED and key != "backup":
+        if getattr(cfg, key) in UNSPECIFIED and key != "backup":
             c.add(cfg, key, f"invalid host name or ip address: {getattr(cfg, key)}")
-    if cfg.backup_active is True and (not cfg.backup or cfg.backup in _UNSPECIFIED):
+    if cfg.backup_active is True and (not cfg.backup or cfg.backup in UNSPECIFIED):
         c.add(cfg, "backup_active", "backup_active = 1 but no backup address is set")
-    nat_family = _check_ip(c, cfg, "nat_router", cfg.nat_router, required=False)
-    if cfg.nat_router is not None and cfg.nat_router in _UNSPECIFIED:
+    nat_family = check_ip(c, cfg, "nat_router", cfg.nat_router, required=False)
+    if cfg.nat_router is not None and cfg.nat_router in UNSPECIFIED:
         c.add(cfg, "nat_router", f"address {cfg.nat_router} is not a usable address")
     if cfg.nat_router_device is not None and cfg.nat_router is None:
         c.add(cfg, "nat_router", "a nat_router device needs a nat_router address")
-    _check_device(c, cfg, "nat_router", cfg.nat_router_device)
-    _check_mask(c, cfg, "nat_nmask", cfg.nat_nmask, nat_family, allow_prefix=False)
+    check_device(c, cfg, "nat_router", cfg.nat_router_device)
+    check_mask(c, cfg, "nat_nmask", cfg.nat_nmask, nat_family, allow_prefix=False)
     _check_nat_router6(c, cfg)
     _check_cluster(c, cfg)
-    _check_device(c, cfg, "syncd_iface", cfg.syncd_iface, allow_label=False)
+    check_device(c, cfg, "syncd_iface", cfg.syncd_iface, allow_label=False)
     if isinstance(cfg.heartbeat_key_file, str) and not cfg.heartbeat_key_file.startswith("/"):
         c.add(cfg, "heartbeat_key_file", "heartbeat_key_file must be an absolute path")
     for key in ("active_cmd", "inactive_cmd"):
-        _check_program(c, cfg, key, "command")
+        check_program(c, cfg, key, "command")
     # IPv6 virtual servers take their gateway from nat_router6 (a warning when none, see warnings())
     if (cfg.service == "lvs" and cfg.network == "nat" and cfg.nat_router is None
             and any(v.active and ip_family(v.address or "") != socket.AF_INET6 for v in cfg.virtuals)):
         c.add(cfg, "network", "network = nat needs nat_router (the real servers' gateway)")
 
 
-def _check_cluster(c: _Collector, cfg: LvsConfig) -> None:
+def _check_cluster(c: Collector, cfg: LvsConfig) -> None:
     """``cluster``, the BGP keys and the ``director`` blocks (several active directors behind ECMP)."""
-    _check_choice(c, cfg, "cluster", CLUSTERS)
+    check_choice(c, cfg, "cluster", CLUSTERS)
     _check_peers(c, cfg)
     if isinstance(cfg.bgp_bird, str) and not cfg.bgp_bird.startswith("/"):
         c.add(cfg, "bgp_bird", "bgp_bird must be an absolute path")
@@ -377,7 +135,7 @@ def _check_cluster(c: _Collector, cfg: LvsConfig) -> None:
                                    "director must send a flow to the same real server")
 
 
-def _check_peers(c: _Collector, cfg: LvsConfig) -> None:
+def _check_peers(c: Collector, cfg: LvsConfig) -> None:
     """Each ``bgp_peer = IP AS`` line: an IP literal and a 4-byte AS number, no router twice."""
     seen: set[str] = set()
     peers = cfg.bgp_peers if isinstance(cfg.bgp_peers, list) else []
@@ -387,7 +145,7 @@ def _check_peers(c: _Collector, cfg: LvsConfig) -> None:
             c.problems.append(Problem(line, "bgp_peer must be 'IP AS'", "bgp_peer"))
             continue
         ip, asn = split_peer(item)
-        if ip_family(ip) is None or ip in _UNSPECIFIED:
+        if ip_family(ip) is None or ip in UNSPECIFIED:
             c.problems.append(Problem(line, f"invalid peer address {ip!r} (an IPv4 or IPv6 address)",
                                       "bgp_peer"))
         if asn is None or not 1 <= asn <= keys.MAX_AS:
@@ -398,13 +156,13 @@ def _check_peers(c: _Collector, cfg: LvsConfig) -> None:
         seen.add(ip)
 
 
-def _check_directors(c: _Collector, cfg: LvsConfig) -> None:
+def _check_directors(c: Collector, cfg: LvsConfig) -> None:
     """``director NAME { address = IP }``: a name, an IPv4/IPv6 address, neither used twice."""
     names: set[str] = set()
     addresses: set[str] = set()
     for director in cfg.directors:
-        _check_name(c, director, "director")
-        _check_types(c, director, keys.DIRECTOR)
+        check_name(c, director, "director")
+        check_types(c, director, keys.DIRECTOR)
         _check_director_address(c, director)
         if director.name in names:
             c.add(director, "director", f"duplicate director {director.name!r}")
@@ -417,28 +175,28 @@ def _check_directors(c: _Collector, cfg: LvsConfig) -> None:
         c.add(cfg.directors[0], "director", "director blocks need cluster = ecmp")
 
 
-def _check_director_address(c: _Collector, director: Director) -> None:
+def _check_director_address(c: Collector, director: Director) -> None:
     if director.address is None:
         c.add(director, "director", f"director {director.name!r} needs address = IP")
     elif ip_family(director.address) is None:
         c.add(director, "address",
               f"director address {director.address!r} is not an IPv4 or IPv6 address")
     else:
-        _check_ip(c, director, "address", director.address, required=True)
+        check_ip(c, director, "address", director.address, required=True)
 
 
-def _check_nat_router6(c: _Collector, cfg: LvsConfig) -> None:
+def _check_nat_router6(c: Collector, cfg: LvsConfig) -> None:
     """``nat_router6 = IP DEVICE`` and ``nat_nmask6 = PREFIXLEN``: the IPv6 gateway."""
-    family = _check_ip(c, cfg, "nat_router6", cfg.nat_router6, required=False)
-    if cfg.nat_router6 is not None and cfg.nat_router6 in _UNSPECIFIED:
+    family = check_ip(c, cfg, "nat_router6", cfg.nat_router6, required=False)
+    if cfg.nat_router6 is not None and cfg.nat_router6 in UNSPECIFIED:
         c.add(cfg, "nat_router6", f"address {cfg.nat_router6} is not a usable address")
     elif family == socket.AF_INET:
         c.add(cfg, "nat_router6", f"nat_router6 must be an IPv6 address, not {cfg.nat_router6}")
     if cfg.nat_router6_device is not None and cfg.nat_router6 is None:
         c.add(cfg, "nat_router6", "a nat_router6 device needs a nat_router6 address")
-    _check_device(c, cfg, "nat_router6", cfg.nat_router6_device)
+    check_device(c, cfg, "nat_router6", cfg.nat_router6_device)
     mask = cfg.nat_nmask6
-    if isinstance(mask, str) and not (mask and _DIGITS.issuperset(mask) and len(mask) <= 3
+    if isinstance(mask, str) and not (mask and DIGITS.issuperset(mask) and len(mask) <= 3
                                       and 1 <= int(mask) <= 128):
         c.add(cfg, "nat_nmask6", f"bad prefix length {mask!r} (1..128)")
 
@@ -448,7 +206,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _deadtime_message(cfg: LvsConfig) -> str:
-    return f"deadtime ({_n(cfg.deadtime)}) must be longer than keepalive ({_n(cfg.keepalive)})"
+    return (f"deadtime ({number_text(cfg.deadtime)}) must be longer than "
+            f"keepalive ({number_text(cfg.keepalive)})")
 
 
 def warnings(cfg: LvsConfig) -> list[Problem]:
@@ -474,33 +233,29 @@ def warnings(cfg: LvsConfig) -> list[Problem]:
     return found
 
 
-def _n(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
-
-
-def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
-    _check_name(c, vs, "virtual")
-    _check_types(c, vs, keys.VIRTUAL)
-    family = _check_ip(c, vs, "address", vs.address, required=vs.active is True)
+def _check_virtual(c: Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
+    check_name(c, vs, "virtual")
+    check_types(c, vs, keys.VIRTUAL)
+    family = check_ip(c, vs, "address", vs.address, required=vs.active is True)
     if vs.device is not None and vs.address is None:
         c.add(vs, "address", "a device needs an address")
-    _check_device(c, vs, "address", vs.device)
-    _check_mask(c, vs, "vip_nmask", vs.vip_nmask, family, allow_prefix=True)
-    _check_mask(c, vs, "pmask", vs.pmask, family, allow_prefix=True)
+    check_device(c, vs, "address", vs.device)
+    check_mask(c, vs, "vip_nmask", vs.vip_nmask, family, allow_prefix=True)
+    check_mask(c, vs, "pmask", vs.pmask, family, allow_prefix=True)
     if vs.sorry_server is not None:
-        sorry = _check_ip(c, vs, "sorry_server", vs.sorry_server, required=True)
+        sorry = check_ip(c, vs, "sorry_server", vs.sorry_server, required=True)
         if family and sorry and sorry != family:
             c.add(vs, "sorry_server", f"sorry_server {vs.sorry_server} is {FAMILY_NAMES[sorry]} but "
                                       f"the virtual address is {FAMILY_NAMES[family]}: different IP families")
-    _check_numbers(c, vs, keys.VIRTUAL, skip=("port",))
-    _check_int(c, vs, "port", 0 if vs.fwmark else 1, 65535)
-    _check_choice(c, vs, "protocol", PROTOCOLS)
-    _check_choice(c, vs, "scheduler", SCHEDULERS)
-    _check_choice(c, vs, "load_monitor", LOAD_MONITORS)
-    _check_program(c, vs, "send_program", "program")
+    check_numbers(c, vs, keys.VIRTUAL, skip=("port",))
+    check_int(c, vs, "port", 0 if vs.fwmark else 1, 65535)
+    check_choice(c, vs, "protocol", PROTOCOLS)
+    check_choice(c, vs, "scheduler", SCHEDULERS)
+    check_choice(c, vs, "load_monitor", LOAD_MONITORS)
+    check_program(c, vs, "send_program", "program")
     if isinstance(vs.client_monitor, str) and not vs.client_monitor.startswith("/"):
         c.add(vs, "client_monitor", "program must start with an absolute path")
-    _check_regex(c, vs)
+    check_regex(c, vs)
     _check_health(c, vs, None)
     names: set[str] = set()
     targets: set[tuple[str, int]] = set()
@@ -510,32 +265,32 @@ def _check_virtual(c: _Collector, cfg: LvsConfig, vs: VirtualServer) -> None:
             c.add(rs, "server", f"duplicate server name {rs.name!r} in virtual {vs.name!r}")
         names.add(rs.name)
         target = (rs.address, vs.server_port(rs) if isinstance(vs.port, int) else 0)
-        if target in targets and rs.address not in _UNSPECIFIED:
+        if target in targets and rs.address not in UNSPECIFIED:
             c.add(rs, "address", f"real server {rs.address} port {target[1]} appears twice "
                                  f"in virtual {vs.name!r}")
         targets.add(target)
 
 
-def _check_server(c: _Collector, cfg: LvsConfig, vs: VirtualServer, rs: RealServer,
+def _check_server(c: Collector, cfg: LvsConfig, vs: VirtualServer, rs: RealServer,
                   vip_family: int | None) -> None:
-    _check_name(c, rs, "server")
-    _check_types(c, rs, keys.SERVER)
-    family = _check_ip(c, rs, "address", rs.address, required=rs.active is True)
+    check_name(c, rs, "server")
+    check_types(c, rs, keys.SERVER)
+    family = check_ip(c, rs, "address", rs.address, required=rs.active is True)
     if vip_family and family and family != vip_family:
         c.add(rs, "address", f"real server {rs.address} is {FAMILY_NAMES[family]} but virtual "
                              f"{vs.name!r} is {FAMILY_NAMES[vip_family]}: different IP families in one "
                              "virtual server")
-    _check_numbers(c, rs, keys.SERVER, skip=("port",))
-    _check_int(c, rs, "port", 0 if vs.fwmark else 1, 65535)
+    check_numbers(c, rs, keys.SERVER, skip=("port",))
+    check_int(c, rs, "port", 0 if vs.fwmark else 1, 65535)
     if has_overrides(rs):     # otherwise its settings are the virtual's, checked once for all
         _check_health(c, vs, rs)
 
 
-def _check_health(c: _Collector, vs: VirtualServer, rs: RealServer | None) -> None:
+def _check_health(c: Collector, vs: VirtualServer, rs: RealServer | None) -> None:
     """Health-check keys of ``vs`` (``rs`` None) or of one real server's overrides."""
     obj: Any = vs if rs is None else rs
-    _check_choice(c, obj, "check", CHECKS)
-    _check_choice(c, obj, "check_qtype", tuple(DNS_QTYPES))
+    check_choice(c, obj, "check", CHECKS)
+    check_choice(c, obj, "check_qtype", tuple(DNS_QTYPES))
     if isinstance(obj.check_digest, str) and not _HEX_DIGEST.fullmatch(obj.check_digest):
         c.add(obj, "check_digest", "an MD5 digest is 32 hexadecimal digits")
     if isinstance(obj.check_body, str):
@@ -556,8 +311,8 @@ def _check_health(c: _Collector, vs: VirtualServer, rs: RealServer | None) -> No
         return                # a bad number or status, reported on its own line above
     if cs.timeout > cs.interval:
         key = "check_timeout" if obj.check_timeout is not None else "check_interval"
-        c.add(obj, key, f"check_timeout ({_n(cs.timeout)}) must not be longer than the check "
-                        f"interval ({_n(cs.interval)})")
+        c.add(obj, key, f"check_timeout ({number_text(cs.timeout)}) must not be longer than the check "
+                        f"interval ({number_text(cs.interval)})")
     if cs.kind not in CHECKS:
         return
     if cs.kind == "program" and not vs.send_program:
@@ -573,22 +328,22 @@ def _check_health(c: _Collector, vs: VirtualServer, rs: RealServer | None) -> No
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{32}")
 
 
-def _check_failover(c: _Collector, cfg: LvsConfig, fos: FailoverService) -> None:
-    _check_name(c, fos, "failover")
-    _check_types(c, fos, keys.FAILOVER)
-    family = _check_ip(c, fos, "address", fos.address, required=fos.active is True)
+def _check_failover(c: Collector, cfg: LvsConfig, fos: FailoverService) -> None:
+    check_name(c, fos, "failover")
+    check_types(c, fos, keys.FAILOVER)
+    family = check_ip(c, fos, "address", fos.address, required=fos.active is True)
     if fos.device is not None and fos.address is None:
         c.add(fos, "address", "a device needs an address")
-    _check_device(c, fos, "address", fos.device)
-    _check_mask(c, fos, "vip_nmask", fos.vip_nmask, family, allow_prefix=True)
-    _check_numbers(c, fos, keys.FAILOVER)
+    check_device(c, fos, "address", fos.device)
+    check_mask(c, fos, "vip_nmask", fos.vip_nmask, family, allow_prefix=True)
+    check_numbers(c, fos, keys.FAILOVER)
     if fos.active is True and cfg.service == "fos":
         for key in ("start_cmd", "stop_cmd"):
             if not getattr(fos, key):
                 c.add(fos, key, f"{key} is required for an active failover service")
 
 
-def _check_conflicts(c: _Collector, cfg: LvsConfig) -> None:
+def _check_conflicts(c: Collector, cfg: LvsConfig) -> None:
     """Names must be unique; two active services must not claim the same traffic."""
     seen: dict[str, str] = {}
     for vs in cfg.virtuals:
@@ -630,7 +385,7 @@ def problems(cfg: LvsConfig, only: Iterable[VirtualServer] | None = None) -> lis
     virtual server's own checks read nothing but the globals and itself).
     The global, failover and cross-block checks always run whole.
     """
-    c = _Collector()
+    c = Collector()
     _check_global(c, cfg)
     for vs in cfg.virtuals if only is None else only:
         _check_virtual(c, cfg, vs)

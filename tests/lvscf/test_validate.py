@@ -14,7 +14,8 @@ from piranha_web.lvscf import (
     parse,
     validate,
 )
-from piranha_web.lvscf.validate import problems, valid_ifname
+from piranha_web.lvscf.rules import valid_ifname
+from piranha_web.lvscf.validate import problems
 
 HEAD = "serial_no = 1\nnetwork = direct\n"          # lines 1-2
 
