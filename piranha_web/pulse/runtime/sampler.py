@@ -24,7 +24,6 @@ FINE_POINTS = 90            # 3 minutes at 2 s
 COARSE_STEP = 10.0
 COARSE_POINTS = 360         # one hour at 10 s
 SERIES = ("cps", "bps", "active")
-RELAYOUT_DUTY = 20          # a whole-table sample is followed by 20 times its cost without one
 
 Column = tuple[ServiceKey, DestKey]
 
@@ -93,7 +92,6 @@ class Sampler:
         self._t: float | None = None
         self._coarse_t: float | None = None
         self._last: Point | None = None
-        self._next_relayout = 0.0        # time.time() before which a table of a new shape is not sampled
 
     def latest(self, column: Column) -> tuple[float, float, int] | None:
         """(connections/s, bytes/s, active connections) of ``column`` in the last point (None: none yet)."""
@@ -103,22 +101,13 @@ class Sampler:
         return (self._last.cps[i], self._last.bps[i], int(self._last.active[i]))
 
     def add(self, table: Table, now: float | None = None) -> None:
-        """One sample of the whole table.
-
-        A table that changed shape costs Python work for every column; while
-        it keeps changing (10,000 destinations being added at start) such
-        samples are spaced to ``RELAYOUT_DUTY`` times their own cost, and the
-        next sample's rates cover the samples skipped.
-        """
+        """One sample of the whole table."""
         now = time.time() if now is None else now
+        self.samples += 1
         moved = self._moved(table)
-        started = time.perf_counter()
         if moved is None:
-            if now < self._next_relayout:
-                return
             self._relayout(table)
             moved = list(table.items())
-        self.samples += 1
         n = len(self._keys)
         cps, bps = array("f", bytes(4 * n)), array("f", bytes(4 * n))
         dt = max(now - self._t, 1e-3) if self._t is not None else 1.0
@@ -129,8 +118,6 @@ class Sampler:
             self._last = Point(now, self._keys, cps, bps, array("f", self._active))
             self.fine.push(self._last)
         self._t = now
-        if len(moved) == len(table):
-            self._next_relayout = now + RELAYOUT_DUTY * (time.perf_counter() - started)
         if self._coarse_t is None:
             self._coarse_t = now
             self._coarse_conns, self._coarse_bytes = array("d", bytes(8 * n)), array("d", bytes(8 * n))

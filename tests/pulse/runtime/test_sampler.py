@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from piranha_web.pulse.reconcile import Dest, DestKey, Service, ServiceEntry, ServiceKey, Table
-from piranha_web.pulse.runtime import sampler
 from piranha_web.pulse.runtime.sampler import Sampler
 
 WWW = ServiceKey.tcp("203.0.113.10", 80)
@@ -62,18 +59,3 @@ def test_only_re_read_services_cost_a_sample_and_the_others_keep_their_active_co
     s.add(table, now=4.0)
     assert s.latest((other, DestKey("192.0.2.9", 80))) == (0.0, 0.0, 0)
     assert s.latest((WWW, RS1)) == (0.0, 0.0, 3) and s.fine.series([(WWW, RS1)])["cps"] == [10.0, 0.0]
-
-
-def test_a_table_changing_shape_is_sampled_at_a_bounded_duty(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whole-table samples are spaced by their own cost; a skipped one's traffic shows in the next rate."""
-    monkeypatch.setattr(sampler, "RELAYOUT_DUTY", 1e9)     # any cost: the next reshaped sample is far off
-    s = Sampler()
-    s.add(_table(10, 0), now=0.0)
-    grown = _table(30, 0)
-    grown[WWW].dests[DestKey("192.0.2.3", 80)] = Dest(1, "nat", {"conns": 1})
-    s.add(grown, now=2.0)
-    assert s.samples == 1 and s.latest((WWW, RS1)) is None
-    monkeypatch.setattr(sampler, "RELAYOUT_DUTY", 0)
-    s._next_relayout = 0.0
-    s.add(grown, now=4.0)
-    assert s.samples == 2 and s.latest((WWW, RS1)) == (5.0, 5000.0, 0)
