@@ -50,6 +50,18 @@ def hold_time(native: int = 3) -> int:
     return max(native, int(scaled(native)))
 
 
+def bfd_interval_ms(native: int = 100) -> int:
+    """The router's BFD intervals: the directors' 100 ms, stretched under a slow guest.
+
+    A BFD session runs at its slower side's pace (each side sends no faster than the other
+    requires, and declares the other dead after its multiplier times that), so the router's
+    intervals set both sides' detection time: 5 x 100 ms = 0.5 s natively.  An emulated guest
+    starved of CPU for longer than that drops every healthy session at once, and each drop
+    restarts the BGP session it guards.
+    """
+    return max(native, int(scaled(native)))
+
+
 def ecmp_lvs_cf(serial: int = 1, *, bfd: bool = False, drain: float = 2.0, check: float = 1.0,
                 key: Path | None = None) -> str:
     """The lvs.cf every director starts from (``key``: the heartbeat key of the peer channel)."""
@@ -70,13 +82,18 @@ def router_bird_conf(bfd: bool = False) -> str:
     hold = hold_time()
     peers = "".join(f"protocol bgp {n} from directors {{\n\tneighbor {a} as {CLUSTER_AS};\n}}\n"
                     for n, a in DIRECTORS.items())
-    bfd_proto = ('protocol bfd {\n\tinterface "*" {\n\t\tmin rx interval 100 ms;\n'
-                 "\t\tmin tx interval 100 ms;\n\t\tmultiplier 5;\n\t};\n}\n") if bfd else ""
-    return (f"router id {ROUTER_LAN};\nprotocol device {{ scan time 1; }}\n"
+    interval = bfd_interval_ms()
+    bfd_proto = ('protocol bfd {\n\tdebug { states, events };\n\tinterface "*" {\n'
+                 f"\t\tmin rx interval {interval} ms;\n\t\tmin tx interval {interval} ms;\n"
+                 "\t\tmultiplier 5;\n\t};\n}\n") if bfd else ""
+    # Session and BFD state changes with milliseconds in router-bird.log: when each was noticed.
+    return (f"router id {ROUTER_LAN};\nlog stderr all;\n"
+            "timeformat log \"%T.%3f\";\n"
+            "protocol device { scan time 1; }\n"
             "protocol kernel {\n\tmerge paths on;\n\tipv4 { import none; export all; };\n}\n"
             f"{bfd_proto}template bgp directors {{\n\tlocal as {ROUTER_AS};\n\thold time {hold};\n"
-            "\tconnect retry time 1;\n\terror wait time 1, 5;\n" + ("\tbfd on;\n" if bfd else "")
-            + "\tipv4 { import all; export none; };\n}\n" + peers)
+            "\tconnect retry time 1;\n\terror wait time 1, 5;\n\tdebug { states, events };\n"
+            + ("\tbfd on;\n" if bfd else "") + "\tipv4 { import all; export none; };\n}\n" + peers)
 
 
 class EcmpLab(Lab):
@@ -113,6 +130,11 @@ class EcmpLab(Lab):
         conf.write_text(router_bird_conf(bfd=self.bfd))
         self.start("router", "router-bird", ["/usr/sbin/bird", "-f", "-c", str(conf),
                                              "-s", str(self.workdir / "router-bird.ctl")])
+        # Kernel events with their time, written as they happen: a withdrawal is timed from the
+        # moment the director's switch port lost its carrier to the moment the router's kernel
+        # route changed, without the start-up of an ``ip`` process per poll in what is measured.
+        self.start("router", "router-routes", ["ip", "-tshort", "monitor", "route"])
+        self.start("switch", "switch-links", ["ip", "-tshort", "monitor", "link"])
         self.key.write_text(secrets.token_hex(16) + "\n")
         self.key.chmod(0o600)
         for cf in self.cfs.values():
@@ -122,13 +144,11 @@ class EcmpLab(Lab):
         """Turn BFD on the router's sessions on or off (``configure``: the sessions stay up)."""
         self.bfd = on
         (self.workdir / "router-bird.conf").write_text(router_bird_conf(bfd=on))
-        self.run("router", ["/usr/sbin/birdc", "-s", str(self.workdir / "router-bird.ctl"), "configure"])
+        self.router_bird("configure")
 
     def router_bfd_up(self) -> int:
         """How many of the router's BFD sessions are Up."""
-        out = self.run("router", ["/usr/sbin/birdc", "-s", str(self.workdir / "router-bird.ctl"),
-                                  "show", "bfd", "sessions"]).stdout
-        return len(re.findall(r"\bUp\b", out))
+        return len(re.findall(r"\bUp\b", self.router_bird("show", "bfd", "sessions")))
 
     def start_real_server(self, name: str) -> None:
         """The real server's web server, on every address (its own for checks, the VIP for clients)."""
@@ -204,6 +224,52 @@ class EcmpLab(Lab):
                    what=f"{count} nexthops (have {self.nexthops()})")
         return time.monotonic() - t0
 
+    def cut_link(self, name: str) -> float:
+        """Take director ``name``'s link down; the wall-clock time its switch port lost the carrier."""
+        before = time.time()
+        self.run(name, ["ip", "link", "set", "eth0", "down"])
+        port = f" {name}-eth0@"
+        log = self.workdir / "logs" / "switch-links.log"
+        found = wait_until(lambda: [t for t, text in monitor_events(log)
+                                    if t >= before and port in text and "NO-CARRIER" in text],
+                           timeout=10, interval=0.05, what=f"{name}'s switch port without carrier")
+        return float(found[0])  # type: ignore[index]
+
+    def withdrawn_at(self, address: str, after: float) -> float:
+        """The wall-clock time the router's kernel route to the VIP first lost ``address`` after ``after``."""
+        for at, text in monitor_events(self.workdir / "logs" / "router-routes.log"):
+            if at >= after and text.startswith(f"{VIP} ") and f"via {address} " not in text \
+                    and " table " not in text:
+                return at
+        raise LookupError(f"the router's route to {VIP} never lost {address} after {after}")
+
+    def weight_set_at(self, name: str, address: str, weight: int, after: float) -> float:
+        """The wall-clock time director ``name``'s pulse logged setting ``address`` to ``weight``."""
+        done = re.compile(rf"^(\S+ \S+),(\d+) .* set-dest \S+ {re.escape(VIP)}:\d+ -> "
+                          rf"{re.escape(address)}:\d+ \S+ weight {weight}$")
+        log = self.workdir / "logs" / f"pulse-{name}.log"
+        for line in log.read_text(errors="replace").splitlines():
+            found = done.match(line)
+            if found:
+                at = time.mktime(time.strptime(found.group(1), "%Y-%m-%d %H:%M:%S"))
+                at += int(found.group(2)) / 1e3
+                if at >= after:
+                    return at
+        raise LookupError(f"{name}'s pulse never set {address} to weight {weight} after {after}")
+
+    def router_log(self, after: float, address: str) -> list[str]:
+        """The router's BIRD log lines about ``address``'s sessions from ``after`` on (retries left out)."""
+        since = time.strftime("%H:%M:%S", time.localtime(after))
+        name = next(n for n, a in DIRECTORS.items() if a == address)
+        lines = (self.workdir / "logs" / "router-bird.log").read_text(errors="replace").splitlines()
+        return [line for line in lines if line[:8] >= since and (f" {name}: " in line or address in line)
+                and "onnect" not in line]
+
+    def router_bird(self, *command: str) -> str:
+        """Output of a ``birdc`` command on the router."""
+        return str(self.run("router", ["/usr/sbin/birdc", "-s", str(self.workdir / "router-bird.ctl"),
+                                       *command]).stdout)
+
     def weight(self, name: str, address: str) -> int | None:
         """The weight director ``name`` gives real server ``address`` in the kernel (None: absent)."""
         out = self.run(name, ["ipvsadm", "-Ln"]).stdout
@@ -214,6 +280,26 @@ class EcmpLab(Lab):
         """{client port: real server address} of director ``name``'s IPVS connections from the client."""
         out = self.run(name, ["ipvsadm", "-Lnc"]).stdout
         return {int(port): dest for _state, src, port, dest in _CONN.findall(out) if src == CLIENT}
+
+
+_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\dT[\d:.]+)\] ")
+
+
+def monitor_events(path: Path) -> list[tuple[float, str]]:
+    """(wall-clock time, text) of each event an ``ip -tshort monitor`` wrote to ``path``."""
+    from datetime import datetime
+    events: list[tuple[float, str]] = []
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return events
+    for line in lines:
+        stamp = _STAMP.match(line)
+        if stamp:
+            events.append((datetime.fromisoformat(stamp.group(1)).timestamp(), line[stamp.end():] + " "))
+        elif events:                                     # a multipath route's nexthop lines
+            events[-1] = (events[-1][0], events[-1][1] + line.strip() + " ")
+    return events
 
 
 def bird_pid(rundir: Path) -> int:
