@@ -5,6 +5,11 @@ graceful leave, a return, a publish on the console (d1) that turns BFD on
 everywhere, an abrupt death (detected by BFD when the publish ran).  The
 numbers each test measured are printed (``-s``) and written to
 test-artifacts/e2e/ecmp.log.
+
+Times are read from what the processes logged as it happened, not from how
+soon a poll noticed it (each ``ip``/``ipvsadm`` process costs a large part of a
+second in the emulated guest): a real server's removal from each pulse's
+log line, a withdrawal from ``ip monitor`` on the router and on the switch.
 """
 from __future__ import annotations
 
