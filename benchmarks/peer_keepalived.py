@@ -183,14 +183,35 @@ def tree_pids(root: int) -> list[int]:
 
 def tree_cpu(root: int) -> float:
     """CPU seconds (user + system) used so far by ``root`` and its descendants."""
-    total = 0
-    for pid in tree_pids(root):
-        try:
-            fields = _read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICK
+    return sum(proc_cpu(pid) for pid in tree_pids(root))
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process (0 once it is gone)."""
+    try:
+        fields = _read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def proc_name(pid: int) -> str:
+    """A process's command line, shortened: which of keepalived's processes is which."""
+    try:
+        argv = _read(f"/proc/{pid}/cmdline").split("\0")
+    except OSError:
+        return "gone"
+    return " ".join(Path(argv[0]).name.split()[:1] + argv[1:3])[:40]
+
+
+def log_summary(path: Path) -> str:
+    """What a keepalived log says about its checks: activations, first successes, late timers."""
+    text = path.read_text(errors="replace")
+    late = re.findall(r"thread timer expired ([0-9.]+) seconds", text)
+    return (f"{text.count('Activating healthchecker')} 'Activating healthchecker', "
+            f"{len(re.findall(r'connection to .* success', text))} first successes, "
+            f"{len(re.findall(r'(?i)fail|timeout', text))} failure lines, "
+            f"{len(late)} late-timer warnings (worst {max(map(float, late), default=0):.1f} s)")
 
 
 def loadavg() -> str:
@@ -233,6 +254,7 @@ class Daemon:
     config: Path | None = None       # default: workdir/lvs.cf or workdir/keepalived.conf
     proc: NsProcess | None = None
     generation: int = 0
+    opens_at_start: int = 0          # the director's ActiveOpens just before the last start
 
     def config_path(self) -> Path:
         return self.config or self.workdir / ("lvs.cf" if self.kind == "pulse" else "keepalived.conf")
@@ -426,6 +448,7 @@ class ScaleRun:
         daemon = Daemon(kind, self.lab, "dir", self.workdir / kind)
         self.write_config(daemon, interval, 0, check)
         self.lab.clean_director()
+        daemon.opens_at_start = active_opens(self.lab.ns("dir"))
         t0 = time.monotonic()
         daemon.start()
         try:
@@ -435,7 +458,7 @@ class ScaleRun:
             self.lab.clean_director()
 
     def busy_session(self, kind: str) -> None:
-        """Rows 1, 4 and 2: start at 1 s checks, measure the check rate, then reload."""
+        """Rows 1, 4a and 2 (those of ``--rows``): start at 1 s checks, measure the check rate, reload."""
         a = self.args
         with self.running(kind, 1.0) as (daemon, t0):
             try:
@@ -443,22 +466,67 @@ class ScaleRun:
             except TimeoutError as exc:
                 self.res.timed_out("start", kind, a.limit, exc)
                 return
-            self.res.add("start", kind, took)
-            time.sleep(a.settle)
-            self.measure_checks(daemon)
-            self.reloads(daemon)
+            if "1" in a.rows:
+                self.res.add("start", kind, took)
+            if "4" in a.rows and "tcp" in a.checks:
+                self.measure_checks(daemon)
+            if "2" in a.rows:
+                time.sleep(a.settle)
+                self.reloads(daemon)
+
+    def wait_steady(self, daemon: Daemon, check: str) -> None:
+        """Until ``daemon`` is really checking: every server checked once, then a settled rate.
+
+        A daemon's first round is not its steady state: keepalived logs one
+        line per checker it activates and one per first success, pulse adds
+        each server to the kernel after its first success, and until both
+        are done the checks per CPU-second say little (under qemu TCG
+        keepalived's checker can make no connect for tens of seconds after
+        its table is complete).  Settled: ``services x dests`` connects since the
+        daemon started, and two successive ``--step`` samples of checks per
+        CPU-second within ``--tolerance`` of each other.
+        """
+        a, ns = self.args, self.lab.ns("dir")
+        need, t_start = a.services * a.dests, time.monotonic()
+        c0, cpu0, w0, prev = active_opens(ns), tree_cpu(daemon.pid), time.monotonic(), None
+        while daemon.alive():
+            time.sleep(a.step)
+            c1, cpu1, w1 = active_opens(ns), tree_cpu(daemon.pid), time.monotonic()
+            rate, since_start = (c1 - c0) / max(cpu1 - cpu0, 1e-9), c1 - daemon.opens_at_start
+            print(f"      {daemon.kind} {check} +{w1 - t_start:5.0f}s: "
+                  f"{(c1 - c0) / (w1 - w0):7.1f} connects/s, "
+                  f"{100 * (cpu1 - cpu0) / (w1 - w0):3.0f}% CPU, {rate:7.1f} /CPU-s, "
+                  f"{since_start} since start", flush=True)
+            if (since_start >= need and prev and rate > 0
+                    and abs(rate - prev) <= a.tolerance * max(rate, prev)):
+                return
+            if time.monotonic() - t_start > a.limit:
+                print(f"    {daemon.kind} {check}: rate not settled after {a.limit}s; measuring anyway",
+                      flush=True)
+                self.res.extra.append(f"{check} {daemon.kind}: rate not settled after {a.limit}s")
+                return
+            c0, cpu0, w0, prev = c1, cpu1, w1, rate
 
     def measure_checks(self, daemon: Daemon, check: str = "tcp") -> None:
-        """Row 4: checks (connects from the director) per CPU-second of the daemon."""
+        """Row 4: checks (connects from the director) per CPU-second of the daemon, in steady state."""
+        self.wait_steady(daemon, check)
         ns = self.lab.ns("dir")
+        pids = tree_pids(daemon.pid)
+        per0 = {pid: proc_cpu(pid) for pid in pids}
         c0, cpu0, t0, rs0 = active_opens(ns), tree_cpu(daemon.pid), time.monotonic(), self.servers.cpu()
         time.sleep(self.args.window)
         c1, cpu1, t1, rs1 = active_opens(ns), tree_cpu(daemon.pid), time.monotonic(), self.servers.cpu()
+        per = ", ".join(f"{proc_name(pid)}[{pid}] {100 * (proc_cpu(pid) - per0[pid]) / (t1 - t0):.0f}%"
+                        for pid in pids)
         suffix = "" if check == "tcp" else f"_{check}"
-        print(f"    {check} checks: daemon {100 * (cpu1 - cpu0) / (t1 - t0):.0f}% CPU, real servers "
-              f"{100 * (rs1 - rs0) / (t1 - t0):.0f}% CPU, table {ipvs_counts(ns)}", flush=True)
+        print(f"    {check} checks over {t1 - t0:.0f} s: {c1 - c0} connects; daemon "
+              f"{100 * (cpu1 - cpu0) / (t1 - t0):.0f}% CPU ({per}), real servers "
+              f"{100 * (rs1 - rs0) / (t1 - t0):.0f}% CPU, table {ipvs_counts(ns)}",
+              flush=True)
         self.res.add(f"checks_per_cpu{suffix}", daemon.kind, (c1 - c0) / max(cpu1 - cpu0, 1e-9))
         self.res.add(f"checks_per_s{suffix}", daemon.kind, (c1 - c0) / (t1 - t0))
+        if daemon.kind == "keepalived" and daemon.proc is not None:
+            print(f"    keepalived log: {log_summary(daemon.proc.log_path)}", flush=True)
 
     def check_session(self, kind: str, check: str) -> None:
         """Row 4 for an HTTP or HTTPS check: start on that check, wait for the table, measure.
@@ -477,7 +545,6 @@ class ScaleRun:
             if not daemon.alive():
                 self.res.timed_out(f"checks_per_cpu_{check}", kind, float("nan"), "daemon died")
                 return
-            time.sleep(a.settle)
             self.measure_checks(daemon, check)
 
     def reloads(self, daemon: Daemon) -> None:
@@ -677,7 +744,11 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--services", type=int, default=1000)
     ap.add_argument("--dests", type=int, default=10)
     ap.add_argument("--reloads", type=int, default=3, help="SIGHUPs per busy session (row 2)")
-    ap.add_argument("--window", type=float, default=10.0, help="seconds of row 4's measurement")
+    ap.add_argument("--window", type=float, default=60.0, help="seconds of row 4's measurement")
+    ap.add_argument("--step", type=float, default=10.0, help="row 4: seconds per sample while waiting for a "
+                    "settled check rate")
+    ap.add_argument("--tolerance", type=float, default=0.15, help="row 4: two successive samples of checks "
+                    "per CPU-second this close (relative) count as settled")
     ap.add_argument("--settle", type=float, default=5.0, help="seconds after the table is complete")
     ap.add_argument("--idle-interval", type=float, default=30.0, help="check interval (and window) of row 3")
     ap.add_argument("--limit", type=float, default=600.0, help="give up on one measurement after this")
@@ -720,7 +791,7 @@ def main() -> int:
                     servers.serve("tcp")
                     run.probe_kernel(probe)
                     for kind in order:
-                        if set(args.rows) & set("124"):
+                        if set(args.rows) & set("12") or ("4" in args.rows and "tcp" in args.checks):
                             run.busy_session(kind)
                         if "3" in args.rows:
                             run.idle_session(kind)
