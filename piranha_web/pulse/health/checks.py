@@ -37,7 +37,10 @@ from typing import Any, NamedTuple
 
 from ...lvscf.health import CheckSettings, decode_escapes, expect_pattern, split_program
 from ...lvscf.model import DNS_QTYPES
-from .probes import AgentReply, HttpSpec, agent_check, dns_check, http_check, tls_context
+from .probes import (
+    AgentReply, HttpExchange, HttpSpec, agent_check, connect_error, dns_check, drive, http_request,
+    tls_context,
+)
 
 HTTP_SEND = "GET / HTTP/1.0\r\n\r\n"
 HTTP_EXPECT = "HTTP"
@@ -68,9 +71,11 @@ class CheckSpec:
     qtype: int = 1
     dynamic: bool = False                     # program: exit status 2..255 sets the weight
     tls: Any = field(default=None, compare=False, hash=False)   # ssl.SSLContext, built once
+    request: bytes = field(default=b"", compare=False, hash=False)   # http/https: built once
 
 
-_PROBES = ("http", "https", "dns", "agent")
+_PROBES = ("dns", "agent")
+_HTTP = ("http", "https")
 
 
 def make_spec(host: str, port: int, timeout: float, protocol: str = "tcp",
@@ -100,7 +105,8 @@ def spec_for(host: str, port: int, cs: CheckSettings, protocol: str, send: str |
         body = re.compile(cs.body.encode()) if cs.body else None
         http = HttpSpec(kind == "https", cs.path, cs.host, cs.status, body, cs.digest, cs.verify, cs.ca_file)
         ctx = tls_context(cs.verify, cs.ca_file) if kind == "https" else None
-        return CheckSpec(host, probe_port, cs.timeout, kind=kind, http=http, tls=ctx)
+        return CheckSpec(host, probe_port, cs.timeout, kind=kind, http=http, tls=ctx,
+                         request=http_request(http, host, probe_port))
     if kind == "dns":
         return CheckSpec(host, cs.port or 53, cs.timeout, "udp", kind=kind, query=cs.query,
                          qtype=DNS_QTYPES.get(cs.qtype, 1))
@@ -141,14 +147,33 @@ class PendingConnect(NamedTuple):
     start: float                  # time.monotonic() when the check began
     deadline: float               # start + the check's timeout
 
+    @property
+    def want_write(self) -> bool:
+        """A connect waits for writability only."""
+        return True
+
+    def step(self) -> tuple[bool, str] | None:
+        """The verdict as the socket tells it now; None while the handshake is in flight."""
+        err = connect_error(self.sock)
+        if err is None:
+            return None
+        return (True, "connected") if err == 0 else (False, os.strerror(err))
+
+
+Pending = PendingConnect | HttpExchange   # a check waiting on its socket, driven by readiness callbacks
+
 
 async def run_check(spec: CheckSpec) -> CheckResult:
     """Run one check bounded by ``spec.timeout``; never raises for network trouble."""
     first = quick_check(spec)
     if isinstance(first, CheckResult):
         return first
-    if isinstance(first, PendingConnect):
-        return await _bounded(spec, first.start, first.sock, False)
+    if isinstance(first, (PendingConnect, HttpExchange)):
+        try:
+            ok, detail = await drive(first)
+        finally:
+            first.sock.close()
+        return CheckResult(ok, detail, time.monotonic() - first.start)
     return await first
 
 
@@ -159,20 +184,11 @@ def connect_outcome(pending: PendingConnect) -> CheckResult | None:
     handshake that completed while the event loop was busy elsewhere (its
     callback came late) is a success, not a timeout.
     """
-    sock = pending.sock
-    try:
-        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err == 0:
-            sock.getpeername()                 # ENOTCONN: the handshake is still going on
-    except OSError as exc:
-        if exc.errno == errno.ENOTCONN:
-            return None
-        err = exc.errno or errno.EIO
-    took = time.monotonic() - pending.start
-    return CheckResult(True, "connected", took) if err == 0 else CheckResult(False, os.strerror(err), took)
+    verdict = pending.step()
+    return None if verdict is None else CheckResult(*verdict, time.monotonic() - pending.start)
 
 
-def quick_check(spec: CheckSpec) -> CheckResult | PendingConnect | Coroutine[Any, Any, CheckResult]:
+def quick_check(spec: CheckSpec) -> CheckResult | Pending | Coroutine[Any, Any, CheckResult]:
     """Decide the check now if no waiting is needed, else return the coroutine that finishes it.
 
     A plain TCP connect to a server on loopback or a fast LAN completes inside
@@ -182,7 +198,9 @@ def quick_check(spec: CheckSpec) -> CheckResult | PendingConnect | Coroutine[Any
     checks/s).  Anything that must wait (a handshake still in flight,
     send/expect, UDP, programs) continues in the returned coroutine, which
     applies ``spec.timeout`` from the moment this call started; a plain
-    connect still in flight comes back as a :class:`PendingConnect`.
+    connect still in flight comes back as a :class:`PendingConnect`, and an
+    HTTP(S) check as an :class:`HttpExchange` (both :data:`Pending`: the
+    caller drives them from socket readiness, without a task).
     """
     if spec.kind == "none":
         return CheckResult(True, "not checked", 0.0)
@@ -203,6 +221,14 @@ def quick_check(spec: CheckSpec) -> CheckResult | PendingConnect | Coroutine[Any
     except OSError as exc:
         sock.close()
         return CheckResult(False, exc.strerror or type(exc).__name__, time.monotonic() - start)
+    if spec.http is not None:
+        exchange = HttpExchange(sock, start, start + spec.timeout, spec.http, spec.request, spec.tls,
+                                spec.http.host or spec.host, connected)
+        verdict = exchange.step() if connected else None     # connected already: send the request now
+        if verdict is None:
+            return exchange
+        exchange.sock.close()
+        return CheckResult(*verdict, time.monotonic() - start)
     if not spec.send and spec.expect is None:
         if not connected:
             return PendingConnect(sock, start, start + spec.timeout)
@@ -218,10 +244,7 @@ async def _bounded(spec: CheckSpec, start: float, sock: socket.socket | None,
     agent: AgentReply | None = None
     try:
         async with asyncio.timeout(spec.timeout - (time.monotonic() - start)):
-            if spec.kind in ("http", "https"):
-                assert spec.http is not None
-                ok, detail = await http_check(spec.http, spec.host, spec.port, spec.tls)
-            elif spec.kind == "dns":
+            if spec.kind == "dns":
                 ok, detail = await dns_check(spec.host, spec.port, spec.query or ".", spec.qtype)
             elif spec.kind == "agent":
                 ok, detail, agent = await agent_check(spec.host, spec.port)

@@ -4,11 +4,12 @@ A heap orders the servers by when their next check is due; a single loop
 timer (re-armed for the earliest due time) works through every due server.
 Plain TCP connect checks that complete inside ``connect()`` (the common case
 on a LAN) are decided right there, with no task, sleep or timer of their
-own; a plain connect whose handshake is still in flight waits on one writer
-callback and one timer (no task); anything else that has to wait
-(send/expect, UDP, programs, HTTP) runs as a task, so a hung server still
-only delays its own next check.  A pending connect is decided by its socket:
-when the timer comes late because the loop was busy and the handshake has
+own; a plain connect whose handshake is still in flight, and an HTTP(S)
+check, wait on one reader or writer callback and one timer (no task);
+anything else that has to wait (send/expect, UDP, programs, DNS, agents)
+runs as a task, so a hung server still only delays its own next check.  A
+check waiting on its socket is decided by the socket: when the timer comes
+late because the loop was busy and the handshake (or the answer) has
 completed meanwhile, that is a success, not a timeout.  The next check is
 due ``interval`` seconds after the previous one was due (Piranha: the
 interval is lvs.cf ``timeout``, also the per-check bound), or at once if
@@ -59,7 +60,8 @@ from typing import Any
 from ...lvscf.health import check_settings, has_overrides
 from ...lvscf.model import LvsConfig, VirtualServer, host_port
 from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
-from .checks import CheckResult, CheckSpec, PendingConnect, connect_outcome, quick_check, spec_for
+from .checks import CheckResult, CheckSpec, Pending, PendingConnect, quick_check, spec_for
+from .probes import HttpExchange
 from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
 from .state import UP, HealthState, rise_count
 from .weights import RAMP_STEP, kernel_weight, ramping
@@ -119,7 +121,8 @@ class Monitor:
         self._wake_at = 0.0
         self._slice: list[tuple[float, int, _Watch]] = []     # due now, not yet run
         self._inflight: set[asyncio.Task[None]] = set()
-        self._connecting: dict[int, tuple[PendingConnect, asyncio.TimerHandle]] = {}   # by descriptor
+        # checks waiting on their socket, by descriptor: (check, its timeout, registered for writing?)
+        self._waiting: dict[int, tuple[Pending, asyncio.TimerHandle, bool]] = {}
         self.load_period = load_period
         self._started = False                       # the first update is pulse's start: no ramps
         self._ramping: set[Key] = set()
@@ -207,11 +210,11 @@ class Monitor:
         self._heap.clear()
         self._slice.clear()
         loop = asyncio.get_running_loop()
-        for fd, (pending, timer) in list(self._connecting.items()):
-            loop.remove_writer(fd)
+        for fd, (pending, timer, writing) in list(self._waiting.items()):
+            (loop.remove_writer if writing else loop.remove_reader)(fd)
             timer.cancel()
             pending.sock.close()
-        self._connecting.clear()
+        self._waiting.clear()
         tasks = list(self._inflight)
         for task in tasks:
             task.cancel()
@@ -298,11 +301,12 @@ class Monitor:
         if isinstance(first, CheckResult):
             self._record(watch, first, wall)
             self._push(self._next_due(watch, due, now), watch)
-        elif isinstance(first, PendingConnect):
+        elif isinstance(first, (PendingConnect, HttpExchange)):
             fd = first.sock.fileno()
-            timer = loop.call_at(first.deadline, self._connect_done, watch, fd, due, True)
-            self._connecting[fd] = (first, timer)
-            loop.add_writer(fd, self._connect_done, watch, fd, due, False)
+            timer = loop.call_at(first.deadline, self._io_ready, watch, fd, due, True)
+            self._waiting[fd] = (first, timer, first.want_write)
+            add = loop.add_writer if first.want_write else loop.add_reader
+            add(fd, self._io_ready, watch, fd, due, False)
         else:
             task = loop.create_task(self._finish(watch, first, due))
             watch.task = task
@@ -311,30 +315,38 @@ class Monitor:
 
     def _room(self) -> bool:
         """May another check start waiting on the network?"""
-        return len(self._inflight) + len(self._connecting) < MAX_INFLIGHT
+        return len(self._inflight) + len(self._waiting) < MAX_INFLIGHT
 
-    def _connect_done(self, watch: _Watch, fd: int, due: float, timed_out: bool) -> None:
-        """A pending connect's socket turned writable, or its timeout came: decide, record, re-queue.
+    def _io_ready(self, watch: _Watch, fd: int, due: float, timed_out: bool) -> None:
+        """A waiting check's socket is ready, or its timeout came: advance it; when decided, record it.
 
-        The socket decides, not the callback that asked: a handshake that
-        completed while the loop was busy is a success even when the timeout
-        fires first.
+        The socket decides, not the callback that asked: a handshake or an
+        answer that completed while the loop was busy is a success even when
+        the timeout fires first.
         """
-        entry = self._connecting.get(fd)
+        entry = self._waiting.get(fd)
         if entry is None:
             return
-        pending, timer = entry
-        result = connect_outcome(pending)
-        if result is None and not timed_out:
-            return                                 # woken early: still in flight
+        pending, timer, writing = entry
+        try:
+            verdict = pending.step()
+        except Exception:                          # a bug in one check must not leave it waiting forever
+            log.exception("health check of %s failed", "/".join(watch.target.key))
+            verdict = (False, "internal error")
         loop = asyncio.get_running_loop()
-        loop.remove_writer(fd)
+        if verdict is None and not timed_out:
+            if pending.want_write != writing:      # e.g. request sent: now wait for the answer
+                (loop.remove_writer if writing else loop.remove_reader)(fd)
+                (loop.add_writer if pending.want_write else loop.add_reader)(fd, self._io_ready, watch, fd,
+                                                                             due, False)
+                self._waiting[fd] = (pending, timer, pending.want_write)
+            return
+        (loop.remove_writer if writing else loop.remove_reader)(fd)
         timer.cancel()
-        del self._connecting[fd]
+        del self._waiting[fd]
         pending.sock.close()
-        if result is None:
-            result = CheckResult(False, "timeout", time.monotonic() - pending.start)
-        self._done(watch, result, due, loop)
+        ok, detail = verdict or (False, "timeout")
+        self._done(watch, CheckResult(ok, detail, time.monotonic() - pending.start), due, loop)
 
     @staticmethod
     def _next_due(watch: _Watch, due: float, now: float) -> float:

@@ -13,25 +13,26 @@
   (taken out), ``ready``/``up`` (clear drain and maintenance).  A reply with
   none of them is a failure, as is a failed connection.
 
-Each coroutine returns ``(ok, detail, extra)``; the caller bounds it in time.
+http/https run as :class:`HttpExchange`, a state machine the caller drives
+from socket readiness; the other coroutines return ``(ok, detail, extra)`` and
+the caller bounds them in time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import re
 import socket
 import ssl
 import struct
-from collections.abc import Awaitable, Callable
+import time
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol
 
 BODY_LIMIT = 1 << 20        # bytes of an HTTP answer read at most
-_LINGER_RST = struct.pack("ii", 1, 0)
-T = TypeVar("T")
 AGENT_LIMIT = 1024
 _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
 
@@ -98,66 +99,141 @@ def judge_http(spec: HttpSpec, answer: bytes) -> tuple[bool, str]:
     return True, f"status {code}"
 
 
-async def http_check(spec: HttpSpec, host: str, port: int, ctx: ssl.SSLContext | None) -> tuple[bool, str]:
-    """One HTTP(S) GET; reads the answer to EOF (at most BODY_LIMIT bytes).
-
-    On a bare non-blocking socket, TLS through :class:`ssl.SSLSocket` driven
-    by readiness callbacks: asyncio's streams and its TLS protocol (memory
-    BIOs, transports, a buffered reader) cost several times the CPU of the
-    request itself, and checks at 10,000 servers are nothing but that.
-    """
-    loop = asyncio.get_running_loop()
-    conn: socket.socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                        socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+def connect_error(sock: socket.socket) -> int | None:
+    """A non-blocking connect's outcome as the socket tells it now: 0, an errno, or None (in flight)."""
     try:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)   # no TIME_WAIT pile-up
-        await loop.sock_connect(conn, (host, port))
-        request = http_request(spec, host, port)
-        if not spec.tls:
-            await loop.sock_sendall(conn, request)
-            return judge_http(spec, await _read_all(lambda: loop.sock_recv(conn, 65536)))
-        assert ctx is not None
-        conn = ctx.wrap_socket(conn, server_hostname=spec.host or host, do_handshake_on_connect=False)
-        tls = conn
-        await _tls_io(loop, tls, tls.do_handshake)
-        await _tls_io(loop, tls, tls.sendall, request)
-        return judge_http(spec, await _read_all(lambda: _tls_io(loop, tls, tls.recv, 65536)))
-    finally:
-        conn.close()
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err == 0:
+            sock.getpeername()                 # ENOTCONN: the handshake is still going on
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            return None
+        return exc.errno or errno.EIO
+    return err
 
 
-async def _read_all(read: Callable[[], Awaitable[bytes]]) -> bytes:
-    """Chunks from ``read`` until EOF or BODY_LIMIT."""
-    answer = b""
-    while len(answer) < BODY_LIMIT:
-        chunk = await read()
-        if not chunk:
-            break
-        answer += chunk
-    return answer
+_CONNECT, _HANDSHAKE, _SEND, _READ = range(4)
 
 
-async def _tls_io(loop: asyncio.AbstractEventLoop, sock: ssl.SSLSocket, step: Callable[..., T],
-                  *args: object) -> T:
-    """Run one non-blocking TLS operation, waiting for the socket whenever OpenSSL asks to."""
-    while True:
+class HttpExchange:
+    """One HTTP(S) GET as a state machine driven by socket readiness: no task, coroutine or future.
+
+    At 10,000 servers checks are nothing but this: asyncio's streams, its
+    TLS protocol, or even a task awaiting ``sock_recv`` per step cost
+    several times the CPU of the request itself.  The caller (the monitor's
+    readiness callbacks, or :func:`drive` for a single check) calls
+    :meth:`step` whenever the socket is ready in the direction
+    ``want_write`` names, and once more when the deadline passes: the socket
+    decides, so an answer that arrived while the loop was busy is not a
+    timeout.  TLS runs through :class:`ssl.SSLSocket` in non-blocking mode.
+    """
+
+    __slots__ = ("sock", "start", "deadline", "want_write", "_spec", "_request", "_ctx", "_name", "_phase",
+                 "_answer")
+
+    def __init__(self, sock: socket.socket, start: float, deadline: float, spec: HttpSpec, request: bytes,
+                 ctx: ssl.SSLContext | None, name: str, connected: bool) -> None:
+        self.sock, self.start, self.deadline = sock, start, deadline
+        self.want_write = True
+        self._spec, self._request, self._ctx, self._name = spec, request, ctx, name
+        self._phase = _CONNECT
+        self._answer = b""
+        if connected:
+            self._connected()
+
+    def step(self) -> tuple[bool, str] | None:
+        """Go as far as the socket allows; the verdict, or None while waiting (see ``want_write``)."""
         try:
-            return step(*args)
+            return self._advance()
         except ssl.SSLWantReadError:
-            await _ready(loop, sock.fileno(), loop.add_reader, loop.remove_reader)
+            self.want_write = False
         except ssl.SSLWantWriteError:
-            await _ready(loop, sock.fileno(), loop.add_writer, loop.remove_writer)
+            self.want_write = True
+        except BlockingIOError:                # want_write was set before the call
+            pass
+        except OSError as exc:
+            return False, exc.strerror or str(exc) or type(exc).__name__
+        except (ValueError, UnicodeError) as exc:     # e.g. an invalid name
+            return False, str(exc) or type(exc).__name__
+        return None
+
+    def _connected(self) -> None:
+        """The TCP handshake is done: TLS next, or the request."""
+        if self._ctx is None:
+            self._phase = _SEND
+            return
+        self.sock = self._ctx.wrap_socket(self.sock, server_hostname=self._name,
+                                          do_handshake_on_connect=False)
+        self._phase = _HANDSHAKE
+
+    def _advance(self) -> tuple[bool, str] | None:
+        if self._phase == _CONNECT:
+            err = connect_error(self.sock)
+            if err is None:
+                return None
+            if err:
+                return False, os.strerror(err)
+            self._connected()
+        if self._phase == _HANDSHAKE:
+            self.sock.do_handshake()           # type: ignore[attr-defined]
+            self._phase = _SEND
+        if self._phase == _SEND:
+            self.want_write = True
+            sent = self.sock.send(self._request)
+            self._request = self._request[sent:]
+            if self._request:
+                return None
+            self._phase = _READ
+        self.want_write = False
+        sock, answer = self.sock, self._answer
+        try:
+            while len(answer) < BODY_LIMIT:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        finally:
+            self._answer = answer
+        return judge_http(self._spec, answer)
 
 
-async def _ready(loop: asyncio.AbstractEventLoop, fd: int, add: Callable[..., None],
-                 remove: Callable[[int], object]) -> None:
-    """Wait until ``fd`` is readable (or writable): one epoll registration, removed again."""
+class Waiting(Protocol):
+    """A check waiting on its socket: stepped on readiness in the direction it names, and at its deadline."""
+
+    @property
+    def sock(self) -> socket.socket: ...
+    @property
+    def deadline(self) -> float: ...
+    @property
+    def want_write(self) -> bool: ...
+    def step(self) -> tuple[bool, str] | None: ...
+
+
+async def drive(pending: Waiting) -> tuple[bool, str]:
+    """Run one exchange to its verdict or its deadline, waiting on the socket in between."""
+    loop = asyncio.get_running_loop()
+    while True:
+        verdict = pending.step()
+        if verdict is not None:
+            return verdict
+        left = pending.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(left):
+                await _ready(loop, pending.sock.fileno(), pending.want_write)
+        except TimeoutError:
+            return pending.step() or (False, "timeout")
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, write: bool) -> None:
+    """Wait until ``fd`` is writable (or readable): one epoll registration, removed again."""
     done = loop.create_future()
-    add(fd, _resolve, done)
+    (loop.add_writer if write else loop.add_reader)(fd, _resolve, done)
     try:
         await done
     finally:
-        remove(fd)
+        (loop.remove_writer if write else loop.remove_reader)(fd)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -207,3 +207,40 @@ async def test_a_connect_that_finished_while_the_loop_was_busy_is_not_a_timeout(
         await mon.stop()
     state = mon.states[("v", "rs")]
     assert state.state == UP and state.last_result == "connected", state
+
+
+@aio
+async def test_an_http_answer_that_came_while_the_loop_was_busy_is_not_a_timeout() -> None:
+    """An HTTP check waits on callbacks, not a task; past its timeout the socket still decides."""
+    import threading
+
+    from piranha_web.lvscf.health import check_settings
+    from piranha_web.lvscf.model import VirtualServer
+    from piranha_web.pulse.health.checks import spec_for
+
+    asked, busy = threading.Event(), threading.Event()
+
+    def answer_one(srv: socket.socket) -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(4096)
+            asked.set()
+            busy.wait(5)                       # answer only while the loop is blocked
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    with listener() as srv:
+        port = srv.getsockname()[1]
+        server = threading.Thread(target=answer_one, args=(srv,), daemon=True)
+        server.start()
+        cs = check_settings(VirtualServer("v", port=port, timeout=0.05, check="http"))
+        spec = spec_for("127.0.0.1", port, cs, "tcp", None, None, False, None, explicit=True)
+        mon = Monitor()
+        mon.update([Target(("v", "rs"), spec, 10.0, 10.0)])
+        await until_true(asked.is_set, 5.0)    # the request is out ...
+        busy.set()
+        time.sleep(0.3)                        # ... the loop is busy past the timeout while it is answered
+        await until_true(lambda: mon.checks_done >= 1, 5.0)
+        await mon.stop()
+        server.join(5)
+    state = mon.states[("v", "rs")]
+    assert state.state == UP and state.last_result == "status 200", state
