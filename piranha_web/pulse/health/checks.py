@@ -24,6 +24,7 @@ Semantics follow Piranha's nanny with its known bugs fixed:
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import os
@@ -50,6 +51,13 @@ _LINGER_RST = struct.pack("ii", 1, 0)
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 _STREAM_NONBLOCK = socket.SOCK_STREAM | _NONBLOCK
 _IN_PROGRESS = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
+# A plain connect check uses the C socket type itself: socket.socket's Python-level
+# constructor and close() cost more than the socket() and close() system calls.
+_new_socket = _socket.socket
+
+_PROBES = ("dns", "agent")
+# CheckSpec.mode: what quick_check does
+_CONNECT, _SEND_EXPECT, _HTTP_EXCHANGE, _COROUTINE, _NOT_CHECKED = range(5)
 
 
 @dataclass(frozen=True)
@@ -72,10 +80,26 @@ class CheckSpec:
     dynamic: bool = False                     # program: exit status 2..255 sets the weight
     tls: Any = field(default=None, compare=False, hash=False)   # ssl.SSLContext, built once
     request: bytes = field(default=b"", compare=False, hash=False)   # http/https: built once
+    # derived once here, not per check (10,000 checks a second): see __post_init__
+    family: int = field(default=socket.AF_INET, init=False, compare=False, hash=False, repr=False)
+    addr: tuple[str, int] = field(default=("", 0), init=False, compare=False, hash=False, repr=False)
+    mode: int = field(default=0, init=False, compare=False, hash=False, repr=False)
 
-
-_PROBES = ("dns", "agent")
-_HTTP = ("http", "https")
+    def __post_init__(self) -> None:
+        """How :func:`quick_check` runs this check, the socket family and address, decided once."""
+        if self.kind == "none":
+            mode = _NOT_CHECKED
+        elif self.program is not None or self.protocol == "udp" or self.kind in _PROBES:
+            mode = _COROUTINE
+        elif self.http is not None:
+            mode = _HTTP_EXCHANGE
+        elif self.send or self.expect is not None:
+            mode = _SEND_EXPECT
+        else:
+            mode = _CONNECT
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "family", socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        object.__setattr__(self, "addr", (self.host, self.port))
 
 
 def make_spec(host: str, port: int, timeout: float, protocol: str = "tcp",
@@ -143,7 +167,7 @@ class PendingConnect(NamedTuple):
     namespaces returns before the handshake, this is most checks.
     """
 
-    sock: socket.socket
+    sock: _socket.socket
     start: float                  # time.monotonic() when the check began
     deadline: float               # start + the check's timeout
 
@@ -202,13 +226,15 @@ def quick_check(spec: CheckSpec) -> CheckResult | Pending | Coroutine[Any, Any, 
     HTTP(S) check as an :class:`HttpExchange` (both :data:`Pending`: the
     caller drives them from socket readiness, without a task).
     """
-    if spec.kind == "none":
-        return CheckResult(True, "not checked", 0.0)
-    if spec.program is not None or spec.protocol == "udp" or spec.kind in _PROBES:
+    mode = spec.mode
+    if mode == _COROUTINE:
         return _bounded(spec, time.monotonic(), None, False)
+    if mode == _NOT_CHECKED:
+        return CheckResult(True, "not checked", 0.0)
     start = time.monotonic()
     try:
-        sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET, _STREAM_NONBLOCK)
+        sock = _new_socket(spec.family, _STREAM_NONBLOCK) if mode == _CONNECT else \
+            socket.socket(spec.family, _STREAM_NONBLOCK)
     except OSError as exc:
         return CheckResult(False, exc.strerror or type(exc).__name__, time.monotonic() - start)
     try:
@@ -217,11 +243,17 @@ def quick_check(spec: CheckSpec) -> CheckResult | Pending | Coroutine[Any, Any, 
         # Close with RST (as HAProxy's checks do): no TIME_WAIT pile-up on the
         # director, whose ephemeral-port search otherwise slows every connect.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-        connected = _try_connect(sock, (spec.host, spec.port))
+        connected = _try_connect(sock, spec.addr)
     except OSError as exc:
         sock.close()
         return CheckResult(False, exc.strerror or type(exc).__name__, time.monotonic() - start)
-    if spec.http is not None:
+    if mode == _CONNECT:
+        if not connected:
+            return PendingConnect(sock, start, start + spec.timeout)
+        sock.close()
+        return CheckResult(True, "connected", time.monotonic() - start)
+    if mode == _HTTP_EXCHANGE:
+        assert spec.http is not None and isinstance(sock, socket.socket)
         exchange = HttpExchange(sock, start, start + spec.timeout, spec.http, spec.request, spec.tls,
                                 spec.http.host or spec.host, connected)
         verdict = exchange.step() if connected else None     # connected already: send the request now
@@ -229,11 +261,7 @@ def quick_check(spec: CheckSpec) -> CheckResult | Pending | Coroutine[Any, Any, 
             return exchange
         exchange.sock.close()
         return CheckResult(*verdict, time.monotonic() - start)
-    if not spec.send and spec.expect is None:
-        if not connected:
-            return PendingConnect(sock, start, start + spec.timeout)
-        sock.close()
-        return CheckResult(True, "connected", time.monotonic() - start)
+    assert isinstance(sock, socket.socket)
     return _bounded(spec, start, sock, connected)
 
 
@@ -306,7 +334,7 @@ async def _tcp_check(spec: CheckSpec, sock: socket.socket, connected: bool) -> t
     return False, f"unexpected reply {data[:40]!r}"
 
 
-def _try_connect(sock: socket.socket, addr: tuple[str, int]) -> bool:
+def _try_connect(sock: _socket.socket, addr: tuple[str, int]) -> bool:
     """Start a non-blocking connect; True when the handshake already finished.
 
     On loopback and fast LANs the SYN/SYN-ACK exchange completes inside

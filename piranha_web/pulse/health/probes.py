@@ -20,6 +20,7 @@ the caller bounds them in time.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import hashlib
@@ -99,7 +100,7 @@ def judge_http(spec: HttpSpec, answer: bytes) -> tuple[bool, str]:
     return True, f"status {code}"
 
 
-def connect_error(sock: socket.socket) -> int | None:
+def connect_error(sock: _socket.socket) -> int | None:
     """A non-blocking connect's outcome as the socket tells it now: 0, an errno, or None (in flight)."""
     try:
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -201,7 +202,7 @@ class Waiting(Protocol):
     """A check waiting on its socket: stepped on readiness in the direction it names, and at its deadline."""
 
     @property
-    def sock(self) -> socket.socket: ...
+    def sock(self) -> _socket.socket: ...
     @property
     def deadline(self) -> float: ...
     @property
