@@ -115,6 +115,7 @@ class Monitor:
         self.targets: dict[Key, Target] = {}
         self.watches: dict[Key, _Watch] = {}
         self.checks_done = 0
+        self._debug = False                         # log each check? (asked once per scheduler run)
         self._heap: list[tuple[float, int, _Watch]] = []
         self._seq = 0                               # heap tie-break: watches do not compare
         self._wake: asyncio.Handle | None = None
@@ -268,6 +269,7 @@ class Monitor:
     def _tick(self) -> None:
         """Run due checks for at most ``SLICE`` seconds; quick ones are decided (and re-queued) here."""
         self._wake = None
+        self._debug = log.isEnabledFor(logging.DEBUG)
         loop = asyncio.get_running_loop()
         now = loop.time()
         heap, batch = self._heap, self._slice
@@ -385,7 +387,7 @@ class Monitor:
         """Feed one result to the server's state; log and report a change."""
         self.checks_done += 1
         target, state = watch.target, watch.state
-        if log.isEnabledFor(logging.DEBUG):
+        if self._debug:
             log.debug("check %s %s %s in %.3fs (%s)", "/".join(target.key),
                       host_port(target.spec.host, target.spec.port), "ok" if result.ok else "FAILED",
                       result.duration, result.detail)
