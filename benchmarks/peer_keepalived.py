@@ -256,6 +256,7 @@ class Daemon:
     generation: int = 0
     opens_at_start: int = 0          # the director's ActiveOpens just before the last start
     label: str = ""                  # in the log's name (e.g. the check type)
+    extra: tuple[str, ...] = ()      # more pulse options (--pulse-args)
 
     def config_path(self) -> Path:
         return self.config or self.workdir / ("lvs.cf" if self.kind == "pulse" else "keepalived.conf")
@@ -268,7 +269,7 @@ class Daemon:
         name = f"{self.kind}-{self.role}{self.label}-{self.generation}"
         if self.kind == "pulse":
             argv = [*PULSE, "-n", "-c", str(self.config_path()), "--runtime-dir", str(run),
-                    "--backend", "ipvs", "--drain-seconds", "0"]
+                    "--backend", "ipvs", "--drain-seconds", "0", *self.extra]
         else:
             argv = [KEEPALIVED, "-n", "-l", "-f", str(self.config_path()), "-p", str(run / "k.pid"),
                     "-r", str(run / "vrrp.pid"), "-c", str(run / "checkers.pid")]
@@ -446,7 +447,8 @@ class ScaleRun:
     @contextmanager
     def running(self, kind: str, interval: float, check: str = "tcp") -> Iterator[tuple[Daemon, float]]:
         """``kind`` started (at the yielded monotonic time) on a clean director; stopped and cleaned after."""
-        daemon = Daemon(kind, self.lab, "dir", self.workdir / kind, label=f"-{check}-{interval:g}s")
+        daemon = Daemon(kind, self.lab, "dir", self.workdir / kind, label=f"-{check}-{interval:g}s",
+                        extra=tuple(self.args.pulse_args.split()))
         self.write_config(daemon, interval, 0, check)
         self.lab.clean_director()
         daemon.opens_at_start = active_opens(self.lab.ns("dir"))
@@ -771,6 +773,8 @@ def parse_args() -> argparse.Namespace:
                     "tcp,http,https)")
     ap.add_argument("--workdir", type=Path, help="keep configurations and logs here (default: a temporary "
                     "directory, removed at the end)")
+    ap.add_argument("--pulse-args", default="", help="more pulse options for rows 1-4, e.g. "
+                    "'--sample-interval 0' (traffic sampling, on by default, has no keepalived counterpart)")
     ap.add_argument("--logs", type=Path, help="copy the scale lab's daemon logs here at the end (the "
                     "default work directory is on the guest's tmpfs, where logging costs both daemons "
                     "least; a --workdir on the host's file system makes every log line a 9p round trip)")
