@@ -778,6 +778,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--logs", type=Path, help="copy the scale lab's daemon logs here at the end (the "
                     "default work directory is on the guest's tmpfs, where logging costs both daemons "
                     "least; a --workdir on the host's file system makes every log line a 9p round trip)")
+    ap.add_argument("--daemons", type=lambda s: s.split(","), default=list(DAEMONS),
+                    help="run only these (e.g. keepalived, to repeat one daemon's sample)")
     ap.add_argument("--first", choices=DAEMONS, default="pulse", help="daemon that starts session 1")
     return ap.parse_args()
 
@@ -793,6 +795,7 @@ def main() -> int:
     print(f"pulse vs keepalived ({version}), "
           f"{args.services} x {args.dests}, {args.sessions} sessions, guest load {loadavg()}", flush=True)
     order = list(DAEMONS) if args.first == "pulse" else list(reversed(DAEMONS))
+    order = [kind for kind in order if kind in args.daemons]
     with tempfile.TemporaryDirectory(prefix="peer-keepalived-") as tmp:
         work = args.workdir or Path(tmp)
         if set(args.rows) & set("1234"):
