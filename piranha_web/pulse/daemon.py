@@ -26,7 +26,7 @@ from .reconciler import Reconciler, gc_paused, settle_gc
 from .reconcile import Op
 from .runtime.control import RuntimeControl
 from .sdnotify import notify
-from .signals import install as install_signals, settle_for_teardown
+from .signals import install as install_signals, ignore_during_teardown
 from .statusdoc import RunInfo, StatusWriter, log_state, status_document
 from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid, write_pid
 
@@ -124,7 +124,7 @@ class Daemon:
         if self.redundancy is not None:   # STOPPING heartbeats first: the peer takes over at once
             await self.redundancy.stop()
         await self.cluster.leave()        # ECMP: withdraw, let the router move flows, stop BIRD
-        settle_for_teardown()
+        ignore_during_teardown()
         await asyncio.gather(self.monitor.stop(), self.runtime.channel.stop())
         self.reconciler.finish(self.opts.keep_table_on_stop)
         self.write_status()

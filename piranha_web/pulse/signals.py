@@ -20,7 +20,7 @@ def install(request: Callable[[str], None]) -> None:
         loop.add_signal_handler(sig, request, flag)
 
 
-def settle_for_teardown() -> None:
+def ignore_during_teardown() -> None:
     """Once stopping: a publish's SIGHUP (or a USR1) must not end a teardown; a second TERM/INT may."""
     loop = asyncio.get_running_loop()
     for sig in SIGNALS:
