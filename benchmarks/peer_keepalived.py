@@ -686,11 +686,11 @@ def holder(lab: Lab, vip: str) -> str | None:
 
 def settled(lab: Lab, kind: str, limit: float) -> None:
     """Both directors up, exactly one holding the VIP and answering, the other one standing by."""
-    from tests.ipvs.test_failover import VIP, client_get
+    from tests.support.failoverlab import FO_PLAN4, client_get
     states = ("dir1", "dir2")
 
     def ready() -> bool:
-        owner = holder(lab, VIP)
+        owner = holder(lab, FO_PLAN4.vip)
         if owner is None or not client_get(lab, 1.0):
             return False
         if kind == "pulse":        # the other one has said so in its status file
@@ -703,11 +703,11 @@ def settled(lab: Lab, kind: str, limit: float) -> None:
 
 def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir: Path, res: Results) -> None:
     """Row 5: ``args.kills`` kills of the active director; records kill -> first answer."""
-    from tests.ipvs.test_failover import (
-        VIP, build_lab, first_answer_after, lvs_cf, node_death, node_revive,
+    from tests.support.failoverlab import (
+        FO_PLAN4, build_lab, first_answer_after, lvs_cf, node_death, node_revive,
     )
     workdir.mkdir(parents=True, exist_ok=True)
-    lab = build_lab(workdir)
+    lab, vip = build_lab(workdir), FO_PLAN4.vip
     daemons = {name: Daemon(kind, lab, name, workdir / name, lab.conf(name) if kind == "pulse" else None)
                for name in ("dir1", "dir2")}
     tight = setting == "tight"
@@ -724,11 +724,11 @@ def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir:
                     exported.read_text(), args.keepalived_tight if tight else None))
         row = f"failover_{'tight' if tight else 'default'}"
         daemons["dir1"].start()                      # the primary first, settled, then the backup
-        wait_until(lambda: holder(lab, VIP) == "dir1", timeout=args.limit, interval=0.2, what="dir1 active")
+        wait_until(lambda: holder(lab, vip) == "dir1", timeout=args.limit, interval=0.2, what="dir1 active")
         daemons["dir2"].start()
         for i in range(args.kills):
             settled(lab, kind, args.limit)
-            victim = holder(lab, VIP) or "dir1"
+            victim = holder(lab, vip) or "dir1"
             t0 = time.monotonic()
             daemons[victim].kill()
             node_death(lab, victim)
