@@ -44,14 +44,23 @@ class IpRouteAddresses:
         """The rtnetlink socket, opened by the first request (on the netlink thread).
 
         pyroute2 is a fifth of a second to import on a fast machine and many
-        seconds in an emulated guest; a node that brings up no address (a hot
-        standby) never pays for it, and an active one only once its IPVS table
-        is programmed.
+        seconds in an emulated guest; a standalone node pays for it only once
+        its IPVS table is programmed, a node of a pair in :meth:`warm` at start.
         """
         if self._ipr is None:
             from pyroute2 import IPRoute
             self._ipr = IPRoute()
         return self._ipr
+
+    def warm(self) -> None:
+        """Open the socket now: a takeover must not wait seconds for pyroute2's import.
+
+        Never raises: a failure here is retried, and reported, by the first real request.
+        """
+        try:
+            self.thread.call(lambda: self.ipr)
+        except Exception as exc:  # noqa: BLE001 - see above
+            log.warning("cannot open the rtnetlink socket ahead of a takeover: %s", exc)
 
     def _index(self, device: str) -> int:
         """Interface index of ``device`` (raises LookupError when missing).

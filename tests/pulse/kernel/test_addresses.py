@@ -42,3 +42,14 @@ def test_ipv4_and_ipv6_addresses_are_seen() -> None:
     v6_spelled_otherwise = Address("2001:DB8:0::10", 64, "eth0", "eth0:3")
     absent = Address("2001:db8::11", 64, "eth0", "eth0:4")
     assert _addresses()._present_of({v4, v6, v6_spelled_otherwise, absent}) == {v4, v6, v6_spelled_otherwise}
+
+
+def test_warm_opens_the_socket_ahead_of_the_first_request() -> None:
+    """A node of a pair opens rtnetlink at start, so a takeover does not pay pyroute2's import."""
+    backend = IpRouteAddresses()
+    try:
+        assert backend._ipr is None
+        backend.warm()
+        assert backend._ipr is not None
+    finally:
+        backend.close()
