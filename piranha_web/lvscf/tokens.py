@@ -141,13 +141,21 @@ def t_bool(tok: str) -> bool:
     return n == 1
 
 
-def t_seconds(tok: str) -> float:
-    """Integer seconds as Piranha, or (our extension) a decimal fraction."""
+def _integer_or_none(tok: str) -> int | None:
+    """``c_int(tok)``, or None when the token is no integer (one with too many digits still raises)."""
     try:
         return c_int(tok)
     except LineError as stop:
         if stop.message == E_RANGE:
             raise
+    return None
+
+
+def t_seconds(tok: str) -> float:
+    """Integer seconds as Piranha, or (our extension) a decimal fraction."""
+    whole = _integer_or_none(tok)
+    if whole is not None:
+        return whole
     s = tok.strip()
     if s and _FLOAT_CHARS.issuperset(s) and any(ch in _DIGITS for ch in s):
         try:
@@ -162,11 +170,9 @@ def t_seconds(tok: str) -> float:
 
 def t_port(tok: str) -> int:
     """Port number, or a TCP service name resolved like ``getservbyname``."""
-    try:
-        return c_int(tok)
-    except LineError as stop:
-        if stop.message == E_RANGE:
-            raise
+    number = _integer_or_none(tok)
+    if number is not None:
+        return number
     try:
         return socket.getservbyname(tok, "tcp")
     except (OSError, ValueError, UnicodeError):
