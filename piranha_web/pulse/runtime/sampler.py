@@ -154,7 +154,7 @@ class Sampler:
         moved = []
         for key, entry in table.items():
             layout = self._layout.get(key)
-            if layout is None or len(entry.dests) != layout.size or tuple(entry.dests) != layout.keys:
+            if layout is None or len(entry.dests) != len(layout.keys) or tuple(entry.dests) != layout.keys:
                 return None
             if entry.dests is not layout.dests:
                 moved.append((key, entry))
@@ -193,10 +193,9 @@ _UNREAD: dict[DestKey, Dest] = {}
 class _Layout:
     """Where a service's columns start, and the destinations mapping they were last read from."""
 
-    __slots__ = ("offset", "dests", "keys", "size")
+    __slots__ = ("offset", "dests", "keys")
 
     def __init__(self, offset: int, dests: dict[DestKey, Dest]) -> None:
         self.offset = offset
         self.dests = dests
         self.keys = tuple(dests)
-        self.size = len(dests)
