@@ -5,12 +5,10 @@ timer (re-armed for the earliest due time) works through every due server.
 Plain TCP connect checks that complete inside ``connect()`` (the common case
 on a LAN) are decided right there, with no task, sleep or timer of their
 own; a plain connect whose handshake is still in flight, and an HTTP(S)
-check, wait on one reader or writer callback and one timer (no task);
-anything else that has to wait (send/expect, UDP, programs, DNS, agents)
-runs as a task, so a hung server still only delays its own next check.  A
-check waiting on its socket is decided by the socket: when the timer comes
-late because the loop was busy and the handshake (or the answer) has
-completed meanwhile, that is a success, not a timeout.  The next check is
+check, wait on their socket (:mod:`.waits`: one reader or writer callback
+and one timer, no task); anything else that has to wait (send/expect, UDP,
+programs, DNS, agents) runs as a task, so a hung server still only delays
+its own next check.  The next check is
 due ``interval`` seconds after the previous one was due (Piranha: the
 interval is lvs.cf ``timeout``, also the per-check bound), or at once if
 that check ran longer; anchoring to the due time instead of "now" keeps
@@ -24,11 +22,12 @@ soon as one round of connects allows.  Its second check is then spread over
 the following interval (by a hash of its key) so the rounds after the first
 do not all land at the same moment.
 
-Slices: one scheduler run never holds the event loop longer than
-``SLICE`` seconds; the rest of the due checks continue in the next loop
-iteration, after whatever else became ready (a signal, a reload, a
-heartbeat, a takeover).  Health checks therefore never delay the daemon's
-own work by more than a few milliseconds, however many servers are due.
+Slices: starting due checks and processing finished ones share one budget
+of ``SLICE`` seconds per loop iteration (:mod:`.budget`); the rest continues
+in the next iterations, after whatever else became ready (a signal, a
+reload, a heartbeat, a takeover).  Health checks therefore never delay the
+daemon's own work by more than a few milliseconds per iteration, however
+many servers are due or answer at once.
 At most ``MAX_INFLIGHT`` checks wait on the network at once; the next one
 starts when one finishes.  Without that bound a CPU too slow for the
 configured rate (10,000 first checks at once in an emulated guest) starts
@@ -60,10 +59,11 @@ from typing import Any
 from ...lvscf.health import check_settings, has_overrides
 from ...lvscf.model import LvsConfig, VirtualServer, host_port
 from ..reconcile import DOWN, UNKNOWN, Table, server_dest_key, service_key
-from .checks import CheckResult, CheckSpec, Pending, PendingConnect, quick_check, spec_for
+from .checks import CheckResult, CheckSpec, PendingConnect, quick_check, spec_for
 from .probes import HttpExchange
 from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
 from .state import UP, HealthState, rise_count
+from .waits import SocketWaits
 from .weights import RAMP_STEP, kernel_weight, ramping
 
 log = logging.getLogger("pulse.health")
@@ -72,7 +72,7 @@ Key = tuple[str, str]   # (virtual name, real server name)
 # A check may start this much late so that one scheduler wake-up serves several
 # (10,000 servers at 1 s are due every 0.1 ms; one epoll round per check is waste).
 TICK_SLACK = 0.004
-SLICE = 0.004        # seconds one scheduler run may hold the loop before yielding
+SLICE = 0.004        # seconds of check work per loop iteration before yielding
 MAX_INFLIGHT = 256   # checks waiting on the network at once; the rest wait their turn
 
 
@@ -122,8 +122,7 @@ class Monitor:
         self._wake_at = 0.0
         self._slice: list[tuple[float, int, _Watch]] = []     # due now, not yet run
         self._inflight: set[asyncio.Task[None]] = set()
-        # checks waiting on their socket, by descriptor: (check, its timeout, registered for writing?)
-        self._waiting: dict[int, tuple[Pending, asyncio.TimerHandle, bool]] = {}
+        self._waiting: SocketWaits[_Watch] = SocketWaits(SLICE, self._socket_done, _label)
         self.load_period = load_period
         self._started = False                       # the first update is pulse's start: no ramps
         self._ramping: set[Key] = set()
@@ -210,12 +209,7 @@ class Monitor:
         self.watches.clear()    # targets and states stay for the final status
         self._heap.clear()
         self._slice.clear()
-        loop = asyncio.get_running_loop()
-        for fd, (pending, timer, writing) in list(self._waiting.items()):
-            (loop.remove_writer if writing else loop.remove_reader)(fd)
-            timer.cancel()
-            pending.sock.close()
-        self._waiting.clear()
+        self._waiting.stop()
         tasks = list(self._inflight)
         for task in tasks:
             task.cancel()
@@ -267,7 +261,7 @@ class Monitor:
         self._wake = asyncio.get_running_loop().call_at(due, self._tick)
 
     def _tick(self) -> None:
-        """Run due checks for at most ``SLICE`` seconds; quick ones are decided (and re-queued) here."""
+        """Run due checks within the iteration's budget; quick ones are decided (and re-queued) here."""
         self._wake = None
         self._debug = log.isEnabledFor(logging.DEBUG)
         loop = asyncio.get_running_loop()
@@ -278,12 +272,13 @@ class Monitor:
                 batch.append(heapq.heappop(heap))
             batch.reverse()                        # pop() from the end = earliest first
         wall = time.time()
-        stop = time.perf_counter() + SLICE
+        budget = self._waiting.budget
+        budget.open()
         while batch and self._room():
             due, _, watch = batch.pop()
             if watch.live:
                 self._run(watch, due, now, wall, loop)
-            if time.perf_counter() > stop:
+            if budget.spent():
                 break
         if not batch:
             self._arm()
@@ -304,11 +299,7 @@ class Monitor:
             self._record(watch, first, wall)
             self._push(self._next_due(watch, due, now), watch)
         elif isinstance(first, (PendingConnect, HttpExchange)):
-            fd = first.sock.fileno()
-            timer = loop.call_at(first.deadline, self._io_ready, watch, fd, due, True)
-            self._waiting[fd] = (first, timer, first.want_write)
-            add = loop.add_writer if first.want_write else loop.add_reader
-            add(fd, self._io_ready, watch, fd, due, False)
+            self._waiting.start(first, watch, due)
         else:
             task = loop.create_task(self._finish(watch, first, due))
             watch.task = task
@@ -319,36 +310,9 @@ class Monitor:
         """May another check start waiting on the network?"""
         return len(self._inflight) + len(self._waiting) < MAX_INFLIGHT
 
-    def _io_ready(self, watch: _Watch, fd: int, due: float, timed_out: bool) -> None:
-        """A waiting check's socket is ready, or its timeout came: advance it; when decided, record it.
-
-        The socket decides, not the callback that asked: a handshake or an
-        answer that completed while the loop was busy is a success even when
-        the timeout fires first.
-        """
-        entry = self._waiting.get(fd)
-        if entry is None:
-            return
-        pending, timer, writing = entry
-        try:
-            verdict = pending.step()
-        except Exception:                          # a bug in one check must not leave it waiting forever
-            log.exception("health check of %s failed", "/".join(watch.target.key))
-            verdict = (False, "internal error")
-        loop = asyncio.get_running_loop()
-        if verdict is None and not timed_out:
-            if pending.want_write != writing:      # e.g. request sent: now wait for the answer
-                (loop.remove_writer if writing else loop.remove_reader)(fd)
-                (loop.add_writer if pending.want_write else loop.add_reader)(fd, self._io_ready, watch, fd,
-                                                                             due, False)
-                self._waiting[fd] = (pending, timer, pending.want_write)
-            return
-        (loop.remove_writer if writing else loop.remove_reader)(fd)
-        timer.cancel()
-        del self._waiting[fd]
-        pending.sock.close()
-        ok, detail = verdict or (False, "timeout")
-        self._done(watch, CheckResult(ok, detail, time.monotonic() - pending.start), due, loop)
+    def _socket_done(self, watch: _Watch, result: CheckResult, due: float) -> None:
+        """A check that waited on its socket is decided."""
+        self._done(watch, result, due, asyncio.get_running_loop())
 
     @staticmethod
     def _next_due(watch: _Watch, due: float, now: float) -> float:
@@ -471,6 +435,11 @@ class Monitor:
             log.info("%s load %.2f: weight %d -> %d", "/".join(target.key), load, current, new)
             state.load_weight = new
             self._changed(target.key, state)
+
+
+def _label(watch: _Watch) -> str:
+    """A watched server's name in log lines: virtual/real."""
+    return "/".join(watch.target.key)
 
 
 class _HealthView(Mapping[Key, str]):

@@ -177,6 +177,40 @@ async def test_one_scheduler_run_never_holds_the_loop_longer_than_a_slice(
     assert most <= monitor_module.SLICE / 0.001 + 2, most
 
 
+@aio
+async def test_answers_arriving_together_are_processed_a_slice_per_loop_iteration(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 checks whose sockets are ready at once: other callbacks run between slices of completions."""
+    class SlowConnect(PendingConnect):
+        def step(self) -> tuple[bool, str] | None:
+            end = time.perf_counter() + 0.001          # 1 ms of work per finished check
+            while time.perf_counter() < end:
+                pass
+            return super().step()
+
+    def connected(spec: object) -> PendingConnect:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setblocking(False)
+        now = time.monotonic()
+        return SlowConnect(sock, now, now + 30.0)
+
+    with listener() as srv:
+        port = srv.getsockname()[1]
+        monkeypatch.setattr(monitor_module, "quick_check", connected)
+        mon = Monitor()
+        mon.update([Target(("v", f"rs{i}"), make_spec("127.0.0.1", port, 30.0), 60.0, 60.0)
+                    for i in range(200)])
+        most = seen = 0
+        for _ in range(100_000):
+            if mon.checks_done >= 200:
+                break
+            await asyncio.sleep(0)               # a waiting reload or heartbeat would run here
+            most, seen = max(most, mon.checks_done - seen), mon.checks_done
+        await mon.stop()
+    assert mon.checks_done == 200 and all(s.state == UP for s in mon.states.values())
+    assert most <= monitor_module.SLICE / 0.001 + 2, most
+
+
 async def until_true(predicate: Callable[[], bool], limit: float) -> None:
     """Wait (bounded) until ``predicate`` holds."""
     for _ in range(int(limit / 0.01)):

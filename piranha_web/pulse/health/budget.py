@@ -1,0 +1,49 @@
+"""One time budget per event-loop iteration for all health-check work.
+
+asyncio runs every callback that became ready in an iteration before it
+polls again.  256 check completions that arrive together would therefore
+hold the loop for 256 times their cost (milliseconds each in an emulated
+guest), and a SIGHUP, a heartbeat or a takeover would wait behind all of
+them.  Check work asks :meth:`IterationBudget.spent` first and, once the
+budget of the current iteration is used up, leaves the rest to later
+iterations, so the daemon's own work never waits more than about one
+budget per iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class IterationBudget:
+    """``seconds`` of check work per loop iteration; ``renewed`` runs first in each following one."""
+
+    def __init__(self, seconds: float, renewed: Callable[[], None]) -> None:
+        self.seconds = seconds
+        self._renewed = renewed
+        self._end: float | None = None      # None: no check work yet in this iteration
+
+    def open(self) -> None:
+        """Start this iteration's budget now, unless check work already started it.
+
+        Opening schedules the budget's close with ``call_soon``: that callback
+        runs in the next iteration, ahead of that iteration's I/O callbacks,
+        so deferred work (``renewed``) gets the fresh budget first.
+        """
+        if self._end is None:
+            self._end = time.perf_counter() + self.seconds
+            asyncio.get_running_loop().call_soon(self._renew)
+
+    def spent(self) -> bool:
+        """Is this iteration's budget used up?  The first ask of an iteration opens it (never spent)."""
+        if self._end is None:
+            self.open()
+            return False
+        return time.perf_counter() > self._end
+
+    def _renew(self) -> None:
+        """A new iteration: close the old budget and let deferred work use the next one."""
+        self._end = None
+        self._renewed()
