@@ -8,9 +8,12 @@ the directory so the rename itself survives a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 
 def write_atomic(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> None:
@@ -20,13 +23,25 @@ def write_atomic(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> 
     systems) and is removed if anything fails before the rename.  A symlink
     at ``path`` is kept: the file it points to is replaced.
     """
+    with atomic_file(path, mode) as out:
+        out.write(text)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[TextIO]:
+    """A text file that replaces ``path`` atomically when the block ends without an exception.
+
+    For writers that produce a large file piece by piece (pulse's status
+    document) without holding it all in memory first; :func:`write_atomic`
+    is the one-string form.
+    """
     # Replace what a symlink points to, not the link (lvs.cf is often symlinked).
     target = Path(os.path.realpath(path))
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as tmp:
-            tmp.write(text)
+            yield tmp
             tmp.flush()
             os.fchmod(tmp.fileno(), mode)
             os.fsync(tmp.fileno())

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any, cast
 
 from ..lvscf.model import LvsConfig
 from .configfile import ConfigWatch, LoadedConfig
@@ -27,7 +28,8 @@ from .reconcile import Op
 from .runtime.control import RuntimeControl
 from .sdnotify import notify
 from .signals import install as install_signals, ignore_during_teardown
-from .statusdoc import RunInfo, StatusWriter, log_state, status_document
+from .jsonchunks import materialize
+from .statusdoc import RunInfo, StatusWriter, log_state, status_parts
 from .statusfile import PID_NAME, STATUS_NAME, Lifecycle, StatusDoc, remove_pid, write_pid
 
 log = logging.getLogger("pulse")
@@ -47,7 +49,8 @@ class Daemon:
         self.redundancy: _redundancy.Redundancy | None = None
         self.cluster = EcmpCluster(opts.runtime_dir, backends.sysctls, backends.name == "ipvs", self)
         self.started = time.time()
-        self.status_file = StatusWriter(opts.runtime_dir / STATUS_NAME, opts.status_interval, self.status)
+        self.status_file = StatusWriter(opts.runtime_dir / STATUS_NAME, opts.status_interval,
+                                        self.status_parts)
         self._wake = asyncio.Event()
         self._flags: set[str] = set()
         self.health_window = HealthWindow(self._wake.set)
@@ -116,7 +119,7 @@ class Daemon:
         self.cluster.tick(on_change=self.status_file.now)
         self.runtime.sample()
         if self.status_file.due():
-            self.status_file.write()
+            self.status_file.start()      # in slices: a reload or heartbeat never waits for a whole document
 
     async def _shutdown(self) -> None:
         """Stop checks, remove what pulse put in the kernel (unless told to keep it)."""
@@ -196,10 +199,14 @@ class Daemon:
 
     def status(self) -> StatusDoc:
         """The status document (schema: statusfile.StatusDoc), with the counters the sampler refreshed."""
+        return cast(StatusDoc, materialize(self.status_parts()))
+
+    def status_parts(self) -> dict[str, Any]:
+        """The status document with its per-server parts lazy (what the sliced writer encodes)."""
         run = RunInfo(self.state, self.role, self.config.loaded, self.opts.config, self.config.last_reload,
                       self.config.stats, self.kernel.name, self.started, self.opts.drain_seconds)
         redundancy = self.redundancy.status() if self.redundancy is not None else None
-        doc = status_document(run, self.reconciler, self.monitor, redundancy, self.runtime.status)
+        doc = status_parts(run, self.reconciler, self.monitor, redundancy, self.runtime.status)
         doc["cluster"] = self.cluster.status()
         return doc
 

@@ -1,7 +1,7 @@
 """Prometheus metrics for pulse, rendered from its status document.
 
 pulse already gathers everything worth exporting into the status dict it
-writes for the console (``statusdoc.status_document``); rendering from that
+writes for the console (``statusdoc.status_parts``); rendering from that
 dict keeps the exporter free of daemon internals and testable with plain
 data.  :func:`serve` exposes it on its own port (off by default, 127.0.0.1
 when on) — ``pulse --metrics-port N``, or ``serve_status_file`` for a

@@ -8,26 +8,30 @@ the daemon.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..lvscf.files import atomic_file
 from ..lvscf.model import host_port
 from .configfile import LoadedConfig
 from .ha.role import Role, programs_kernel
 from .health.monitor import Monitor, Target
 from .health.state import HealthState
 from .health.weights import kernel_weight, slow_start_percent
+from .jsonchunks import LazyList, LazyMap, chunks, grouped
 from .reconcile import UNKNOWN, UP, Dest, ServiceEntry, ServiceKey, Table
 from .reconciler import Reconciler
-from .statusfile import DestDoc, HealthDoc, RuntimeDoc, ServiceDoc, StatusDoc, write_status
+from .statusfile import DestDoc, HealthDoc, ServiceDoc, StatusDoc
 
 log = logging.getLogger("pulse")
 
+LAST_OPS_SHOWN = 100     # a start's 11,000 ops would be most of the document; "count" has the total
 STAT_KEYS = ("active_conns", "inactive_conns", "conns", "inpkts", "outpkts", "inbytes", "outbytes")
 
 
@@ -76,26 +80,37 @@ def display_state(target: Target, state: HealthState | None, now: float) -> str:
     return "UP" if pct is None else f"SLOW-START {pct} %"
 
 
-def health_dict(monitor: Monitor) -> dict[str, dict[str, HealthDoc]]:
-    """{vs: {rs: {address, port, state, display, weights, last check, counts, history}}}."""
-    out: dict[str, dict[str, HealthDoc]] = {}
+def health_items(monitor: Monitor) -> Iterator[tuple[str, dict[str, HealthDoc]]]:
+    """(vs, {rs: {address, port, state, display, weights, last check, counts, history}}), by name.
+
+    Produced one virtual server at a time, so a writer can pause in between.
+    """
     now = time.monotonic()
-    for (vs, rs), target in sorted(monitor.targets.items()):
-        state = monitor.states.get((vs, rs))
-        entry: dict[str, Any] = {"address": target.spec.host, "port": target.spec.port}
-        entry.update(state.to_dict() if state else {"state": "unknown", "last_check": None,
-                                                    "last_result": "", "duration": 0.0})
-        entry["configured_weight"] = target.weight
-        up = state is not None and state.effective == UP
-        entry["weight"] = kernel_weight(target.weight, state, target.slowstart, now) if up and state else 0
-        entry["display"] = display_state(target, state, now)
-        out.setdefault(vs, {})[rs] = entry  # type: ignore[assignment]  # HealthState.to_dict's keys
-    return out
+    states = monitor.states
+    return grouped((key, health_entry(target, states.get(key), now))
+                   for key, target in sorted(monitor.targets.items()))
 
 
-def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor, redundancy: dict[str, Any] | None,
-                    runtime: Callable[[Table], RuntimeDoc] | None = None) -> StatusDoc:
-    """Everything the console and ``pulse --status`` show."""
+def health_entry(target: Target, state: HealthState | None, now: float) -> HealthDoc:
+    """One real server's health as the console shows it."""
+    entry: dict[str, Any] = {"address": target.spec.host, "port": target.spec.port}
+    entry.update(state.to_dict() if state else {"state": "unknown", "last_check": None,
+                                                "last_result": "", "duration": 0.0})
+    entry["configured_weight"] = target.weight
+    up = state is not None and state.effective == UP
+    entry["weight"] = kernel_weight(target.weight, state, target.slowstart, now) if up and state else 0
+    entry["display"] = display_state(target, state, now)
+    return entry  # type: ignore[return-value]  # HealthState.to_dict's keys
+
+
+def health_dict(monitor: Monitor) -> dict[str, dict[str, HealthDoc]]:
+    """Every watched server's health, by virtual and real server name."""
+    return dict(health_items(monitor))
+
+
+def status_parts(run: RunInfo, rec: Reconciler, monitor: Monitor, redundancy: dict[str, Any] | None,
+                 runtime: Callable[[Table], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The status document with its per-server parts lazy (see :mod:`.jsonchunks`)."""
     try:
         table = rec.actual_table(fresh=run.state != "running")
     except Exception as exc:  # noqa: BLE001 - status must still be written
@@ -115,12 +130,12 @@ def status_document(run: RunInfo, rec: Reconciler, monitor: Monitor, redundancy:
         "started": run.started, "updated": time.time(),
         "ops_applied": c.ops_applied,
         "last_reconcile": {"time": c.last_time, "count": len(c.last_ops),
-                           "ops": [str(op) for op in c.last_ops], "errors": c.last_errors},
+                           "ops": [str(op) for op in c.last_ops[:LAST_OPS_SHOWN]], "errors": c.last_errors},
         "drain_seconds": run.drain_seconds,
         "ipvs_timeouts": list(rec.timeouts_applied) if rec.timeouts_applied else None,
         "draining": [f"{k} -> {dk}" for (k, dk) in sorted(rec.drains)],
-        "table": [service_dict(k, e, k in owned) for k, e in sorted(table.items())],
-        "health": health_dict(monitor),
+        "table": LazyList(service_dict(k, e, k in owned) for k, e in sorted(table.items())),
+        "health": LazyMap(health_items(monitor)),
         "addresses": [str(a) for a in sorted(rec.managed.addresses)],
         "marks": [str(m) for m in sorted(rec.managed.marks)],
         "warnings": list(rec.warnings),
@@ -145,39 +160,108 @@ class StatusWriter:
 
     And never more than ``1 / DUTY`` of the time: at 10,000 real servers one
     document takes a good fraction of a second to build and write (seconds
-    under user-mode Linux), so the gap after each write is at least ``DUTY``
+    in an emulated guest), so the gap after each write is at least ``DUTY``
     times as long as that write took.  A small table is written as before; a
-    huge one refreshes less often instead of keeping a CPU busy and the event
-    loop away from reloads and heartbeats.
+    huge one refreshes less often instead of keeping a CPU busy.
+
+    The periodic write (:meth:`start`) runs as a task that builds and encodes
+    the document a slice of ``SLICE`` seconds per loop iteration (see
+    :mod:`.jsonchunks`), so neither a reload nor the heartbeat thread waits
+    for a whole document.  :meth:`write` writes at once (start, stop, a
+    failed reload).
     """
 
     DUTY = 20
+    SLICE = 0.004
 
-    def __init__(self, path: Path, interval: float, build: Callable[[], StatusDoc]) -> None:
+    def __init__(self, path: Path, interval: float, build: Callable[[], Mapping[str, Any]]) -> None:
         self.path = path
         self.interval = interval
         self.build = build
         self._last = self._next = 0.0
-        self._cost = 0.0              # seconds the last write took
+        self._cost = 0.0              # seconds of work the last write took
+        self._asap = self._soon = False   # asked since the last write started: a table / health change
+        self._task: asyncio.Task[None] | None = None
 
     def due(self) -> bool:
-        """Is a write due now?"""
-        return time.monotonic() >= self._next
+        """Is a write due now (and none under way)?"""
+        return self._task is None and time.monotonic() >= self._next
 
     def now(self) -> None:
         """Write at the end of this loop pass (the table just changed), cost permitting."""
-        self._next = self._last + self.DUTY * self._cost
+        self._asap = True
+        self._plan()
 
     def soon(self) -> None:
         """Write within 0.2 s of the last write (a health change; bounded in a flapping storm)."""
-        self._next = min(self._next, self._last + max(0.2, self.DUTY * self._cost))
+        self._soon = True
+        self._plan()
 
     def write(self) -> None:
-        """Write the status file now; a failure is logged, never raised."""
-        self._last = time.monotonic()
+        """Write the status file now, in one go; a write under way is dropped."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        started = time.monotonic()
+        self._asap = self._soon = False
+        for _ in self._writing():
+            pass
+        self._written(started, time.monotonic() - started)
+
+    def start(self) -> None:
+        """Write the status file in the background, a slice per loop iteration."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._write_sliced(), name="status-writer")
+
+    async def _write_sliced(self) -> None:
+        """Write the document between other work: one slice, then the loop's turn, and so on."""
+        started = time.monotonic()
+        self._asap = self._soon = False
+        writing = self._writing()
         try:
-            write_status(self.path, self.build())
+            while True:
+                try:
+                    next(writing)
+                except StopIteration as done:
+                    work: float = done.value
+                    break
+                await asyncio.sleep(0)
+        finally:
+            writing.close()                       # cancelled: the temporary file goes, the old one stays
+            if self._task is asyncio.current_task():
+                self._task = None
+        self._written(started, work)
+
+    def _writing(self) -> Generator[None, None, float]:
+        """Write the file piece by piece, pausing (yield) after each slice; returns the seconds of work.
+
+        The file is replaced only when whole; a failure is logged, never raised.
+        """
+        work, begun = 0.0, time.perf_counter()
+        try:
+            with atomic_file(self.path, 0o644) as out:
+                for piece in chunks(self.build()):
+                    out.write(piece)
+                    if time.perf_counter() - begun > self.SLICE:
+                        work += time.perf_counter() - begun
+                        yield
+                        begun = time.perf_counter()
+                out.write("\n")
         except OSError as exc:
             log.error("cannot write status: %s", exc)
-        self._cost = time.monotonic() - self._last
-        self._next = self._last + max(self.interval, self.DUTY * self._cost)
+        return work + time.perf_counter() - begun
+
+    def _written(self, started: float, cost: float) -> None:
+        """A write that began at ``started`` took ``cost`` seconds of work: plan the next one."""
+        self._last, self._cost = started, cost
+        self._plan()
+
+    def _plan(self) -> None:
+        """When the next write is due: the interval, or sooner for a change, never above the duty."""
+        gap = self.DUTY * self._cost
+        due = self._last + max(self.interval, gap)
+        if self._soon:
+            due = min(due, self._last + max(0.2, gap))
+        if self._asap:
+            due = min(due, self._last + gap)
+        self._next = due

@@ -56,3 +56,41 @@ def test_an_expensive_document_is_written_at_most_a_twentieth_of_the_time(
     assert not writer.due()
     clock.t += 1.0
     assert writer.due()                      # 20 x 0.5 s after the last write started
+
+
+def test_the_periodic_write_builds_the_document_a_slice_per_loop_iteration(tmp_path: Path) -> None:
+    """2,000 servers that take 0.2 ms each to describe: other callbacks run between slices."""
+    import asyncio
+    import json
+    import time
+
+    from piranha_web.pulse.jsonchunks import LazyMap
+
+    made = [0]
+
+    def entry(i: int) -> tuple[str, dict[str, int]]:
+        made[0] += 1
+        end = time.perf_counter() + 0.0002
+        while time.perf_counter() < end:
+            pass
+        return f"vs{i:04d}", {"rs": i}
+
+    def build() -> dict[str, object]:
+        return {"pid": 1, "health": LazyMap(entry(i) for i in range(2000))}
+
+    async def run() -> int:
+        writer = StatusWriter(tmp_path / "status.json", 2.0, build)
+        writer.start()
+        assert not writer.due()                   # one write at a time
+        most = seen = 0
+        for _ in range(100_000):
+            await asyncio.sleep(0)                # a reload or a heartbeat would run here
+            most, seen = max(most, made[0] - seen), made[0]
+            if writer._task is None:
+                break
+        return most
+
+    most = asyncio.run(run())
+    doc = json.loads((tmp_path / "status.json").read_text())
+    assert len(doc["health"]) == 2000 and doc["health"]["vs1999"] == {"rs": 1999}
+    assert most <= StatusWriter.SLICE / 0.0002 + 2, most     # not all 2,000 (0.4 s) in one go

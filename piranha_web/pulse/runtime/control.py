@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ...lvscf.model import LvsConfig
 from ..reconcile import DestKey, ServiceKey, Table, server_dest_key, service_key
 from ..options import Options
+from ..jsonchunks import LazyMap, grouped
 from ..reconciler import Reconciler
-from ..statusfile import RuntimeDoc
 from .channel import SOCKET_NAME, Channel, Handler, Reply, console_uid
 from .sampler import Column, Sampler
 from .states import (
@@ -185,12 +185,18 @@ class RuntimeControl:
         names = sorted({vs for vs, _ in self.columns()})[:MAX_CHARTED]
         return [self.series(name, hour) for name in names]
 
-    def status(self, table: Table) -> RuntimeDoc:
-        """The status document's ``runtime`` part: states, and counters by name for the exporters."""
-        states: dict[str, dict[str, Any]] = {}
-        for (vs, rs), st in sorted(self.states.items()):
-            states.setdefault(vs, {})[rs] = st.to_dict()
-        traffic: dict[str, dict[str, Any]] = {}
+    def status(self, table: Table) -> dict[str, Any]:
+        """The status document's ``runtime`` part (``statusfile.RuntimeDoc``), its maps lazy.
+
+        States, and counters by name for the exporters; one virtual server at
+        a time (see ``pulse.jsonchunks``).
+        """
+        states = ((key, st.to_dict()) for key, st in sorted(self.states.items()))
+        return {"states": LazyMap(grouped(states)), "traffic": LazyMap(grouped(self._traffic(table))),
+                "sample_interval": self.sample_interval, "samples": self.sampler.samples}
+
+    def _traffic(self, table: Table) -> Iterator[tuple[Key, dict[str, Any]]]:
+        """Each configured real server's weight, counters and rates, as the kernel table has them."""
         for (vs, rs), (key, dk) in self.columns().items():
             entry = table.get(key)
             dest = entry.dests.get(dk) if entry is not None else None
@@ -198,10 +204,8 @@ class RuntimeControl:
                 continue
             s = dest.stats
             latest = self.sampler.latest((key, dk))
-            traffic.setdefault(vs, {})[rs] = {
+            yield (vs, rs), {
                 "weight": dest.weight, "conns": s.get("conns", 0), "active": s.get("active_conns", 0),
                 "bytes": s.get("inbytes", 0) + s.get("outbytes", 0),
                 "packets": s.get("inpkts", 0) + s.get("outpkts", 0),
                 "cps": round(latest[0], 3) if latest else 0.0, "bps": round(latest[1], 3) if latest else 0.0}
-        return {"states": states, "traffic": traffic, "sample_interval": self.sample_interval,
-                "samples": self.sampler.samples}
