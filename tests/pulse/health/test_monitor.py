@@ -211,6 +211,29 @@ async def test_answers_arriving_together_are_processed_a_slice_per_loop_iteratio
     assert most <= monitor_module.SLICE / 0.001 + 2, most
 
 
+@aio
+async def test_checks_due_close_together_share_one_wake_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 servers spread over a 1 s interval: a wake-up per 20 ms (2 % of it), not one per check."""
+    wakes = [0]
+    tick = Monitor._tick
+
+    def counting(self: Monitor) -> None:
+        wakes[0] += 1
+        tick(self)
+
+    monkeypatch.setattr(Monitor, "_tick", counting)
+    with listener() as srv:
+        port = srv.getsockname()[1]
+        mon = Monitor()
+        mon.update([Target(("v", f"rs{i}"), make_spec("127.0.0.1", port, 1.0), 1.0, 1.0) for i in range(200)])
+        await asyncio.sleep(1.2)                 # the burst, then the spread second round
+        wakes[0], done = 0, mon.checks_done
+        await asyncio.sleep(1.0)
+        await mon.stop()
+    assert mon.checks_done - done >= 150         # every server still checked about once a second
+    assert wakes[0] <= 1.0 / (monitor_module.SLACK_SHARE * 1.0) + 10, wakes[0]
+
+
 async def until_true(predicate: Callable[[], bool], limit: float) -> None:
     """Wait (bounded) until ``predicate`` holds."""
     for _ in range(int(limit / 0.01)):
