@@ -14,27 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 
 class IterationBudget:
-    """``seconds`` of check work per loop iteration; ``renewed`` runs first in each following one."""
+    """``seconds`` of check work per loop iteration."""
 
-    def __init__(self, seconds: float, renewed: Callable[[], None]) -> None:
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._renewed = renewed
         self._end: float | None = None      # None: no check work yet in this iteration
 
     def open(self) -> None:
         """Start this iteration's budget now, unless check work already started it.
 
         Opening schedules the budget's close with ``call_soon``: that callback
-        runs in the next iteration, ahead of that iteration's I/O callbacks,
-        so deferred work (``renewed``) gets the fresh budget first.
+        runs in the next iteration, ahead of that iteration's I/O callbacks.
         """
         if self._end is None:
             self._end = time.perf_counter() + self.seconds
-            asyncio.get_running_loop().call_soon(self._renew)
+            asyncio.get_running_loop().call_soon(self._close)
 
     def spent(self) -> bool:
         """Is this iteration's budget used up?  The first ask of an iteration opens it (never spent)."""
@@ -43,7 +40,6 @@ class IterationBudget:
             return False
         return time.perf_counter() > self._end
 
-    def _renew(self) -> None:
-        """A new iteration: close the old budget and let deferred work use the next one."""
+    def _close(self) -> None:
+        """A new iteration: the next check work opens a fresh budget."""
         self._end = None
-        self._renewed()

@@ -5,10 +5,10 @@ timer (re-armed for the earliest due time) works through every due server.
 Plain TCP connect checks that complete inside ``connect()`` (the common case
 on a LAN) are decided right there, with no task, sleep or timer of their
 own; a plain connect whose handshake is still in flight, and an HTTP(S)
-check, wait on their socket (:mod:`.waits`: one reader or writer callback
-and one timer, no task); anything else that has to wait (send/expect, UDP,
-programs, DNS, agents) runs as a task, so a hung server still only delays
-its own next check.  The next check is
+check, wait on their socket (:mod:`.waits`: one one-shot epoll
+registration and one deadline in a heap, no task); anything else that
+has to wait (send/expect, UDP, programs, DNS, agents) runs as a task, so
+a hung server still only delays its own next check.  The next check is
 due ``interval`` seconds after the previous one was due (Piranha: the
 interval is lvs.cf ``timeout``, also the per-check bound), or at once if
 that check ran longer; anchoring to the due time instead of "now" keeps
