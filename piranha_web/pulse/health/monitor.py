@@ -299,11 +299,16 @@ class Monitor:
         except Exception:                          # a bug in one check must not stop all the others
             log.exception("health check of %s failed", "/".join(watch.target.key))
             first = CheckResult(False, "internal error", 0.0)
+        if isinstance(first, (PendingConnect, HttpExchange)):
+            try:
+                self._waiting.start(first, watch, due)
+                return
+            except OSError as exc:                 # unwatchable: a failed check, not a stopped scheduler
+                first.sock.close()
+                first = CheckResult(False, f"cannot wait for the socket: {exc}", 0.0)
         if isinstance(first, CheckResult):
             self._record(watch, first, wall)
             self._push(self._next_due(watch, due, now), watch)
-        elif isinstance(first, (PendingConnect, HttpExchange)):
-            self._waiting.start(first, watch, due)
         else:
             task = loop.create_task(self._finish(watch, first, due))
             watch.task = task

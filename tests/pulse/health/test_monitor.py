@@ -301,3 +301,34 @@ async def test_an_http_answer_that_came_while_the_loop_was_busy_is_not_a_timeout
         server.join(5)
     state = mon.states[("v", "rs")]
     assert state.state == UP and state.last_result == "status 200", state
+
+
+@aio
+async def test_a_socket_that_cannot_be_watched_fails_its_check_and_the_others_go_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from piranha_web.pulse.health.waits import SocketWaits
+
+    def in_flight(spec: object) -> PendingConnect:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setblocking(False)
+        now = time.monotonic()
+        return PendingConnect(sock, now, now + 5.0)
+
+    real_start = SocketWaits.start
+
+    def refusing(self: SocketWaits[object], pending: PendingConnect, owner: object, due: float) -> None:
+        if getattr(owner, "target").key[1] == "bad":
+            raise OSError(17, "File exists")
+        real_start(self, pending, owner, due)
+
+    with listener() as srv:
+        port = srv.getsockname()[1]
+        monkeypatch.setattr(monitor_module, "quick_check", in_flight)
+        monkeypatch.setattr(SocketWaits, "start", refusing)
+        mon = Monitor()
+        mon.update([Target(("v", name), make_spec("127.0.0.1", port, 5.0), 0.2, 0.2)
+                    for name in ("bad", "ok")])
+        await until_true(lambda: mon.checks_done >= 6, 5.0)
+        await mon.stop()
+    assert mon.states[("v", "ok")].state == UP
+    assert mon.states[("v", "bad")].state == DOWN and "cannot wait" in mon.states[("v", "bad")].last_result
