@@ -8,6 +8,11 @@ them.  Check work asks :meth:`IterationBudget.spent` first and, once the
 budget of the current iteration is used up, leaves the rest to later
 iterations, so the daemon's own work never waits more than about one
 budget per iteration.
+
+The budget is ``seconds``, or half of the time since the previous budget
+opened when that is more (at most ``LONGEST``): when other work fills the
+loop (a flood of connections to a port pulse serves), health checks still
+get about half of it instead of a fixed sliver.
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ import asyncio
 import time
 
 
+SHARE = 0.5        # checks' share of a loop that other work keeps busy
+LONGEST = 0.02     # seconds: the most one iteration's check work may take
+
+
 class IterationBudget:
-    """``seconds`` of check work per loop iteration."""
+    """``seconds`` (or a fair share, see the module doc) of check work per loop iteration."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._end: float | None = None      # None: no check work yet in this iteration
+        self._opened = 0.0                  # when the previous budget opened
 
     def open(self) -> None:
         """Start this iteration's budget now, unless check work already started it.
@@ -30,7 +40,9 @@ class IterationBudget:
         runs in the next iteration, ahead of that iteration's I/O callbacks.
         """
         if self._end is None:
-            self._end = time.perf_counter() + self.seconds
+            now = time.perf_counter()
+            share = min(LONGEST, SHARE * (now - self._opened))
+            self._opened, self._end = now, now + max(self.seconds, share)
             asyncio.get_running_loop().call_soon(self._close)
 
     def spent(self) -> bool:
