@@ -257,6 +257,7 @@ class Daemon:
     opens_at_start: int = 0          # the director's ActiveOpens just before the last start
     label: str = ""                  # in the log's name (e.g. the check type)
     extra: tuple[str, ...] = ()      # more pulse options (--pulse-args)
+    profile: bool = False            # pulse under stack_sampler.py (--profile)
 
     def config_path(self) -> Path:
         return self.config or self.workdir / ("lvs.cf" if self.kind == "pulse" else "keepalived.conf")
@@ -268,14 +269,19 @@ class Daemon:
         run.mkdir(parents=True, exist_ok=True)
         name = f"{self.kind}-{self.role}{self.label}-{self.generation}"
         if self.kind == "pulse":
-            argv = [*PULSE, "-n", "-c", str(self.config_path()), "--runtime-dir", str(run),
-                    "--backend", "ipvs", "--drain-seconds", "0", *self.extra]
+            argv = [*(self.sampled() if self.profile else PULSE), "-n", "-c", str(self.config_path()),
+                    "--runtime-dir", str(run), "--backend", "ipvs", "--drain-seconds", "0", *self.extra]
         else:
             argv = [KEEPALIVED, "-n", "-l", "-f", str(self.config_path()), "-p", str(run / "k.pid"),
                     "-r", str(run / "vrrp.pid"), "-c", str(run / "checkers.pid")]
         self.proc = self.lab.start(self.role, name, argv, env={**os.environ, "PYTHONPATH": str(ROOT)},
                                    cwd=ROOT)
         return self.proc
+
+    def sampled(self) -> list[str]:
+        """pulse under stack_sampler.py: its stacks in the lab's logs, named like the next log."""
+        out = self.lab.workdir / "logs" / f"pulse-{self.role}{self.label}-{self.generation}.stacks"
+        return [sys.executable, str(Path(__file__).with_name("stack_sampler.py")), str(out), *PULSE[1:]]
 
     @property
     def pid(self) -> int:
@@ -363,20 +369,28 @@ def print_table(res: Results, title: str) -> None:
 
 # ---- rows 1-4 ---------------------------------------------------------------------------------
 def wait_table(netns: str, services: int, dests: int, t0: float, limit: float,
-               alive: Callable[[], bool]) -> float:
+               alive: Callable[[], bool], progress: float = 0.0,
+               cpu: Callable[[], float] | None = None) -> float:
     """Seconds from ``t0`` until ``netns`` holds every service and destination.
 
     Polled more coarsely as time passes (2 % of the elapsed time, at least
     0.05 s) so that reading a 10,000-line /proc/net/ip_vs does not itself
-    become the load.
+    become the load.  ``progress`` > 0: print the counts (and the daemon's
+    ``cpu`` seconds) about that often, the start's timeline.
     """
+    shown = t0
     for _ in range(100000):
         now = time.monotonic()
         if now - t0 > limit:
             raise TimeoutError(f"table not complete after {limit}s: {ipvs_counts(netns)}")
         if not alive():
             raise RuntimeError("daemon died while building its table")
-        if ipvs_counts(netns) == (services, services * dests):
+        counts = ipvs_counts(netns)
+        if progress and now - shown >= progress:
+            shown = now
+            print(f"      +{now - t0:6.1f}s: {counts[0]} services, {counts[1]} destinations"
+                  + (f", daemon CPU {cpu():.1f}s" if cpu is not None else ""), flush=True)
+        if counts == (services, services * dests):
             return now - t0
         time.sleep(max(0.05, 0.02 * (now - t0)))
     raise TimeoutError("wait_table: too many polls")
@@ -448,7 +462,7 @@ class ScaleRun:
     def running(self, kind: str, interval: float, check: str = "tcp") -> Iterator[tuple[Daemon, float]]:
         """``kind`` started (at the yielded monotonic time) on a clean director; stopped and cleaned after."""
         daemon = Daemon(kind, self.lab, "dir", self.workdir / kind, label=f"-{check}-{interval:g}s",
-                        extra=tuple(self.args.pulse_args.split()))
+                        extra=tuple(self.args.pulse_args.split()), profile=self.args.profile)
         self.write_config(daemon, interval, 0, check)
         self.lab.clean_director()
         daemon.opens_at_start = active_opens(self.lab.ns("dir"))
@@ -465,7 +479,9 @@ class ScaleRun:
         a = self.args
         with self.running(kind, 1.0) as (daemon, t0):
             try:
-                took = wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
+                took = wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive,
+                                  a.progress, lambda: tree_cpu(daemon.pid))
+                print(f"    {kind}: table complete, daemon CPU {tree_cpu(daemon.pid):.1f}s", flush=True)
             except TimeoutError as exc:
                 if "1" in a.rows:
                     self.res.timed_out("start", kind, a.limit, exc)
@@ -778,6 +794,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--logs", type=Path, help="copy the scale lab's daemon logs here at the end (the "
                     "default work directory is on the guest's tmpfs, where logging costs both daemons "
                     "least; a --workdir on the host's file system makes every log line a 9p round trip)")
+    ap.add_argument("--profile", action="store_true", help="rows 1-4: run pulse under "
+                    "benchmarks/stack_sampler.py (collapsed stacks in 10 s buckets next to its log)")
+    ap.add_argument("--progress", type=float, default=0.0, help="row 1: print the table's counts this often "
+                    "(seconds; default 0: never)")
     ap.add_argument("--daemons", type=lambda s: s.split(","), default=list(DAEMONS),
                     help="run only these (e.g. keepalived, to repeat one daemon's sample)")
     ap.add_argument("--first", choices=DAEMONS, default="pulse", help="daemon that starts session 1")
