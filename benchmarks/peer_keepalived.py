@@ -72,6 +72,7 @@ PULSE = [sys.executable, "-m", "piranha_web.pulse.main"]
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 TICK = os.sysconf("SC_CLK_TCK")
 DAEMONS = ("pulse", "keepalived")
+BASELINE = "pulse-base"              # pulse from another checkout (--baseline), beside this one
 
 
 # ---- configuration ----------------------------------------------------------------------------
@@ -258,9 +259,15 @@ class Daemon:
     label: str = ""                  # in the log's name (e.g. the check type)
     extra: tuple[str, ...] = ()      # more pulse options (--pulse-args)
     profile: bool = False            # pulse under stack_sampler.py (--profile)
+    tree: Path = ROOT                # the checkout pulse runs from (--baseline: another one)
+
+    @property
+    def pulse(self) -> bool:
+        """pulse (of this checkout or the baseline's), not keepalived."""
+        return self.kind.startswith("pulse")
 
     def config_path(self) -> Path:
-        return self.config or self.workdir / ("lvs.cf" if self.kind == "pulse" else "keepalived.conf")
+        return self.config or self.workdir / ("lvs.cf" if self.pulse else "keepalived.conf")
 
     def start(self) -> NsProcess:
         """Start in the foreground, logging to workdir/logs."""
@@ -268,14 +275,14 @@ class Daemon:
         run = self.workdir / "run"
         run.mkdir(parents=True, exist_ok=True)
         name = f"{self.kind}-{self.role}{self.label}-{self.generation}"
-        if self.kind == "pulse":
+        if self.pulse:
             argv = [*(self.sampled() if self.profile else PULSE), "-n", "-c", str(self.config_path()),
                     "--runtime-dir", str(run), "--backend", "ipvs", "--drain-seconds", "0", *self.extra]
         else:
             argv = [KEEPALIVED, "-n", "-l", "-f", str(self.config_path()), "-p", str(run / "k.pid"),
                     "-r", str(run / "vrrp.pid"), "-c", str(run / "checkers.pid")]
-        self.proc = self.lab.start(self.role, name, argv, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                   cwd=ROOT)
+        self.proc = self.lab.start(self.role, name, argv, env={**os.environ, "PYTHONPATH": str(self.tree)},
+                                   cwd=self.tree)
         return self.proc
 
     def sampled(self) -> list[str]:
@@ -362,6 +369,11 @@ def print_table(res: Results, title: str) -> None:
         ratio = (f"{statistics.median(p) / statistics.median(k):.2f}"
                  if p and k and statistics.median(k) else "-")
         print(f"| {label} | {unit} | {summary(p)} | {summary(k)} | {ratio} | {target} |")
+    for key, label, unit, _better, _target in ROWS:
+        base, p = res.get(key, BASELINE), res.get(key, "pulse")
+        if base:
+            ratio = f", this / baseline {statistics.median(p) / statistics.median(base):.2f}" if p else ""
+            print(f"{label.strip()}: baseline pulse {summary(base)} {unit}{ratio}")
     for line in res.extra:
         print(line)
     print(flush=True)
@@ -462,7 +474,8 @@ class ScaleRun:
     def running(self, kind: str, interval: float, check: str = "tcp") -> Iterator[tuple[Daemon, float]]:
         """``kind`` started (at the yielded monotonic time) on a clean director; stopped and cleaned after."""
         daemon = Daemon(kind, self.lab, "dir", self.workdir / kind, label=f"-{check}-{interval:g}s",
-                        extra=tuple(self.args.pulse_args.split()), profile=self.args.profile)
+                        extra=tuple(self.args.pulse_args.split()), profile=self.args.profile,
+                        tree=self.args.baseline if kind == BASELINE else ROOT)
         self.write_config(daemon, interval, 0, check)
         self.lab.clean_director()
         daemon.opens_at_start = active_opens(self.lab.ns("dir"))
@@ -800,6 +813,9 @@ def parse_args() -> argparse.Namespace:
                     "(seconds; default 0: never)")
     ap.add_argument("--daemons", type=lambda s: s.split(","), default=list(DAEMONS),
                     help="run only these (e.g. keepalived, to repeat one daemon's sample)")
+    ap.add_argument("--baseline", type=Path, help="rows 1-4: also run pulse from this checkout (e.g. `git "
+                    "archive main | tar -x -C DIR`) right after this one's, as 'pulse-base': before and "
+                    "after in one run, under the same load")
     ap.add_argument("--first", choices=DAEMONS, default="pulse", help="daemon that starts session 1")
     return ap.parse_args()
 
@@ -823,17 +839,19 @@ def main() -> int:
                 run = ScaleRun(args, lab, work / "scale", res, servers)
                 run.prepare()
                 for session in range(args.sessions):
-                    print(f"session {session + 1}/{args.sessions} (scale): {' then '.join(order)}",
+                    scale = [k for kind in order
+                             for k in ([kind, BASELINE] if kind == "pulse" and args.baseline else [kind])]
+                    print(f"session {session + 1}/{args.sessions} (scale): {' then '.join(scale)}",
                           flush=True)
                     servers.serve("tcp")
                     run.probe_kernel(probe)
-                    for kind in order:
+                    for kind in scale:
                         if set(args.rows) & set("12") or ("4" in args.rows and "tcp" in args.checks):
                             run.busy_session(kind)
                         if "3" in args.rows:
                             run.idle_session(kind)
                     for check in [c for c in args.checks if c != "tcp" and "4" in args.rows]:
-                        for kind in order:
+                        for kind in scale:
                             run.check_session(kind, check)
                     order.reverse()
                     print_table(res, f"after scale session {session + 1}")
