@@ -287,7 +287,7 @@ class Daemon:
 
     def sampled(self) -> list[str]:
         """pulse under stack_sampler.py: its stacks in the lab's logs, named like the next log."""
-        out = self.lab.workdir / "logs" / f"pulse-{self.role}{self.label}-{self.generation}.stacks"
+        out = self.lab.workdir / "logs" / f"{self.kind}-{self.role}{self.label}-{self.generation}.stacks"
         return [sys.executable, str(Path(__file__).with_name("stack_sampler.py")), str(out), *PULSE[1:]]
 
     @property
