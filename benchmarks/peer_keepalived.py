@@ -72,6 +72,7 @@ PULSE = [sys.executable, "-m", "piranha_web.pulse.main"]
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 TICK = os.sysconf("SC_CLK_TCK")
 DAEMONS = ("pulse", "keepalived")
+BASELINE = "pulse-base"              # pulse from another checkout (--baseline), beside this one
 
 
 # ---- configuration ----------------------------------------------------------------------------
@@ -257,9 +258,16 @@ class Daemon:
     opens_at_start: int = 0          # the director's ActiveOpens just before the last start
     label: str = ""                  # in the log's name (e.g. the check type)
     extra: tuple[str, ...] = ()      # more pulse options (--pulse-args)
+    profile: bool = False            # pulse under stack_sampler.py (--profile)
+    tree: Path = ROOT                # the checkout pulse runs from (--baseline: another one)
+
+    @property
+    def pulse(self) -> bool:
+        """pulse (of this checkout or the baseline's), not keepalived."""
+        return self.kind.startswith("pulse")
 
     def config_path(self) -> Path:
-        return self.config or self.workdir / ("lvs.cf" if self.kind == "pulse" else "keepalived.conf")
+        return self.config or self.workdir / ("lvs.cf" if self.pulse else "keepalived.conf")
 
     def start(self) -> NsProcess:
         """Start in the foreground, logging to workdir/logs."""
@@ -267,15 +275,20 @@ class Daemon:
         run = self.workdir / "run"
         run.mkdir(parents=True, exist_ok=True)
         name = f"{self.kind}-{self.role}{self.label}-{self.generation}"
-        if self.kind == "pulse":
-            argv = [*PULSE, "-n", "-c", str(self.config_path()), "--runtime-dir", str(run),
-                    "--backend", "ipvs", "--drain-seconds", "0", *self.extra]
+        if self.pulse:
+            argv = [*(self.sampled() if self.profile else PULSE), "-n", "-c", str(self.config_path()),
+                    "--runtime-dir", str(run), "--backend", "ipvs", "--drain-seconds", "0", *self.extra]
         else:
             argv = [KEEPALIVED, "-n", "-l", "-f", str(self.config_path()), "-p", str(run / "k.pid"),
                     "-r", str(run / "vrrp.pid"), "-c", str(run / "checkers.pid")]
-        self.proc = self.lab.start(self.role, name, argv, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                   cwd=ROOT)
+        self.proc = self.lab.start(self.role, name, argv, env={**os.environ, "PYTHONPATH": str(self.tree)},
+                                   cwd=self.tree)
         return self.proc
+
+    def sampled(self) -> list[str]:
+        """pulse under stack_sampler.py: its stacks in the lab's logs, named like the next log."""
+        out = self.lab.workdir / "logs" / f"{self.kind}-{self.role}{self.label}-{self.generation}.stacks"
+        return [sys.executable, str(Path(__file__).with_name("stack_sampler.py")), str(out), *PULSE[1:]]
 
     @property
     def pid(self) -> int:
@@ -356,6 +369,11 @@ def print_table(res: Results, title: str) -> None:
         ratio = (f"{statistics.median(p) / statistics.median(k):.2f}"
                  if p and k and statistics.median(k) else "-")
         print(f"| {label} | {unit} | {summary(p)} | {summary(k)} | {ratio} | {target} |")
+    for key, label, unit, _better, _target in ROWS:
+        base, p = res.get(key, BASELINE), res.get(key, "pulse")
+        if base:
+            ratio = f", this / baseline {statistics.median(p) / statistics.median(base):.2f}" if p else ""
+            print(f"{label.strip()}: baseline pulse {summary(base)} {unit}{ratio}")
     for line in res.extra:
         print(line)
     print(flush=True)
@@ -363,20 +381,28 @@ def print_table(res: Results, title: str) -> None:
 
 # ---- rows 1-4 ---------------------------------------------------------------------------------
 def wait_table(netns: str, services: int, dests: int, t0: float, limit: float,
-               alive: Callable[[], bool]) -> float:
+               alive: Callable[[], bool], progress: float = 0.0,
+               cpu: Callable[[], float] | None = None) -> float:
     """Seconds from ``t0`` until ``netns`` holds every service and destination.
 
     Polled more coarsely as time passes (2 % of the elapsed time, at least
     0.05 s) so that reading a 10,000-line /proc/net/ip_vs does not itself
-    become the load.
+    become the load.  ``progress`` > 0: print the counts (and the daemon's
+    ``cpu`` seconds) about that often, the start's timeline.
     """
+    shown = t0
     for _ in range(100000):
         now = time.monotonic()
         if now - t0 > limit:
             raise TimeoutError(f"table not complete after {limit}s: {ipvs_counts(netns)}")
         if not alive():
             raise RuntimeError("daemon died while building its table")
-        if ipvs_counts(netns) == (services, services * dests):
+        counts = ipvs_counts(netns)
+        if progress and now - shown >= progress:
+            shown = now
+            print(f"      +{now - t0:6.1f}s: {counts[0]} services, {counts[1]} destinations"
+                  + (f", daemon CPU {cpu():.1f}s" if cpu is not None else ""), flush=True)
+        if counts == (services, services * dests):
             return now - t0
         time.sleep(max(0.05, 0.02 * (now - t0)))
     raise TimeoutError("wait_table: too many polls")
@@ -448,7 +474,8 @@ class ScaleRun:
     def running(self, kind: str, interval: float, check: str = "tcp") -> Iterator[tuple[Daemon, float]]:
         """``kind`` started (at the yielded monotonic time) on a clean director; stopped and cleaned after."""
         daemon = Daemon(kind, self.lab, "dir", self.workdir / kind, label=f"-{check}-{interval:g}s",
-                        extra=tuple(self.args.pulse_args.split()))
+                        extra=tuple(self.args.pulse_args.split()), profile=self.args.profile,
+                        tree=self.args.baseline if kind == BASELINE else ROOT)
         self.write_config(daemon, interval, 0, check)
         self.lab.clean_director()
         daemon.opens_at_start = active_opens(self.lab.ns("dir"))
@@ -465,7 +492,9 @@ class ScaleRun:
         a = self.args
         with self.running(kind, 1.0) as (daemon, t0):
             try:
-                took = wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive)
+                took = wait_table(self.lab.ns("dir"), a.services, a.dests, t0, a.limit, daemon.alive,
+                                  a.progress, lambda: tree_cpu(daemon.pid))
+                print(f"    {kind}: table complete, daemon CPU {tree_cpu(daemon.pid):.1f}s", flush=True)
             except TimeoutError as exc:
                 if "1" in a.rows:
                     self.res.timed_out("start", kind, a.limit, exc)
@@ -778,8 +807,15 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--logs", type=Path, help="copy the scale lab's daemon logs here at the end (the "
                     "default work directory is on the guest's tmpfs, where logging costs both daemons "
                     "least; a --workdir on the host's file system makes every log line a 9p round trip)")
+    ap.add_argument("--profile", action="store_true", help="rows 1-4: run pulse under "
+                    "benchmarks/stack_sampler.py (collapsed stacks in 10 s buckets next to its log)")
+    ap.add_argument("--progress", type=float, default=0.0, help="row 1: print the table's counts this often "
+                    "(seconds; default 0: never)")
     ap.add_argument("--daemons", type=lambda s: s.split(","), default=list(DAEMONS),
                     help="run only these (e.g. keepalived, to repeat one daemon's sample)")
+    ap.add_argument("--baseline", type=Path, help="rows 1-4: also run pulse from this checkout (e.g. `git "
+                    "archive main | tar -x -C DIR`) right after this one's, as 'pulse-base': before and "
+                    "after in one run, under the same load")
     ap.add_argument("--first", choices=DAEMONS, default="pulse", help="daemon that starts session 1")
     return ap.parse_args()
 
@@ -803,17 +839,19 @@ def main() -> int:
                 run = ScaleRun(args, lab, work / "scale", res, servers)
                 run.prepare()
                 for session in range(args.sessions):
-                    print(f"session {session + 1}/{args.sessions} (scale): {' then '.join(order)}",
+                    scale = [k for kind in order
+                             for k in ([kind, BASELINE] if kind == "pulse" and args.baseline else [kind])]
+                    print(f"session {session + 1}/{args.sessions} (scale): {' then '.join(scale)}",
                           flush=True)
                     servers.serve("tcp")
                     run.probe_kernel(probe)
-                    for kind in order:
+                    for kind in scale:
                         if set(args.rows) & set("12") or ("4" in args.rows and "tcp" in args.checks):
                             run.busy_session(kind)
                         if "3" in args.rows:
                             run.idle_session(kind)
                     for check in [c for c in args.checks if c != "tcp" and "4" in args.rows]:
-                        for kind in order:
+                        for kind in scale:
                             run.check_session(kind, check)
                     order.reverse()
                     print_table(res, f"after scale session {session + 1}")

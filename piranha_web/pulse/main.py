@@ -36,13 +36,13 @@ import argparse
 import asyncio
 import gc
 import logging
-import logging.handlers
 import os
 import resource
 import sys
 from pathlib import Path
 
 from .configfile import ConfigError, default_config_path, read_config, read_last_good, summary
+from .logsinks import setup_logging
 from .statusfile import PID_NAME, format_status, pid_alive, read_pid, read_status, runtime_dir, status_path
 
 log = logging.getLogger("pulse")
@@ -85,26 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-table-on-stop", action="store_true",
                    help="leave services, addresses and mark rules in place on SIGTERM")
     return p
-
-
-def setup_logging(verbose: bool, foreground: bool) -> None:
-    """stderr in the foreground, syslog (facility daemon) whenever /dev/log exists."""
-    root = logging.getLogger("pulse")
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    root.handlers.clear()
-    if foreground:
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter("%(asctime)s pulse[%(process)d] %(levelname)s %(message)s"))
-        root.addHandler(h)
-    if os.path.exists("/dev/log"):
-        try:
-            facility = logging.handlers.SysLogHandler.LOG_DAEMON
-            sh = logging.handlers.SysLogHandler("/dev/log", facility=facility)
-            sh.setFormatter(logging.Formatter("pulse[%(process)d]: %(message)s"))
-            root.addHandler(sh)
-        except OSError:
-            pass
-    root.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -464,14 +464,17 @@ class Reconciler:
         except Exception as exc:  # noqa: BLE001 - the socket failed: none of them counts as applied
             results = [exc] * len(ops)
         failed: list[tuple[Op, str]] = []
+        applied: list[str] = []        # one record, a line per op (see logsinks): 10,000 at start
         for op, error in zip(ops, results):
             if error is None:
                 self._mirror(op)
                 self.counters.ops_applied += 1
-                log.info("%s", op)
+                applied.append(str(op))
             else:
                 log.error("%s failed: %s", op, error)
                 failed.append((op, f"{op}: {error}"))
+        if applied:
+            log.info("%s", "\n".join(applied))
         if failed:
             self._actual = None     # re-read the kernel on the next pass (retry within reconcile_interval)
         return failed

@@ -94,3 +94,15 @@ def test_counters_are_re_read_only_for_services_that_saw_traffic(tmp_path: Path)
     read.clear()
     rec.refresh_counters()
     assert read == []                                  # nothing moved: one request, no destination re-read
+
+
+def test_a_batch_of_ops_is_one_record_with_a_line_per_op(tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """10,000 add-dest at start cost one log record per batch, not one each; the text is unchanged."""
+    cfg = _cfg({"rs1": ("192.0.2.1", 80, 1), "rs2": ("192.0.2.2", 80, 1)})
+    with caplog.at_level("INFO", logger="pulse"):
+        rec = Reconciler(dry_run_backends(), tmp_path)
+        ops = rec.reconcile(cfg, all_up(cfg), programs=True, announce=False)
+    ipvs = [str(op) for op in ops if op.key is not None]
+    batches = [r.getMessage() for r in caplog.records if r.getMessage().startswith("add-service")]
+    assert batches == ["\n".join(ipvs)] and len(ipvs) == 3
