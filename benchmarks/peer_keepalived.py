@@ -713,21 +713,63 @@ def holder(lab: Lab, vip: str) -> str | None:
     return None
 
 
-def settled(lab: Lab, kind: str, limit: float) -> None:
-    """Both directors up, exactly one holding the VIP and answering, the other one standing by."""
+VRRP_STATE = re.compile(r"Entering (\w+) STATE")
+
+
+def ready_standby(lab: Lab, daemon: Daemon, owner: str) -> bool:
+    """``daemon`` could take over now: it follows the owner's heartbeats/adverts and holds its table.
+
+    Hot standby on both sides: keepalived programs IPVS on the backup too, pulse
+    keeps the table on the standby.  A pulse whose status file exists is not
+    yet necessarily listening to heartbeats (its start-up opens the address
+    socket first), so both sides of the heartbeat must have heard each other.
+    """
+    from tests.support.failoverlab import ipvs_save
+    table = sorted(ipvs_save(lab, owner).splitlines())
+    if not any(line.startswith("-a ") for line in table):
+        return False
+    if sorted(ipvs_save(lab, daemon.role).splitlines()) != table:
+        return False
+    if daemon.kind == "pulse":
+        mine = lab.status(daemon.role).get("redundancy") or {}  # type: ignore[attr-defined]
+        theirs = lab.status(owner).get("redundancy") or {}      # type: ignore[attr-defined]
+        return (mine.get("state") == "standby" and (mine.get("peer") or {}).get("state") == "active"
+                and (theirs.get("peer") or {}).get("state") == "standby")
+    assert daemon.proc is not None
+    states = VRRP_STATE.findall(daemon.proc.log_text(tail=20000))
+    return bool(states) and states[-1] == "BACKUP"
+
+
+def settled(lab: Lab, daemons: dict[str, Daemon], limit: float) -> None:
+    """Both directors up, exactly one holding the VIP and answering, the other one ready to take over."""
     from tests.support.failoverlab import FO_PLAN4, client_get
-    states = ("dir1", "dir2")
 
     def ready() -> bool:
         owner = holder(lab, FO_PLAN4.vip)
         if owner is None or not client_get(lab, 1.0):
             return False
-        if kind == "pulse":        # the other one has said so in its status file
-            fo_state = lab.fo_state  # type: ignore[attr-defined]
-            return all(fo_state(n) == ("active" if n == owner else "standby") for n in states)
-        return owner == "dir1"     # VRRP preempts: the higher priority (dir1) takes the VIP back
+        kind = daemons[owner].kind
+        if kind == "pulse" and lab.fo_state(owner) != "active":  # type: ignore[attr-defined]
+            return False
+        if kind == "keepalived" and owner != "dir1":   # VRRP preempts: dir1 (higher priority) takes it back
+            return False
+        return all(ready_standby(lab, d, owner) for name, d in daemons.items() if name != owner)
     wait_until(ready, timeout=limit, interval=0.2, what="one active director and one standby")
     time.sleep(1.0 + random.random())
+
+
+def trace_failover_lab(lab: Lab) -> None:
+    """Timestamped evidence in the lab's logs: frames on every switch port, neighbours and addresses.
+
+    ``wiretap-switch.log`` (ARP, ND and TCP as they enter the switch),
+    ``neigh-ROLE.log`` (``ip -ts monitor`` of neighbour entries, plus
+    addresses on the directors); stopped with the lab.
+    """
+    lab.start("switch", "wiretap-switch", [sys.executable, "-m", "tests.support.wiretap"], cwd=ROOT,
+              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for role in ("client", "rs1", "rs2", "dir1", "dir2"):
+        objects = ["neigh", "address"] if role.startswith("dir") else ["neigh"]
+        lab.start(role, f"neigh-{role}", ["ip", "-ts", "monitor", *objects])
 
 
 def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir: Path, res: Results) -> None:
@@ -752,20 +794,27 @@ def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir:
                 write_atomic(daemon.config_path(), keepalived_failover_conf(
                     exported.read_text(), args.keepalived_tight if tight else None))
         row = f"failover_{'tight' if tight else 'default'}"
+        if args.trace:
+            trace_failover_lab(lab)
         daemons["dir1"].start()                      # the primary first, settled, then the backup
         wait_until(lambda: holder(lab, vip) == "dir1", timeout=args.limit, interval=0.2, what="dir1 active")
         daemons["dir2"].start()
         for i in range(args.kills):
-            settled(lab, kind, args.limit)
+            settled(lab, daemons, args.limit)
             victim = holder(lab, vip) or "dir1"
-            t0 = time.monotonic()
+            attempts: list[str] | None = [] if args.trace else None
+            t0, wall = time.monotonic(), time.time()
             daemons[victim].kill()
             node_death(lab, victim)
             try:
-                took = first_answer_after(lab, t0, limit=args.limit)
+                took = first_answer_after(lab, t0, limit=args.limit, attempts=attempts)
             except TimeoutError as exc:
                 res.timed_out(row, kind, args.limit, exc)
                 return
+            finally:
+                if attempts is not None:
+                    with open(workdir / "logs" / "client-attempts.log", "a", encoding="utf-8") as fh:
+                        fh.write(f"{wall:.3f} kill {victim}\n" + "".join(f"{a}\n" for a in attempts))
             res.add(row, kind, took)
             node_revive(lab, victim)
             daemons[victim].start()
@@ -816,6 +865,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--baseline", type=Path, help="rows 1-4: also run pulse from this checkout (e.g. `git "
                     "archive main | tar -x -C DIR`) right after this one's, as 'pulse-base': before and "
                     "after in one run, under the same load")
+    ap.add_argument("--trace", action="store_true", help="row 5: log every client attempt, the frames on "
+                    "the lab's switch and the neighbour entries of every host (in the failover work "
+                    "directories' logs)")
     ap.add_argument("--first", choices=DAEMONS, default="pulse", help="daemon that starts session 1")
     return ap.parse_args()
 

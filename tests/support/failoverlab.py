@@ -19,9 +19,11 @@ and benchmarks/failover_bench.py.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import selectors
 import socket
 import sys
 import time
@@ -199,11 +201,14 @@ class FailoverLab(Lab):
         return out
 
 
+REQUEST = b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n"
+
+
 def _get_once(vip: str, timeout: float) -> str:
     """One HTTP GET to the VIP from the current (client) namespace."""
     with socket.create_connection((vip, 80), timeout=timeout) as sock:
         sock.settimeout(timeout)
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
+        sock.sendall(REQUEST)
         data = b""
         while True:
             chunk = sock.recv(4096)
@@ -217,25 +222,121 @@ def client_get(lab: FailoverLab, timeout: float = 2.0) -> str:
     return in_netns(lab.ns("client"), _get_once, lab.plan.vip, scaled(timeout))
 
 
-def first_answer_after(lab: FailoverLab, start: float, limit: float = 10.0,
-                       attempt_timeout: float = 0.2) -> float:
-    """Keep requesting (new connection each, short timeouts) until one is answered;
-    returns seconds from ``start`` (time.monotonic()) to that answer."""
-    limit, attempt_timeout = scaled(limit), scaled(attempt_timeout)
+@dataclass
+class _Attempt:
+    """One request of :class:`_Prober` in flight: its socket, start time and what it read."""
 
-    def loop() -> float:
-        deadline = start + limit
-        for _ in range(int(limit / 0.02) + 10):
+    sock: socket.socket
+    began: float                  # time.monotonic()
+    wall: float                   # time.time(), for the trace
+    sent: bool = False
+    data: bytes = b""
+
+
+class _Prober:
+    """New connections to ``vip`` every ``every`` seconds, each given ``timeout``: first answer wins.
+
+    One blocking attempt at a time can only notice that the VIP works at its
+    next start: a SYN sent while the VIP was nowhere (or at the dead node's
+    MAC) is retransmitted only after TCP's initial 1 s RTO, so the result
+    would be quantised by the attempt timeout.  Overlapping attempts started
+    ``every`` seconds bound that error to ``every``, whoever the daemon is.
+    """
+
+    def __init__(self, vip: str, timeout: float, every: float, log: list[str] | None) -> None:
+        self.address = (vip, 80)
+        self.family = socket.AF_INET6 if ip_address(vip).version == 6 else socket.AF_INET
+        self.timeout, self.every, self.log = timeout, every, log
+        self.selector = selectors.DefaultSelector()
+        self.started = 0
+
+    def launch(self) -> None:
+        """Start one more non-blocking connect."""
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        att = _Attempt(sock, time.monotonic(), time.time())
+        self.selector.register(sock, selectors.EVENT_WRITE, att)
+        self.started += 1
+        err = sock.connect_ex(self.address)
+        if err not in (0, errno.EINPROGRESS):
+            self.finish(att, os.strerror(err))
+
+    def finish(self, att: _Attempt, outcome: str) -> None:
+        self.selector.unregister(att.sock)
+        att.sock.close()
+        if self.log is not None:
+            self.log.append(f"{att.wall:.3f} {time.time():.3f} {outcome}")
+
+    def step(self, att: _Attempt) -> bool:
+        """Progress one ready attempt; True when it read a real server's page."""
+        if not att.sent:
+            err = att.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self.finish(att, os.strerror(err))
+                return False
             try:
-                if _get_once(lab.plan.vip, attempt_timeout) in PAGES.values():
-                    return time.monotonic() - start
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        raise TimeoutError(f"no answer through the VIP within {limit}s")
-    return in_netns(lab.ns("client"), loop, timeout=limit + 10)
+                att.sock.send(REQUEST)
+            except OSError as exc:
+                self.finish(att, repr(exc))
+                return False
+            att.sent = True
+            self.selector.modify(att.sock, selectors.EVENT_READ, att)
+            return False
+        try:
+            chunk = att.sock.recv(4096)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self.finish(att, repr(exc))
+            return False
+        att.data += chunk
+        if chunk:
+            return False
+        page = page_name(att.data.decode("utf-8", "replace"))
+        self.finish(att, f"page {page!r}")
+        return page in PAGES.values()
+
+    def expire(self, now: float) -> None:
+        for key in list(self.selector.get_map().values()):
+            if now - key.data.began >= self.timeout:
+                self.finish(key.data, "timed out")
+
+    def close(self) -> None:
+        for key in list(self.selector.get_map().values()):
+            self.finish(key.data, "abandoned")
+        self.selector.close()
+
+    def run(self, start: float, limit: float) -> float:
+        """Seconds from ``start`` to the first answered request (TimeoutError after ``limit``)."""
+        deadline, next_launch = start + limit, time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                now = time.monotonic()
+                if now >= next_launch:
+                    self.launch()
+                    next_launch = now + self.every
+                for key, _ in self.selector.select(max(0.0, next_launch - time.monotonic())):
+                    if self.step(key.data):
+                        return time.monotonic() - start
+                self.expire(time.monotonic())
+        finally:
+            self.close()
+        raise TimeoutError(f"no answer through the VIP within {limit}s ({self.started} attempts)")
+
+
+def first_answer_after(lab: FailoverLab, start: float, limit: float = 10.0,
+                       attempt_timeout: float = 0.2, every: float = 0.02,
+                       attempts: list[str] | None = None) -> float:
+    """Request through the VIP until one is answered; seconds from ``start`` (time.monotonic()).
+
+    A new connection every ``every`` seconds (native, scaled like the
+    timeouts), each abandoned after ``attempt_timeout``, so the first
+    answer is seen within ``every`` of the path working (see :class:`_Prober`).
+    ``attempts``, when given, receives one line per attempt: its wall-clock
+    start and end and its outcome (to lay next to daemon logs and wire traces).
+    """
+    prober = _Prober(lab.plan.vip, scaled(attempt_timeout), scaled(every), attempts)
+    return in_netns(lab.ns("client"), prober.run, start, scaled(limit), timeout=scaled(limit) + 10)
 
 
 def ip_vs_conn() -> str:
