@@ -822,6 +822,8 @@ def failover_session(kind: str, setting: str, args: argparse.Namespace, workdir:
         for daemon in daemons.values():
             daemon.stop(timeout=30)
         lab.teardown()
+        if args.logs is not None and (workdir / "logs").is_dir():
+            shutil.copytree(workdir / "logs", args.logs / workdir.name, dirs_exist_ok=True)
 
 
 # ---- main -------------------------------------------------------------------------------------
@@ -853,7 +855,8 @@ def parse_args() -> argparse.Namespace:
                     "directory, removed at the end)")
     ap.add_argument("--pulse-args", default="", help="more pulse options for rows 1-4, e.g. "
                     "'--sample-interval 0' (traffic sampling, on by default, has no keepalived counterpart)")
-    ap.add_argument("--logs", type=Path, help="copy the scale lab's daemon logs here at the end (the "
+    ap.add_argument("--logs", type=Path, help="copy the daemon logs here at the end (the scale lab's; row 5: "
+                    "one directory per failover session) (the "
                     "default work directory is on the guest's tmpfs, where logging costs both daemons "
                     "least; a --workdir on the host's file system makes every log line a 9p round trip)")
     ap.add_argument("--profile", action="store_true", help="rows 1-4: run pulse under "

@@ -21,6 +21,8 @@ import time
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
 TCP_FLAGS = "FSRPAU"
 ICMP6_ND = {133: "RS", 134: "RA", 135: "NS", 136: "NA"}
 
@@ -59,20 +61,30 @@ def summary(frame: bytes) -> str | None:
     return None
 
 
+def kernel_time(ancdata: list[tuple[int, int, bytes]]) -> float:
+    """The frame's arrival time as the kernel stamped it (SO_TIMESTAMPNS), else now."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec + nsec / 1e9
+    return time.time()
+
+
 def main(argv: list[str]) -> int:
     seconds = float(argv[0]) if argv else 3600.0
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)   # a slow reader still gets exact times
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         ready, _, _ = select.select([sock], [], [], 0.5)
         if not ready:
             continue
-        frame, addr = sock.recvfrom(65535)
+        frame, ancdata, _flags, addr = sock.recvmsg(65535, 256)
         if addr[2] == PACKET_OUTGOING:
             continue
         line = summary(frame)
         if line is not None:
-            print(f"{time.time():.3f} {addr[0]} {line}", flush=True)
+            print(f"{kernel_time(ancdata):.3f} {addr[0]} {line}", flush=True)
     return 0
 
 
