@@ -165,13 +165,21 @@ class Daemon:
             self.reconciler.fresh = True   # repairs whatever a failed reload changed
 
     def set_role(self, role: Role) -> None:
-        """Change role (the failover controller's hook): the next pass adds or removes everything."""
+        """Change role (the failover controller's hook): the next pass adds or removes everything.
+
+        A hot standby keeps its table and its checks across the change: the
+        pass plans on the cached copy (the periodic pass verifies it), so a
+        takeover costs the address requests alone, not re-targeting every
+        check and re-reading the kernel first.
+        """
         if role == self.role:
             return
         log.info("role %s -> %s", self.role.value, role.value)
+        kept = self._holds_table()
         self.role = role
-        self._apply_config()
-        self.reconciler.dirty = self.reconciler.fresh = True
+        if not (kept and self._holds_table()):
+            self._apply_config()           # checks follow the table; the pass re-reads the kernel
+        self.reconciler.dirty = True
         self._wake.set()
 
     def _holds_table(self) -> bool:

@@ -521,6 +521,19 @@ def desired_addresses(cfg: LvsConfig) -> set[Address]:
     return set(out.values())
 
 
+def routers_first(addresses: Iterable[Address], cfg: LvsConfig) -> list[Address]:
+    """``addresses`` in the order to announce them: the NAT router addresses, then the VIPs.
+
+    A client told first that a VIP moved sends its SYN through the new
+    director at once; the real server's SYN-ACK goes to its default route,
+    the NAT router address, so that must already point at the new director,
+    or the reply is lost and TCP waits a whole retransmission timeout (1 s).
+    """
+    routers = ({canonical_ip(ip) for ip in (cfg.nat_router, cfg.nat_router6) if ip}
+               if cfg.network == "nat" else set())
+    return sorted(addresses, key=lambda a: (a.ip not in routers, a))
+
+
 def desired_marks(cfg: LvsConfig) -> set[MarkRule]:
     """Mark rules for fwmark services that also name an address (either family) and port."""
     return {MarkRule(vs.protocol, canonical_ip(vs.address), vs.port, vs.fwmark)

@@ -54,7 +54,7 @@ from .managed import load_managed, save_managed
 from .reconcile import (
     ADD_ADDRESS, DEL_SERVICE, Address, Dest, DestKey, MarkRule, Op, ServiceCounters, ServiceEntry, ServiceKey,
     Table, apply_op, configured_dests_by_service, desired_addresses, desired_entries, desired_marks,
-    desired_table, footprint, plan, plan_addresses, plan_marks,
+    desired_table, footprint, plan, plan_addresses, plan_marks, routers_first,
 )
 from .statusfile import MANAGED_NAME
 
@@ -328,8 +328,9 @@ class Reconciler:
             self._check_forwarding(cfg)
         errors = self._apply_all([op for op in ops if op.mark is None])
         if announce:
-            self._announce([op.address for op in ops if op.action == "add-address" and op.address is not None
-                            and op.address in self.managed.addresses])
+            added = [op.address for op in ops if op.action == "add-address"
+                     and op.address is not None and op.address in self.managed.addresses]
+            self._announce(routers_first(added, cfg))
         if any(op.mark is not None for op in ops):
             self._sync_marks(marks, errors)
         deleted = {op.key for op in ops if op.action == DEL_SERVICE and op.key is not None}
@@ -418,7 +419,9 @@ class Reconciler:
     def _announce(self, added: list[Address]) -> None:
         """Gratuitous ARP for VIPs just brought up, 5 times 1 s apart as Piranha's send_arp loop did.
 
-        Only for the real backend: the dry run has no devices to announce from.
+        The first round at once, in the order given, the others in the
+        background.  Only for the real backend: the dry run has no devices to
+        announce from.
         """
         if not added or self.kernel.name != "ipvs":
             return
@@ -427,7 +430,9 @@ class Reconciler:
         except RuntimeError:
             return
         from .kernel import garp
-        task = loop.create_task(garp.announce([(a.label, a.ip) for a in added], 5, 1.0), name="garp")
+        pairs = [(a.label, a.ip) for a in added]
+        garp.send_round(pairs)
+        task = loop.create_task(garp.announce(pairs, 5, 1.0, sent=1), name="garp")
         self._announcements.add(task)
         task.add_done_callback(self._announcements.discard)
 

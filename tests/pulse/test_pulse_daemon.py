@@ -298,6 +298,27 @@ async def test_role_changes_release_and_take_over_the_kernel(tmp_path: Path) -> 
 
 
 @aio
+async def test_hot_standby_takes_over_without_reading_the_kernel_again(tmp_path: Path) -> None:
+    """A paired node keeps its table across BACKUP -> ACTIVE: the pass plans on the cached copy."""
+    run = Run(tmp_path, lvs_cf({"rs1": ("127.0.0.1", 9, 1)}))
+    run.rundir.mkdir()
+    d = Daemon(run.opts, run.backends, read_config(run.cf))
+    d.redundancy = object()  # type: ignore[assignment]   # paired: what set_role looks at
+    d.role = Role.BACKUP
+    d.reconcile()                                          # hot standby: table without the addresses
+    assert WWW in run.table and not run.backends.addresses.present  # type: ignore[attr-defined]
+
+    def no_reads(*_args: object) -> None:
+        raise AssertionError("takeover re-read the kernel table")
+    for name in ("dump", "dump_services", "dump_dests"):
+        setattr(run.backends.ipvs, name, no_reads)
+    d.set_role(Role.ACTIVE)
+    ops = d.reconcile()
+    assert [op.action for op in ops] == ["add-address", "add-address"]
+    await d.monitor.stop()
+
+
+@aio
 async def test_sigusr1_dump(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     ls = await listeners(1)
     run = Run(tmp_path, lvs_cf(servers(ls)))

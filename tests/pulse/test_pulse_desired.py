@@ -7,7 +7,7 @@ import textwrap
 from piranha_web.lvscf import load
 from piranha_web.pulse.reconcile import (
     DOWN, UNKNOWN, UP, Address, Dest, DestKey, MarkRule, ServiceKey, all_up, configured_dests,
-    desired_addresses, desired_marks, desired_table, prefixlen, service_key,
+    desired_addresses, desired_marks, desired_table, prefixlen, routers_first, service_key,
 )
 
 CF = textwrap.dedent("""\
@@ -160,6 +160,16 @@ def test_nat_router6_is_a_managed_address() -> None:
     assert Address("2001:db8:1::254", 64, "eth1", "eth1") in desired_addresses(c)
     c.network = "direct"
     assert not any(":" in a.ip for a in desired_addresses(c))
+
+
+def test_nat_routers_are_announced_before_the_vips() -> None:
+    c = cfg()
+    c.nat_router6, c.nat_router6_device, c.nat_nmask6 = "2001:DB8:1:0::254", "eth1", "64"
+    c.virtuals[0].address = "1.0.0.1"      # sorts before both routers
+    order = [a.ip for a in routers_first(desired_addresses(c), c)]
+    assert order[:2] == ["192.0.2.254", "2001:db8:1::254"] and order[2] == "1.0.0.1"
+    c.network = "direct"
+    assert [a.ip for a in routers_first(desired_addresses(c), c)][0] == "1.0.0.1"
 
 
 def test_ipv6_fwmark_service_is_its_own_family() -> None:

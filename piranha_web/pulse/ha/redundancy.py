@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ...lvscf.health import split_program
 from ...lvscf.model import LvsConfig
 from ..kernel import garp
-from ..reconcile import desired_addresses
+from ..reconcile import desired_addresses, routers_first
 from .confsync import ConfigPuller, ConfigServer
 from .failover import FailoverController, Hooks, RoleMachine
 from .heartbeat import Heartbeat, HeartbeatEndpoint, Link, load_key
@@ -208,7 +208,6 @@ class Redundancy:
         self._set_role(active=True)
         self.daemon.reconcile()
         self._announce()
-        await asyncio.sleep(0)          # the first announcement goes out before anything else
         if self.syncd is not None:
             await self.syncd.aset_role(True)
         self.daemon.write_status()
@@ -234,14 +233,19 @@ class Redundancy:
         self._announce()
 
     def _announce(self) -> None:
-        """Gratuitous ARP / NA for every address we now hold (in the background)."""
-        pairs = [(a.device, a.ip) for a in desired_addresses(self.daemon.current_config())]
+        """Gratuitous ARP / NA for every address we now hold: one round now, the repeats in the background.
+
+        NAT router addresses first (see ``routers_first``).
+        """
+        cfg = self.daemon.current_config()
+        pairs = [(a.device, a.ip) for a in routers_first(desired_addresses(cfg), cfg)]
         if not pairs:
             return
         if self._garp_task is not None:
             self._garp_task.cancel()
+        garp.send_round(pairs)
         self._garp_task = asyncio.get_running_loop().create_task(
-            garp.announce(pairs, GARP_REPEATS, GARP_INTERVAL), name="garp")
+            garp.announce(pairs, GARP_REPEATS, GARP_INTERVAL, sent=1), name="garp")
 
     # ---- config sync -----------------------------------------------------------------------
     def _on_peer(self, hb: Heartbeat) -> None:

@@ -91,23 +91,34 @@ def send_once(device: str, ips: Iterable[str]) -> int:
     return sent
 
 
-async def announce(addresses: Iterable[tuple[str, str]], repeats: int = 5,
-                   interval: float = 1.0) -> None:
-    """Announce every (device, ip) now and ``repeats - 1`` more times, ``interval`` apart.
+def send_round(addresses: Iterable[tuple[str, str]]) -> None:
+    """Announce every (device, ip) once, now, in the order given (devices in order of first mention).
 
+    Synchronous on purpose: a takeover's first frames wait for no event loop.
     Errors (device gone, no privilege) are logged, never raised: an
     announcement that fails must not undo a takeover.
     """
     by_device: dict[str, list[str]] = {}
     for device, ip in addresses:
         by_device.setdefault(physical_device(device), []).append(ip)
-    for round_no in range(max(1, repeats)):
+    for device, ips in by_device.items():
+        try:
+            send_once(device, ips)
+        except OSError as exc:
+            log.warning("cannot announce on %s: %s", device, exc)
+
+
+async def announce(addresses: Iterable[tuple[str, str]], repeats: int = 5,
+                   interval: float = 1.0, sent: int = 0) -> None:
+    """Announce every (device, ip) ``repeats`` times in all, ``interval`` apart.
+
+    ``sent``: rounds that already went out (:func:`send_round` at the
+    takeover itself); the first of the rest waits ``interval``.
+    """
+    pairs = list(addresses)
+    rounds = max(1, repeats)
+    for round_no in range(sent, rounds):
         if round_no:
             await asyncio.sleep(interval)
-        for device, ips in by_device.items():
-            try:
-                send_once(device, ips)
-            except OSError as exc:
-                log.warning("cannot announce on %s: %s", device, exc)
-    log.info("gratuitous announcements finished (%d address(es), %d round(s))",
-             sum(len(v) for v in by_device.values()), max(1, repeats))
+        send_round(pairs)
+    log.info("gratuitous announcements finished (%d address(es), %d round(s))", len(pairs), rounds)

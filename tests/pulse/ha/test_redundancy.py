@@ -84,12 +84,13 @@ class FakeDaemon:
 
 @pytest.fixture
 def announced(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, str]]]:
-    """Never send real frames from a unit test: record them instead."""
+    """Never send real frames from a unit test: record each takeover's first round, in order."""
     calls: list[list[tuple[str, str]]] = []
 
-    async def fake(pairs, repeats=5, interval=1.0) -> None:  # type: ignore[no-untyped-def]
-        calls.append(sorted(pairs))
-    monkeypatch.setattr(garp, "announce", fake)
+    async def repeats(pairs, repeats=5, interval=1.0, sent=0) -> None:  # type: ignore[no-untyped-def]
+        assert sent == 1                  # the first round went out at once, before the repeats
+    monkeypatch.setattr(garp, "send_round", lambda pairs: calls.append(list(pairs)))
+    monkeypatch.setattr(garp, "announce", repeats)
     return calls
 
 
@@ -174,3 +175,19 @@ def test_run_command(tmp_path: Path) -> None:
     assert marker.exists()
     assert asyncio.run(redundancy.run_command("/bin/false", "inactive_cmd")) == 1
     assert asyncio.run(redundancy.run_command(str(tmp_path / "missing"), "active_cmd")) is None
+
+
+def test_takeover_announces_at_once_nat_router_first(tmp_path: Path,
+                                                     announced: list) -> None:  # type: ignore[type-arg]
+    """The first gratuitous ARP round leaves before activation goes on, the real servers' gateway first."""
+    port, key, p_path, _b = _setup(tmp_path)
+    p_path.write_text(conf_text(1, port, key).replace(
+        "network = direct\n", "network = nat\nnat_router = 198.51.100.254 eth1:1\nnat_nmask = 255.255.255.0\n"))
+
+    async def run() -> None:
+        red = redundancy.Redundancy(FakeDaemon(p_path), p_path, True)
+        red._announce()
+        assert announced == [[("eth1", "198.51.100.254"), ("eth0", "192.0.2.10")]]
+        assert red._garp_task is not None
+        await red._garp_task
+    asyncio.run(run())

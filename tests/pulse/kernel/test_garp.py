@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import struct
 
+import pytest
+
+from piranha_web.pulse.kernel import garp
 from piranha_web.pulse.kernel.garp import (
     _checksum, arp_announcement, frame_for, physical_device, unsolicited_na,
 )
@@ -51,3 +55,23 @@ def test_unsolicited_na_layout_and_checksum() -> None:
 def test_frame_for_picks_family() -> None:
     assert frame_for(MAC, "198.51.100.1")[12:14] == b"\x08\x06"
     assert frame_for(MAC, "2001:db8::1")[12:14] == b"\x86\xdd"
+
+
+def test_send_round_keeps_the_order_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(garp, "send_once", lambda dev, ips: sent.append((dev, list(ips))) or len(sent))
+    garp.send_round([("eth1:1", "198.51.100.254"), ("eth0:1", "192.0.2.10"), ("eth1", "198.51.100.253")])
+    assert sent == [("eth1", ["198.51.100.254", "198.51.100.253"]), ("eth0", ["192.0.2.10"])]
+
+
+def test_announce_counts_the_rounds_already_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    rounds: list[float] = []
+    monkeypatch.setattr(garp, "send_round", lambda pairs: rounds.append(asyncio.get_running_loop().time()))
+
+    async def run() -> float:
+        start = asyncio.get_running_loop().time()
+        await garp.announce([("eth0", "192.0.2.10")], repeats=3, interval=0.05, sent=1)
+        return start
+    start = asyncio.run(run())
+    assert len(rounds) == 2                       # 3 in all, the first one sent by the caller
+    assert rounds[0] - start >= 0.045             # the first of the rest waits one interval
