@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST  # noqa: E402
 from pyroute2.netlink.generic.ipvs import ipvsmsg  # noqa: E402
 
+from piranha_web.pulse.kernel.netlink import HDR as _HDR  # noqa: E402
 from piranha_web.pulse.kernel.ipvs import (  # noqa: E402
-    _GENL, _HDR, ATTR_DEST, COMMANDS, FWD_CODES, PROTO_CODES, attrs, encode_op, family, parse_dest,
+    _GENL, ATTR_DEST, COMMANDS, FWD_CODES, PROTO_CODES, attrs, encode_op, family, parse_dest,
 )
 from piranha_web.pulse.reconcile import (  # noqa: E402
     ADD_DEST, ADD_SERVICE, SET_DEST, Dest, DestKey, Op, Service, ServiceKey,

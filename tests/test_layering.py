@@ -157,7 +157,7 @@ def test_the_graph_sees_the_package() -> None:
     graph = _graph()
     assert "piranha_web.pulse.daemon" in graph and "piranha_web.app" in graph
     assert "piranha_web.pulse.reconcile" in graph["piranha_web.pulse.daemon"]
-    assert "pyroute2" in graph["piranha_web.pulse.kernel.addresses"]
+    assert "pyroute2" in graph["piranha_web.pulse.kernel.syncd"]
 
 
 def test_the_cycle_finder_finds_cycles() -> None:

@@ -86,7 +86,6 @@ class Daemon:
             notify("READY=1")
             await self.runtime.channel.start()
             if self.redundancy is not None:
-                self.kernel.addresses.warm()     # a takeover must not wait for the address socket
                 await self.redundancy.start(self.opts.forceactive)
             await self._main_loop()
         finally:

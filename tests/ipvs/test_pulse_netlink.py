@@ -91,7 +91,7 @@ SCRIPT6 = textwrap.dedent("""
     subprocess.run(["ip", "link", "add", "eth0", "type", "dummy"], check=True)
     subprocess.run(["ip", "link", "set", "eth0", "up"], check=True)
     from piranha_web.pulse.kernel.ipvs import NetlinkIpvs
-    from piranha_web.pulse.kernel.addresses import IpRouteAddresses
+    from piranha_web.pulse.kernel.addresses import NetlinkAddresses
     from piranha_web.pulse.reconcile import *
     b = NetlinkIpvs()
     web6, mark6, mark4 = ServiceKey.tcp("2001:db8:10::10", 80), ServiceKey.mark(80, True), ServiceKey.mark(80)
@@ -121,7 +121,7 @@ SCRIPT6 = textwrap.dedent("""
     for op in plan({}, b.dump(), managed=new):
         b.apply(op)
     assert b.dump() == {}
-    a = IpRouteAddresses()
+    a = NetlinkAddresses()
     vip = make_address("2001:db8:10::10", "eth0:1", "64")
     a.add(vip)
     assert a.present_of({vip}) == {vip}

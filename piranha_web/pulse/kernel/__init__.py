@@ -60,12 +60,12 @@ def dry_run_backends() -> Backends:
 
 
 def real_backends() -> Backends:
-    """Raw-netlink IPVS, pyroute2 IPRoute, nft/iptables (pyroute2 is imported only in this package)."""
+    """Raw-netlink IPVS and addresses, nft/iptables (pyroute2 is imported only in this package)."""
     from .firewall import choose_firewall
     from .ipvs import NetlinkIpvs
-    from .addresses import IpRouteAddresses
+    from .addresses import NetlinkAddresses
     from .sysctl import forwarding, set_sysctls
-    return Backends(NetlinkIpvs(), IpRouteAddresses(), choose_firewall, "ipvs", forwarding, set_sysctls)
+    return Backends(NetlinkIpvs(), NetlinkAddresses(), choose_firewall, "ipvs", forwarding, set_sysctls)
 
 
 def resolve_mode(mode: str) -> str:

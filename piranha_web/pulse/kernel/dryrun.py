@@ -60,9 +60,6 @@ class AddressBackend(Protocol):
     def remove(self, address: Address) -> None:
         """Remove exactly this address; fine if already gone."""
 
-    def warm(self) -> None:
-        """Open what the first request would open (a node that may take over does it at start)."""
-
     def close(self) -> None:
         """Release sockets."""
 
@@ -141,9 +138,6 @@ class DryRunAddresses:
     def present_of(self, addresses: set[Address]) -> set[Address]:
         """Intersection with what is in memory."""
         return addresses & self.present
-
-    def warm(self) -> None:
-        """Nothing to open."""
 
     def add(self, address: Address) -> None:
         """Remember the address."""

@@ -18,8 +18,8 @@ add-service/add-dest/set-dest costs 5-12 us here and 190-300 us through
 ``IPVSService``/``IPVSDest`` filters cost more still); in the qemu guest on
 that host, 0.2-0.6 ms here against 10-68 ms through pyroute2, where
 keepalived's whole change costs ~0.3-0.4 ms.  At 12,000 ops for a
-1,000 x 10 start that is seconds against minutes.  pyroute2 stays what
-pulse uses for addresses.
+1,000 x 10 start that is seconds against minutes.  The socket and the
+attribute codec live in ``netlink.py``, shared with the address backend.
 
 Reads decode only the attributes pulse needs.  Dumping destinations costs
 one request per service, so besides the whole table (:meth:`NetlinkIpvs.dump`)
@@ -37,11 +37,11 @@ broadcast.  A real director always has addresses; test namespaces must bring
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import struct
 from collections.abc import Iterator
 
+from .netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkSocket, attr, attrs
 from ..reconcile import (
     ADD_DEST, ADD_SERVICE, COUNTER_NAMES, DEL_DEST, DEL_SERVICE, DRAIN_DEST, FWD_DIRECT, FWD_NAT, FWD_TUNNEL,
     SET_DEST, SET_SERVICE, Dest, DestKey, Op, Service, ServiceCounters, ServiceEntry, ServiceKey, Table,
@@ -52,8 +52,6 @@ GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
 CTRL_ATTR_FAMILY_NAME = 2
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
 IPVS_CMD_NEW_SERVICE, IPVS_CMD_SET_SERVICE, IPVS_CMD_DEL_SERVICE, IPVS_CMD_GET_SERVICE = 1, 2, 3, 4
 IPVS_CMD_NEW_DEST, IPVS_CMD_SET_DEST, IPVS_CMD_DEL_DEST, IPVS_CMD_GET_DEST = 5, 6, 7, 8
 COMMANDS = {ADD_SERVICE: IPVS_CMD_NEW_SERVICE, SET_SERVICE: IPVS_CMD_SET_SERVICE,
@@ -70,34 +68,13 @@ DEST_ACTIVE, DEST_INACT, DEST_ADDR_FAMILY, DEST_STATS64 = 7, 8, 11, 12
 STATS = {1: "conns", 2: "inpkts", 3: "outpkts", 4: "inbytes", 5: "outbytes"}
 PROTOS = {socket.IPPROTO_TCP: "tcp", socket.IPPROTO_UDP: "udp"}
 FWDS = {0: "nat", 2: "tunnel", 3: "direct"}
-_HDR = struct.Struct("=IHHII")      # nlmsghdr
 _GENL = struct.Struct("=BBH")       # genlmsghdr
-_NLA = struct.Struct("=HH")
 IP_VS_SVC_F_PERSISTENT = 0x0001
 IP_VS_SVC_F_SCHED1 = 0x0008          # mh (and sh): rehash past a server at weight 0 (ipvsadm -b mh-fallback)
 IP_VS_SVC_F_SCHED2 = 0x0010          # mh (and sh): hash the source port too (ip_vs.h, ipvsadm -b mh-port)
-SOL_NETLINK, NETLINK_CAP_ACK = 270, 10
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 BATCH = 128          # requests per send(): their acks must fit the receive buffer
 FWD_CODES = {FWD_NAT: 0, FWD_TUNNEL: 2, FWD_DIRECT: 3}
 PROTO_CODES = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
-
-
-def attr(kind: int, payload: bytes) -> bytes:
-    """One netlink attribute, padded to 4 bytes."""
-    raw = _NLA.pack(_NLA.size + len(payload), kind) + payload
-    return raw + b"\0" * (-len(raw) % 4)
-
-
-def attrs(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(type, payload) of each attribute in ``data`` (nested flag stripped)."""
-    pos = 0
-    while pos + 4 <= len(data):
-        length, kind = _NLA.unpack_from(data, pos)
-        if length < 4:
-            break
-        yield kind & 0x3FFF, data[pos + 4:pos + length]
-        pos += (length + 3) & ~3
 
 
 def family(key: ServiceKey) -> int:
@@ -230,17 +207,7 @@ class NetlinkIpvs:
     name = "ipvs"
 
     def __init__(self) -> None:
-        self.raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
-        self.raw.bind((0, 0))
-        try:        # root may exceed rmem_max: a batch's acks must never overflow the buffer
-            self.raw.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
-        except OSError:
-            self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        try:        # acks without a copy of the request
-            self.raw.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
-        except OSError:
-            pass
-        self._seq = 0
+        self.nl = NetlinkSocket(NETLINK_GENERIC)
         self._family = self._family_id("IPVS")
 
     def apply(self, op: Op) -> None:
@@ -251,59 +218,19 @@ class NetlinkIpvs:
 
     def apply_many(self, ops: list[Op]) -> list[OSError | None]:
         """One request per op, ``BATCH`` per send(), in order; the kernel's verdict on each."""
-        results: list[OSError | None] = [None] * len(ops)
+        results: list[OSError | None] = []
         for start in range(0, len(ops), BATCH):
-            pending: dict[int, int] = {}
-            chunks = []
-            for index in range(start, min(start + BATCH, len(ops))):
-                cmd, payload = encode_op(ops[index])
-                self._seq += 1
-                pending[self._seq] = index
-                body = _GENL.pack(cmd, 1, 0) + payload
-                chunks.append(_HDR.pack(_HDR.size + len(body), self._family, NLM_F_REQUEST | NLM_F_ACK,
-                                        self._seq, 0) + body)
-            self.raw.send(b"".join(chunks))
-            self._collect_acks(pending, results)
+            requests = []
+            for op in ops[start:start + BATCH]:
+                cmd, payload = encode_op(op)
+                requests.append((self._family, _GENL.pack(cmd, 1, 0) + payload))
+            results += self.nl.send_many(requests)
         return results
-
-    def _collect_acks(self, pending: dict[int, int], results: list[OSError | None]) -> None:
-        """Read acknowledgements until every sequence number in ``pending`` has one."""
-        while pending:
-            data = self.raw.recv(1 << 20)
-            pos = 0
-            while pos + _HDR.size <= len(data):
-                length, kind, _flags, seq, _ = _HDR.unpack_from(data, pos)
-                if kind == NLMSG_ERROR and seq in pending:
-                    code = -struct.unpack_from("=i", data, pos + _HDR.size)[0]
-                    index = pending.pop(seq)
-                    if code:
-                        results[index] = OSError(code, os.strerror(code))
-                pos += (length + 3) & ~3
 
     def _request(self, msg_type: int, flags: int, cmd: int, payload: bytes) -> Iterator[bytes]:
         """Send one request; yield the attribute area of every reply message until done."""
-        self._seq += 1
-        body = _GENL.pack(cmd, 1, 0) + payload
-        self.raw.send(_HDR.pack(_HDR.size + len(body), msg_type, flags, self._seq, 0) + body)
-        while True:
-            data = self.raw.recv(1 << 20)
-            pos = 0
-            while pos + _HDR.size <= len(data):
-                length, kind, mflags, seq, _ = _HDR.unpack_from(data, pos)
-                msg = data[pos + _HDR.size:pos + length]
-                pos += (length + 3) & ~3
-                if seq != self._seq:
-                    continue
-                if kind == NLMSG_DONE:
-                    return
-                if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", msg)[0]
-                    if code:
-                        raise OSError(code, os.strerror(code))
-                    return
-                yield msg[_GENL.size:]
-                if not mflags & 0x2:           # NLM_F_MULTI unset: single answer
-                    return
+        for msg in self.nl.request(msg_type, flags, _GENL.pack(cmd, 1, 0) + payload):
+            yield msg[_GENL.size:]
 
     def _family_id(self, name: str) -> int:
         """Resolve a generic-netlink family name to its id."""
@@ -379,4 +306,4 @@ class NetlinkIpvs:
 
     def close(self) -> None:
         """Close the netlink socket."""
-        self.raw.close()
+        self.nl.close()

@@ -181,8 +181,8 @@ def test_takeover_announces_at_once_nat_router_first(tmp_path: Path,
                                                      announced: list) -> None:  # type: ignore[type-arg]
     """The first gratuitous ARP round leaves before activation goes on, the real servers' gateway first."""
     port, key, p_path, _b = _setup(tmp_path)
-    p_path.write_text(conf_text(1, port, key).replace(
-        "network = direct\n", "network = nat\nnat_router = 198.51.100.254 eth1:1\nnat_nmask = 255.255.255.0\n"))
+    nat = "network = nat\nnat_router = 198.51.100.254 eth1:1\nnat_nmask = 255.255.255.0\n"
+    p_path.write_text(conf_text(1, port, key).replace("network = direct\n", nat))
 
     async def run() -> None:
         red = redundancy.Redundancy(FakeDaemon(p_path), p_path, True)
