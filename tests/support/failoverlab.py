@@ -22,11 +22,15 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import re
 import selectors
 import socket
+import struct
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import ip_address
@@ -229,6 +233,7 @@ class _Attempt:
     sock: socket.socket
     began: float                  # time.monotonic()
     wall: float                   # time.time(), for the trace
+    counts: bool = True           # launched after the cut (see _Prober.run's ``armed``)
     sent: bool = False
     data: bytes = b""
 
@@ -250,11 +255,11 @@ class _Prober:
         self.selector = selectors.DefaultSelector()
         self.started = 0
 
-    def launch(self) -> None:
-        """Start one more non-blocking connect."""
+    def launch(self, counts: bool = True) -> None:
+        """Start one more non-blocking connect (``counts``: its answer may end the run)."""
         sock = socket.socket(self.family, socket.SOCK_STREAM)
         sock.setblocking(False)
-        att = _Attempt(sock, time.monotonic(), time.time())
+        att = _Attempt(sock, time.monotonic(), time.time(), counts)
         self.selector.register(sock, selectors.EVENT_WRITE, att)
         self.started += 1
         err = sock.connect_ex(self.address)
@@ -293,8 +298,8 @@ class _Prober:
         if chunk:
             return False
         page = page_name(att.data.decode("utf-8", "replace"))
-        self.finish(att, f"page {page!r}")
-        return page in PAGES.values()
+        self.finish(att, f"page {page!r}" + ("" if att.counts else " (before the cut)"))
+        return att.counts and page in PAGES.values()
 
     def expire(self, now: float) -> None:
         for key in list(self.selector.get_map().values()):
@@ -306,18 +311,22 @@ class _Prober:
             self.finish(key.data, "abandoned")
         self.selector.close()
 
-    def run(self, start: float, limit: float) -> float:
-        """Seconds from ``start`` to the first answered request (TimeoutError after ``limit``)."""
+    def run(self, start: float, limit: float, armed: threading.Event | None = None) -> float:
+        """time.monotonic() of the first answered request (TimeoutError ``limit`` after ``start``).
+
+        ``armed``: only requests launched after it is set count (it marks the
+        moment the old node is cut off; until then it still answers).
+        """
         deadline, next_launch = start + limit, time.monotonic()
         try:
             while time.monotonic() < deadline:
                 now = time.monotonic()
                 if now >= next_launch:
-                    self.launch()
+                    self.launch(armed is None or armed.is_set())
                     next_launch = now + self.every
                 for key, _ in self.selector.select(max(0.0, next_launch - time.monotonic())):
                     if self.step(key.data):
-                        return time.monotonic() - start
+                        return time.monotonic()
                 self.expire(time.monotonic())
         finally:
             self.close()
@@ -336,7 +345,38 @@ def first_answer_after(lab: FailoverLab, start: float, limit: float = 10.0,
     start and end and its outcome (to lay next to daemon logs and wire traces).
     """
     prober = _Prober(lab.plan.vip, scaled(attempt_timeout), scaled(every), attempts)
-    return in_netns(lab.ns("client"), prober.run, start, scaled(limit), timeout=scaled(limit) + 10)
+    return in_netns(lab.ns("client"), prober.run, start, scaled(limit), timeout=scaled(limit) + 10) - start
+
+
+def first_answer_around(lab: FailoverLab, cut: Callable[[], None], limit: float = 10.0,
+                        attempt_timeout: float = 0.2, every: float = 0.02,
+                        attempts: list[str] | None = None) -> float:
+    """Seconds from the start of ``cut()`` (e.g. kill the active node and take its links down) to the
+    first answer of a request sent after ``cut`` returned.
+
+    The client requests all along, so the first answer is seen within
+    ``every`` of the path working, however long ``cut`` itself took.
+    """
+    prober = _Prober(lab.plan.vip, scaled(attempt_timeout), scaled(every), attempts)
+    armed, result = threading.Event(), queue.Queue()  # type: ignore[var-annotated]
+
+    def probe() -> None:
+        try:
+            result.put(in_netns(lab.ns("client"), prober.run, time.monotonic(), scaled(limit) + 5, armed,
+                                timeout=scaled(limit) + 15))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            result.put(exc)
+    thread = threading.Thread(target=probe, name="first-answer", daemon=True)
+    thread.start()
+    time.sleep(scaled(0.05))                # the prober is sending before the cut
+    start = time.monotonic()
+    cut()
+    armed.set()
+    answer = result.get(timeout=scaled(limit) + 20)
+    thread.join()
+    if isinstance(answer, BaseException):
+        raise answer
+    return float(answer) - start
 
 
 def ip_vs_conn() -> str:
@@ -374,9 +414,25 @@ def wait_synced(lab: FailoverLab, name: str = "dir2") -> None:
             f"conns {in_netns(lab.ns(n), ip_vs_conn)!r}" for n in lab.plan.directors)) from None
 
 
+def _links_down(devices: tuple[str, ...]) -> None:
+    """Set ``devices`` of the calling thread's namespace down: one rtnetlink request each.
+
+    In-process: a forked ``ip`` takes a good part of a second in the emulated
+    guest, during which the old node still forwards for the VIP.
+    """
+    from piranha_web.pulse.kernel.netlink import NLM_F_ACK, NLM_F_REQUEST, NetlinkSocket
+    nl = NetlinkSocket(0)                                  # NETLINK_ROUTE
+    try:
+        for dev in devices:                                # RTM_NEWLINK, change IFF_UP to 0
+            down = struct.pack("=BxHiII", 0, 0, socket.if_nametoindex(dev), 0, 1)
+            nl.call(16, NLM_F_REQUEST | NLM_F_ACK, down)
+    finally:
+        nl.close()
+
+
 def node_death(lab: FailoverLab, name: str) -> None:
     """Links down: what a crashed director looks like to its neighbours."""
-    ip_batch([["link", "set", dev, "down"] for dev in DIRECTOR_DEVS], lab.ns(name))
+    in_netns(lab.ns(name), _links_down, DIRECTOR_DEVS)
 
 
 def node_revive(lab: FailoverLab, name: str) -> None:
