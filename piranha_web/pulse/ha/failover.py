@@ -71,6 +71,7 @@ class RoleMachine:
     dead_at: float = 0.0            # when the peer is declared dead
     nobody_active_since: float = 0.0
     links_ok: bool = True
+    sent_before_dead_ns: int = 0    # the peer's heartbeats sent before we declared it dead (wall ns)
 
     def start(self, now: float, force_active: bool = False) -> Action:
         """Begin in STANDBY with the dead timer armed, or ACTIVE with ``--forceactive``."""
@@ -82,8 +83,17 @@ class RoleMachine:
         return Action.NONE
 
     def heartbeat(self, hb: Heartbeat, now: float) -> Action:
-        """An authenticated heartbeat from the peer arrived."""
+        """An authenticated heartbeat from the peer arrived.
+
+        One the peer sent before we declared it dead is ignored: it sat in our
+        socket while a busy loop read nothing, and it is older than the
+        decision it would undo (a backup that took over would step down
+        for a peer that is gone, and the service would be down for another
+        deadtime).  A peer that is really alive sends newer ones.
+        """
         self._alive()
+        if hb.time_ns < self.sent_before_dead_ns:
+            return Action.NONE
         self.dead_at = now + self.deadtime
         if hb.state is HaState.ACTIVE:
             self.nobody_active_since = now
@@ -99,10 +109,11 @@ class RoleMachine:
             return self._go(HaState.ACTIVE, "peer standby for deadtime: backup activates")
         return Action.NONE
 
-    def tick(self, now: float) -> Action:
-        """Time passed: the dead timer may have expired."""
+    def tick(self, now: float, wall_ns: int = 0) -> Action:
+        """Time passed: the dead timer may have expired (``wall_ns``: time.time_ns() now)."""
         self._alive()
         if self.state is HaState.STANDBY and now >= self.dead_at:
+            self.sent_before_dead_ns = wall_ns
             return self._go(HaState.ACTIVE, "partner dead: activating")
         return Action.NONE
 
@@ -260,7 +271,7 @@ class FailoverController:
         next_send = time.monotonic()
         while True:
             now = time.monotonic()
-            self._apply(self.machine.tick(now))
+            self._apply(self.machine.tick(now, time.time_ns()))
             if now >= next_send:
                 if self.links_ok is not None:
                     self._apply(self.machine.links(self.links_ok()))

@@ -87,6 +87,17 @@ def test_preemption_gives_service_back() -> None:
     assert (primary.state, backup.state) == (HaState.ACTIVE, HaState.STANDBY)
 
 
+def test_a_heartbeat_sent_before_the_peer_was_declared_dead_does_not_undo_the_takeover() -> None:
+    backup = _machine(Side.BACKUP)
+    assert backup.tick(DEAD, wall_ns=5_000) is Action.ACTIVATE
+    stale = Heartbeat(Side.PRIMARY, HaState.ACTIVE, "192.0.2.1", 1, 7, 1, 4_999)   # queued, read late
+    assert backup.heartbeat(stale, DEAD + 0.3) is Action.NONE
+    assert backup.state is HaState.ACTIVE and backup.dead_at == DEAD      # not even a sign of life
+    fresh = Heartbeat(Side.PRIMARY, HaState.ACTIVE, "192.0.2.1", 1, 8, 1, 5_001)   # the peer is alive
+    assert backup.heartbeat(fresh, DEAD + 0.4) is Action.DEACTIVATE
+    assert backup.state is HaState.STANDBY
+
+
 def test_split_brain_then_heal_primary_wins() -> None:
     primary, backup = _machine(Side.PRIMARY), _machine(Side.BACKUP)
     primary.tick(DEAD)
