@@ -37,6 +37,8 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
+from piranha_web.pulse.kernel.netlink import NLM_F_ACK, NLM_F_REQUEST, NetlinkSocket
+
 from .client import page_name
 from .emulation import scaled
 from .netns import in_netns, ip_batch
@@ -418,9 +420,9 @@ def _links_down(devices: tuple[str, ...]) -> None:
     """Set ``devices`` of the calling thread's namespace down: one rtnetlink request each.
 
     In-process: a forked ``ip`` takes a good part of a second in the emulated
-    guest, during which the old node still forwards for the VIP.
+    guest, during which the old node still forwards for the VIP (and so
+    would a first import here: the netlink module is imported with this one).
     """
-    from piranha_web.pulse.kernel.netlink import NLM_F_ACK, NLM_F_REQUEST, NetlinkSocket
     nl = NetlinkSocket(0)                                  # NETLINK_ROUTE
     try:
         for dev in devices:                                # RTM_NEWLINK, change IFF_UP to 0
