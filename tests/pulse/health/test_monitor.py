@@ -28,6 +28,14 @@ def aio(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
     return wrapper
 
 
+def pending_connect(port: int, timeout: float, kind: type[PendingConnect] = PendingConnect) -> PendingConnect:
+    """A connect to a loopback ``port`` handed over as still waiting: the monitor's socket path."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setblocking(False)
+    now = time.monotonic()
+    return kind(sock, now, now + timeout)
+
+
 def listener() -> socket.socket:
     """A loopback listener with a large backlog (connects complete in the kernel)."""
     srv = socket.socket()
@@ -190,10 +198,7 @@ async def test_answers_arriving_together_are_processed_a_slice_per_loop_iteratio
             return super().step()
 
     def connected(spec: object) -> PendingConnect:
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setblocking(False)
-        now = time.monotonic()
-        return SlowConnect(sock, now, now + 30.0)
+        return pending_connect(port, 30.0, SlowConnect)
 
     with listener() as srv:
         port = srv.getsockname()[1]
@@ -249,10 +254,7 @@ async def test_a_connect_that_finished_while_the_loop_was_busy_is_not_a_timeout(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The loop is blocked past the check's timeout while the handshake completes: the socket decides."""
     def in_flight(spec: object) -> PendingConnect:     # what a check across a slow link returns
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setblocking(False)
-        now = time.monotonic()
-        return PendingConnect(sock, now, now + 0.05)
+        return pending_connect(port, 0.05)
 
     with listener() as srv:
         port = srv.getsockname()[1]
@@ -310,10 +312,7 @@ async def test_a_socket_that_cannot_be_watched_fails_its_check_and_the_others_go
     from piranha_web.pulse.health.waits import SocketWaits
 
     def in_flight(spec: object) -> PendingConnect:
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setblocking(False)
-        now = time.monotonic()
-        return PendingConnect(sock, now, now + 5.0)
+        return pending_connect(port, 5.0)
 
     real_start = SocketWaits.start
 

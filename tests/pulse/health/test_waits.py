@@ -10,7 +10,7 @@ from typing import Any
 from piranha_web.pulse.health.budget import LONGEST
 from piranha_web.pulse.health.checks import CheckResult, PendingConnect
 from piranha_web.pulse.health.waits import SocketWaits
-from tests.pulse.health.test_monitor import aio, listener
+from tests.pulse.health.test_monitor import aio, listener, pending_connect
 
 
 class Silent:
@@ -34,10 +34,9 @@ def collector() -> tuple[SocketWaits[str], list[tuple[str, CheckResult]]]:
 async def test_an_established_connect_is_decided_from_its_writable_event() -> None:
     with listener() as srv:
         waits, got = collector()
-        sock = socket.create_connection(srv.getsockname())
-        sock.setblocking(False)
-        now = time.monotonic()
-        waits.start(PendingConnect(sock, now, now + 5.0), "rs1", now)
+        pending = pending_connect(srv.getsockname()[1], 5.0)
+        sock = pending.sock
+        waits.start(pending, "rs1", pending.start)
         for _ in range(200):
             if got:
                 break
@@ -75,12 +74,9 @@ async def test_many_ready_sockets_are_handled_a_budget_per_loop_iteration() -> N
         waits, got = collector()
         socks: list[Any] = []
         for i in range(300):
-            sock = socket.create_connection(srv.getsockname())
-            sock.setblocking(False)
-            now = time.monotonic()
-            pending = Slow(sock, now, now + 30.0)
+            pending = pending_connect(srv.getsockname()[1], 30.0, Slow)
             socks.append(pending)
-            waits.start(pending, f"rs{i}", now)
+            waits.start(pending, f"rs{i}", pending.start)
         most = seen = 0
         for _ in range(100_000):
             if len(got) == 300:
