@@ -71,7 +71,8 @@ class RoleMachine:
     dead_at: float = 0.0            # when the peer is declared dead
     nobody_active_since: float = 0.0
     links_ok: bool = True
-    sent_before_dead_ns: int = 0    # the peer's heartbeats sent before we declared it dead (wall ns)
+    sent_before_dead_ns: int = 0    # the peer's heartbeats sent before we declared it dead (wall ns) ...
+    stale_until: float = 0.0        # ... are ignored until one deadtime after that decision
 
     def start(self, now: float, force_active: bool = False) -> Action:
         """Begin in STANDBY with the dead timer armed, or ACTIVE with ``--forceactive``."""
@@ -89,10 +90,12 @@ class RoleMachine:
         socket while a busy loop read nothing, and it is older than the
         decision it would undo (a backup that took over would step down
         for a peer that is gone, and the service would be down for another
-        deadtime).  A peer that is really alive sends newer ones.
+        deadtime).  A peer that is really alive sends newer ones.  Only for
+        one deadtime, which is longer than such a packet waits: a peer whose
+        clock is behind ours must not be ignored for longer.
         """
         self._alive()
-        if hb.time_ns < self.sent_before_dead_ns:
+        if now < self.stale_until and hb.time_ns < self.sent_before_dead_ns:
             return Action.NONE
         self.dead_at = now + self.deadtime
         if hb.state is HaState.ACTIVE:
@@ -113,7 +116,7 @@ class RoleMachine:
         """Time passed: the dead timer may have expired (``wall_ns``: time.time_ns() now)."""
         self._alive()
         if self.state is HaState.STANDBY and now >= self.dead_at:
-            self.sent_before_dead_ns = wall_ns
+            self.sent_before_dead_ns, self.stale_until = wall_ns, now + self.deadtime
             return self._go(HaState.ACTIVE, "partner dead: activating")
         return Action.NONE
 

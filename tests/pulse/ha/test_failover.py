@@ -98,6 +98,14 @@ def test_a_heartbeat_sent_before_the_peer_was_declared_dead_does_not_undo_the_ta
     assert backup.state is HaState.STANDBY
 
 
+def test_an_old_timestamp_counts_again_one_deadtime_after_the_takeover() -> None:
+    """A peer whose clock is behind ours is not ignored for longer than one deadtime."""
+    backup = _machine(Side.BACKUP)
+    assert backup.tick(DEAD, wall_ns=5_000) is Action.ACTIVATE
+    behind = Heartbeat(Side.PRIMARY, HaState.ACTIVE, "192.0.2.1", 1, 7, 1, 4_000)
+    assert backup.heartbeat(behind, DEAD + backup.deadtime + 0.1) is Action.DEACTIVATE
+
+
 def test_split_brain_then_heal_primary_wins() -> None:
     primary, backup = _machine(Side.PRIMARY), _machine(Side.BACKUP)
     primary.tick(DEAD)
