@@ -426,13 +426,11 @@ class Reconciler:
         if not added or self.kernel.name != "ipvs":
             return
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+            asyncio.get_running_loop()
+        except RuntimeError:              # no loop (a synchronous caller): nothing to repeat from
             return
         from .kernel import garp
-        pairs = [(a.label, a.ip) for a in added]
-        garp.send_round(pairs)
-        task = loop.create_task(garp.announce(pairs, 5, 1.0, sent=1), name="garp")
+        task = garp.start([(a.label, a.ip) for a in added], 5, 1.0)
         self._announcements.add(task)
         task.add_done_callback(self._announcements.discard)
 

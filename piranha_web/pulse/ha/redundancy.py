@@ -243,9 +243,7 @@ class Redundancy:
             return
         if self._garp_task is not None:
             self._garp_task.cancel()
-        garp.send_round(pairs)
-        self._garp_task = asyncio.get_running_loop().create_task(
-            garp.announce(pairs, GARP_REPEATS, GARP_INTERVAL, sent=1), name="garp")
+        self._garp_task = garp.start(pairs, GARP_REPEATS, GARP_INTERVAL)
 
     # ---- config sync -----------------------------------------------------------------------
     def _on_peer(self, hb: Heartbeat) -> None:

@@ -122,3 +122,11 @@ async def announce(addresses: Iterable[tuple[str, str]], repeats: int = 5,
             await asyncio.sleep(interval)
         send_round(pairs)
     log.info("gratuitous announcements finished (%d address(es), %d round(s))", len(pairs), rounds)
+
+
+def start(addresses: Iterable[tuple[str, str]], repeats: int = 5,
+          interval: float = 1.0) -> asyncio.Task[None]:
+    """The first round now, in the order given; the other ``repeats - 1`` in a task (returned)."""
+    pairs = list(addresses)
+    send_round(pairs)
+    return asyncio.get_running_loop().create_task(announce(pairs, repeats, interval, sent=1), name="garp")
