@@ -63,6 +63,7 @@ from .checks import CheckResult, CheckSpec, PendingConnect, quick_check, spec_fo
 from .probes import HttpExchange
 from .load import LOAD_PERIOD, load_argv, missing_tool, nanny_weight, read_load
 from .state import UP, HealthState, rise_count
+from .budget import IterationBudget
 from .waits import SocketWaits
 from .weights import RAMP_STEP, kernel_weight, ramping
 
@@ -125,7 +126,8 @@ class Monitor:
         self._wake_at = 0.0
         self._slice: list[tuple[float, int, _Watch]] = []     # due now, not yet run
         self._inflight: set[asyncio.Task[None]] = set()
-        self._waiting: SocketWaits[_Watch] = SocketWaits(SLICE, self._socket_done, _label)
+        self._budget = IterationBudget(SLICE)        # shared by starting checks and finishing them
+        self._waiting: SocketWaits[_Watch] = SocketWaits(self._budget, self._socket_done, _label)
         self.load_period = load_period
         self._started = False                       # the first update is pulse's start: no ramps
         self._ramping: set[Key] = set()
@@ -276,7 +278,7 @@ class Monitor:
                 batch.append(heapq.heappop(heap))
             batch.reverse()                        # pop() from the end = earliest first
         wall = time.time()
-        budget = self._waiting.budget
+        budget = self._budget
         budget.open()
         while batch and self._room():
             due, _, watch = batch.pop()

@@ -61,9 +61,9 @@ def _events(pending: Pending) -> int:
 class SocketWaits(Generic[Owner]):
     """The checks waiting on their sockets; ``decided(owner, result, due)`` gets each verdict."""
 
-    def __init__(self, budget_seconds: float, decided: Callable[[Owner, CheckResult, float], None],
+    def __init__(self, budget: IterationBudget, decided: Callable[[Owner, CheckResult, float], None],
                  label: Callable[[Owner], str]) -> None:
-        self.budget = IterationBudget(budget_seconds)
+        self.budget = budget
         self._decided = decided
         self._label = label
         self._waits: dict[int, _Wait[Owner]] = {}

@@ -7,7 +7,7 @@ import socket
 import time
 from typing import Any
 
-from piranha_web.pulse.health.budget import LONGEST
+from piranha_web.pulse.health.budget import LONGEST, IterationBudget
 from piranha_web.pulse.health.checks import CheckResult, PendingConnect
 from piranha_web.pulse.health.waits import SocketWaits
 from tests.pulse.health.test_monitor import aio, listener, pending_connect
@@ -27,7 +27,9 @@ class Silent:
 
 def collector() -> tuple[SocketWaits[str], list[tuple[str, CheckResult]]]:
     got: list[tuple[str, CheckResult]] = []
-    return SocketWaits(0.004, lambda owner, result, due: got.append((owner, result)), str), got
+    waits: SocketWaits[str] = SocketWaits(IterationBudget(0.004),
+                                          lambda owner, result, due: got.append((owner, result)), str)
+    return waits, got
 
 
 @aio
